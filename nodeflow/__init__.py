@@ -1,0 +1,19 @@
+"""NodeFlow: a visual node-graph training editor for PyTorch.
+
+The package root stays import-light: `nodeflow.core` must load without torch or Qt,
+so the torch-backed helpers exported here are resolved on first use.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "restore_model"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "restore_model":
+        from nodeflow.training.checkpoint import restore_model
+
+        return restore_model
+    raise AttributeError(f"module 'nodeflow' has no attribute {name!r}")

@@ -1,0 +1,122 @@
+"""Headless commands: `run`, `validate`, `nodes`. Argument parsing and exit codes only.
+
+Exit codes: 0 done, 1 failure during the run, 2 invalid input, 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from typing import Any, Sequence
+
+from nodeflow.core import (
+    Executor,
+    Issue,
+    NodeRunError,
+    RunInterrupted,
+    UserError,
+    apply_overrides,
+    default_registry,
+    load_workflow,
+    plan,
+)
+from nodeflow.core.reference import markdown_reference, text_listing
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nodeflow", description="Run NodeFlow workflows headless.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a workflow file")
+    run.add_argument("workflow")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                     help="override a param, e.g. --set Trainer.epochs=3 (repeatable)")
+    run.add_argument("--device", help="device for every Trainer: auto, cpu, cuda, cuda:N, mps")
+    run.add_argument("--events", choices=("jsonl",), help="print events as JSON lines instead of text")
+    check = sub.add_parser("validate", help="report every problem in a workflow without running it")
+    check.add_argument("workflow")
+    check.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.PARAM=VALUE")
+    nodes = sub.add_parser("nodes", help="list every node type with its ports and params")
+    nodes.add_argument("--markdown", action="store_true", help="print the Markdown node reference")
+    return parser
+
+
+def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    registry = default_registry()
+    workflow = load_workflow(args.workflow)
+    apply_overrides(workflow, registry, args.overrides)
+    device = getattr(args, "device", None)
+    if device:
+        from nodeflow.training.device import device_problem
+
+        reason = device_problem(device)
+        if reason:
+            raise UserError(Issue(reason, field="--device"))
+    return registry, workflow, plan(workflow, registry)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    _, workflow, _ = _prepare(args)
+    print(f"{workflow.label}: OK ({len(workflow.nodes)} nodes, {len(workflow.links)} links)")
+    return EXIT_OK
+
+
+def cmd_nodes(args: argparse.Namespace) -> int:
+    registry = default_registry()
+    print(markdown_reference(registry) if args.markdown else text_listing(registry))
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    registry, workflow, run_plan = _prepare(args)
+    from nodeflow.console import Console, jsonl_sink
+
+    sink = jsonl_sink() if args.events == "jsonl" else Console(sys.stdout, sys.stderr)
+    stop = threading.Event()
+    executor = Executor(registry, sink, device_override=args.device, stop=stop)
+    with _stop_on_signals(stop):
+        executor.run(workflow, run_plan)
+    return EXIT_OK
+
+
+class _stop_on_signals:
+    """First Ctrl-C (or SIGTERM) asks the run to stop after the current batch; a second forces it."""
+
+    def __init__(self, stop: threading.Event):
+        self.stop = stop
+        self.previous: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.stop.is_set():
+            raise KeyboardInterrupt
+        self.stop.set()
+        print("\nStopping after the current batch (press Ctrl-C again to force)...", file=sys.stderr, flush=True)
+
+    def __enter__(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.previous[sig] = signal.signal(sig, self._handler)
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as exc:
+        for issue in exc.issues:
+            print(f"error: {issue}", file=sys.stderr)
+        return EXIT_INVALID
+    except (RunInterrupted, KeyboardInterrupt):
+        print("Interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except NodeRunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED

@@ -1,0 +1,115 @@
+"""Renders run events for people (seed-style console lines, progress bar) or programs (JSON lines)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+
+def jsonl_sink(stream: TextIO = sys.stdout) -> Any:
+    def sink(event: dict[str, Any]) -> None:
+        stream.write(json.dumps(event, default=str) + "\n")
+        stream.flush()
+
+    return sink
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.2f}%"
+
+
+def epoch_line(event: dict[str, Any]) -> str:
+    """`Epoch [1/20], Loss: 0.6542` plus accuracy and validation metrics when present."""
+    m = event["metrics"]
+    parts = [f"Epoch [{event['epoch']}/{event['epochs']}], Loss: {m['train_loss']:.4f}"]
+    if "train_accuracy" in m:
+        parts.append(f"Acc: {_pct(m['train_accuracy'])}")
+    if "val_loss" in m:
+        parts.append(f"Val Loss: {m['val_loss']:.4f}")
+    if "val_accuracy" in m:
+        parts.append(f"Val Acc: {_pct(m['val_accuracy'])}")
+    return ", ".join(parts)
+
+
+def metrics_line(node: str, m: dict[str, Any]) -> str:
+    if "accuracy" in m:
+        extra = "".join(f", {k.replace('_accuracy', '')} accuracy {_pct(v)}"
+                        for k, v in m.items() if k.startswith("top") and k.endswith("_accuracy"))
+        return (f"{node}: accuracy {_pct(m['accuracy'])}{extra}, loss {m['loss']:.4f} "
+                f"({m['samples']} samples)")
+    return f"{node}: loss {m['loss']:.4f}, mae {m['mae']:.4f}, rmse {m['rmse']:.4f}, r2 {m['r2']:.4f} " \
+           f"({m['samples']} samples)"
+
+
+class Console:
+    """Event sink printing the seed's console lines; a tqdm bar on a terminal."""
+
+    def __init__(self, out: TextIO = sys.stdout, bar_stream: TextIO | None = None):
+        self.out = out
+        self.bar_stream = bar_stream if bar_stream is not None and bar_stream.isatty() else None
+        self.bar: tqdm | None = None
+        self.final_saved = False
+
+    def print(self, text: str) -> None:
+        self._close_bar()
+        print(text, file=self.out, flush=True)
+
+    def _close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        handler = getattr(self, "on_" + event["event"], None)
+        if handler:
+            handler(event)
+
+    def on_log(self, e: dict[str, Any]) -> None:
+        self.print(f"[{e['node']}] {e['message']}")
+
+    def on_fit_start(self, e: dict[str, Any]) -> None:
+        if e["checkpoint_dir"]:
+            self.print(f"✓ Checkpoints will be saved to: {e['checkpoint_dir']}")
+        else:
+            self.print("Checkpoints disabled (checkpoint_dir is empty)")
+        val = f", {e['val_size']} validation" if e["val_size"] else ""
+        self.print(f"Training on {e['device']}: {e['train_size']} samples{val}, "
+                   f"best model by {e['monitor']}\n")
+
+    def on_batch_progress(self, e: dict[str, Any]) -> None:
+        if self.bar_stream is None:
+            return
+        if self.bar is None:
+            self.bar = tqdm(total=e["batches"], desc=f"Epoch {e['epoch']}/{e['epochs']}",
+                            file=self.bar_stream, leave=False, unit="batch")
+        self.bar.n = e["batch"]
+        self.bar.set_postfix(loss=f"{e['loss']:.4f}")
+
+    def on_epoch_end(self, e: dict[str, Any]) -> None:
+        self.print(epoch_line(e))
+
+    def on_checkpoint_saved(self, e: dict[str, Any]) -> None:
+        name = Path(e["path"]).name
+        if e["kind"] == "periodic":
+            self.print(f"  ✓ Saved checkpoint: {name}")
+        elif e["kind"] == "best":
+            label = "loss" if e["monitor"] == "train_loss" else e["monitor"]
+            self.print(f"  ✓ Saved best model ({label}: {e['value']:.4f})")
+        elif e["kind"] == "interrupt":
+            self.print(f"  ✓ Saved interrupt checkpoint: {e['path']} (after {e['epoch']} epochs)")
+        else:
+            self.final_saved = True
+            self.print(f"\n✓ Training complete. Final model saved to: {e['path']}")
+
+    def on_fit_end(self, e: dict[str, Any]) -> None:
+        if not self.final_saved:
+            self.print("\n✓ Training complete.")
+
+    def on_metrics(self, e: dict[str, Any]) -> None:
+        self.print(metrics_line(e["node"], e["metrics"]))
+
+    def on_run_end(self, e: dict[str, Any]) -> None:
+        self.print(f"Run {e['status']} in {e['seconds']:.1f}s")

@@ -1,0 +1,68 @@
+"""Error types a user can cause, each rendering as one line naming file, node and field."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem found in a workflow, tied to a node and field where there is one."""
+
+    message: str
+    node: str = ""  # node name (human), or id when the name is unknown
+    field: str = ""  # param or port name
+    file: str = ""
+
+    def __str__(self) -> str:
+        loc = " ".join(
+            part
+            for part in (
+                f"node '{self.node}'" if self.node else "",
+                f"field '{self.field}'" if self.field else "",
+            )
+            if part
+        )
+        head = f"{self.file}: " if self.file else ""
+        return f"{head}{loc + ': ' if loc else ''}{self.message}"
+
+
+class UserError(Exception):
+    """Something the user can fix: bad file, bad param, missing path, bad data.
+
+    The CLI prints `str(error)` (one line per issue) and exits 2, without a traceback.
+    """
+
+    def __init__(self, issues: list[Issue] | Issue | str):
+        if isinstance(issues, str):
+            issues = Issue(issues)
+        self.issues: list[Issue] = [issues] if isinstance(issues, Issue) else list(issues)
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+class WorkflowFileError(UserError):
+    """The workflow file is missing, unreadable, not JSON or not a workflow."""
+
+
+class ValidationError(UserError):
+    """The workflow loaded but cannot run: every issue found is attached."""
+
+
+class DataError(UserError):
+    """A node found its input data unusable (empty file, missing column, ...)."""
+
+
+class CheckpointError(UserError):
+    """A checkpoint file is missing, corrupt or unsafe to load."""
+
+
+class RunInterrupted(Exception):
+    """The run was stopped cooperatively (Ctrl-C, SIGTERM, Stop button)."""
+
+
+class NodeRunError(Exception):
+    """A node failed at run time for a reason we could not see up front."""
+
+    def __init__(self, node: str, message: str):
+        self.node = node
+        self.message = message
+        super().__init__(f"node '{node}' failed: {message}")

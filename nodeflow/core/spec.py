@@ -1,0 +1,118 @@
+"""Node declarations: the single place a node type states its ports, params and behaviour.
+
+Everything else (validation, CLI overrides, the `nodes` listing, docs, the editor's
+widgets and dialogs) is derived from these frozen dataclasses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
+
+# Port types. A link is allowed when the output's type equals the input's type.
+PORT_TYPES = ("dataset", "model", "history", "metrics")
+
+# Param types and what they hold.
+PARAM_TYPES = {
+    "int": "an integer",
+    "float": "a number",
+    "str": "text",
+    "bool": "true or false",
+    "choice": "one of the listed choices",
+    "ints": "a list of integers (e.g. 64,32)",
+    "file": "an existing file (relative to the workflow file)",
+    "dir": "an existing folder (relative to the workflow file)",
+    "outdir": "a folder to write into (relative to the current directory); created when missing",
+    "outfile": "a file to write (relative to the current directory)",
+}
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    """A typed input or output of a node."""
+
+    name: str
+    type: str
+    help: str = ""
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A typed parameter with its default, bounds, choices and one-line help."""
+
+    name: str
+    type: str
+    default: Any
+    help: str = ""
+    label: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()
+    allow_empty: bool = False  # for path params: "" is a valid "off" value
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+
+@dataclass(frozen=True)
+class CheckInput:
+    """What a node's static `check` hook may look at: params, linked inputs, folders."""
+
+    params: Mapping[str, Any]
+    linked_inputs: frozenset[str]
+    base_dir: Path
+
+
+class RunContext(Protocol):
+    """Side effects available to a node's `run`: events, logging, cancellation."""
+
+    node_id: str
+    node_name: str
+    base_dir: Path
+    device_override: str | None
+
+    def emit(self, event: str, **fields: Any) -> None: ...
+
+    def log(self, message: str) -> None: ...
+
+    def should_stop(self) -> bool: ...
+
+    def report_metrics(self, metrics: Mapping[str, Any]) -> None: ...
+
+
+RunFn = Callable[[RunContext, Mapping[str, Any], Mapping[str, Any]], Mapping[str, Any]]
+CheckFn = Callable[[CheckInput], list[tuple[str, str]]]
+MigrateFn = Callable[[dict[str, Any], int], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """The one declaration of a node type."""
+
+    type: str  # stable id, e.g. "train.trainer"
+    title: str
+    category: str
+    run: RunFn
+    inputs: tuple[PortSpec, ...] = ()
+    outputs: tuple[PortSpec, ...] = ()
+    params: tuple[ParamSpec, ...] = ()
+    version: int = 1
+    description: str = ""
+    check: CheckFn | None = None  # cheap static checks: (field, message) pairs
+    migrate: MigrateFn | None = None  # (params saved at an older version, that version)
+    rebuild: Callable[[Mapping[str, Any]], Any] | None = None  # model nodes: config -> module
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def param(self, name: str) -> ParamSpec | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def input(self, name: str) -> PortSpec | None:
+        return next((p for p in self.inputs if p.name == name), None)
+
+    def output(self, name: str) -> PortSpec | None:
+        return next((p for p in self.outputs if p.name == name), None)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}

@@ -1,0 +1,160 @@
+"""Whole-graph validation: every issue at once, each tied to a node and field.
+
+`plan(workflow, registry)` returns a Plan (execution order, coerced params, wiring)
+or raises ValidationError listing everything that would stop the run. Nothing here
+creates or writes files.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from nodeflow.core.errors import Issue, ValidationError
+from nodeflow.core.params import ParamError, check_path, coerce
+from nodeflow.core.registry import Registry
+from nodeflow.core.spec import CheckInput, NodeSpec
+from nodeflow.core.workflow import Node, Workflow
+
+PATH_TYPES = ("file", "dir", "outdir", "outfile")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the executor needs: order, clean params and where each input comes from."""
+
+    order: tuple[str, ...]
+    params: Mapping[str, Mapping[str, Any]]
+    sources: Mapping[str, Mapping[str, tuple[str, str]]]  # dst id -> port -> (src id, port)
+
+
+def migrate_nodes(workflow: Workflow, registry: Registry) -> None:
+    """Bring params saved by older node versions up to the current declaration."""
+    for node in workflow.nodes.values():
+        spec = registry.get(node.type)
+        if spec and node.version < spec.version and spec.migrate:
+            node.params = spec.migrate(dict(node.params), node.version)
+            node.version = spec.version
+
+
+def plan(workflow: Workflow, registry: Registry) -> Plan:
+    issues: list[Issue] = []
+    file = workflow.label
+
+    def bad(node: Node | None, field: str, message: str) -> None:
+        issues.append(Issue(message, node=node.name if node else "", field=field, file=file))
+
+    migrate_nodes(workflow, registry)
+    specs: dict[str, NodeSpec] = {}
+    params: dict[str, dict[str, Any]] = {}
+    for node in workflow.nodes.values():
+        spec = registry.get(node.type)
+        if spec is None:
+            bad(node, "type", f"unknown node type {node.type!r}")
+            continue
+        if node.version > spec.version:
+            bad(node, "version", f"saved by a newer {spec.type} (version {node.version}; "
+                                 f"this NodeFlow has {spec.version})")
+            continue
+        specs[node.id] = spec
+        params[node.id] = _params(node, spec, workflow.base_dir, bad)
+    sources = _wiring(workflow, specs, bad)
+    for node_id, spec in specs.items():
+        node = workflow.nodes[node_id]
+        for port in spec.inputs:
+            if not port.optional and port.name not in sources.get(node_id, {}):
+                bad(node, port.name, f"required input '{port.name}' ({port.type}) is not connected")
+        if spec.check and not any(i.node == node.name for i in issues):
+            linked = frozenset(sources.get(node_id, {}))
+            for field, message in spec.check(CheckInput(params[node_id], linked, workflow.base_dir)):
+                bad(node, field, message)
+    order = _topological_order(workflow, sources, bad)
+    if issues:
+        raise ValidationError(issues)
+    return Plan(tuple(order), params, sources)
+
+
+def _params(node: Node, spec: NodeSpec, base_dir: Path, bad: Any) -> dict[str, Any]:
+    clean = spec.defaults()
+    for name, value in node.params.items():
+        param = spec.param(name)
+        if param is None:
+            known = ", ".join(p.name for p in spec.params) or "none"
+            bad(node, name, f"unknown param (this node has: {known})")
+            continue
+        try:
+            clean[name] = coerce(param, value)
+        except ParamError as exc:
+            bad(node, name, str(exc))
+            continue
+        if param.type in PATH_TYPES:
+            reason = check_path(param, clean[name], base_dir)
+            if reason:
+                bad(node, name, reason)
+    for param in spec.params:
+        if param.type in PATH_TYPES and param.name not in node.params:
+            reason = check_path(param, clean[param.name], base_dir)
+            if reason:
+                bad(node, param.name, reason)
+    return clean
+
+
+def _wiring(workflow: Workflow, specs: dict[str, NodeSpec], bad: Any) -> dict[str, dict[str, tuple[str, str]]]:
+    sources: dict[str, dict[str, tuple[str, str]]] = {}
+    for link in workflow.links:
+        src, dst = workflow.nodes.get(link.src), workflow.nodes.get(link.dst)
+        if src is None or dst is None:
+            missing = link.src if src is None else link.dst
+            bad(dst or src, "links", f"link refers to a node id that does not exist: {missing!r}")
+            continue
+        if src.id not in specs or dst.id not in specs:
+            continue  # unknown type already reported
+        out_port = specs[src.id].output(link.src_port)
+        in_port = specs[dst.id].input(link.dst_port)
+        if out_port is None:
+            bad(src, link.src_port, f"no output port named '{link.src_port}'")
+            continue
+        if in_port is None:
+            bad(dst, link.dst_port, f"no input port named '{link.dst_port}'")
+            continue
+        if out_port.type != in_port.type:
+            bad(dst, in_port.name, f"cannot connect {out_port.type} output "
+                                   f"'{src.name}.{out_port.name}' to {in_port.type} input")
+            continue
+        if in_port.name in sources.get(dst.id, {}):
+            bad(dst, in_port.name, "input has more than one link")
+            continue
+        sources.setdefault(dst.id, {})[in_port.name] = (src.id, out_port.name)
+    return sources
+
+
+def _topological_order(workflow: Workflow, sources: Mapping[str, Mapping[str, tuple[str, str]]],
+                       bad: Any) -> list[str]:
+    """Kahn's algorithm, ties broken by the order nodes appear in the file."""
+    deps = {nid: {s for s, _ in sources.get(nid, {}).values()} for nid in workflow.nodes}
+    order: list[str] = []
+    done: set[str] = set()
+    while len(order) < len(deps):
+        ready = [n for n in deps if n not in done and deps[n] <= done]
+        if not ready:
+            break
+        order.append(ready[0])
+        done.add(ready[0])
+    remaining = [n for n in deps if n not in done]
+    if remaining:
+        cycle = _find_cycle(remaining, deps)
+        names = " -> ".join(workflow.nodes[n].name for n in cycle)
+        for node_id in cycle[:-1]:
+            bad(workflow.nodes[node_id], "links", f"part of a cycle: {names}")
+    return order
+
+
+def _find_cycle(remaining: list[str], deps: Mapping[str, set[str]]) -> list[str]:
+    left = set(remaining)
+    path, seen = [remaining[0]], {remaining[0]: 0}
+    while True:
+        nxt = sorted(deps[path[-1]] & left)[0]
+        if nxt in seen:
+            return path[seen[nxt]:] + [nxt]
+        seen[nxt] = len(path)
+        path.append(nxt)

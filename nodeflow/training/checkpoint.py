@@ -1,0 +1,104 @@
+"""Checkpoint files: durable atomic writes, safe loading, and rebuilding the model.
+
+A checkpoint is a plain dict that `torch.load(path)` opens with torch's default
+weights_only=True: tensors, plain containers and Python scalars only.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nodeflow.core.errors import CheckpointError, Issue
+from nodeflow.core.registry import Registry, default_registry
+
+PERIODIC = "checkpoint_epoch_{epoch}.pt"
+BEST = "best_model.pt"
+FINAL = "final_model.pt"
+INTERRUPTED = "checkpoint_interrupted.pt"
+
+
+def atomic_save(payload: dict[str, Any], path: Path) -> None:
+    """torch.save to a temp file in the same folder, fsync, rename over `path`, fsync folder.
+
+    A crash at any moment leaves either the old file or the new one under `path`,
+    never a partial file. On failure (disk full, ...) the temp file is removed.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # platforms without directory fds (Windows)
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load with weights_only=True; any problem is a CheckpointError naming the file."""
+    path = Path(path)
+    label = str(path)
+    if not path.is_file():
+        raise CheckpointError(Issue("checkpoint file not found", file=label))
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            raise CheckpointError(Issue("refused: the file contains pickled Python objects that "
+                                        "could run code when loaded (only plain tensors and "
+                                        "containers are accepted)", file=label)) from None
+        raise CheckpointError(Issue(f"corrupt checkpoint: {_first_line(exc)}", file=label)) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CheckpointError(Issue(f"corrupt or truncated checkpoint: {_first_line(exc)}",
+                                    file=label)) from None
+    if not isinstance(data, dict) or "model_state_dict" not in data:
+        raise CheckpointError(Issue("not a NodeFlow checkpoint: no 'model_state_dict'", file=label))
+    return data
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def restore_model(path: str | Path, map_location: str | torch.device = "cpu",
+                  registry: Registry | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the model a checkpoint was trained with and load its weights.
+
+    Returns `(model, checkpoint)`; the model is in eval mode on `map_location`.
+    """
+    checkpoint = load_checkpoint(path, map_location)
+    model_config = (checkpoint.get("config") or {}).get("model") or {}
+    registry = registry or default_registry()
+    spec = registry.get(model_config.get("type", ""))
+    if spec is None or spec.rebuild is None:
+        raise CheckpointError(Issue(f"cannot rebuild model: unknown model type "
+                                    f"{model_config.get('type')!r} in config", file=str(path)))
+    model = spec.rebuild(model_config)
+    try:
+        model.load_state_dict(checkpoint["model_state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(Issue(f"weights do not fit the saved config: {_first_line(exc)}",
+                                    file=str(path))) from None
+    return model.to(map_location).eval(), checkpoint

@@ -1,0 +1,37 @@
+"""Device names (`auto`, `cpu`, `cuda`, `cuda:N`, `mps`) to torch devices, with clear errors."""
+from __future__ import annotations
+
+import re
+
+import torch
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+_CUDA_N = re.compile(r"^cuda:(\d+)$")
+
+
+def device_problem(name: str) -> str | None:
+    """Why `name` cannot be used on this machine, or None."""
+    if name in ("auto", "cpu"):
+        return None
+    if name == "mps":
+        ok = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+        return None if ok else "'mps' requested but MPS is not available on this machine"
+    match = _CUDA_N.match(name)
+    if name == "cuda" or match:
+        if not torch.cuda.is_available():
+            return f"{name!r} requested but CUDA is not available on this machine"
+        count = torch.cuda.device_count()
+        if match and int(match.group(1)) >= count:
+            return f"{name!r} requested but this machine has {count} CUDA device(s)"
+        return None
+    return f"unknown device {name!r} (use auto, cpu, cuda, cuda:N or mps)"
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device for a name already accepted by `device_problem`."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+    return torch.device(name)

@@ -1,0 +1,191 @@
+"""The training loop: a plain PyTorch loop with a callback surface.
+
+Per batch it does what a hand-written loop does (index, forward, backward, step)
+plus device-side accumulation of loss and accuracy: no host sync. Checkpointing,
+progress and events are callbacks; stopping is cooperative via `should_stop`.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+from nodeflow.core.errors import RunInterrupted
+from nodeflow.training.data import CLASSIFICATION, DataBundle
+from nodeflow.training.device import resolve_device
+from nodeflow.training.factory import make_loss, make_optimizer, make_scheduler
+from nodeflow.training.metrics import evaluate
+from nodeflow.training.rng import seed_everything
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    loss: str = "auto"
+    scheduler: str = "none"
+    step_size: int = 10
+    gamma: float = 0.1
+    device: str = "auto"
+    seed: int = 0
+    amp: bool = False
+    monitor: str = "auto"
+    mode: str = "min"
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in params.items() if k in names})
+
+
+@dataclass
+class FitState:
+    """Where training stands; everything a checkpoint needs to describe it."""
+
+    monitor: str
+    epoch: int = 0  # epochs completed
+    step: int = 0  # optimizer steps taken
+    batch_in_epoch: int = 0
+    epoch_losses: list[float] = field(default_factory=list)
+    history: dict[str, list[float]] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    best: float | None = None
+    best_epoch: int = 0
+    improved: bool = False
+
+
+class Callback:
+    """Hooks called by TrainingLoop; override the ones you need."""
+
+    def on_fit_start(self, loop: TrainingLoop) -> None: ...
+
+    def on_batch_end(self, loop: TrainingLoop, batch: int, batches: int, loss: torch.Tensor) -> None: ...
+
+    def on_epoch_end(self, loop: TrainingLoop) -> None: ...
+
+    def on_fit_end(self, loop: TrainingLoop) -> None: ...
+
+    def on_interrupt(self, loop: TrainingLoop) -> None: ...
+
+
+class TrainingLoop:
+    def __init__(self, model: torch.nn.Module, train: DataBundle, val: DataBundle | None,
+                 config: TrainConfig, callbacks: Sequence[Callback] = (),
+                 should_stop: Callable[[], bool] = lambda: False):
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.model = model.to(self.device)
+        self.train_data, self.val_data = train, val
+        self.callbacks = list(callbacks)
+        self.should_stop = should_stop
+        self.loss_fn = make_loss(config.loss, train)
+        self.optimizer = make_optimizer(config.optimizer, self.model.parameters(), config.lr,
+                                        config.weight_decay, config.momentum)
+        self.scheduler = make_scheduler(config.scheduler, self.optimizer, config.epochs,
+                                        config.step_size, config.gamma)
+        use_scaler = config.amp and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+        self.amp_dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
+        self.loader_generator = torch.Generator()
+        monitor = config.monitor
+        if monitor == "auto":
+            monitor = "val_loss" if val is not None else "train_loss"
+        self.state = FitState(monitor=monitor)
+        self._x = train.x.to(self.device)
+        self._y = train.y.to(self.device)
+
+    def fit(self) -> FitState:
+        seed_everything(self.config.seed)
+        self.loader_generator.manual_seed(self.config.seed)
+        self._call("on_fit_start")
+        try:
+            while self.state.epoch < self.config.epochs:
+                started = time.perf_counter()
+                train_metrics = self._train_epoch()
+                self._end_epoch(train_metrics, time.perf_counter() - started)
+        except RunInterrupted:
+            self._call("on_interrupt")
+            raise
+        self._call("on_fit_end")
+        return self.state
+
+    def _call(self, hook: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(self, *args)
+
+    def _train_epoch(self) -> dict[str, float]:
+        model, cfg = self.model, self.config
+        model.train()
+        n = len(self.train_data)
+        order = torch.randperm(n, generator=self.loader_generator).to(self.device)
+        batches = math.ceil(n / cfg.batch_size)
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.int64)
+        classify = self.train_data.task == CLASSIFICATION
+        for batch in range(batches):
+            index = order[batch * cfg.batch_size:(batch + 1) * cfg.batch_size]
+            xb, yb = self._x[index], self._y[index]
+            self.optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=cfg.amp):
+                out = model(xb)
+                loss = self.loss_fn(out.float(), yb)
+            if self.scaler is not None:
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                loss.backward()
+                self.optimizer.step()
+            loss_sum += loss.detach() * index.numel()
+            if classify:
+                correct += (out.argmax(dim=1) == yb).sum()
+            self.state.step += 1
+            self.state.batch_in_epoch = batch + 1
+            self._call("on_batch_end", batch + 1, batches, loss)
+            if self.should_stop():
+                raise RunInterrupted()
+        metrics = {"train_loss": float(loss_sum) / n}
+        if classify:
+            metrics["train_accuracy"] = int(correct) / n
+        return metrics
+
+    def _end_epoch(self, metrics: dict[str, float], seconds: float) -> None:
+        state = self.state
+        if self.val_data is not None:
+            val = evaluate(self.model, self.val_data, self.loss_fn, self.device)
+            metrics["val_loss"] = val["loss"]
+            if "accuracy" in val:
+                metrics["val_accuracy"] = val["accuracy"]
+        metrics["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        metrics["time"] = round(seconds, 4)
+        value = metrics.get(state.monitor, math.nan)
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step(value)
+        elif self.scheduler is not None:
+            self.scheduler.step()
+        state.epoch += 1
+        state.batch_in_epoch = 0
+        state.metrics = metrics
+        state.epoch_losses.append(metrics["train_loss"])
+        for key, number in metrics.items():
+            state.history.setdefault(key, []).append(number)
+        state.improved = self._is_improvement(value)
+        if state.improved:
+            state.best, state.best_epoch = value, state.epoch
+        self._call("on_epoch_end")
+
+    def _is_improvement(self, value: float) -> bool:
+        """NaN/Inf is never best; on ties the first stays best."""
+        if not math.isfinite(value):
+            return False
+        best = self.state.best
+        if best is None:
+            return True
+        return value < best if self.config.mode == "min" else value > best

@@ -1,0 +1,28 @@
+"""LoadCheckpoint: a trained model from a checkpoint file, for inference graphs."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from nodeflow.core.params import resolve_path
+from nodeflow.core.spec import NodeSpec, ParamSpec, PortSpec, RunContext
+from nodeflow.training.checkpoint import restore_model
+from nodeflow.training.device import resolve_device
+
+
+def run_load_checkpoint(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    path = resolve_path(params["path"], Path(ctx.base_dir))
+    device = resolve_device(ctx.device_override or "auto")
+    model, checkpoint = restore_model(path, map_location=device)
+    ctx.log(f"Loaded {path.name} (epoch {checkpoint.get('epoch')}, loss {checkpoint.get('loss')})")
+    return {"model": model}
+
+
+LOAD_CHECKPOINT = NodeSpec(
+    type="model.load_checkpoint", title="LoadCheckpoint", category="Models", run=run_load_checkpoint,
+    description="Rebuilds a trained model from a NodeFlow checkpoint (safe loading, weights only).",
+    outputs=(PortSpec("model", "model", "The trained model, in eval mode"),),
+    params=(ParamSpec("path", "file", "", "Checkpoint file (.pt), relative to the workflow file"),),
+)
+
+NODES = [LOAD_CHECKPOINT]

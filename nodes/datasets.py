@@ -1,0 +1,278 @@
+"""Dataset nodes: Digits, CSV, ImageFolder, TensorFile and Synthetic. Each outputs a DataBundle."""
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from nodeflow.core.errors import DataError, Issue
+from nodeflow.core.params import resolve_path
+from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunContext
+from nodeflow.training.data import CLASSIFICATION, REGRESSION, make_bundle
+
+OUT = (PortSpec("dataset", "dataset", "Features and targets"),)
+TASK = ParamSpec("task", "choice", "auto", "classification, regression, or decided from the targets",
+                 choices=("auto", CLASSIFICATION, REGRESSION))
+MAX_AUTO_CLASSES = 50
+
+
+def targets(values: Sequence[Any], task: str, where: str) -> tuple[np.ndarray, str, tuple[str, ...]]:
+    """Targets as class indices (with sorted class names) or floats, per `task`."""
+    numeric = _as_floats(values)
+    if task == "auto":
+        few = numeric is None or (np.all(np.mod(numeric, 1) == 0)
+                                  and len(np.unique(numeric)) <= MAX_AUTO_CLASSES)
+        task = CLASSIFICATION if few else REGRESSION
+    if task == REGRESSION:
+        if numeric is None or not np.all(np.isfinite(numeric)):
+            raise DataError(Issue(f"{where}: regression targets must be finite numbers", field="task"))
+        return numeric.astype(np.float32), task, ()
+    keys = [str(int(v)) if numeric is not None and float(v).is_integer() else str(v)
+            for v in (numeric if numeric is not None else values)]
+    names = sorted(set(keys), key=lambda k: (float(k), k) if _is_number(k) else (math.inf, k))
+    lookup = {name: index for index, name in enumerate(names)}
+    return np.array([lookup[k] for k in keys], dtype=np.int64), task, tuple(names)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _as_floats(values: Sequence[Any]) -> np.ndarray | None:
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+def _param_path(ctx: RunContext, value: str) -> Path:
+    return resolve_path(value, Path(ctx.base_dir))
+
+
+# --- Digits -------------------------------------------------------------------------------
+
+def run_digits(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = digits.images.astype(np.float32) / 16.0
+    x = x.reshape(len(x), -1) if params["flatten"] else x[:, None, :, :]
+    names = tuple(str(c) for c in digits.target_names)
+    return {"dataset": make_bundle(x, digits.target, CLASSIFICATION, names, "digits")}
+
+
+DIGITS = NodeSpec(
+    type="data.digits", title="Digits", category="Data", run=run_digits, outputs=OUT,
+    description="scikit-learn's 1,797 handwritten digits (8x8 grey images, 10 classes); no download.",
+    params=(ParamSpec("flatten", "bool", False, "Give 64 features instead of 1x8x8 images"),),
+)
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+def _csv_header(path: Path, delimiter: str) -> list[str]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        return next(csv.reader(handle, delimiter=delimiter), [])
+
+
+def check_csv(c: CheckInput) -> list[tuple[str, str]]:
+    path = resolve_path(c.params["path"], c.base_dir)
+    try:
+        header = _csv_header(path, c.params["delimiter"])
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        return [("path", f"cannot read {path}: {exc}")]
+    if not header:
+        return [("path", f"{path} is empty")]
+    if c.params["target"] not in header:
+        return [("target", f"no column {c.params['target']!r} in {path.name} (columns: {', '.join(header)})")]
+    return []
+
+
+def run_csv(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    path = _param_path(ctx, params["path"])
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle, delimiter=params["delimiter"]))
+    header, body = rows[0], [r for r in rows[1:] if any(cell.strip() for cell in r)]
+    if not body:
+        raise DataError(Issue(f"{path.name} has a header but no data rows", field="path"))
+    target_col = header.index(params["target"])
+    features = [i for i in range(len(header)) if i != target_col]
+    x = np.empty((len(body), len(features)), dtype=np.float32)
+    for r, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise DataError(Issue(f"{path.name} line {r}: {len(row)} values, header has {len(header)}",
+                                  field="path"))
+        for j, col in enumerate(features):
+            try:
+                x[r - 2, j] = float(row[col])
+            except ValueError:
+                raise DataError(Issue(f"{path.name} line {r}, column {header[col]!r}: "
+                                      f"not a number ({row[col][:20]!r})", field="path")) from None
+            if not math.isfinite(x[r - 2, j]):
+                raise DataError(Issue(f"{path.name} line {r}, column {header[col]!r}: "
+                                      f"missing or non-finite value", field="path"))
+    y, task, names = targets([row[target_col] for row in body], params["task"], path.name)
+    info: dict[str, Any] = {"feature_names": [header[i] for i in features]}
+    if params["standardize"]:
+        mean, std = x.mean(axis=0), x.std(axis=0)
+        std[std == 0] = 1.0
+        x = (x - mean) / std
+        info.update(feature_mean=[float(v) for v in mean], feature_std=[float(v) for v in std])
+    return {"dataset": make_bundle(x, y, task, names, path.stem, info)}
+
+
+CSV = NodeSpec(
+    type="data.csv", title="CSV", category="Data", run=run_csv, outputs=OUT, check=check_csv,
+    description="A table with a header row; one column is the target, the others numeric features.",
+    params=(
+        ParamSpec("path", "file", "", "CSV file, relative to the workflow file"),
+        ParamSpec("target", "str", "target", "Name of the target column"),
+        TASK,
+        ParamSpec("standardize", "bool", True, "Scale each feature to mean 0, std 1 (stats saved in checkpoints)"),
+        ParamSpec("delimiter", "choice", ",", "Column separator", choices=(",", ";", "\t", "|")),
+    ),
+)
+
+
+# --- ImageFolder --------------------------------------------------------------------------
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
+
+
+def _class_folders(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def check_image_folder(c: CheckInput) -> list[tuple[str, str]]:
+    root = resolve_path(c.params["path"], c.base_dir)
+    folders = _class_folders(root)
+    if not folders:
+        return [("path", f"{root} has no class sub-folders (expected one folder per class)")]
+    return []
+
+
+def run_image_folder(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    from PIL import Image, UnidentifiedImageError
+
+    root = _param_path(ctx, params["path"])
+    size, mode = params["image_size"], "RGB" if params["color"] == "rgb" else "L"
+    images, labels, names = [], [], []
+    for folder in _class_folders(root):
+        files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            continue
+        names.append(folder.name)
+        for file in files:
+            try:
+                with Image.open(file) as img:
+                    pixels = np.asarray(img.convert(mode).resize((size, size)), dtype=np.float32)
+            except (OSError, UnidentifiedImageError) as exc:
+                raise DataError(Issue(f"cannot read image {file}: {exc}", field="path")) from None
+            images.append(pixels.reshape(size, size, -1).transpose(2, 0, 1) / 255.0)
+            labels.append(len(names) - 1)
+    if not images:
+        raise DataError(Issue(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {root}", field="path"))
+    bundle = make_bundle(np.stack(images), labels, CLASSIFICATION, tuple(names), root.name,
+                         {"image_size": size, "color": params["color"]})
+    return {"dataset": bundle}
+
+
+IMAGE_FOLDER = NodeSpec(
+    type="data.image_folder", title="ImageFolder", category="Data", run=run_image_folder,
+    outputs=OUT, check=check_image_folder,
+    description="Images in one sub-folder per class (PNG/JPG), resized to a square.",
+    params=(
+        ParamSpec("path", "dir", "", "Folder holding one sub-folder per class"),
+        ParamSpec("image_size", "int", 32, "Images are resized to this many pixels square", min=4, max=512),
+        ParamSpec("color", "choice", "rgb", "Channels to keep", choices=("rgb", "grayscale")),
+    ),
+)
+
+
+# --- TensorFile ---------------------------------------------------------------------------
+
+def run_tensor_file(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    path = _param_path(ctx, params["path"])
+    x_key, y_key = params["x_key"], params["y_key"]
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        else:
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+            arrays = {k: v.numpy() for k, v in loaded.items() if isinstance(v, torch.Tensor)}
+    except Exception as exc:  # any unreadable or unsafe file is a data problem
+        raise DataError(Issue(f"cannot read {path.name}: {str(exc).splitlines()[0][:200]}", field="path")) from None
+    for key, field in ((x_key, "x_key"), (y_key, "y_key")):
+        if key not in arrays:
+            raise DataError(Issue(f"{path.name} has no array {key!r} (has: {', '.join(arrays)})", field=field))
+    x, y = arrays[x_key], arrays[y_key]
+    if len(x) != len(y) or len(x) == 0:
+        raise DataError(Issue(f"{path.name}: {len(x)} samples in {x_key!r} but {len(y)} in {y_key!r}", field="path"))
+    if not np.all(np.isfinite(x)):
+        raise DataError(Issue(f"{path.name}: {x_key!r} holds NaN or infinite values", field="x_key"))
+    y_clean, task, names = targets(list(y) if y.ndim == 1 else y, params["task"], path.name)
+    return {"dataset": make_bundle(x, y_clean, task, names, path.stem)}
+
+
+TENSOR_FILE = NodeSpec(
+    type="data.tensor_file", title="TensorFile", category="Data", run=run_tensor_file, outputs=OUT,
+    description="Arrays from a .npz file (no pickle) or a .pt file of tensors (weights_only).",
+    params=(
+        ParamSpec("path", "file", "", ".npz or .pt file, relative to the workflow file"),
+        ParamSpec("x_key", "str", "x", "Name of the features array"),
+        ParamSpec("y_key", "str", "y", "Name of the targets array"),
+        TASK,
+    ),
+)
+
+
+# --- Synthetic ----------------------------------------------------------------------------
+
+def run_synthetic(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    from sklearn.datasets import make_classification, make_regression
+
+    n, f, seed = params["samples"], params["features"], params["seed"]
+    if params["task"] == REGRESSION:
+        x, y = make_regression(n_samples=n, n_features=f, noise=params["noise"] * 10, random_state=seed)
+        y = (y - y.mean()) / (y.std() or 1.0)
+        return {"dataset": make_bundle(x, y, REGRESSION, (), "synthetic")}
+    classes = params["classes"]
+    x, y = make_classification(n_samples=n, n_features=f, n_informative=min(f, max(2, classes)),
+                               n_redundant=0, n_classes=classes, n_clusters_per_class=1,
+                               flip_y=params["noise"] / 10, class_sep=1.5, random_state=seed)
+    names = tuple(str(i) for i in range(classes))
+    return {"dataset": make_bundle(x, y, CLASSIFICATION, names, "synthetic")}
+
+
+def check_synthetic(c: CheckInput) -> list[tuple[str, str]]:
+    p = c.params
+    if p["task"] == CLASSIFICATION and p["classes"] > 2 ** p["features"]:
+        return [("features", f"{p['classes']} classes need at least {math.ceil(math.log2(p['classes']))} features")]
+    if p["task"] == CLASSIFICATION and p["samples"] < 2 * p["classes"]:
+        return [("samples", f"need at least 2 samples per class ({2 * p['classes']})")]
+    return []
+
+
+SYNTHETIC = NodeSpec(
+    type="data.synthetic", title="Synthetic", category="Data", run=run_synthetic, outputs=OUT,
+    check=check_synthetic, description="Seeded random data (scikit-learn generators) for tests and demos.",
+    params=(
+        ParamSpec("task", "choice", CLASSIFICATION, "Kind of targets", choices=(CLASSIFICATION, REGRESSION)),
+        ParamSpec("samples", "int", 500, "Number of samples", min=4, max=1_000_000),
+        ParamSpec("features", "int", 8, "Number of features", min=1, max=10_000),
+        ParamSpec("classes", "int", 3, "Number of classes (classification)", min=2, max=1000),
+        ParamSpec("noise", "float", 0.5, "Noise level (0 = clean)", min=0.0, max=10.0),
+        ParamSpec("seed", "int", 0, "Random seed", min=0, max=2**31 - 1),
+    ),
+)
+
+NODES = [DIGITS, CSV, IMAGE_FOLDER, TENSOR_FILE, SYNTHETIC]
