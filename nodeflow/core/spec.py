@@ -48,7 +48,7 @@ class ParamSpec:
     label: str = ""
     min: float | None = None
     max: float | None = None
-    choices: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()  # enforced for "choice"; suggestions for "str"
     allow_empty: bool = False  # for path params: "" is a valid "off" value
 
     @property

@@ -108,7 +108,9 @@ def _wiring(workflow: Workflow, specs: dict[str, NodeSpec], bad: Any) -> dict[st
             bad(dst or src, "links", f"link refers to a node id that does not exist: {missing!r}")
             continue
         if src.id not in specs or dst.id not in specs:
-            continue  # unknown type already reported
+            if dst.id in specs and specs[dst.id].input(link.dst_port):
+                sources.setdefault(dst.id, {})[link.dst_port] = (src.id, link.src_port)
+            continue  # the unknown type is reported once, not again as a missing input
         out_port = specs[src.id].output(link.src_port)
         in_port = specs[dst.id].input(link.dst_port)
         if out_port is None:

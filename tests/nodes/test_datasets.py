@@ -1,0 +1,118 @@
+"""Dataset and Split nodes on real files: CSV, image folders, tensor files."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from nodeflow.core import CheckInput, DataError
+from nodes.datasets import CSV, DIGITS, IMAGE_FOLDER, SYNTHETIC, TENSOR_FILE
+from nodes.split import SPLIT
+from tests.conftest import WORKFLOWS
+
+
+class Ctx:
+    node_id = node_name = "node"
+    device_override = None
+
+    def __init__(self, base: Path):
+        self.base_dir = base
+        self.logs: list[str] = []
+
+    def emit(self, event: str, **fields: Any) -> None: ...
+
+    def log(self, message: str) -> None:
+        self.logs.append(message)
+
+    def should_stop(self) -> bool:
+        return False
+
+    def report_metrics(self, metrics: Any) -> None: ...
+
+
+def run(spec, base: Path, inputs: dict | None = None, **params):
+    return spec.run(Ctx(base), inputs or {}, spec.defaults() | params)
+
+
+def test_digits_are_real_scaled_images() -> None:
+    data = run(DIGITS, Path("."))["dataset"]
+    assert len(data) == 1797 and data.input_shape == [1, 8, 8] and data.num_classes == 10
+    assert 0.0 <= float(data.x.min()) and float(data.x.max()) <= 1.0
+
+
+def test_csv_with_text_labels_and_standardised_features() -> None:
+    data = run(CSV, WORKFLOWS, path="data/wine.csv", target="cultivar")["dataset"]
+    assert len(data) == 178 and data.input_shape == [13]
+    assert data.class_names == ("class_0", "class_1", "class_2")
+    assert torch.allclose(data.x.mean(dim=0), torch.zeros(13), atol=1e-4)
+    assert len(data.info["feature_mean"]) == 13
+
+
+def test_csv_problems_name_the_column_and_line(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("a,b,label\n1,2,x\n3,oops,y\n")
+    with pytest.raises(DataError, match=r"line 3, column 'b': not a number"):
+        run(CSV, tmp_path, path="t.csv", target="label")
+    (tmp_path / "nan.csv").write_text("a,label\n1,x\n,y\n")
+    with pytest.raises(DataError, match="line 3, column 'a': not a number"):
+        run(CSV, tmp_path, path="nan.csv", target="label")
+    (tmp_path / "empty.csv").write_text("a,label\n")
+    with pytest.raises(DataError, match="no data rows"):
+        run(CSV, tmp_path, path="empty.csv", target="label")
+    check = CSV.check(CheckInput(CSV.defaults() | {"path": "t.csv", "target": "nope"}, frozenset(), tmp_path))
+    assert check == [("target", "no column 'nope' in t.csv (columns: a, b, label)")]
+
+
+def test_csv_numeric_target_with_many_values_is_regression(tmp_path: Path) -> None:
+    rows = "\n".join(f"{i},{i * 0.37:.3f}" for i in range(100))
+    (tmp_path / "r.csv").write_text("x,y\n" + rows + "\n")
+    data = run(CSV, tmp_path, path="r.csv", target="y")["dataset"]
+    assert data.task == "regression" and data.output_size == 1
+
+
+def test_image_folder_reads_one_class_per_folder(tmp_path: Path) -> None:
+    for name, colour in (("red", (255, 0, 0)), ("blue", (0, 0, 255))):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            Image.new("RGB", (10 + i, 12), colour).save(tmp_path / name / f"{i}.png")
+    data = run(IMAGE_FOLDER, tmp_path, path=".", image_size=8)["dataset"]
+    assert data.class_names == ("blue", "red") and data.input_shape == [3, 8, 8]
+    assert float(data.x[data.y == 1][:, 0].mean()) == pytest.approx(1.0)  # red channel of "red"
+    (tmp_path / "red" / "broken.png").write_bytes(b"nope")
+    with pytest.raises(DataError, match="broken.png"):
+        run(IMAGE_FOLDER, tmp_path, path=".", image_size=8)
+
+
+def test_tensor_file_npz_and_pt(tmp_path: Path) -> None:
+    x, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    torch.save({"x": torch.from_numpy(x), "y": torch.from_numpy(y)}, tmp_path / "d.pt")
+    for name in ("d.npz", "d.pt"):
+        data = run(TENSOR_FILE, tmp_path, path=name)["dataset"]
+        assert len(data) == 20 and data.num_classes == 2
+    with pytest.raises(DataError, match="has no array 'feats'"):
+        run(TENSOR_FILE, tmp_path, path="d.npz", x_key="feats")
+
+
+def test_split_is_stratified_seeded_and_disjoint() -> None:
+    data = run(SYNTHETIC, Path("."), samples=300, classes=3)["dataset"]
+    parts = run(SPLIT, Path("."), {"dataset": data}, val_fraction=0.2, test_fraction=0.2)
+    sizes = {k: len(v) for k, v in parts.items()}
+    assert sizes == {"train": 180, "val": 60, "test": 60}
+    for part in parts.values():
+        counts = torch.bincount(part.y, minlength=3).float() / len(part)
+        full = torch.bincount(data.y, minlength=3).float() / len(data)
+        assert torch.allclose(counts, full, atol=0.03)
+    rows = {tuple(r.tolist()) for p in parts.values() for r in p.x}
+    assert len(rows) == 300
+    again = run(SPLIT, Path("."), {"dataset": data}, val_fraction=0.2, test_fraction=0.2)
+    assert torch.equal(again["test"].x, parts["test"].x)
+
+
+def test_split_fractions_must_leave_training_data() -> None:
+    params = SPLIT.defaults() | {"val_fraction": 0.5, "test_fraction": 0.5}
+    assert SPLIT.check(CheckInput(params, frozenset(), Path("."))) == [
+        ("val_fraction", "val_fraction + test_fraction must be below 1 (got 1)")]

@@ -1,0 +1,61 @@
+"""Checkpoint files: atomic writes, safe loading, rebuilding the model."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from nodeflow import restore_model
+from nodeflow.core import CheckpointError
+from nodeflow.training.checkpoint import atomic_save, load_checkpoint
+
+
+def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temp(tmp_path: Path) -> None:
+    path = tmp_path / "best_model.pt"
+    atomic_save({"model_state_dict": {"w": torch.ones(3)}, "epoch": 1}, path)
+
+    class Unsaveable:
+        def __reduce__(self):
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        atomic_save({"model_state_dict": {}, "epoch": 2, "bad": Unsaveable()}, path)
+    assert torch.load(path)["epoch"] == 1
+    assert os.listdir(tmp_path) == ["best_model.pt"]
+
+
+def test_truncated_and_garbage_files_are_reported_by_name(tmp_path: Path) -> None:
+    good = tmp_path / "good.pt"
+    atomic_save({"model_state_dict": {"w": torch.randn(100, 100)}, "epoch": 1}, good)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint at all")
+    for path in (truncated, garbage, tmp_path / "missing.pt"):
+        with pytest.raises(CheckpointError) as info:
+            load_checkpoint(path)
+        assert str(path) in str(info.value)
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.system, ("touch PWNED",))
+
+
+def test_a_pickle_that_would_run_code_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    evil = tmp_path / "evil.pt"
+    torch.save({"model_state_dict": {}, "payload": _RunsCode()}, evil)
+    with pytest.raises(CheckpointError) as info:
+        restore_model(evil)
+    assert "refused" in str(info.value)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_unknown_model_type_in_config_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "other.pt"
+    atomic_save({"model_state_dict": {}, "config": {"model": {"type": "model.transformer"}}}, path)
+    with pytest.raises(CheckpointError, match="unknown model type 'model.transformer'"):
+        restore_model(path)
