@@ -1,10 +1,10 @@
 """The Trainer node: fits a model and writes periodic, best and final checkpoints."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunContext
 from nodeflow.training.callbacks import Checkpoints, ProgressEvents
 from nodeflow.training.device import DEVICE_CHOICES, device_problem
@@ -38,7 +38,7 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
     }
     callbacks: list[Any] = [ProgressEvents(ctx.emit, params["checkpoint_dir"])]
     if params["checkpoint_dir"]:
-        folder = resolve_path(params["checkpoint_dir"], Path.cwd())
+        folder = Path(os.path.expanduser(params["checkpoint_dir"]))  # as written: relative to cwd
         callbacks.append(Checkpoints(folder, params["save_every_n_epochs"], ctx.emit, snapshot))
     loop = TrainingLoop(model, train, val, config, callbacks, ctx.should_stop)
     state = loop.fit()
