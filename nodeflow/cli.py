@@ -5,6 +5,7 @@ Exit codes: 0 done, 1 failure during the run, 2 invalid input, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -118,5 +119,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except NodeRunError as exc:
+        if isinstance(exc.__cause__, BrokenPipeError):
+            return _reader_went_away()
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except BrokenPipeError:
+        return _reader_went_away()
+
+
+def _reader_went_away() -> int:
+    """The program reading our output closed it (`| head`): stop quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_FAILED

@@ -78,9 +78,12 @@ DIGITS = NodeSpec(
 
 # --- CSV ----------------------------------------------------------------------------------
 
+DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+
+
 def _csv_header(path: Path, delimiter: str) -> list[str]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        return next(csv.reader(handle, delimiter=delimiter), [])
+        return next(csv.reader(handle, delimiter=DELIMITERS[delimiter]), [])
 
 
 def check_csv(c: CheckInput) -> list[tuple[str, str]]:
@@ -99,7 +102,7 @@ def check_csv(c: CheckInput) -> list[tuple[str, str]]:
 def run_csv(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     path = _param_path(ctx, params["path"])
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.reader(handle, delimiter=params["delimiter"]))
+        rows = list(csv.reader(handle, delimiter=DELIMITERS[params["delimiter"]]))
     header, body = rows[0], [r for r in rows[1:] if any(cell.strip() for cell in r)]
     if not body:
         raise DataError(Issue(f"{path.name} has a header but no data rows", field="path"))
@@ -137,7 +140,7 @@ CSV = NodeSpec(
         ParamSpec("target", "str", "target", "Name of the target column"),
         TASK,
         ParamSpec("standardize", "bool", True, "Scale each feature to mean 0, std 1 (stats saved in checkpoints)"),
-        ParamSpec("delimiter", "choice", ",", "Column separator", choices=(",", ";", "\t", "|")),
+        ParamSpec("delimiter", "choice", "comma", "Column separator", choices=tuple(DELIMITERS)),
     ),
 )
 
