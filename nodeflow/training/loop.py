@@ -133,9 +133,13 @@ class TrainingLoop:
             index = order[batch * cfg.batch_size:(batch + 1) * cfg.batch_size]
             xb, yb = self._x[index], self._y[index]
             self.optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=cfg.amp):
+            if cfg.amp:
+                with torch.autocast(self.device.type, dtype=self.amp_dtype):
+                    out = model(xb).float()
+                    loss = self.loss_fn(out, yb)
+            else:
                 out = model(xb)
-                loss = self.loss_fn(out.float(), yb)
+                loss = self.loss_fn(out, yb)
             if self.scaler is not None:
                 self.scaler.scale(loss).backward()
                 self.scaler.step(self.optimizer)
@@ -143,9 +147,9 @@ class TrainingLoop:
             else:
                 loss.backward()
                 self.optimizer.step()
-            loss_sum += loss.detach() * index.numel()
+            loss_sum.add_(loss.detach(), alpha=index.numel())
             if classify:
-                correct += (out.argmax(dim=1) == yb).sum()
+                correct.add_((out.argmax(dim=1) == yb).sum())
             self.state.step += 1
             self.state.batch_in_epoch = batch + 1
             self._call("on_batch_end", batch + 1, batches, loss)
