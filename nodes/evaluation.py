@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 
 from nodeflow.core.errors import DataError, Issue
+from nodeflow.core.files import atomic_write_text
 from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import NodeSpec, ParamSpec, PortSpec, RunContext
 from nodeflow.training.data import CLASSIFICATION, DataBundle
@@ -65,23 +64,10 @@ def run_predict(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
         for i in range(len(data)):
             writer.writerow([i] + [f"{float(v):.6g}" for v in data.y[i]] + [f"{float(v):.6g}" for v in out[i]])
     path = resolve_path(params["path"], Path.cwd())
-    _write_text(path, buffer.getvalue())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, buffer.getvalue())
     ctx.log(f"Wrote {len(data)} predictions to {path}")
     return {}
-
-
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 PREDICT = NodeSpec(

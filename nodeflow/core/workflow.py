@@ -7,14 +7,13 @@ is carried through untouched. Saving what was loaded gives the same bytes.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nodeflow.core.errors import Issue, WorkflowFileError
+from nodeflow.core.files import atomic_write_text
 
 FORMAT = "nodeflow.workflow"
 FORMAT_VERSION = 1
@@ -84,16 +83,7 @@ def dumps(workflow: Workflow) -> str:
 def save_workflow(workflow: Workflow, path: str | Path) -> None:
     """Write atomically: a crash mid-save never leaves a half-written workflow."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(dumps(workflow))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, dumps(workflow))
     workflow.path = path
 
 

@@ -5,9 +5,7 @@ weights_only=True: tensors, plain containers and Python scalars only.
 """
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 import torch
 
 from nodeflow.core.errors import CheckpointError, Issue
+from nodeflow.core.files import atomic_write
 from nodeflow.core.registry import Registry, default_registry
 
 PERIODIC = "checkpoint_epoch_{epoch}.pt"
@@ -24,35 +23,8 @@ INTERRUPTED = "checkpoint_interrupted.pt"
 
 
 def atomic_save(payload: dict[str, Any], path: Path) -> None:
-    """torch.save to a temp file in the same folder, fsync, rename over `path`, fsync folder.
-
-    A crash at any moment leaves either the old file or the new one under `path`,
-    never a partial file. On failure (disk full, ...) the temp file is removed.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # platforms without directory fds (Windows)
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    """torch.save through the durable atomic-write protocol (see nodeflow.core.files)."""
+    atomic_write(path, lambda handle: torch.save(payload, handle))
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
