@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import NodeSpec, ParamSpec, PortSpec, RunContext

@@ -4,7 +4,8 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import torch
 

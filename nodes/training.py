@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunContext
 from nodeflow.training.callbacks import Checkpoints, ProgressEvents

@@ -8,7 +8,8 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from nodeflow.core.errors import NodeRunError, RunInterrupted, UserError
 from nodeflow.core.registry import Registry

@@ -1,7 +1,7 @@
 """`--set NODE.PARAM=VALUE` overrides, typed by the node's declaration."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from nodeflow.core.errors import Issue, UserError
 from nodeflow.core.params import ParamError, coerce

@@ -9,7 +9,8 @@ import importlib
 from functools import lru_cache
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from nodeflow.core.spec import PARAM_TYPES, PORT_TYPES, NodeSpec
 
@@ -58,7 +59,7 @@ def _check_declaration(spec: NodeSpec) -> None:
 
 def _specs_from(obj: Any) -> list[NodeSpec]:
     if isinstance(obj, ModuleType):
-        obj = getattr(obj, "NODES")
+        obj = obj.NODES
     if callable(obj) and not isinstance(obj, NodeSpec):
         obj = obj()
     return list(obj)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
+from collections.abc import Callable, Mapping
 
 # Port types. A link is allowed when the output's type equals the input's type.
 PORT_TYPES = ("dataset", "model", "history", "metrics")

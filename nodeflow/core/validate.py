@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from nodeflow.core.errors import Issue, ValidationError
 from nodeflow.core.params import ParamError, check_path, coerce

@@ -1,7 +1,8 @@
 """Losses, optimizers and LR schedulers by name, as the Trainer's params choose them."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

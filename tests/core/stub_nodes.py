@@ -1,7 +1,8 @@
 """Tiny torch-free node types for engine tests."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from nodeflow.core import NodeSpec, ParamSpec, PortSpec, Registry
 
