@@ -63,7 +63,8 @@ TRAINER = NodeSpec(
     ),
     params=(
         ParamSpec("epochs", "int", 10, "Number of passes over the training data", min=1, max=100_000),
-        ParamSpec("batch_size", "int", 64, "Samples per optimizer step", min=1, max=1_000_000),
+        ParamSpec("batch_size", "int", 64, "Samples per optimizer step (a last batch of one sample joins "
+                  "the previous one)", min=1, max=1_000_000),
         ParamSpec("optimizer", "choice", "adam", "Optimizer", choices=OPTIMIZERS),
         ParamSpec("lr", "float", 1e-3, "Learning rate", label="Learning rate", min=1e-8, max=10.0),
         ParamSpec("momentum", "float", 0.9, "Momentum (sgd only)", min=0.0, max=1.0),

@@ -74,7 +74,7 @@ class Executor:
             node = workflow.nodes[node_id]
             spec = self.registry.get(node.type)
             assert spec is not None  # plan() guarantees it
-            inputs = {port: outputs[src][src_port] for port, (src, src_port) in plan.sources.get(node_id, {}).items()}
+            inputs = {port: outputs[src].get(src_port) for port, (src, src_port) in plan.sources.get(node_id, {}).items()}
             ctx = Context(node_id, node.name, workflow.base_dir, self.device_override, self.sink, self.stop, metrics)
             self._emit("node_start", node=node.name, type=node.type)
             t0 = time.time()
@@ -83,7 +83,7 @@ class Executor:
                     raise RunInterrupted()
                 result = dict(spec.run(ctx, inputs, plan.params[node_id]))
             except RunInterrupted:
-                self._emit("run_end", status="interrupted", metrics=metrics, seconds=time.time() - started)
+                self._emit("run_end", status="interrupted", metrics=metrics, seconds=round(time.time() - started, 3))
                 raise
             except UserError as exc:
                 exc.issues = [replace(i, node=i.node or node.name, file=i.file or workflow.label) for i in exc.issues]

@@ -126,12 +126,15 @@ class TrainingLoop:
         model.train()
         n = len(self.train_data)
         order = torch.randperm(n, generator=self.loader_generator).to(self.device)
-        batches = math.ceil(n / cfg.batch_size)
+        bounds = list(range(0, n, cfg.batch_size)) + [n]
+        if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+            del bounds[-2]  # a last batch of one sample joins the previous one (BatchNorm needs two)
+        batches = len(bounds) - 1
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.int64)
         classify = self.train_data.task == CLASSIFICATION
         for batch in range(batches):
-            index = order[batch * cfg.batch_size:(batch + 1) * cfg.batch_size]
+            index = order[bounds[batch]:bounds[batch + 1]]
             xb, yb = self._x[index], self._y[index]
             self.optimizer.zero_grad(set_to_none=True)
             if cfg.amp:

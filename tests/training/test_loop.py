@@ -87,3 +87,13 @@ def test_a_stop_request_finishes_the_batch_and_writes_an_interrupt_checkpoint(tm
     assert data["epoch"] == 1 and data["batch_in_epoch"] == 2  # 8 batches per epoch
     assert data["step"] == 10
     assert [s["kind"] for s in saved] == ["best", "interrupt"]
+
+
+def test_a_last_batch_of_one_sample_does_not_break_batch_norm() -> None:
+    from nodes.models import CNN
+
+    x = torch.rand(65, 1, 8, 8)
+    data = make_bundle(x, (x.mean(dim=(1, 2, 3)) > 0.5).long(), CLASSIFICATION, ("lo", "hi"), "imgs")
+    model = CNN.rebuild({"params": CNN.defaults(), "input_shape": [1, 8, 8], "output_size": 2})
+    state = TrainingLoop(model, data, None, TrainConfig(epochs=2, batch_size=32)).fit()
+    assert state.step == 4  # batches of 32 and 33 per epoch
