@@ -9,8 +9,8 @@ import os
 import signal
 import sys
 import threading
-from typing import Any
 from collections.abc import Sequence
+from typing import Any
 
 from nodeflow.core import (
     Executor,

@@ -1,9 +1,9 @@
 """LoadCheckpoint: a trained model from a checkpoint file, for inference graphs."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from collections.abc import Mapping
 
 from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import NodeSpec, ParamSpec, PortSpec, RunContext

@@ -5,8 +5,8 @@ for `restore_model` to rebuild it from a checkpoint without the workflow file.
 """
 from __future__ import annotations
 
-from typing import Any
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 from torch import nn

@@ -1,8 +1,8 @@
 """The Split node: train / validation / test subsets, seeded and optionally stratified."""
 from __future__ import annotations
 
-from typing import Any
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from collections.abc import Mapping
 
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunContext
 from nodeflow.training.callbacks import Checkpoints, ProgressEvents
@@ -86,8 +86,8 @@ TRAINER = NodeSpec(
                   label="Save Every N Epochs", min=1, max=100_000),
         ParamSpec("monitor", "choice", "auto", "Metric deciding best_model.pt (auto: val_loss when "
                   "validation data is connected, else train_loss)", choices=MONITORS),
-        ParamSpec("mode", "choice", "min", "Whether lower (min) or higher (max) monitored values are better",
-                  choices=("min", "max")),
+        ParamSpec("mode", "choice", "auto", "Whether lower (min) or higher (max) monitored values are "
+                  "better; auto: max for accuracy, min for losses", choices=("auto", "min", "max")),
     ),
 )
 

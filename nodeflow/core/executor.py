@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
-from collections.abc import Callable, Mapping
 
 from nodeflow.core.errors import NodeRunError, RunInterrupted, UserError
 from nodeflow.core.registry import Registry

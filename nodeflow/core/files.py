@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
-from collections.abc import Callable
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:

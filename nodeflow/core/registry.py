@@ -6,11 +6,11 @@ A pack is an entry point in the group `nodeflow.nodes` that loads to a module wi
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any
-from collections.abc import Iterable
 
 from nodeflow.core.spec import PARAM_TYPES, PORT_TYPES, NodeSpec
 

@@ -5,10 +5,10 @@ widgets and dialogs) is derived from these frozen dataclasses.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
-from collections.abc import Callable, Mapping
 
 # Port types. A link is allowed when the output's type equals the input's type.
 PORT_TYPES = ("dataset", "model", "history", "metrics")

@@ -6,10 +6,10 @@ creates or writes files.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from collections.abc import Mapping
 
 from nodeflow.core.errors import Issue, ValidationError
 from nodeflow.core.params import ParamError, check_path, coerce

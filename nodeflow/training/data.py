@@ -1,9 +1,9 @@
 """DataBundle: the in-memory dataset that flows along `dataset` links."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
-from collections.abc import Mapping
 
 import torch
 

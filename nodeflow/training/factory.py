@@ -1,8 +1,8 @@
 """Losses, optimizers and LR schedulers by name, as the Trainer's params choose them."""
 from __future__ import annotations
 
-from typing import Any
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F

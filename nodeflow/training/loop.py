@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
-from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
@@ -38,7 +38,7 @@ class TrainConfig:
     seed: int = 0
     amp: bool = False
     monitor: str = "auto"
-    mode: str = "min"
+    mode: str = "auto"
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> TrainConfig:
@@ -99,6 +99,7 @@ class TrainingLoop:
         if monitor == "auto":
             monitor = "val_loss" if val is not None else "train_loss"
         self.state = FitState(monitor=monitor)
+        self.mode = config.mode if config.mode != "auto" else "max" if "accuracy" in monitor else "min"
         self._x = train.x.to(self.device)
         self._y = train.y.to(self.device)
 
@@ -196,4 +197,4 @@ class TrainingLoop:
         best = self.state.best
         if best is None:
             return True
-        return value < best if self.config.mode == "min" else value > best
+        return value < best if self.mode == "min" else value > best

@@ -1,8 +1,8 @@
 """Tiny torch-free node types for engine tests."""
 from __future__ import annotations
 
-from typing import Any
 from collections.abc import Mapping
+from typing import Any
 
 from nodeflow.core import NodeSpec, ParamSpec, PortSpec, Registry
 

@@ -97,3 +97,11 @@ def test_a_last_batch_of_one_sample_does_not_break_batch_norm() -> None:
     model = CNN.rebuild({"params": CNN.defaults(), "input_shape": [1, 8, 8], "output_size": 2})
     state = TrainingLoop(model, data, None, TrainConfig(epochs=2, batch_size=32)).fit()
     assert state.step == 4  # batches of 32 and 33 per epoch
+
+
+def test_an_accuracy_monitor_keeps_the_highest_value_by_default() -> None:
+    loop, state = fit(TrainConfig(epochs=6, lr=0.01, monitor="val_accuracy"))
+    assert loop.mode == "max"
+    assert state.best == max(state.history["val_accuracy"])
+    first_best = state.history["val_accuracy"].index(state.best) + 1
+    assert state.best_epoch == first_best

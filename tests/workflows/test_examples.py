@@ -8,8 +8,8 @@ import torch
 
 from nodeflow import restore_model
 from nodeflow.core import load_workflow
-from nodeflow.training.metrics import evaluate
 from nodeflow.training.factory import make_loss
+from nodeflow.training.metrics import evaluate
 from nodes.datasets import DIGITS
 from nodes.split import SPLIT
 from tests.conftest import WORKFLOWS, events, run_cli
