@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.PARAM=VALUE",
                      help="override a param, e.g. --set Trainer.epochs=3 (repeatable)")
     run.add_argument("--device", help="device for every Trainer: auto, cpu, cuda, cuda:N, mps")
+    run.add_argument("--resume", metavar="auto|best|PATH",
+                     help="continue every Trainer from a checkpoint: auto = newest valid one in its checkpoint_dir")
     run.add_argument("--events", choices=("jsonl",), help="print events as JSON lines instead of text")
     check = sub.add_parser("validate", help="report every problem in a workflow without running it")
     check.add_argument("workflow")
@@ -48,7 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     registry = default_registry()
     workflow = load_workflow(args.workflow)
-    apply_overrides(workflow, registry, args.overrides)
+    overrides = list(args.overrides)
+    if getattr(args, "resume", None):
+        overrides += [f"{n.name}.resume={args.resume}" for n in workflow.nodes.values()
+                      if (spec := registry.get(n.type)) and spec.param("resume")]
+    apply_overrides(workflow, registry, overrides)
     device = getattr(args, "device", None)
     if device:
         from nodeflow.training.device import device_problem

@@ -8,6 +8,8 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
+from nodeflow.core.text import checkpoint_line, epoch_line, metrics_line
+
 
 def jsonl_sink(stream: TextIO = sys.stdout) -> Any:
     def sink(event: dict[str, Any]) -> None:
@@ -15,33 +17,6 @@ def jsonl_sink(stream: TextIO = sys.stdout) -> Any:
         stream.flush()
 
     return sink
-
-
-def _pct(value: float) -> str:
-    return f"{100 * value:.2f}%"
-
-
-def epoch_line(event: dict[str, Any]) -> str:
-    """`Epoch [1/20], Loss: 0.6542` plus accuracy and validation metrics when present."""
-    m = event["metrics"]
-    parts = [f"Epoch [{event['epoch']}/{event['epochs']}], Loss: {m['train_loss']:.4f}"]
-    if "train_accuracy" in m:
-        parts.append(f"Acc: {_pct(m['train_accuracy'])}")
-    if "val_loss" in m:
-        parts.append(f"Val Loss: {m['val_loss']:.4f}")
-    if "val_accuracy" in m:
-        parts.append(f"Val Acc: {_pct(m['val_accuracy'])}")
-    return ", ".join(parts)
-
-
-def metrics_line(node: str, m: dict[str, Any]) -> str:
-    if "accuracy" in m:
-        extra = "".join(f", {k.replace('_accuracy', '')} accuracy {_pct(v)}"
-                        for k, v in m.items() if k.startswith("top") and k.endswith("_accuracy"))
-        return (f"{node}: accuracy {_pct(m['accuracy'])}{extra}, loss {m['loss']:.4f} "
-                f"({m['samples']} samples)")
-    return f"{node}: loss {m['loss']:.4f}, mae {m['mae']:.4f}, rmse {m['rmse']:.4f}, r2 {m['r2']:.4f} " \
-           f"({m['samples']} samples)"
 
 
 class Console:
@@ -92,17 +67,16 @@ class Console:
         self.print(epoch_line(e))
 
     def on_checkpoint_saved(self, e: dict[str, Any]) -> None:
-        name = Path(e["path"]).name
-        if e["kind"] == "periodic":
-            self.print(f"  ✓ Saved checkpoint: {name}")
-        elif e["kind"] == "best":
-            label = "loss" if e["monitor"] == "train_loss" else e["monitor"]
-            self.print(f"  ✓ Saved best model ({label}: {e['value']:.4f})")
-        elif e["kind"] == "interrupt":
-            self.print(f"  ✓ Saved interrupt checkpoint: {e['path']} (after {e['epoch']} epochs)")
-        else:
-            self.final_saved = True
-            self.print(f"\n✓ Training complete. Final model saved to: {e['path']}")
+        self.final_saved |= e["kind"] == "final"
+        self.print(checkpoint_line(e))
+
+    def on_checkpoint_deleted(self, e: dict[str, Any]) -> None:
+        self.print(f"  ✗ Removed {Path(e['path']).name} ({e['reason']})")
+
+    def on_resumed(self, e: dict[str, Any]) -> None:
+        self.print(f"↻ Resuming from {e['path']} (epoch {e['epoch']}, step {e['step']})")
+        for line in e["changes"]:
+            self.print(f"  changed since that checkpoint: {line}")
 
     def on_fit_end(self, e: dict[str, Any]) -> None:
         if not self.final_saved:

@@ -1,28 +1,74 @@
-"""The Trainer node: fits a model and writes periodic, best and final checkpoints."""
+"""The Trainer node: fits a model; writes periodic, best and final checkpoints; resumes."""
 from __future__ import annotations
 
+import hashlib
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nodeflow.core.errors import CheckpointError, Issue
+from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunContext
-from nodeflow.training.callbacks import Checkpoints, ProgressEvents
+from nodeflow.training.callbacks import ProgressEvents
+from nodeflow.training.checkpointing import CheckpointPolicy, Checkpoints
+from nodeflow.training.data import DataBundle
 from nodeflow.training.device import DEVICE_CHOICES, device_problem
 from nodeflow.training.factory import LOSSES, OPTIMIZERS, SCHEDULERS
+from nodeflow.training.history import HistoryFiles
 from nodeflow.training.loop import TrainConfig, TrainingLoop
+from nodeflow.training.resume import config_changes, load_verified, newest_valid
 
 MONITORS = ("auto", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
+PLACEHOLDERS = {"model": "cnn", "dataset": "digits", "timestamp": "20240101_000000"}
 
 
 def check_trainer(c: CheckInput) -> list[tuple[str, str]]:
-    problems = []
-    reason = device_problem(c.params["device"])
+    p, problems = c.params, []
+    reason = device_problem(p["device"])
     if reason:
         problems.append(("device", reason))
-    if c.params["monitor"].startswith("val_") and "val" not in c.linked_inputs:
-        problems.append(("monitor", f"{c.params['monitor']!r} needs the 'val' input connected"))
+    if p["monitor"].startswith("val_") and "val" not in c.linked_inputs:
+        problems.append(("monitor", f"{p['monitor']!r} needs the 'val' input connected"))
+    try:
+        p["checkpoint_dir"].format(**PLACEHOLDERS)
+    except (KeyError, IndexError, ValueError):
+        problems.append(("checkpoint_dir", "unknown placeholder: use {model}, {dataset} or {timestamp}"))
+    if p["resume"] in ("auto", "best") and not p["checkpoint_dir"]:
+        problems.append(("resume", f"resume={p['resume']!r} looks in checkpoint_dir, which is empty"))
+    elif p["resume"] not in ("", "auto", "best") and not resolve_path(p["resume"], Path.cwd()).is_file():
+        problems.append(("resume", f"checkpoint not found: {p['resume']}"))
     return problems
+
+
+def checkpoint_folder(template: str, model: Any, data: DataBundle) -> Path:
+    """checkpoint_dir with {model}, {dataset}, {timestamp} filled in (seed 003's naming)."""
+    model_type = (getattr(model, "nodeflow_config", None) or {}).get("type", type(model).__name__)
+    values = {"model": model_type.split(".")[-1], "dataset": data.name.split("/")[0] or "data",
+              "timestamp": time.strftime("%Y%m%d_%H%M%S")}
+    return Path(os.path.expanduser(template.format(**values)))  # relative to cwd, as the seeds say
+
+
+def resume_from(ctx: RunContext, loop: TrainingLoop, resume: str, folder: Path | None,
+                snapshot: Mapping[str, Any]) -> None:
+    """Restore `loop` from the checkpoint `resume` names; 'auto' with none found starts fresh."""
+    if resume in ("auto", "best"):
+        assert folder is not None  # check_trainer guarantees it
+        path, skipped = newest_valid(folder, resume)
+        for name, problem in skipped:
+            ctx.log(f"skipping {folder / name}: {problem}")
+        if path is None:
+            if resume == "best":
+                raise CheckpointError(Issue(f"no valid best_model.pt in {folder}", field="resume"))
+            ctx.log(f"no checkpoint to resume from in {folder}; starting from scratch")
+            return
+    else:
+        path = resolve_path(resume, Path.cwd())
+    checkpoint = load_verified(path)
+    loop.restore(checkpoint)
+    changes = config_changes(checkpoint.get("config") or {}, snapshot)
+    ctx.emit("resumed", path=str(path), epoch=loop.state.epoch, step=loop.state.step, changes=changes)
 
 
 def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -33,18 +79,26 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
     config = TrainConfig.from_params(settings)
     snapshot = {
         "model": getattr(model, "nodeflow_config", None),
-        "trainer": settings,
+        "trainer": {k: v for k, v in settings.items() if k != "resume"},
         "data": train.describe(),
         "node": ctx.node_name,
     }
-    callbacks: list[Any] = [ProgressEvents(ctx.emit, params["checkpoint_dir"])]
-    if params["checkpoint_dir"]:
-        folder = Path(os.path.expanduser(params["checkpoint_dir"]))  # as written: relative to cwd
-        callbacks.append(Checkpoints(folder, params["save_every_n_epochs"], ctx.emit, snapshot))
+    emit: Any = ctx.emit
+    callbacks: list[Any] = []
+    folder = checkpoint_folder(params["checkpoint_dir"], model, train) if params["checkpoint_dir"] else None
+    if folder is not None:
+        emit = HistoryFiles(folder, ctx.emit, snapshot, ctx.workflow_text)
+        info = {"experiment": folder.name, "device": settings["device"],
+                "workflow_hash": hashlib.sha256(ctx.workflow_text.encode()).hexdigest()}
+        policy = CheckpointPolicy(folder, params["save_every_n_epochs"], params["max_checkpoints"],
+                                  params["save_best_only"], info)
+        callbacks.append(Checkpoints(policy, emit, snapshot))
+    callbacks.insert(0, ProgressEvents(emit, str(folder or "")))
     loop = TrainingLoop(model, train, val, config, callbacks, ctx.should_stop)
+    if params["resume"]:
+        resume_from(ctx, loop, params["resume"], folder, snapshot)
     state = loop.fit()
-    ctx.emit("fit_end", epochs=state.epoch, best=state.best, best_epoch=state.best_epoch,
-             monitor=state.monitor)
+    emit("fit_end", epochs=state.epoch, best=state.best, best_epoch=state.best_epoch, monitor=state.monitor)
     history = {"epoch_losses": list(state.epoch_losses), **{k: list(v) for k, v in state.history.items()}}
     return {"model": loop.model, "history": history}
 
@@ -80,14 +134,21 @@ TRAINER = NodeSpec(
         ParamSpec("amp", "bool", False, "Mixed precision (float16 + GradScaler on cuda, bfloat16 on cpu)",
                   label="Mixed precision"),
         ParamSpec("seed", "int", 0, "Seed for data order and dropout", min=0, max=2**31 - 1),
-        ParamSpec("checkpoint_dir", "outdir", "checkpoints", "Folder for checkpoints (empty: no saving)",
+        ParamSpec("checkpoint_dir", "outdir", "checkpoints", "Folder for checkpoints (empty: no saving); may use {model}, {dataset}, {timestamp}",
                   label="Checkpoint Directory", allow_empty=True),
         ParamSpec("save_every_n_epochs", "int", 5, "Save checkpoint_epoch_N.pt every N epochs",
                   label="Save Every N Epochs", min=1, max=100_000),
+        ParamSpec("max_checkpoints", "int", 0, "Periodic files to keep, oldest removed first (0: keep all; "
+                  "best and final are never removed)", min=0, max=100_000),
+        ParamSpec("save_best_only", "bool", False, "Write best_model.pt and final_model.pt but no periodic files"),
+        ParamSpec("resume", "str", "", "Continue from a checkpoint: auto (newest valid in checkpoint_dir), "
+                  "best, or a file path; empty starts fresh", choices=("", "auto", "best")),
         ParamSpec("monitor", "choice", "auto", "Metric deciding best_model.pt (auto: val_loss when "
                   "validation data is connected, else train_loss)", choices=MONITORS),
         ParamSpec("mode", "choice", "auto", "Whether lower (min) or higher (max) monitored values are "
                   "better; auto: max for accuracy, min for losses", choices=("auto", "min", "max")),
+        ParamSpec("min_delta", "float", 0.0, "Smallest change of the monitored value that counts as better",
+                  min=0.0, max=1e9),
     ),
 )
 

@@ -14,7 +14,7 @@ from typing import Any
 from nodeflow.core.errors import NodeRunError, RunInterrupted, UserError
 from nodeflow.core.registry import Registry
 from nodeflow.core.validate import Plan
-from nodeflow.core.workflow import Workflow
+from nodeflow.core.workflow import Workflow, dumps
 
 EventSink = Callable[[dict[str, Any]], None]
 
@@ -27,6 +27,7 @@ class Context:
     node_name: str
     base_dir: Any
     device_override: str | None
+    workflow_text: str  # the workflow as run (after --set), for saving beside outputs
     _sink: EventSink
     _stop: threading.Event
     _metrics: dict[str, Any] = field(default_factory=dict)
@@ -69,13 +70,15 @@ class Executor:
         metrics: dict[str, Any] = {}
         outputs: dict[str, Mapping[str, Any]] = {}
         started = time.time()
+        text = dumps(workflow)
         self._emit("run_start", workflow=workflow.label, nodes=[workflow.nodes[n].name for n in plan.order])
         for node_id in plan.order:
             node = workflow.nodes[node_id]
             spec = self.registry.get(node.type)
             assert spec is not None  # plan() guarantees it
             inputs = {port: outputs[src].get(src_port) for port, (src, src_port) in plan.sources.get(node_id, {}).items()}
-            ctx = Context(node_id, node.name, workflow.base_dir, self.device_override, self.sink, self.stop, metrics)
+            ctx = Context(node_id, node.name, workflow.base_dir, self.device_override, text, self.sink,
+                          self.stop, metrics)
             self._emit("node_start", node=node.name, type=node.type)
             t0 = time.time()
             try:

@@ -73,6 +73,7 @@ class RunContext(Protocol):
     node_name: str
     base_dir: Path
     device_override: str | None
+    workflow_text: str
 
     def emit(self, event: str, **fields: Any) -> None: ...
 

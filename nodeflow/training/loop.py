@@ -39,6 +39,7 @@ class TrainConfig:
     amp: bool = False
     monitor: str = "auto"
     mode: str = "auto"
+    min_delta: float = 0.0
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> TrainConfig:
@@ -102,10 +103,23 @@ class TrainingLoop:
         self.mode = config.mode if config.mode != "auto" else "max" if "accuracy" in monitor else "min"
         self._x = train.x.to(self.device)
         self._y = train.y.to(self.device)
+        # State of an epoch in progress: what a mid-epoch checkpoint needs for exact resume.
+        self.epoch_start_loader_state = self.loader_generator.get_state()
+        self.loss_sum = torch.zeros((), device=self.device)
+        self.correct = torch.zeros((), device=self.device, dtype=torch.int64)
+        self._resumed = False
+
+    def restore(self, checkpoint: Mapping[str, Any]) -> None:
+        """Continue exactly where `checkpoint` stopped (see nodeflow.training.resume)."""
+        from nodeflow.training.resume import restore_loop
+
+        restore_loop(self, checkpoint)
+        self._resumed = True
 
     def fit(self) -> FitState:
-        seed_everything(self.config.seed)
-        self.loader_generator.manual_seed(self.config.seed)
+        if not self._resumed:
+            seed_everything(self.config.seed)
+            self.loader_generator.manual_seed(self.config.seed)
         self._call("on_fit_start")
         try:
             while self.state.epoch < self.config.epochs:
@@ -126,15 +140,21 @@ class TrainingLoop:
         model, cfg = self.model, self.config
         model.train()
         n = len(self.train_data)
+        first = self.state.batch_in_epoch  # > 0 only when resuming mid-epoch
+        if first == 0:
+            self.epoch_start_loader_state = self.loader_generator.get_state()
+            self.loss_sum.zero_()
+            self.correct.zero_()
+        else:
+            self.loader_generator.set_state(self.epoch_start_loader_state)
         order = torch.randperm(n, generator=self.loader_generator).to(self.device)
         bounds = list(range(0, n, cfg.batch_size)) + [n]
         if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
             del bounds[-2]  # a last batch of one sample joins the previous one (BatchNorm needs two)
         batches = len(bounds) - 1
-        loss_sum = torch.zeros((), device=self.device)
-        correct = torch.zeros((), device=self.device, dtype=torch.int64)
+        loss_sum, correct = self.loss_sum, self.correct
         classify = self.train_data.task == CLASSIFICATION
-        for batch in range(batches):
+        for batch in range(first, batches):
             index = order[bounds[batch]:bounds[batch + 1]]
             xb, yb = self._x[index], self._y[index]
             self.optimizer.zero_grad(set_to_none=True)
@@ -197,4 +217,5 @@ class TrainingLoop:
         best = self.state.best
         if best is None:
             return True
-        return value < best if self.mode == "min" else value > best
+        delta = self.config.min_delta
+        return value < best - delta if self.mode == "min" else value > best + delta

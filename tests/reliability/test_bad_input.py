@@ -72,11 +72,15 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case: str, tmp_path: Pa
 def test_an_invalid_rerun_leaves_earlier_checkpoints_untouched(tmp_path: Path) -> None:
     assert run_cli("run", DIGITS, "--set", "Trainer.epochs=2", "--set", "Trainer.checkpoint_dir=ck",
                    cwd=tmp_path).returncode == 0
-    digest = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (tmp_path / "ck").iterdir()}
+    def digests() -> dict[str, str]:
+        return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in (tmp_path / "ck").rglob("*")
+                if p.is_file()}
+
+    before = digests()
     result = run_cli("run", DIGITS, "--set", "Trainer.checkpoint_dir=ck", "--set", "Trainer.batch_size=0",
                      cwd=tmp_path)
     assert result.returncode == 2
-    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (tmp_path / "ck").iterdir()} == digest
+    assert digests() == before
 
 
 def test_bad_data_found_at_run_time_names_node_and_field(tmp_path: Path) -> None:

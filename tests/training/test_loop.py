@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from nodeflow.core import RunInterrupted
-from nodeflow.training.callbacks import Checkpoints
+from nodeflow.training.checkpointing import CheckpointPolicy, Checkpoints
 from nodeflow.training.data import CLASSIFICATION, make_bundle
 from nodeflow.training.loop import TrainConfig, TrainingLoop
 from nodes.models import MLP
@@ -80,7 +80,7 @@ def test_a_stop_request_finishes_the_batch_and_writes_an_interrupt_checkpoint(tm
         calls["n"] += 1
         return calls["n"] >= 10
 
-    ckpt = Checkpoints(tmp_path, 100, lambda event, **f: saved.append(f), {"model": None})
+    ckpt = Checkpoints(CheckpointPolicy(tmp_path, every=100), lambda event, **f: saved.append(f), {"model": None})
     with pytest.raises(RunInterrupted):
         fit(TrainConfig(epochs=5, batch_size=32), [ckpt], stop_after_ten_batches)
     data = torch.load(tmp_path / "checkpoint_interrupted.pt")

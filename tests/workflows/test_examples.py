@@ -25,7 +25,7 @@ def test_example_runs_headless_and_writes_loadable_checkpoints(path: Path, tmp_p
     assert result.returncode == 0, result.stderr
     seen = events(result.stdout)
     assert seen[-1]["event"] == "run_end" and seen[-1]["status"] == "completed"
-    names = sorted(p.name for p in (tmp_path / "ck").iterdir())
+    names = sorted(p.name for p in (tmp_path / "ck").glob("*.pt"))
     assert names == ["best_model.pt", "checkpoint_epoch_1.pt", "checkpoint_epoch_2.pt", "final_model.pt"]
     for name in names:
         assert torch.load(tmp_path / "ck" / name)["epoch"] in (1, 2)
@@ -37,9 +37,9 @@ def test_digits_cnn_acceptance(tmp_path: Path, digits_workflow: Path) -> None:
                      "--events", "jsonl", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     folder = tmp_path / "ck"
-    assert sorted(p.name for p in folder.iterdir()) == [
+    assert sorted(p.name for p in folder.glob("*.pt")) == [
         "best_model.pt", "checkpoint_epoch_10.pt", "checkpoint_epoch_5.pt", "final_model.pt"]
-    for path in folder.iterdir():
+    for path in folder.glob("*.pt"):
         ckpt = torch.load(path)  # exactly as the seed snippets load it
         assert len(ckpt["epoch_losses"]) == ckpt["epoch"]
         assert ckpt["loss"] == ckpt["epoch_losses"][-1]

@@ -1,0 +1,45 @@
+"""One-line texts for run events, shared by the CLI console, training_log.txt and the editor."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.2f}%"
+
+
+def epoch_line(event: dict[str, Any]) -> str:
+    """`Epoch [1/20], Loss: 0.6542` plus accuracy and validation metrics when present."""
+    m = event["metrics"]
+    parts = [f"Epoch [{event['epoch']}/{event['epochs']}], Loss: {m['train_loss']:.4f}"]
+    if "train_accuracy" in m:
+        parts.append(f"Acc: {_pct(m['train_accuracy'])}")
+    if "val_loss" in m:
+        parts.append(f"Val Loss: {m['val_loss']:.4f}")
+    if "val_accuracy" in m:
+        parts.append(f"Val Acc: {_pct(m['val_accuracy'])}")
+    return ", ".join(parts)
+
+
+def metrics_line(node: str, m: dict[str, Any]) -> str:
+    if "accuracy" in m:
+        extra = "".join(f", {k.replace('_accuracy', '')} accuracy {_pct(v)}"
+                        for k, v in m.items() if k.startswith("top") and k.endswith("_accuracy"))
+        return (f"{node}: accuracy {_pct(m['accuracy'])}{extra}, loss {m['loss']:.4f} "
+                f"({m['samples']} samples)")
+    return f"{node}: loss {m['loss']:.4f}, mae {m['mae']:.4f}, rmse {m['rmse']:.4f}, r2 {m['r2']:.4f} " \
+           f"({m['samples']} samples)"
+
+
+def checkpoint_line(e: dict[str, Any]) -> str:
+    """The seed's lines for a checkpoint_saved event."""
+    name = Path(e["path"]).name
+    if e["kind"] == "periodic":
+        return f"  ✓ Saved checkpoint: {name}"
+    if e["kind"] == "best":
+        label = "loss" if e["monitor"] == "train_loss" else e["monitor"]
+        return f"  ✓ Saved best model ({label}: {e['value']:.4f})"
+    if e["kind"] == "interrupt":
+        return f"  ✓ Saved interrupt checkpoint: {e['path']} (after {e['epoch']} epochs)"
+    return f"\n✓ Training complete. Final model saved to: {e['path']}"

@@ -1,0 +1,73 @@
+"""History files in checkpoint_dir, written from the Trainer's own events.
+
+- `history/epoch_N.json`: the epoch's metrics in seed 001's shape
+  (`{"epoch", "step", "config", "metrics": {"train": {...}, "val": {...}}}`);
+- `training_log.txt`: the console lines, with a timestamp;
+- `workflow.json` and `config.json`: the workflow as run and the resolved config (seed 003).
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from nodeflow.core.files import atomic_write_text
+from nodeflow.core.text import checkpoint_line, epoch_line
+
+Emit = Callable[..., None]
+
+
+def seed_shape(epoch: int, step: int, config: Mapping[str, Any], metrics: Mapping[str, float]) -> dict[str, Any]:
+    """Split flat `train_*` / `val_*` metrics into seed 001's nested train/val form."""
+    groups: dict[str, dict[str, float]] = {"train": {}, "val": {}}
+    for key, value in metrics.items():
+        prefix, _, name = key.partition("_")
+        if prefix in groups and name:
+            groups[prefix][name] = value
+    groups["train"]["time"] = metrics.get("time", 0.0)
+    return {"epoch": epoch, "step": step, "config": dict(config), "metrics": groups,
+            "learning_rate": metrics.get("lr")}
+
+
+class HistoryFiles:
+    """An event tap: forwards every event to `emit` and writes the history files."""
+
+    def __init__(self, folder: Path, emit: Emit, config: Mapping[str, Any], workflow_text: str):
+        self.folder = folder
+        self.forward = emit
+        self.config = dict(config)
+        self.workflow_text = workflow_text
+        self.step = 0
+
+    def __call__(self, event: str, **fields: Any) -> None:
+        self.forward(event, **fields)
+        if event == "fit_start":
+            self._start(fields)
+        elif event == "epoch_end":
+            self._epoch(fields)
+        elif event == "checkpoint_saved":
+            self.step = fields.get("step", self.step)
+            self._log(checkpoint_line(fields).strip())
+
+    def _start(self, fields: Mapping[str, Any]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.folder / "workflow.json", self.workflow_text)
+        atomic_write_text(self.folder / "config.json", json.dumps(self.config, indent=2, default=str) + "\n")
+        self._log(f"Training on {fields['device']}: {fields['train_size']} samples, "
+                  f"{fields['val_size']} validation, {fields['epochs']} epochs, best by {fields['monitor']}")
+
+    def _epoch(self, fields: Mapping[str, Any]) -> None:
+        epoch, metrics = fields["epoch"], fields["metrics"]
+        step = fields.get("step", self.step)
+        folder = self.folder / "history"
+        folder.mkdir(exist_ok=True)
+        doc = seed_shape(epoch, step, self.config.get("trainer", {}), metrics)
+        atomic_write_text(folder / f"epoch_{epoch}.json", json.dumps(doc, indent=2) + "\n")
+        self._log(epoch_line(dict(fields)))
+
+    def _log(self, line: str) -> None:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        with (self.folder / "training_log.txt").open("a", encoding="utf-8") as handle:
+            handle.write(f"{stamp} {line}\n")

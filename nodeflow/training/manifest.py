@@ -1,0 +1,100 @@
+"""manifest.json beside the checkpoints: one verified entry per checkpoint file.
+
+A checkpoint counts as committed once its entry is in the manifest. Entries carry the
+fields of seed 002's CheckpointMetadata (id, timestamp, epoch, step, model and
+experiment name, size, SHA-256, metrics, config, tags, description, is_best,
+is_latest) plus is_final, kind, the workflow hash, and the torch/Python versions.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nodeflow.core.files import atomic_write_text
+
+MANIFEST = "manifest.json"
+FORMAT = "nodeflow.checkpoints"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
+    """Entries by file name; an absent or unreadable manifest gives no entries."""
+    try:
+        doc = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    entries = doc.get("checkpoints") if isinstance(doc, dict) else None
+    return {k: v for k, v in entries.items() if isinstance(v, dict)} if isinstance(entries, dict) else {}
+
+
+def write_manifest(folder: Path, entries: dict[str, dict[str, Any]]) -> None:
+    doc = {"format": FORMAT, "version": 1, "checkpoints": entries}
+    atomic_write_text(folder / MANIFEST, json.dumps(doc, indent=2, sort_keys=False) + "\n")
+
+
+def make_entry(path: Path, payload: dict[str, Any], kind: str, info: dict[str, Any]) -> dict[str, Any]:
+    """The manifest entry for a checkpoint file just written from `payload`."""
+    config = payload.get("config") or {}
+    model = config.get("model") or {}
+    return {
+        "checkpoint_id": f"{path.stem}-{payload['step']}",
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "kind": kind,
+        "epoch": payload["epoch"],
+        "step": payload["step"],
+        "batch_in_epoch": payload.get("batch_in_epoch", 0),
+        "model_name": model.get("type", ""),
+        "experiment_name": info.get("experiment", ""),
+        "file_size": path.stat().st_size,
+        "checksum": sha256_of(path),
+        "monitor": payload.get("monitor"),
+        "monitor_value": (payload.get("metrics") or {}).get(payload.get("monitor") or ""),
+        "metrics": dict(payload.get("metrics") or {}),
+        "config": config,
+        "workflow_hash": info.get("workflow_hash", ""),
+        "tags": [],
+        "description": "",
+        "is_best": kind == "best",
+        "is_latest": True,
+        "is_final": kind == "final",
+        "device": info.get("device", ""),
+        "world_size": 1,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+    }
+
+
+def commit_entry(folder: Path, name: str, entry: dict[str, Any]) -> None:
+    """Add or replace `name`'s entry and mark it the only latest one."""
+    entries = read_manifest(folder)
+    for other in entries.values():
+        other["is_latest"] = False
+    entries[name] = entry
+    write_manifest(folder, entries)
+
+
+def verify_file(path: Path, entry: dict[str, Any] | None, full: bool = True) -> str | None:
+    """Why `path` does not match its manifest entry, or None when it does."""
+    if not path.is_file():
+        return "file is missing"
+    if entry is None:
+        return "no manifest entry (written by another tool, or its save never finished)"
+    size = path.stat().st_size
+    if size != entry.get("file_size"):
+        return f"size {size} bytes, manifest says {entry.get('file_size')} (truncated or replaced)"
+    if full and sha256_of(path) != entry.get("checksum"):
+        return "SHA-256 does not match the manifest (corrupted)"
+    return None
