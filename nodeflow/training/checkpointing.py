@@ -46,6 +46,8 @@ class Checkpoints(Callback):
         except OSError as exc:
             raise DataError(Issue(f"cannot create {self.policy.folder}: {exc.strerror}",
                                   field="checkpoint_dir")) from None
+        for stale in self.policy.folder.glob(".*.tmp"):  # left by a save that was killed
+            stale.unlink(missing_ok=True)
 
     def on_epoch_end(self, loop: TrainingLoop) -> None:
         epoch = loop.state.epoch

@@ -20,6 +20,8 @@ from nodeflow.training.rng import restore_rng
 if TYPE_CHECKING:
     from nodeflow.training.loop import TrainingLoop
 
+KIND_ORDER = {"interrupt": 4, "final": 3, "periodic": 2, "best": 1}  # same step: same state; name the clearest
+
 
 def newest_valid(folder: Path, which: str = "auto") -> tuple[Path | None, list[tuple[str, str]]]:
     """The newest checkpoint whose manifest entry verifies (`which`: auto | best).
@@ -27,8 +29,8 @@ def newest_valid(folder: Path, which: str = "auto") -> tuple[Path | None, list[t
     Returns the path (or None) and the (file, reason) pairs that were skipped.
     """
     entries = read_manifest(folder)
-    ranked = sorted(entries.items(), key=lambda item: (item[1].get("step", -1), item[1].get("epoch", -1)),
-                    reverse=True)
+    ranked = sorted(entries.items(), key=lambda item: (item[1].get("step", -1), item[1].get("epoch", -1),
+                                                       KIND_ORDER.get(item[1].get("kind"), 0)), reverse=True)
     skipped: list[tuple[str, str]] = []
     for name, entry in ranked:
         if which == "best" and not entry.get("is_best"):

@@ -1,0 +1,108 @@
+"""Exact resume: after Ctrl-C or kill -9 at any moment, `--resume auto` ends bit-identical."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from nodeflow.training.manifest import read_manifest, verify_file
+from tests.conftest import ROOT, WORKFLOWS, run_cli
+
+ARGS = ["run", str(WORKFLOWS / "digits_cnn.json"), "--set", "Trainer.epochs=3", "--set",
+        "Trainer.save_every_n_epochs=1", "--set", "Trainer.batch_size=8", "--set", "CNN.dropout=0.3"]
+
+
+def start(folder: str, cwd: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *ARGS, "--set",
+                             f"Trainer.checkpoint_dir={folder}", "--events", "jsonl", *extra],
+                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def kill_after(proc: subprocess.Popen[str], marker: str, count: int, delay: float = 0.0) -> None:
+    seen = 0
+    for line in proc.stdout:
+        seen += marker in line
+        if seen >= count:
+            time.sleep(delay)
+            break
+    proc.kill()
+    proc.wait()
+
+
+def assert_same_final(a: Path, b: Path) -> None:
+    x, y = torch.load(a / "final_model.pt"), torch.load(b / "final_model.pt")
+    assert x["epoch_losses"] == y["epoch_losses"]
+    for name, tensor in x["model_state_dict"].items():
+        assert torch.equal(tensor, y["model_state_dict"][name]), name
+    for name, entry in read_manifest(b).items():
+        assert verify_file(b / name, entry) is None, name
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cwd = tmp_path_factory.mktemp("reference")
+    result = run_cli(*ARGS, "--set", "Trainer.checkpoint_dir=ref", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return cwd / "ref"
+
+
+def test_ctrl_c_mid_epoch_then_resume_is_bit_identical(reference: Path, tmp_path: Path) -> None:
+    proc = start("run", tmp_path)
+    for line in proc.stdout:
+        event = json.loads(line)
+        if event["event"] == "batch_progress" and event["epoch"] == 2 and event["batch"] < event["batches"]:
+            proc.send_signal(signal.SIGINT)
+            break
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    interrupted = torch.load(tmp_path / "run" / "checkpoint_interrupted.pt")
+    assert interrupted["epoch"] == 1 and interrupted["batch_in_epoch"] > 0  # stopped inside epoch 2
+    result = run_cli(*ARGS, "--set", "Trainer.checkpoint_dir=run", "--resume", "auto", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "↻ Resuming from run/checkpoint_interrupted.pt (epoch 1" in result.stdout
+    assert_same_final(reference, tmp_path / "run")
+
+
+@pytest.mark.parametrize("marker, count, delay", [
+    ('"batch_progress"', 3, 0.0),  # inside the first epoch: nothing saved yet
+    ('"epoch_end"', 2, 0.0),  # right as epoch 2's checkpoints are being written
+    ('"checkpoint_saved"', 3, 0.01),  # between or inside saves of epoch 2
+])
+def test_kill_9_then_resume_auto_is_bit_identical(reference: Path, tmp_path: Path, marker: str,
+                                                  count: int, delay: float) -> None:
+    kill_after(start("run", tmp_path), marker, count, delay)
+    folder = tmp_path / "run"
+    if folder.exists():  # whatever is under a final name must open
+        for path in folder.glob("*.pt"):
+            torch.load(path)
+    result = run_cli(*ARGS, "--set", "Trainer.checkpoint_dir=run", "--resume", "auto", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert_same_final(reference, folder)
+    assert not list(folder.glob(".*.tmp"))
+
+
+def test_kill_9_inside_a_write_leaves_the_previous_file(tmp_path: Path) -> None:
+    code = (
+        "import sys, torch; from pathlib import Path; from nodeflow.training.checkpoint import atomic_save\n"
+        "path = Path(sys.argv[1]); big = torch.randn(64, 1024, 1024)\n"
+        "atomic_save({'model_state_dict': {}, 'epoch': 1}, path); print('first', flush=True)\n"
+        "while True: atomic_save({'model_state_dict': {'w': big}, 'epoch': 2}, path)\n"
+    )
+    target = tmp_path / "best_model.pt"
+    proc = subprocess.Popen([sys.executable, "-c", code, str(target)], cwd=ROOT, stdout=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.stdout.readline().strip() == "first"
+    deadline = time.time() + 30
+    while not list(tmp_path.glob(".*.tmp")) and time.time() < deadline:
+        time.sleep(0.001)
+    proc.kill()
+    proc.wait()
+    assert torch.load(target)["epoch"] in (1, 2)  # old or new, never partial
