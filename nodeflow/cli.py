@@ -12,6 +12,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from nodeflow import ckpt_commands
 from nodeflow.core import (
     Executor,
     Issue,
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.PARAM=VALUE")
     nodes = sub.add_parser("nodes", help="list every node type with its ports and params")
     nodes.add_argument("--markdown", action="store_true", help="print the Markdown node reference")
+    ckpt_commands.add_parser(sub)
     return parser
 
 
@@ -111,7 +113,7 @@ class _stop_on_signals:
             signal.signal(sig, handler)
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes}
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "ckpt": ckpt_commands.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,21 +27,26 @@ def atomic_save(payload: dict[str, Any], path: Path) -> None:
     atomic_write(path, lambda handle: torch.save(payload, handle))
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load with weights_only=True; any problem is a CheckpointError naming the file."""
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
+                    trust: bool = False) -> dict[str, Any]:
+    """Load with weights_only=True; any problem is a CheckpointError naming the file.
+
+    `trust=True` (the CLI's --trust) allows arbitrary pickled objects: only for files
+    from a source you trust, since loading them can run code.
+    """
     path = Path(path)
     label = str(path)
     if not path.is_file():
         raise CheckpointError(Issue("checkpoint file not found", file=label))
     try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
+        data = torch.load(path, map_location=map_location, weights_only=not trust)
     except pickle.UnpicklingError as exc:
         if "weights_only" in str(exc) or "Unsupported global" in str(exc):
             raise CheckpointError(Issue("refused: the file contains pickled Python objects that "
                                         "could run code when loaded (only plain tensors and "
-                                        "containers are accepted)", file=label)) from None
+                                        "containers are accepted; --trust overrides)", file=label)) from None
         raise CheckpointError(Issue(f"corrupt checkpoint: {_first_line(exc)}", file=label)) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, pickle.UnpicklingError) as exc:
         raise CheckpointError(Issue(f"corrupt or truncated checkpoint: {_first_line(exc)}",
                                     file=label)) from None
     if not isinstance(data, dict) or "model_state_dict" not in data:
@@ -55,12 +60,12 @@ def _first_line(exc: BaseException) -> str:
 
 
 def restore_model(path: str | Path, map_location: str | torch.device = "cpu",
-                  registry: Registry | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
+                  registry: Registry | None = None, trust: bool = False) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Rebuild the model a checkpoint was trained with and load its weights.
 
     Returns `(model, checkpoint)`; the model is in eval mode on `map_location`.
     """
-    checkpoint = load_checkpoint(path, map_location)
+    checkpoint = load_checkpoint(path, map_location, trust)
     model_config = (checkpoint.get("config") or {}).get("model") or {}
     registry = registry or default_registry()
     spec = registry.get(model_config.get("type", ""))

@@ -1,0 +1,221 @@
+"""`nodeflow ckpt`: list, show, verify, compare, export, prune and plot checkpoints."""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from nodeflow.core.errors import CheckpointError, Issue, UserError
+from nodeflow.core.files import atomic_write, atomic_write_text
+
+EXIT_OK, EXIT_BAD = 0, 1
+
+
+def add_parser(sub: Any) -> None:
+    ckpt = sub.add_parser("ckpt", help="inspect and manage checkpoints").add_subparsers(dest="ckpt_command",
+                                                                                         required=True)
+    ckpt.add_parser("list", help="table of the checkpoints in a folder").add_argument("folder")
+    show = ckpt.add_parser("show", help="what one checkpoint holds")
+    show.add_argument("file")
+    show.add_argument("--trust", action="store_true", help="allow pickled objects (can run code)")
+    ckpt.add_parser("verify", help="check files against the manifest; exit 1 naming each bad file") \
+        .add_argument("path")
+    compare = ckpt.add_parser("compare", help="metrics side by side and per-tensor differences")
+    compare.add_argument("files", nargs="+")
+    compare.add_argument("--trust", action="store_true", help="allow pickled objects (can run code)")
+    export = ckpt.add_parser("export", help="copy a verified checkpoint with its manifest entry")
+    export.add_argument("file")
+    export.add_argument("dest")
+    export.add_argument("--format", choices=("torch", "safetensors"), default="torch",
+                        help="safetensors: weights only")
+    prune = ckpt.add_parser("prune", help="keep the newest N periodic checkpoints (never best or final)")
+    prune.add_argument("folder")
+    prune.add_argument("--keep", type=int, required=True)
+    plot = ckpt.add_parser("plot", help="train/val curves of the newest valid checkpoint to a PNG")
+    plot.add_argument("folder")
+    plot.add_argument("-o", "--output", default="curves.png")
+
+
+def run(args: argparse.Namespace) -> int:
+    return COMMANDS[args.ckpt_command](args)
+
+
+def _folder(value: str) -> Path:
+    folder = Path(value)
+    if not folder.is_dir():
+        raise UserError(Issue("not a folder", file=value))
+    return folder
+
+
+def _rows(folder: Path) -> list[tuple[str, dict[str, Any] | None, str | None]]:
+    from nodeflow.training.manifest import read_manifest, verify_file
+
+    entries = read_manifest(folder)
+    names = sorted({p.name for p in folder.glob("*.pt")} | set(entries),
+                   key=lambda n: (entries.get(n, {}).get("step", -1), n))
+    return [(n, entries.get(n), verify_file(folder / n, entries.get(n))) for n in names]
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    return f"{n / 1024:.0f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.1f} MiB"
+
+
+def _value(v: Any) -> str:
+    return f"{v:.4f}" if isinstance(v, float) else "-" if v is None else str(v)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    folder = _folder(args.folder)
+    rows = _rows(folder)
+    table = [("file", "kind", "epoch", "step", "monitored", "size", "best", "final", "verified")]
+    for name, entry, problem in rows:
+        e = entry or {}
+        monitored = f"{e['monitor']}={_value(e.get('monitor_value'))}" if e.get("monitor") else "-"
+        table.append((name, e.get("kind", "?"), _value(e.get("epoch")), _value(e.get("step")), monitored,
+                      _size(e.get("file_size")), "✓" if e.get("is_best") else "", "✓" if e.get("is_final") else "",
+                      "✓" if problem is None else f"✗ {problem}"))
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]) - 1)]
+    for row in table:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+    if not rows:
+        print(f"(no checkpoints in {folder})")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from nodeflow.training.checkpoint import load_checkpoint
+    from nodeflow.training.manifest import read_manifest, verify_file
+
+    path = Path(args.file)
+    data = load_checkpoint(path, trust=args.trust)
+    entry = read_manifest(path.parent).get(path.name)
+    config = data.get("config") or {}
+    model, weights = config.get("model") or {}, data["model_state_dict"]
+    count = sum(t.numel() for t in weights.values())
+    size = sum(t.numel() * t.element_size() for t in weights.values())
+    print(f"file:     {path}")
+    print(f"epoch:    {data.get('epoch')}   step: {data.get('step')}   loss: {_value(data.get('loss'))}"
+          + (f"   (interrupted after batch {data['batch_in_epoch']})" if data.get("batch_in_epoch") else ""))
+    if data.get("monitor"):
+        print(f"monitor:  {data['monitor']}   best: {_value(data.get('best'))} (epoch {data.get('best_epoch')})")
+    print("metrics:  " + ", ".join(f"{k} {_value(v)}" for k, v in (data.get("metrics") or {}).items()))
+    print(f"model:    {model.get('type', '?')} {json.dumps(model.get('params', {}))} "
+          f"input {model.get('input_shape')} -> {model.get('output_size')} outputs")
+    print("trainer:  " + ", ".join(f"{k}={v}" for k, v in (config.get("trainer") or {}).items()))
+    print(f"weights:  {len(weights)} tensors, {count:,} values ({_size(size)})")
+    problem = verify_file(path, entry)
+    status = "✓ verified" if problem is None else f"✗ {problem}"
+    extra = f" (sha256 {entry['checksum'][:12]}…, {entry['file_size']:,} bytes, {entry['timestamp']})" if entry else ""
+    print(f"manifest: {status}{extra}")
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    if path.is_file():
+        from nodeflow.training.manifest import read_manifest, verify_file
+
+        rows = [(path.name, None, verify_file(path, read_manifest(path.parent).get(path.name)))]
+    else:
+        rows = _rows(_folder(args.path))
+    bad = [(n, p) for n, _, p in rows if p is not None]
+    for name, problem in bad:
+        print(f"✗ {name}: {problem}")
+    print(f"{len(rows) - len(bad)} of {len(rows)} checkpoint(s) verified")
+    return EXIT_BAD if bad else EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from nodeflow.training.checkpoint import load_checkpoint
+
+    loaded = [(f, load_checkpoint(f, trust=args.trust)) for f in args.files]
+    names = [Path(f).name for f, _ in loaded]
+    keys = ["epoch", "step", "loss"] + sorted({k for _, d in loaded for k in (d.get("metrics") or {})})
+    width = max(12, *(len(n) for n in names))
+    print("".ljust(16) + "".join(n.ljust(width + 2) for n in names))
+    for key in keys:
+        values = [d.get(key, (d.get("metrics") or {}).get(key)) for _, d in loaded]
+        print(key.ljust(16) + "".join(_value(v).ljust(width + 2) for v in values))
+    base_name, base = names[0], loaded[0][1]["model_state_dict"]
+    for name, (_, data) in zip(names[1:], loaded[1:]):
+        print(f"\n{name} vs {base_name}: max |difference| per tensor")
+        weights, equal = data["model_state_dict"], True
+        for tensor_name, tensor in base.items():
+            other = weights.get(tensor_name)
+            if other is None or other.shape != tensor.shape:
+                print(f"  {tensor_name}: missing or different shape")
+                equal = False
+                continue
+            diff = (tensor.double() - other.double()).abs().max().item() if tensor.numel() else 0.0
+            equal &= bool(tensor.equal(other))
+            print(f"  {tensor_name}: {diff:.3g}")
+        print(f"  bitwise equal: {'yes' if equal and set(weights) == set(base) else 'no'}")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from nodeflow.training.checkpoint import load_checkpoint
+    from nodeflow.training.manifest import read_manifest, verify_file
+
+    source, dest = Path(args.file), Path(args.dest)
+    entry = read_manifest(source.parent).get(source.name)
+    problem = verify_file(source, entry)
+    if problem and entry is not None:
+        raise CheckpointError(Issue(f"not exported: {problem}", file=str(source)))
+    data = load_checkpoint(source)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if args.format == "safetensors":
+        from safetensors.torch import save
+
+        weights = {k: v.contiguous() for k, v in data["model_state_dict"].items()}
+        meta = {"epoch": str(data.get("epoch")), "config": json.dumps(data.get("config") or {}, default=str)}
+        blob = save(weights, metadata=meta)
+        atomic_write(dest, lambda handle: handle.write(blob))
+    else:
+        with source.open("rb") as handle:
+            atomic_write(dest, lambda out: shutil.copyfileobj(handle, out))
+    atomic_write_text(dest.with_name(dest.name + ".json"), json.dumps(entry or {}, indent=2) + "\n")
+    print(f"exported {source} -> {dest} ({args.format}) with {dest.name}.json")
+    return EXIT_OK
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from nodeflow.training.manifest import read_manifest, write_manifest
+
+    folder = _folder(args.folder)
+    if args.keep < 0:
+        raise UserError(Issue("--keep must be 0 or more"))
+    entries = read_manifest(folder)
+    periodic = sorted((e.get("epoch", 0), n) for n, e in entries.items() if e.get("kind") == "periodic")
+    doomed = [n for _, n in periodic[:len(periodic) - args.keep]]
+    write_manifest(folder, {n: e for n, e in entries.items() if n not in doomed})
+    for name in doomed:
+        (folder / name).unlink(missing_ok=True)
+        print(f"removed {folder / name}")
+    print(f"kept {min(len(periodic), args.keep)} periodic checkpoint(s); best and final are never pruned")
+    return EXIT_OK
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from nodeflow.training.checkpoint import load_checkpoint
+    from nodeflow.training.plots import plot_history
+    from nodeflow.training.resume import newest_valid
+
+    folder = _folder(args.folder)
+    path, skipped = newest_valid(folder)
+    for name, problem in skipped:
+        print(f"skipping {name}: {problem}")
+    if path is None:
+        raise CheckpointError(Issue("no valid checkpoint to plot", file=str(folder)))
+    history = load_checkpoint(path).get("history") or {}
+    plot_history(history, Path(args.output), title=f"{folder.name} ({path.name})")
+    print(f"wrote {args.output} from {path} ({len(history.get('train_loss', []))} epochs)")
+    return EXIT_OK
+
+
+COMMANDS = {"list": cmd_list, "show": cmd_show, "verify": cmd_verify, "compare": cmd_compare,
+            "export": cmd_export, "prune": cmd_prune, "plot": cmd_plot}
