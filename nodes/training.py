@@ -18,7 +18,7 @@ from nodeflow.training.device import DEVICE_CHOICES, device_problem
 from nodeflow.training.factory import LOSSES, OPTIMIZERS, SCHEDULERS
 from nodeflow.training.history import HistoryFiles
 from nodeflow.training.loop import TrainConfig, TrainingLoop
-from nodeflow.training.resume import config_changes, load_verified, newest_valid
+from nodeflow.training.resume import config_changes, load_verified, newest_valid, set_aside
 
 MONITORS = ("auto", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
 PLACEHOLDERS = {"model": "cnn", "dataset": "digits", "timestamp": "20240101_000000"}
@@ -57,7 +57,8 @@ def resume_from(ctx: RunContext, loop: TrainingLoop, resume: str, folder: Path |
         assert folder is not None  # check_trainer guarantees it
         path, skipped = newest_valid(folder, resume)
         for name, problem in skipped:
-            ctx.log(f"skipping {folder / name}: {problem}")
+            moved = set_aside(folder, name)
+            ctx.log(f"skipping {folder / name}: {problem}" + (f"; set aside as {moved.name}" if moved else ""))
         if path is None:
             if resume == "best":
                 raise CheckpointError(Issue(f"no valid best_model.pt in {folder}", field="resume"))
@@ -134,7 +135,8 @@ TRAINER = NodeSpec(
         ParamSpec("amp", "bool", False, "Mixed precision (float16 + GradScaler on cuda, bfloat16 on cpu)",
                   label="Mixed precision"),
         ParamSpec("seed", "int", 0, "Seed for data order and dropout", min=0, max=2**31 - 1),
-        ParamSpec("checkpoint_dir", "outdir", "checkpoints", "Folder for checkpoints (empty: no saving); may use {model}, {dataset}, {timestamp}",
+        ParamSpec("checkpoint_dir", "outdir", "checkpoints",
+                  "Folder for checkpoints (empty: no saving); may use {model}, {dataset}, {timestamp}",
                   label="Checkpoint Directory", allow_empty=True),
         ParamSpec("save_every_n_epochs", "int", 5, "Save checkpoint_epoch_N.pt every N epochs",
                   label="Save Every N Epochs", min=1, max=100_000),

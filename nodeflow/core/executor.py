@@ -76,7 +76,8 @@ class Executor:
             node = workflow.nodes[node_id]
             spec = self.registry.get(node.type)
             assert spec is not None  # plan() guarantees it
-            inputs = {port: outputs[src].get(src_port) for port, (src, src_port) in plan.sources.get(node_id, {}).items()}
+            wiring = plan.sources.get(node_id, {}).items()
+            inputs = {port: outputs[src].get(src_port) for port, (src, src_port) in wiring}
             ctx = Context(node_id, node.name, workflow.base_dir, self.device_override, text, self.sink,
                           self.stop, metrics)
             self._emit("node_start", node=node.name, type=node.type)

@@ -46,7 +46,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
                                         "could run code when loaded (only plain tensors and "
                                         "containers are accepted; --trust overrides)", file=label)) from None
         raise CheckpointError(Issue(f"corrupt checkpoint: {_first_line(exc)}", file=label)) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, pickle.UnpicklingError) as exc:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         raise CheckpointError(Issue(f"corrupt or truncated checkpoint: {_first_line(exc)}",
                                     file=label)) from None
     if not isinstance(data, dict) or "model_state_dict" not in data:

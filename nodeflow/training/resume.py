@@ -6,6 +6,7 @@ order, so a resumed run ends bit-identical to an uninterrupted one.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ import torch
 
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.training.checkpoint import load_checkpoint
-from nodeflow.training.manifest import read_manifest, verify_file
+from nodeflow.training.manifest import read_manifest, verify_file, write_manifest
 from nodeflow.training.rng import restore_rng
 
 if TYPE_CHECKING:
@@ -40,6 +41,18 @@ def newest_valid(folder: Path, which: str = "auto") -> tuple[Path | None, list[t
             return folder / name, skipped
         skipped.append((name, problem))
     return None, skipped
+
+
+def set_aside(folder: Path, name: str) -> Path | None:
+    """Rename a file that failed verification to NAME.corrupt and drop its manifest entry."""
+    path = folder / name
+    target = path.with_name(name + ".corrupt") if path.is_file() else None
+    if target is not None:
+        os.replace(path, target)
+    entries = read_manifest(folder)
+    entries.pop(name, None)
+    write_manifest(folder, entries)
+    return target
 
 
 def load_verified(path: Path) -> dict[str, Any]:
