@@ -29,6 +29,11 @@ def test_example_runs_headless_and_writes_loadable_checkpoints(path: Path, tmp_p
     assert names == ["best_model.pt", "checkpoint_epoch_1.pt", "checkpoint_epoch_2.pt", "final_model.pt"]
     for name in names:
         assert torch.load(tmp_path / "ck" / name)["epoch"] in (1, 2)
+    for command in (["verify", "ck"], ["list", "ck"], ["plot", "ck", "-o", "curves.png"],
+                    ["show", "ck/best_model.pt"], ["compare", "ck/checkpoint_epoch_2.pt", "ck/final_model.pt"]):
+        done = run_cli("ckpt", *command, cwd=tmp_path)
+        assert done.returncode == 0, (command, done.stderr)
+    assert "bitwise equal: yes" in done.stdout
 
 
 def test_digits_cnn_acceptance(tmp_path: Path, digits_workflow: Path) -> None:
