@@ -53,8 +53,9 @@ def _rows(folder: Path) -> list[tuple[str, dict[str, Any] | None, str | None]]:
     from nodeflow.training.manifest import read_manifest, verify_file
 
     entries = read_manifest(folder)
+    rank = {"periodic": 0, "best": 1, "final": 2, "interrupt": 3}
     names = sorted({p.name for p in folder.glob("*.pt")} | set(entries),
-                   key=lambda n: (entries.get(n, {}).get("step", -1), n))
+                   key=lambda n: (entries.get(n, {}).get("step", -1), rank.get(entries.get(n, {}).get("kind"), 9), n))
     return [(n, entries.get(n), verify_file(folder / n, entries.get(n))) for n in names]
 
 
