@@ -92,7 +92,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from nodeflow.training.manifest import read_manifest, verify_file
 
     path = Path(args.file)
-    data = load_checkpoint(path, trust=args.trust)
+    data = load_checkpoint(path, trust=args.trust, verify=False)  # reports the status below
     entry = read_manifest(path.parent).get(path.name)
     config = data.get("config") or {}
     model, weights = config.get("model") or {}, data["model_state_dict"]
@@ -160,14 +160,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from nodeflow.training.checkpoint import load_checkpoint
-    from nodeflow.training.manifest import read_manifest, verify_file
+    from nodeflow.training.manifest import read_manifest
 
     source, dest = Path(args.file), Path(args.dest)
+    data = load_checkpoint(source)  # refuses a file that does not match its manifest entry
     entry = read_manifest(source.parent).get(source.name)
-    problem = verify_file(source, entry)
-    if problem and entry is not None:
-        raise CheckpointError(Issue(f"not exported: {problem}", file=str(source)))
-    data = load_checkpoint(source)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if args.format == "safetensors":
         from safetensors.torch import save

@@ -12,13 +12,14 @@ from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunContext
 from nodeflow.training.callbacks import ProgressEvents
+from nodeflow.training.checkpoint import load_checkpoint
 from nodeflow.training.checkpointing import CheckpointPolicy, Checkpoints
 from nodeflow.training.data import DataBundle
 from nodeflow.training.device import DEVICE_CHOICES, device_problem
 from nodeflow.training.factory import LOSSES, OPTIMIZERS, SCHEDULERS
 from nodeflow.training.history import HistoryFiles
 from nodeflow.training.loop import TrainConfig, TrainingLoop
-from nodeflow.training.resume import config_changes, load_verified, newest_valid, set_aside
+from nodeflow.training.resume import config_changes, newest_valid, set_aside
 
 MONITORS = ("auto", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
 PLACEHOLDERS = {"model": "cnn", "dataset": "digits", "timestamp": "20240101_000000"}
@@ -66,7 +67,7 @@ def resume_from(ctx: RunContext, loop: TrainingLoop, resume: str, folder: Path |
             return
     else:
         path = resolve_path(resume, Path.cwd())
-    checkpoint = load_verified(path)
+    checkpoint = load_checkpoint(path)
     loop.restore(checkpoint)
     changes = config_changes(checkpoint.get("config") or {}, snapshot)
     ctx.emit("resumed", path=str(path), epoch=loop.state.epoch, step=loop.state.step, changes=changes)

@@ -15,6 +15,7 @@ import torch
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.core.files import atomic_write
 from nodeflow.core.registry import Registry, default_registry
+from nodeflow.training.manifest import read_manifest, verify_file
 
 PERIODIC = "checkpoint_epoch_{epoch}.pt"
 BEST = "best_model.pt"
@@ -28,16 +29,21 @@ def atomic_save(payload: dict[str, Any], path: Path) -> None:
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
-                    trust: bool = False) -> dict[str, Any]:
+                    trust: bool = False, verify: bool = True) -> dict[str, Any]:
     """Load with weights_only=True; any problem is a CheckpointError naming the file.
 
-    `trust=True` (the CLI's --trust) allows arbitrary pickled objects: only for files
-    from a source you trust, since loading them can run code.
+    With `verify`, a file listed in its folder's manifest must match its size and
+    SHA-256 there. `trust=True` (the CLI's --trust) allows arbitrary pickled objects:
+    only for files from a source you trust, since loading them can run code.
     """
     path = Path(path)
     label = str(path)
     if not path.is_file():
         raise CheckpointError(Issue("checkpoint file not found", file=label))
+    entry = read_manifest(path.parent).get(path.name) if verify else None
+    problem = verify_file(path, entry) if entry is not None else None
+    if problem:
+        raise CheckpointError(Issue(f"not used: {problem}", file=label))
     try:
         data = torch.load(path, map_location=map_location, weights_only=not trust)
     except pickle.UnpicklingError as exc:

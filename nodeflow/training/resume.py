@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from nodeflow.core.errors import CheckpointError, Issue
-from nodeflow.training.checkpoint import load_checkpoint
 from nodeflow.training.manifest import read_manifest, verify_file, write_manifest
 from nodeflow.training.rng import restore_rng
 
@@ -53,16 +52,6 @@ def set_aside(folder: Path, name: str) -> Path | None:
     entries.pop(name, None)
     write_manifest(folder, entries)
     return target
-
-
-def load_verified(path: Path) -> dict[str, Any]:
-    """Load a checkpoint named explicitly, verifying it when its folder has a manifest entry."""
-    entries = read_manifest(path.parent)
-    if path.name in entries:
-        problem = verify_file(path, entries[path.name])
-        if problem:
-            raise CheckpointError(Issue(f"refusing to resume: {problem}", file=str(path)))
-    return load_checkpoint(path)
 
 
 def config_changes(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:

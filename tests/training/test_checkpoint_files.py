@@ -59,3 +59,19 @@ def test_unknown_model_type_in_config_is_a_clear_error(tmp_path: Path) -> None:
     atomic_save({"model_state_dict": {}, "config": {"model": {"type": "model.transformer"}}}, path)
     with pytest.raises(CheckpointError, match="unknown model type 'model.transformer'"):
         restore_model(path)
+
+
+def test_a_file_that_no_longer_matches_its_manifest_is_not_used(tmp_path: Path) -> None:
+    from nodeflow.training.manifest import commit_entry, make_entry
+
+    path = tmp_path / "best_model.pt"
+    data = {"model_state_dict": {"w": torch.ones(4)}, "epoch": 1, "step": 3}
+    atomic_save(data, path)
+    commit_entry(tmp_path, path.name, make_entry(path, data, "best", {}))
+    assert load_checkpoint(path)["epoch"] == 1
+    raw = bytearray(path.read_bytes())
+    raw[raw.find(b"\x00\x00\x80\x3f")] ^= 0x40  # one float 1.0 in the tensor data
+    path.write_bytes(bytes(raw))
+    assert torch.load(path)["model_state_dict"]["w"].sum() != 4  # torch alone loads garbage
+    with pytest.raises(CheckpointError, match="not used: SHA-256 does not match"):
+        restore_model(path)
