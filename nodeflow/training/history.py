@@ -3,7 +3,8 @@
 - `history/epoch_N.json`: the epoch's metrics in seed 001's shape
   (`{"epoch", "step", "config", "metrics": {"train": {...}, "val": {...}}}`);
 - `training_log.txt`: the console lines, with a timestamp;
-- `workflow.json` and `config.json`: the workflow as run and the resolved config (seed 003).
+- `workflow.json` and `config.json`: the workflow as run and the resolved config (seed 003);
+- `tensorboard/`: TensorBoard event files with every epoch metric, when tensorboard is installed.
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ class HistoryFiles:
         self.config = dict(config)
         self.workflow_text = workflow_text
         self.step = 0
+        self.tensorboard: Any = None
 
     def __call__(self, event: str, **fields: Any) -> None:
         self.forward(event, **fields)
@@ -55,6 +57,7 @@ class HistoryFiles:
         self.folder.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.folder / "workflow.json", self.workflow_text)
         atomic_write_text(self.folder / "config.json", json.dumps(self.config, indent=2, default=str) + "\n")
+        self.tensorboard = _tensorboard_writer(self.folder / "tensorboard")
         self._log(f"Training on {fields['device']}: {fields['train_size']} samples, "
                   f"{fields['val_size']} validation, {fields['epochs']} epochs, best by {fields['monitor']}")
 
@@ -66,8 +69,21 @@ class HistoryFiles:
         doc = seed_shape(epoch, step, self.config.get("trainer", {}), metrics)
         atomic_write_text(folder / f"epoch_{epoch}.json", json.dumps(doc, indent=2) + "\n")
         self._log(epoch_line(dict(fields)))
+        if self.tensorboard is not None:
+            for key, value in metrics.items():
+                self.tensorboard.add_scalar(key.replace("_", "/", 1), value, epoch)
+            self.tensorboard.flush()
 
     def _log(self, line: str) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         with (self.folder / "training_log.txt").open("a", encoding="utf-8") as handle:
             handle.write(f"{stamp} {line}\n")
+
+
+def _tensorboard_writer(folder: Path) -> Any:
+    """A SummaryWriter when tensorboard is installed (it is optional), else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(log_dir=str(folder))

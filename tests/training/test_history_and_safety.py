@@ -32,6 +32,12 @@ def test_history_log_and_run_files_follow_the_seeds(tmp_path: Path) -> None:
     run_as = load_workflow(folder / "workflow.json")
     assert run_as.node_by_name("Trainer").params["lr"] == 0.002  # the workflow as run, after --set
     assert json.loads((folder / "config.json").read_text())["model"]["type"] == "model.cnn"
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    board = EventAccumulator(str(folder / "tensorboard"))
+    board.Reload()
+    assert [e.value for e in board.Scalars("train/loss")] == pytest.approx(final["epoch_losses"])
+    assert [e.step for e in board.Scalars("val/accuracy")] == [1, 2, 3]
 
 
 def test_timestamp_placeholder_gives_a_new_folder_and_unknown_ones_are_refused(tmp_path: Path) -> None:
