@@ -150,6 +150,8 @@ TRAINER = NodeSpec(
                   "validation data is connected, else train_loss)", choices=MONITORS),
         ParamSpec("mode", "choice", "auto", "Whether lower (min) or higher (max) monitored values are "
                   "better; auto: max for accuracy, min for losses", choices=("auto", "min", "max")),
+        ParamSpec("stop_on_nan", "bool", True, "Stop with an error when the epoch's training loss is NaN or "
+                  "infinite (it is never saved as best either way)"),
         ParamSpec("min_delta", "float", 0.0, "Smallest change of the monitored value that counts as better",
                   min=0.0, max=1e9),
     ),

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from nodeflow.core.errors import RunInterrupted
+from nodeflow.core.errors import DataError, Issue, RunInterrupted
 from nodeflow.training.data import CLASSIFICATION, DataBundle
 from nodeflow.training.device import resolve_device
 from nodeflow.training.factory import make_loss, make_optimizer, make_scheduler
@@ -40,6 +40,7 @@ class TrainConfig:
     monitor: str = "auto"
     mode: str = "auto"
     min_delta: float = 0.0
+    stop_on_nan: bool = True
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> TrainConfig:
@@ -61,6 +62,10 @@ class FitState:
     best: float | None = None
     best_epoch: int = 0
     improved: bool = False
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite (stop_on_nan)."""
 
 
 class Callback:
@@ -87,6 +92,11 @@ class TrainingLoop:
         self.train_data, self.val_data = train, val
         self.callbacks = list(callbacks)
         self.should_stop = should_stop
+        if train.task == CLASSIFICATION and train.num_classes < 2:
+            raise DataError(Issue(f"training data '{train.name}' has {train.num_classes} class(es); "
+                                  "classification needs at least 2", field="train"))
+        if len(train) == 0:
+            raise DataError(Issue(f"training data '{train.name}' is empty", field="train"))
         self.loss_fn = make_loss(config.loss, train)
         self.optimizer = make_optimizer(config.optimizer, self.model.parameters(), config.lr,
                                         config.weight_decay, config.momentum)
@@ -199,6 +209,9 @@ class TrainingLoop:
             self.scheduler.step(value)
         elif self.scheduler is not None:
             self.scheduler.step()
+        if self.config.stop_on_nan and not math.isfinite(metrics["train_loss"]):
+            raise TrainingDiverged(f"training diverged: train loss is {metrics['train_loss']} in epoch "
+                                   f"{state.epoch + 1} (try a lower lr); earlier checkpoints are intact")
         state.epoch += 1
         state.batch_in_epoch = 0
         state.metrics = metrics

@@ -116,3 +116,16 @@ def test_split_fractions_must_leave_training_data() -> None:
     params = SPLIT.defaults() | {"val_fraction": 0.5, "test_fraction": 0.5}
     assert SPLIT.check(CheckInput(params, frozenset(), Path("."))) == [
         ("val_fraction", "val_fraction + test_fraction must be below 1 (got 1)")]
+
+
+def test_images_of_mixed_sizes_and_modes_are_converted_and_resized(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    Image.new("L", (5, 40), 200).save(tmp_path / "a" / "grey_tall.png")
+    Image.new("RGBA", (64, 64), (0, 255, 0, 128)).save(tmp_path / "a" / "alpha.png")
+    Image.new("P", (9, 9)).save(tmp_path / "b" / "palette.gif")
+    Image.new("RGB", (30, 20), (0, 0, 255)).save(tmp_path / "b" / "photo.jpg")
+    rgb = run(IMAGE_FOLDER, tmp_path, path=".", image_size=16)["dataset"]
+    assert rgb.x.shape == (4, 3, 16, 16)
+    grey = run(IMAGE_FOLDER, tmp_path, path=".", image_size=16, color="grayscale")["dataset"]
+    assert grey.x.shape == (4, 1, 16, 16)

@@ -105,3 +105,30 @@ def test_an_accuracy_monitor_keeps_the_highest_value_by_default() -> None:
     assert state.best == max(state.history["val_accuracy"])
     first_best = state.history["val_accuracy"].index(state.best) + 1
     assert state.best_epoch == first_best
+
+
+def test_a_diverging_run_stops_with_a_clear_message_and_nothing_nan_is_best(tmp_path: Path) -> None:
+    from nodeflow.training.data import REGRESSION
+    from nodeflow.training.loop import TrainingDiverged
+
+    x = torch.randn(64, 3)
+    data = make_bundle(x, x.sum(dim=1) * 100, REGRESSION, (), "reg")
+    saved: list[dict] = []
+    ckpt = Checkpoints(CheckpointPolicy(tmp_path, every=1), lambda event, **f: saved.append(f), {"model": None})
+    loop = TrainingLoop(mlp(data), data, None, TrainConfig(epochs=20, optimizer="sgd", lr=10.0), [ckpt])
+    with pytest.raises(TrainingDiverged, match=r"training diverged: train loss is (nan|inf) in epoch \d+"):
+        loop.fit()
+    assert all(math.isfinite(torch.load(p)["loss"]) for p in tmp_path.glob("*.pt"))
+    assert loop.state.best is None or math.isfinite(loop.state.best)
+
+
+def test_one_class_is_refused_and_a_batch_larger_than_the_data_is_one_batch() -> None:
+    from nodeflow.core import DataError
+
+    x = torch.randn(10, 4)
+    one = make_bundle(x, torch.zeros(10), CLASSIFICATION, ("only",), "one")
+    with pytest.raises(DataError, match="has 1 class"):
+        TrainingLoop(mlp(one), one, None, TrainConfig(epochs=1))
+    data = blobs(30)
+    state = TrainingLoop(mlp(data), data, None, TrainConfig(epochs=3, batch_size=1000)).fit()
+    assert state.step == 3
