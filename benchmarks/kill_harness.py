@@ -1,0 +1,127 @@
+"""Kill harness: kill -9 a training run at random moments, resume, and count.
+
+For each trial: start digits_cnn, kill it (half the kills at a random time, half a few
+milliseconds after an epoch ends, when its checkpoints are being written), check that
+every file under a final checkpoint name opens with torch.load, then `--resume auto`
+(which may be killed again) until the run completes, and compare the final weights and
+epoch_losses with an uninterrupted run.
+
+    python benchmarks/kill_harness.py --runs 20
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS = ["--set", "Trainer.epochs=3", "--set", "Trainer.save_every_n_epochs=1", "--set", "Trainer.batch_size=16",
+            "--set", "CNN.channels=64,128", "--set", "CNN.hidden=256", "--set", "CNN.dropout=0.3",
+            "--set", "Trainer.checkpoint_dir=ck"]
+
+
+def command(resume: bool) -> list[str]:
+    extra = ["--resume", "auto"] if resume else []
+    return [sys.executable, str(ROOT / "main.py"), "run", str(ROOT / "workflows" / "digits_cnn.json"),
+            *SETTINGS, "--events", "jsonl", *extra]
+
+
+def run_to_end(cwd: Path, resume: bool) -> None:
+    done = subprocess.run(command(resume), cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if done.returncode != 0:
+        raise SystemExit(f"run failed in {cwd}: {done.stderr.strip()}")
+
+
+def run_and_kill(cwd: Path, resume: bool, rng: random.Random, duration: float) -> tuple[bool, bool]:
+    """Start a run and kill -9 it; returns (killed before it finished, aimed at a save)."""
+    proc = subprocess.Popen(command(resume), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    epoch_ended = threading.Event()
+
+    def read() -> None:
+        for line in proc.stdout:
+            if '"event": "epoch_end"' in line:
+                epoch_ended.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    aimed = rng.random() < 0.5
+    if aimed:
+        epoch_ended.wait(timeout=duration * 2)
+        time.sleep(rng.uniform(0.0, 0.03))
+    else:
+        time.sleep(rng.uniform(0.5, duration))
+    finished = proc.poll() is not None
+    proc.kill()
+    proc.wait()
+    return not finished, aimed
+
+
+def final_names_readable(folder: Path) -> tuple[int, int]:
+    """(files under final names, how many of them torch.load cannot open)."""
+    files = list(folder.glob("*.pt")) if folder.exists() else []
+    bad = 0
+    for path in files:
+        try:
+            torch.load(path)
+        except Exception:  # any failure to open counts
+            bad += 1
+    return len(files), bad
+
+
+def same_result(a: Path, b: Path) -> bool:
+    x, y = torch.load(a / "final_model.pt"), torch.load(b / "final_model.pt")
+    return x["epoch_losses"] == y["epoch_losses"] and all(
+        torch.equal(v, y["model_state_dict"][k]) for k, v in x["model_state_dict"].items())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    work = Path(tempfile.mkdtemp(prefix="nodeflow-kill-"))
+    reference = work / "reference"
+    reference.mkdir()
+    started = time.time()
+    run_to_end(reference, resume=False)
+    duration = time.time() - started
+    kills = aimed_kills = inside_write = checked = unreadable = identical = 0
+    for trial in range(args.runs):
+        cwd = work / f"trial_{trial}"
+        cwd.mkdir()
+        resume = False
+        while True:
+            killed, aimed = run_and_kill(cwd, resume, rng, duration)
+            if killed:
+                kills += 1
+                aimed_kills += aimed
+                inside_write += bool(list((cwd / "ck").glob(".*.tmp"))) if (cwd / "ck").exists() else 0
+                files, bad = final_names_readable(cwd / "ck")
+                checked, unreadable = checked + files, unreadable + bad
+            resume = True
+            if not killed or rng.random() < 0.5:  # sometimes kill the resumed run too
+                break
+        run_to_end(cwd, resume=True)
+        identical += same_result(reference / "ck", cwd / "ck")
+        shutil.rmtree(cwd)
+        print(f"trial {trial + 1}/{args.runs}: {identical} identical so far", flush=True)
+    shutil.rmtree(work)
+    print(f"\ntrials: {args.runs}, kill -9: {kills} ({aimed_kills} aimed at checkpoint saves, "
+          f"{inside_write} landed inside a write)")
+    print(f"resumed runs bit-identical to the uninterrupted run: {identical}/{args.runs}")
+    print(f"files under final checkpoint names checked after kills: {checked}, unreadable: {unreadable}")
+
+
+if __name__ == "__main__":
+    main()
