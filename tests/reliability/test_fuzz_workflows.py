@@ -1,0 +1,159 @@
+"""Fuzzed workflow files: always a clean error (exit 2, `error:` lines) or a valid run, never a
+traceback, never a write outside the folders the workflow names."""
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from nodeflow.cli import main
+from tests.conftest import ROOT, WORKFLOWS
+
+VALID = json.loads((WORKFLOWS / "digits_cnn.json").read_text())
+TINY = {
+    "format": "nodeflow.workflow", "version": 1, "name": "tiny",
+    "nodes": {
+        "data": {"type": "data.synthetic", "name": "Data", "params": {"samples": 60, "features": 4}},
+        "split": {"type": "data.split", "name": "Split", "params": {}},
+        "mlp": {"type": "model.mlp", "name": "MLP", "params": {"hidden": [8]}},
+        "trainer": {"type": "train.trainer", "name": "Trainer", "params": {"epochs": 1, "checkpoint_dir": "ck"}},
+        "predict": {"type": "eval.predict", "name": "Predict", "params": {"path": "out/p.csv"}},
+    },
+    "links": [{"from": {"node": a, "port": b}, "to": {"node": c, "port": d}} for a, b, c, d in (
+        ("data", "dataset", "split", "dataset"), ("split", "train", "mlp", "dataset"),
+        ("mlp", "model", "trainer", "model"), ("split", "train", "trainer", "train"),
+        ("split", "val", "trainer", "val"), ("trainer", "model", "predict", "model"),
+        ("split", "test", "predict", "dataset"))],
+}
+NASTY = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
+    st.sampled_from(["", "../x", "../../outside", "ü" * 5000, "{timestamp}", "{nope}", "1e400", "NaN", "[]",
+                     "nodes", "a" * 70, "Trainer", "digits"]),
+    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                max_size=4), max_leaves=25)
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def cli(*args: str, cwd: Path) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    before = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        os.chdir(before)
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_clean(code: int, err: str, allowed: tuple[int, ...] = (0, 2)) -> None:
+    assert code in allowed, err
+    if code == 2:
+        assert err and all(line.startswith("error: ") for line in err.splitlines()), err
+
+
+def paths_into(doc: Any, prefix: tuple = ()) -> list[tuple]:
+    found = [prefix]
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            found += paths_into(value, prefix + (key,))
+    elif isinstance(doc, list):
+        for index, value in enumerate(doc):
+            found += paths_into(value, prefix + (index,))
+    return found
+
+
+@st.composite
+def mutated(draw: Any, base: dict) -> dict:
+    doc = copy.deepcopy(base)
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(paths_into(doc)[1:]))
+        parent = doc
+        for key in path[:-1]:
+            parent = parent[key]
+        if draw(st.booleans()) and isinstance(parent, dict):
+            parent.pop(path[-1], None)
+        else:
+            parent[path[-1]] = draw(NASTY)
+    return doc
+
+
+EDGES = {  # plausible edge values per param; some invalid on purpose
+    "data": {"samples": [4, 7, 500], "features": [1, 2, 30], "classes": [2, 5, 1], "noise": [0.0, 10.0],
+             "task": ["regression", "classification"]},
+    "split": {"val_fraction": [0.0, 0.5, 0.94], "test_fraction": [0.0, 0.3, 0.6], "stratify": [False, True]},
+    "mlp": {"hidden": [[], [1], [64, 64, 64]], "dropout": [0.0, 0.9], "activation": ["tanh", "gelu"]},
+    "trainer": {"batch_size": [1, 2, 10_000], "optimizer": ["sgd", "adamw"], "lr": [1e-8, 10.0],
+                "loss": ["bce", "mse", "l1", "cross_entropy"], "scheduler": ["step", "cosine", "plateau"],
+                "monitor": ["train_accuracy", "val_accuracy", "val_loss"], "mode": ["min", "max"],
+                "amp": [True], "resume": ["auto", "best", "nope.pt"], "checkpoint_dir": ["", "../ck2", "x/{model}"],
+                "save_every_n_epochs": [1, 1000], "max_checkpoints": [1], "save_best_only": [True],
+                "min_delta": [0.0, 1e9]},
+}
+
+
+@st.composite
+def param_edits(draw: Any) -> dict:
+    doc = copy.deepcopy(TINY)
+    for _ in range(draw(st.integers(1, 3))):
+        node = draw(st.sampled_from(sorted(EDGES)))
+        name = draw(st.sampled_from(sorted(EDGES[node])))
+        doc["nodes"][node]["params"][name] = draw(st.sampled_from(EDGES[node][name]))
+    return doc
+
+
+def write(folder: Path, doc: Any) -> str:
+    (folder / "w.json").write_text(json.dumps(doc, allow_nan=True))
+    return "w.json"
+
+
+@FUZZ
+@given(doc=JSON)
+def test_random_json_is_a_clean_error(doc: Any) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        code, _, err = cli("validate", write(Path(tmp), doc), cwd=Path(tmp))
+        assert_clean(code, err, (2,))
+
+
+@FUZZ
+@given(doc=mutated(VALID))
+def test_mutated_workflows_validate_cleanly(doc: dict) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        code, _, err = cli("validate", write(Path(tmp), doc), cwd=Path(tmp))
+        assert_clean(code, err)
+
+
+def tree(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=st.one_of(mutated(TINY), param_edits(), param_edits()))
+def test_mutated_tiny_workflows_run_or_fail_cleanly_and_write_only_where_told(doc: dict) -> None:
+    repo_before = {p for p in os.listdir(ROOT)}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "a" / "b"
+        work.mkdir(parents=True)
+        name = write(work, doc)
+        before = tree(Path(tmp))
+        code, _, err = cli("run", name, "--set", "Trainer.epochs=1", cwd=work)
+        if "no node named 'Trainer'" in err or "unknown param" in err:
+            code, _, err = cli("run", name, cwd=work)
+        assert_clean(code, err, (0, 1, 2))
+        assert "Traceback" not in err
+        event(f"exit {code}")
+        if code == 2:
+            assert tree(Path(tmp)) == before  # invalid input writes nothing
+    assert {p for p in os.listdir(ROOT)} == repo_before
