@@ -67,6 +67,7 @@ class Checkpoints(Callback):
         folder, path = self.policy.folder, self.policy.folder / name
         data = payload(loop, self.config)
         try:
+            folder.mkdir(parents=True, exist_ok=True)  # removed during the run: recreate, keep saving
             _check_free_space(folder, data)
             atomic_save(data, path)
             commit_entry(folder, name, make_entry(path, data, kind, dict(self.policy.info)))

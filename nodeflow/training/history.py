@@ -45,13 +45,17 @@ class HistoryFiles:
 
     def __call__(self, event: str, **fields: Any) -> None:
         self.forward(event, **fields)
-        if event == "fit_start":
-            self._start(fields)
-        elif event == "epoch_end":
-            self._epoch(fields)
-        elif event == "checkpoint_saved":
-            self.step = fields.get("step", self.step)
-            self._log(checkpoint_line(fields).strip())
+        try:
+            if event == "fit_start":
+                self._start(fields)
+            elif event == "epoch_end":
+                self._epoch(fields)
+            elif event == "checkpoint_saved":
+                self.step = fields.get("step", self.step)
+                self._log(checkpoint_line(fields).strip())
+        except OSError as exc:
+            raise RuntimeError(f"could not write the training history in {self.folder}: "
+                               f"{exc.strerror or exc}; earlier checkpoints are intact") from None
 
     def _start(self, fields: Mapping[str, Any]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -65,16 +69,26 @@ class HistoryFiles:
         epoch, metrics = fields["epoch"], fields["metrics"]
         step = fields.get("step", self.step)
         folder = self.folder / "history"
-        folder.mkdir(exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)  # recreated if removed during the run
         doc = seed_shape(epoch, step, self.config.get("trainer", {}), metrics)
         atomic_write_text(folder / f"epoch_{epoch}.json", json.dumps(doc, indent=2) + "\n")
         self._log(epoch_line(dict(fields)))
         if self.tensorboard is not None:
+            self._tensorboard(epoch, metrics)
+
+    def _tensorboard(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        """Best effort: TensorBoard is optional, so a failure there never stops training."""
+        try:
+            Path(self.tensorboard.log_dir).mkdir(parents=True, exist_ok=True)
             for key, value in metrics.items():
                 self.tensorboard.add_scalar(key.replace("_", "/", 1), value, epoch)
             self.tensorboard.flush()
+        except Exception as exc:  # its writer thread re-raises anything it met
+            self.tensorboard = None
+            self.forward("log", message=f"TensorBoard logging stopped: {str(exc).splitlines()[0][:120]}")
 
     def _log(self, line: str) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         with (self.folder / "training_log.txt").open("a", encoding="utf-8") as handle:
             handle.write(f"{stamp} {line}\n")

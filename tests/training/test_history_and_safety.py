@@ -4,20 +4,22 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
-from nodeflow.core import load_workflow
+from nodeflow.core import Link, Node, load_workflow, save_workflow
+from nodeflow.training.manifest import sha256_of, write_manifest
 from tests.conftest import WORKFLOWS, run_cli
 
 DIGITS = str(WORKFLOWS / "digits_cnn.json")
 
 
 def test_history_log_and_run_files_follow_the_seeds(tmp_path: Path) -> None:
-    result = run_cli("run", DIGITS, "--set", "Trainer.epochs=3", "--set", "Trainer.checkpoint_dir=runs/{model}_{dataset}",
-                     "--set", "Trainer.lr=0.002", cwd=tmp_path)
+    result = run_cli("run", DIGITS, "--set", "Trainer.epochs=3", "--set",
+                     "Trainer.checkpoint_dir=runs/{model}_{dataset}", "--set", "Trainer.lr=0.002", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     folder = tmp_path / "runs" / "cnn_digits"
     epoch2 = json.loads((folder / "history" / "epoch_2.json").read_text())
@@ -74,12 +76,27 @@ def evil(tmp_path: Path) -> Path:
     data["extra"] = RunsCode()
     path = tmp_path / "evil.pt"
     torch.save(data, path)
+    # a folder whose manifest vouches for it (an attacker can forge that too) and a workflow loading it
+    (tmp_path / "forged").mkdir()
+    shutil.copy(path, tmp_path / "forged" / "final_model.pt")
+    entry = {"kind": "final", "epoch": 1, "step": 20, "file_size": path.stat().st_size,
+             "checksum": sha256_of(path), "is_final": True}
+    write_manifest(tmp_path / "forged", {"final_model.pt": entry})
+    workflow = load_workflow(WORKFLOWS / "digits_cnn.json")
+    for node_id in ("cnn", "trainer"):
+        del workflow.nodes[node_id]
+    workflow.nodes["load"] = Node("load", "model.load_checkpoint", "Load", {"path": "evil.pt"})
+    workflow.links = [k for k in workflow.links if k.dst not in ("cnn", "trainer") and k.src != "trainer"]
+    workflow.links.append(Link("load", "model", "evaluate", "model"))
+    save_workflow(workflow, tmp_path / "infer.json")
     return path
 
 
 @pytest.mark.parametrize("command", [
     ["ckpt", "show", "evil.pt"], ["ckpt", "compare", "good.pt", "evil.pt"],
     ["ckpt", "export", "evil.pt", "out.pt"], ["run", DIGITS, "--set", "Trainer.epochs=2", "--resume", "evil.pt"],
+    ["ckpt", "plot", "forged"], ["run", "infer.json"],
+    ["run", DIGITS, "--set", "Trainer.checkpoint_dir=forged", "--set", "Trainer.epochs=2", "--resume", "auto"],
 ])
 def test_a_checkpoint_that_would_run_code_is_refused_everywhere(evil: Path, command: list[str]) -> None:
     result = run_cli(*command, cwd=evil.parent)

@@ -1,0 +1,59 @@
+"""File-system faults during a run: a clear error or documented recovery, earlier checkpoints intact."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from nodeflow.training.manifest import read_manifest, verify_file
+from tests.conftest import ROOT, WORKFLOWS, events
+
+RUN = [sys.executable, str(ROOT / "main.py"), "run", str(WORKFLOWS / "digits_cnn.json"), "--events", "jsonl",
+       "--set", "Trainer.save_every_n_epochs=1", "--set", "Trainer.batch_size=8", "--set", "Trainer.checkpoint_dir=ck"]
+
+
+def wait_for(path: Path, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while not path.exists():
+        assert time.time() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def test_checkpoint_dir_removed_during_a_run_is_recreated(tmp_path: Path) -> None:
+    proc = subprocess.Popen([*RUN, "--set", "Trainer.epochs=4"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    wait_for(tmp_path / "ck" / "checkpoint_epoch_1.pt")
+    shutil.rmtree(tmp_path / "ck")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert (tmp_path / "ck" / "final_model.pt").is_file()
+    for name, entry in read_manifest(tmp_path / "ck").items():
+        assert verify_file(tmp_path / "ck" / name, entry) is None
+
+
+def test_checkpoint_dir_made_read_only_during_a_run_fails_cleanly(tmp_path: Path) -> None:
+    (tmp_path / "ck").mkdir()
+    script = (f"mount --bind ck ck || exit 99; ({' '.join(RUN)} --set Trainer.epochs=30 > out.jsonl 2> err.txt; "
+              f"echo $? > rc.txt) & while [ ! -e ck/checkpoint_epoch_2.pt ]; do sleep 0.05; done; "
+              f"mount -o remount,ro,bind ck; wait")
+    try:
+        done = subprocess.run(["unshare", "-rm", "sh", "-c", script], cwd=tmp_path, timeout=300,
+                              capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    except FileNotFoundError:
+        pytest.skip("unshare is not available")
+    if done.returncode == 99 or not (tmp_path / "rc.txt").exists():
+        pytest.skip(f"cannot bind-mount in a user namespace here: {done.stderr.strip()[:200]}")
+    assert (tmp_path / "rc.txt").read_text().strip() == "1"
+    err = (tmp_path / "err.txt").read_text()
+    assert len(err.strip().splitlines()) == 1 and "Read-only file system" in err and "earlier checkpoints are intact" in err
+    seen = events((tmp_path / "out.jsonl").read_text())
+    assert seen[-1]["event"] == "run_end" and seen[-1]["status"] == "failed"
+    assert any(e["event"] == "error" and e["node"] == "Trainer" for e in seen)
+    for name, entry in read_manifest(tmp_path / "ck").items():
+        assert verify_file(tmp_path / "ck" / name, entry) is None
+        torch.load(tmp_path / "ck" / name)
