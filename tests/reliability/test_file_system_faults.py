@@ -50,7 +50,8 @@ def test_checkpoint_dir_made_read_only_during_a_run_fails_cleanly(tmp_path: Path
         pytest.skip(f"cannot bind-mount in a user namespace here: {done.stderr.strip()[:200]}")
     assert (tmp_path / "rc.txt").read_text().strip() == "1"
     err = (tmp_path / "err.txt").read_text()
-    assert len(err.strip().splitlines()) == 1 and "Read-only file system" in err and "earlier checkpoints are intact" in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Read-only file system" in err and "earlier checkpoints are intact" in err
     seen = events((tmp_path / "out.jsonl").read_text())
     assert seen[-1]["event"] == "run_end" and seen[-1]["status"] == "failed"
     assert any(e["event"] == "error" and e["node"] == "Trainer" for e in seen)
