@@ -27,6 +27,18 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
     _fsync_dir(path.parent)
 
 
+def in_folder(folder: Path, write: Callable[[], None]) -> None:
+    """Run `write` with `folder` present; if the folder vanishes meanwhile, recreate it and retry once."""
+    for attempt in range(2):
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            write()
+            return
+        except FileNotFoundError:
+            if attempt:
+                raise
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 

@@ -12,6 +12,7 @@ import torch
 
 from nodeflow import __version__
 from nodeflow.core.errors import DataError, Issue
+from nodeflow.core.files import in_folder
 from nodeflow.training.checkpoint import BEST, FINAL, INTERRUPTED, PERIODIC, atomic_save
 from nodeflow.training.loop import Callback, TrainingLoop
 from nodeflow.training.manifest import (
@@ -66,11 +67,13 @@ class Checkpoints(Callback):
     def _save(self, loop: TrainingLoop, name: str, kind: str) -> None:
         folder, path = self.policy.folder, self.policy.folder / name
         data = payload(loop, self.config)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)  # removed during the run: recreate, keep saving
+        def write() -> None:
             _check_free_space(folder, data)
             atomic_save(data, path)
             commit_entry(folder, name, make_entry(path, data, kind, dict(self.policy.info)))
+
+        try:
+            in_folder(folder, write)  # removed during the run: recreated, saving goes on
         except OSError as exc:
             raise RuntimeError(f"could not write checkpoint {path}: {exc.strerror or exc}; "
                                f"earlier checkpoints are intact") from None

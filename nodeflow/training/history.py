@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from nodeflow.core.files import atomic_write_text
+from nodeflow.core.files import atomic_write_text, in_folder
 from nodeflow.core.text import checkpoint_line, epoch_line
 
 Emit = Callable[..., None]
@@ -69,9 +69,9 @@ class HistoryFiles:
         epoch, metrics = fields["epoch"], fields["metrics"]
         step = fields.get("step", self.step)
         folder = self.folder / "history"
-        folder.mkdir(parents=True, exist_ok=True)  # recreated if removed during the run
         doc = seed_shape(epoch, step, self.config.get("trainer", {}), metrics)
-        atomic_write_text(folder / f"epoch_{epoch}.json", json.dumps(doc, indent=2) + "\n")
+        text = json.dumps(doc, indent=2) + "\n"
+        in_folder(folder, lambda: atomic_write_text(folder / f"epoch_{epoch}.json", text))
         self._log(epoch_line(dict(fields)))
         if self.tensorboard is not None:
             self._tensorboard(epoch, metrics)
@@ -88,10 +88,13 @@ class HistoryFiles:
             self.forward("log", message=f"TensorBoard logging stopped: {str(exc).splitlines()[0][:120]}")
 
     def _log(self, line: str) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        with (self.folder / "training_log.txt").open("a", encoding="utf-8") as handle:
-            handle.write(f"{stamp} {line}\n")
+
+        def append() -> None:
+            with (self.folder / "training_log.txt").open("a", encoding="utf-8") as handle:
+                handle.write(f"{stamp} {line}\n")
+
+        in_folder(self.folder, append)
 
 
 def _tensorboard_writer(folder: Path) -> Any:
