@@ -182,19 +182,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    from nodeflow.training.manifest import read_manifest, write_manifest
+    from nodeflow.training.manifest import prune_periodic
 
     folder = _folder(args.folder)
     if args.keep < 0:
         raise UserError(Issue("--keep must be 0 or more"))
-    entries = read_manifest(folder)
-    periodic = sorted((e.get("epoch", 0), n) for n, e in entries.items() if e.get("kind") == "periodic")
-    doomed = [n for _, n in periodic[:len(periodic) - args.keep]]
-    write_manifest(folder, {n: e for n, e in entries.items() if n not in doomed})
-    for name in doomed:
-        (folder / name).unlink(missing_ok=True)
+    for name in prune_periodic(folder, args.keep):
         print(f"removed {folder / name}")
-    print(f"kept {min(len(periodic), args.keep)} periodic checkpoint(s); best and final are never pruned")
+    print(f"kept at most {args.keep} periodic checkpoint(s); best and final are never pruned")
     return EXIT_OK
 
 

@@ -15,12 +15,7 @@ from nodeflow.core.errors import DataError, Issue
 from nodeflow.core.files import in_folder
 from nodeflow.training.checkpoint import BEST, FINAL, INTERRUPTED, PERIODIC, atomic_save
 from nodeflow.training.loop import Callback, TrainingLoop
-from nodeflow.training.manifest import (
-    commit_entry,
-    make_entry,
-    read_manifest,
-    write_manifest,
-)
+from nodeflow.training.manifest import commit_entry, make_entry, prune_periodic
 from nodeflow.training.rng import capture_rng
 
 Emit = Callable[..., None]
@@ -83,19 +78,9 @@ class Checkpoints(Callback):
                   monitor=state.monitor, value=value)
 
     def _prune_periodic(self) -> None:
-        """Keep the newest `max_checkpoints` periodic files; entries go before files."""
-        keep = self.policy.max_checkpoints
-        if keep <= 0:
-            return
-        entries = read_manifest(self.policy.folder)
-        periodic = sorted((e["epoch"], n) for n, e in entries.items() if e.get("kind") == "periodic")
-        doomed = [name for _, name in periodic[:-keep]]
-        if not doomed:
-            return
-        write_manifest(self.policy.folder, {n: e for n, e in entries.items() if n not in doomed})
-        for name in doomed:
-            (self.policy.folder / name).unlink(missing_ok=True)
-            self.emit("checkpoint_deleted", path=str(self.policy.folder / name), reason="max_checkpoints")
+        if self.policy.max_checkpoints > 0:
+            for name in prune_periodic(self.policy.folder, self.policy.max_checkpoints):
+                self.emit("checkpoint_deleted", path=str(self.policy.folder / name), reason="max_checkpoints")
 
 
 def _check_free_space(folder: Path, data: Mapping[str, Any]) -> None:

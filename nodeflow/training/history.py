@@ -40,7 +40,6 @@ class HistoryFiles:
         self.forward = emit
         self.config = dict(config)
         self.workflow_text = workflow_text
-        self.step = 0
         self.tensorboard: Any = None
 
     def __call__(self, event: str, **fields: Any) -> None:
@@ -51,7 +50,6 @@ class HistoryFiles:
             elif event == "epoch_end":
                 self._epoch(fields)
             elif event == "checkpoint_saved":
-                self.step = fields.get("step", self.step)
                 self._log(checkpoint_line(fields).strip())
         except OSError as exc:
             raise RuntimeError(f"could not write the training history in {self.folder}: "
@@ -67,9 +65,8 @@ class HistoryFiles:
 
     def _epoch(self, fields: Mapping[str, Any]) -> None:
         epoch, metrics = fields["epoch"], fields["metrics"]
-        step = fields.get("step", self.step)
         folder = self.folder / "history"
-        doc = seed_shape(epoch, step, self.config.get("trainer", {}), metrics)
+        doc = seed_shape(epoch, fields["step"], self.config.get("trainer", {}), metrics)
         text = json.dumps(doc, indent=2) + "\n"
         in_folder(folder, lambda: atomic_write_text(folder / f"epoch_{epoch}.json", text))
         self._log(epoch_line(dict(fields)))

@@ -98,3 +98,18 @@ def verify_file(path: Path, entry: dict[str, Any] | None, full: bool = True) -> 
     if full and sha256_of(path) != entry.get("checksum"):
         return "SHA-256 does not match the manifest (corrupted)"
     return None
+
+
+def prune_periodic(folder: Path, keep: int) -> list[str]:
+    """Delete all but the newest `keep` periodic checkpoints (never best, final or interrupt).
+
+    Their manifest entries go first, so a crash midway never leaves an entry without its file.
+    """
+    entries = read_manifest(folder)
+    periodic = sorted((e.get("epoch", 0), n) for n, e in entries.items() if e.get("kind") == "periodic")
+    doomed = [name for _, name in periodic[:max(0, len(periodic) - keep)]]
+    if doomed:
+        write_manifest(folder, {n: e for n, e in entries.items() if n not in doomed})
+        for name in doomed:
+            (folder / name).unlink(missing_ok=True)
+    return doomed
