@@ -96,7 +96,8 @@ def test_bad_data_found_at_run_time_names_node_and_field(tmp_path: Path) -> None
     assert events(result.stdout)[-1] == {**events(result.stdout)[-1], "event": "run_end", "status": "failed"}
 
 
-def test_ctrl_c_finishes_the_batch_saves_a_checkpoint_and_exits_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_signal_finishes_the_batch_saves_a_checkpoint_and_exits_130(tmp_path: Path, sig: int) -> None:
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "main.py"), "run", DIGITS, "--events", "jsonl",
          "--set", "Trainer.epochs=500", "--set", "Trainer.checkpoint_dir=ck"],
@@ -106,7 +107,7 @@ def test_ctrl_c_finishes_the_batch_saves_a_checkpoint_and_exits_130(tmp_path: Pa
     for line in proc.stdout:
         lines.append(line)
         if '"event": "epoch_end"' in line:
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(sig)
             break
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
