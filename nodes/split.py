@@ -51,8 +51,13 @@ def run_split(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, A
     return {"train": part(train, "train"), "val": part(val, "val"), "test": part(test, "test")}
 
 
+def empty_parts(params: Mapping[str, Any]) -> set[str]:
+    return {port for port, key in (("val", "val_fraction"), ("test", "test_fraction")) if params[key] == 0}
+
+
 SPLIT = NodeSpec(
     type="data.split", title="Split", category="Data", run=run_split, check=check_split,
+    empty_outputs=empty_parts,
     description="Splits a dataset into train, validation and test parts (scikit-learn, stratified).",
     inputs=(PortSpec("dataset", "dataset", "Data to split"),),
     outputs=(

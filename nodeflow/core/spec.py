@@ -105,6 +105,7 @@ class NodeSpec:
     check: CheckFn | None = None  # cheap static checks: (field, message) pairs
     migrate: MigrateFn | None = None  # (params saved at an older version, that version)
     rebuild: Callable[[Mapping[str, Any]], Any] | None = None  # model nodes: config -> module
+    empty_outputs: Callable[[Mapping[str, Any]], set[str]] | None = None  # outputs these params leave empty
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def param(self, name: str) -> ParamSpec | None:

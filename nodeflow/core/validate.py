@@ -60,13 +60,20 @@ def plan(workflow: Workflow, registry: Registry) -> Plan:
         specs[node.id] = spec
         params[node.id] = _params(node, spec, workflow.base_dir, bad)
     sources = _wiring(workflow, specs, bad)
+    empty = {(nid, port) for nid, spec in specs.items() if spec.empty_outputs and nid in params
+             for port in spec.empty_outputs(params[nid])}
     for node_id, spec in specs.items():
         node = workflow.nodes[node_id]
+        wired = sources.get(node_id, {})
         for port in spec.inputs:
-            if not port.optional and port.name not in sources.get(node_id, {}):
+            if not port.optional and port.name not in wired:
                 bad(node, port.name, f"required input '{port.name}' ({port.type}) is not connected")
+            elif not port.optional and wired.get(port.name) in empty:
+                src, src_port = wired[port.name]
+                bad(node, port.name, f"connected to '{workflow.nodes[src].name}.{src_port}', which its "
+                                     f"params leave empty")
         if spec.check and not any(i.node == node.name for i in issues):
-            linked = frozenset(sources.get(node_id, {}))
+            linked = frozenset(p for p, source in wired.items() if source not in empty)
             for field, message in spec.check(CheckInput(params[node_id], linked, workflow.base_dir)):
                 bad(node, field, message)
     order = _topological_order(workflow, sources, bad)

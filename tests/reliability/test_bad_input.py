@@ -53,6 +53,12 @@ CASES = {
     "checkpoint_dir cannot be created": (lambda t: write(t, "afile", "x") and DIGITS,
                                          ["--set", "Trainer.checkpoint_dir=afile/ck"], "afile is not a folder"),
     "cuda without a gpu": (lambda t: DIGITS, ["--set", "Trainer.device=cuda:7"], "field 'device'"),
+    "evaluating an empty split": (lambda t: DIGITS, ["--set", "Split.test_fraction=0"],
+                                  "node 'Evaluate' field 'dataset': connected to 'Split.test', which its params "
+                                  "leave empty"),
+    "val monitor on an empty split": (lambda t: DIGITS, ["--set", "Split.val_fraction=0", "--set",
+                                                         "Trainer.monitor=val_loss"],
+                                      "field 'monitor': 'val_loss' needs the 'val' input connected"),
 }
 
 
