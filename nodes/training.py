@@ -22,7 +22,7 @@ from nodeflow.training.loop import TrainConfig, TrainingLoop
 from nodeflow.training.resume import config_changes, newest_valid, set_aside
 
 MONITORS = ("auto", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
-PLACEHOLDERS = {"model": "cnn", "dataset": "digits", "timestamp": "20240101_000000"}
+PLACEHOLDERS = ("model", "dataset", "timestamp")  # allowed in checkpoint_dir
 
 
 def check_trainer(c: CheckInput) -> list[tuple[str, str]]:
@@ -33,7 +33,7 @@ def check_trainer(c: CheckInput) -> list[tuple[str, str]]:
     if p["monitor"].startswith("val_") and "val" not in c.linked_inputs:
         problems.append(("monitor", f"{p['monitor']!r} needs the 'val' input connected"))
     try:
-        p["checkpoint_dir"].format(**PLACEHOLDERS)
+        p["checkpoint_dir"].format(**dict.fromkeys(PLACEHOLDERS, "x"))
     except (KeyError, IndexError, ValueError):
         problems.append(("checkpoint_dir", "unknown placeholder: use {model}, {dataset} or {timestamp}"))
     if p["resume"] in ("auto", "best") and not p["checkpoint_dir"]:
@@ -46,8 +46,8 @@ def check_trainer(c: CheckInput) -> list[tuple[str, str]]:
 def checkpoint_folder(template: str, model: Any, data: DataBundle) -> Path:
     """checkpoint_dir with {model}, {dataset}, {timestamp} filled in (seed 003's naming)."""
     model_type = (getattr(model, "nodeflow_config", None) or {}).get("type", type(model).__name__)
-    values = {"model": model_type.split(".")[-1], "dataset": data.name.split("/")[0] or "data",
-              "timestamp": time.strftime("%Y%m%d_%H%M%S")}
+    values = dict(zip(PLACEHOLDERS, (model_type.split(".")[-1], data.name.split("/")[0] or "data",
+                                     time.strftime("%Y%m%d_%H%M%S"))))
     return Path(os.path.expanduser(template.format(**values)))  # relative to cwd, as the seeds say
 
 

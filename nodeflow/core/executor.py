@@ -48,7 +48,8 @@ class Context:
 
 @dataclass
 class RunResult:
-    status: str
+    """What a completed run produced (failures and interrupts raise instead)."""
+
     outputs: dict[str, Mapping[str, Any]]
     metrics: dict[str, Any]
 
@@ -106,7 +107,7 @@ class Executor:
             outputs[node_id] = result
             self._emit("node_end", node=node.name, seconds=round(time.time() - t0, 3))
         self._emit("run_end", status="completed", metrics=metrics, seconds=round(time.time() - started, 3))
-        return RunResult("completed", outputs, metrics)
+        return RunResult(outputs, metrics)
 
     def _fail(self, node: str, message: str, started: float, metrics: dict[str, Any]) -> None:
         self._emit("error", node=node, message=message)

@@ -83,7 +83,7 @@ def plan(workflow: Workflow, registry: Registry) -> Plan:
 
 
 def _params(node: Node, spec: NodeSpec, base_dir: Path, bad: Any) -> dict[str, Any]:
-    clean = spec.defaults()
+    clean, failed = spec.defaults(), set()
     for name, value in node.params.items():
         param = spec.param(name)
         if param is None:
@@ -94,13 +94,9 @@ def _params(node: Node, spec: NodeSpec, base_dir: Path, bad: Any) -> dict[str, A
             clean[name] = coerce(param, value)
         except ParamError as exc:
             bad(node, name, str(exc))
-            continue
-        if param.type in PATH_TYPES:
-            reason = check_path(param, clean[name], base_dir)
-            if reason:
-                bad(node, name, reason)
+            failed.add(name)
     for param in spec.params:
-        if param.type in PATH_TYPES and param.name not in node.params:
+        if param.type in PATH_TYPES and param.name not in failed:
             reason = check_path(param, clean[param.name], base_dir)
             if reason:
                 bad(node, param.name, reason)

@@ -19,6 +19,7 @@ from nodeflow.training.data import CLASSIFICATION, DataBundle
 from nodeflow.training.device import resolve_device
 from nodeflow.training.factory import make_loss, make_optimizer, make_scheduler
 from nodeflow.training.metrics import evaluate
+from nodeflow.training.resume import restore_loop
 from nodeflow.training.rng import seed_everything
 
 
@@ -121,8 +122,6 @@ class TrainingLoop:
 
     def restore(self, checkpoint: Mapping[str, Any]) -> None:
         """Continue exactly where `checkpoint` stopped (see nodeflow.training.resume)."""
-        from nodeflow.training.resume import restore_loop
-
         restore_loop(self, checkpoint)
         self._resumed = True
 
