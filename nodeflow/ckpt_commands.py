@@ -16,7 +16,9 @@ EXIT_OK, EXIT_BAD = 0, 1
 def add_parser(sub: Any) -> None:
     ckpt = sub.add_parser("ckpt", help="inspect and manage checkpoints").add_subparsers(dest="ckpt_command",
                                                                                          required=True)
-    ckpt.add_parser("list", help="table of the checkpoints in a folder").add_argument("folder")
+    listing = ckpt.add_parser("list", help="table of the checkpoints in a folder")
+    listing.add_argument("folder")
+    listing.add_argument("--json", action="store_true", help="one JSON object per file (manifest entry + problem)")
     show = ckpt.add_parser("show", help="what one checkpoint holds")
     show.add_argument("file")
     show.add_argument("--trust", action="store_true", help="allow pickled objects (can run code)")
@@ -33,6 +35,7 @@ def add_parser(sub: Any) -> None:
     prune = ckpt.add_parser("prune", help="keep the newest N periodic checkpoints (never best or final)")
     prune.add_argument("folder")
     prune.add_argument("--keep", type=int, required=True)
+    ckpt.add_parser("delete", help="remove one checkpoint file and its manifest entry").add_argument("file")
     plot = ckpt.add_parser("plot", help="train/val curves of the newest valid checkpoint to a PNG")
     plot.add_argument("folder")
     plot.add_argument("-o", "--output", default="curves.png")
@@ -72,6 +75,10 @@ def _value(v: Any) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     folder = _folder(args.folder)
     rows = _rows(folder)
+    if args.json:
+        for name, entry, problem in rows:
+            print(json.dumps({"file": name, "entry": entry, "problem": problem}, default=str))
+        return EXIT_OK
     table = [("file", "kind", "epoch", "step", "monitored", "size", "best", "final", "verified")]
     for name, entry, problem in rows:
         e = entry or {}
@@ -193,6 +200,20 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_delete(args: argparse.Namespace) -> int:
+    from nodeflow.training.manifest import read_manifest, write_manifest
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UserError(Issue("no such checkpoint file", file=args.file))
+    entries = read_manifest(path.parent)  # the entry goes first, as in prune: never an entry without its file
+    if entries.pop(path.name, None) is not None:
+        write_manifest(path.parent, entries)
+    path.unlink()
+    print(f"deleted {path}")
+    return EXIT_OK
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from nodeflow.training.checkpoint import load_checkpoint
     from nodeflow.training.plots import plot_history
@@ -211,4 +232,4 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"list": cmd_list, "show": cmd_show, "verify": cmd_verify, "compare": cmd_compare,
-            "export": cmd_export, "prune": cmd_prune, "plot": cmd_plot}
+            "export": cmd_export, "prune": cmd_prune, "delete": cmd_delete, "plot": cmd_plot}

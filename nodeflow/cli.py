@@ -1,10 +1,11 @@
-"""Headless commands: `run`, `validate`, `nodes`. Argument parsing and exit codes only.
+"""Headless commands: `run`, `validate`, `nodes`, `devices`, `ckpt`. Argument parsing and exit codes only.
 
 Exit codes: 0 done, 1 failure during the run, 2 invalid input, 130 interrupted.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.PARAM=VALUE")
     nodes = sub.add_parser("nodes", help="list every node type with its ports and params")
     nodes.add_argument("--markdown", action="store_true", help="print the Markdown node reference")
+    sub.add_parser("devices", help="the devices this machine can train on, one JSON object per line")
     ckpt_commands.add_parser(sub)
     return parser
 
@@ -76,6 +78,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_nodes(args: argparse.Namespace) -> int:
     registry = default_registry()
     print(markdown_reference(registry) if args.markdown else text_listing(registry))
+    return EXIT_OK
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from nodeflow.training.device import available_devices
+
+    for device in available_devices():
+        print(json.dumps(device))
     return EXIT_OK
 
 
@@ -113,7 +123,8 @@ class _stop_on_signals:
             signal.signal(sig, handler)
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "ckpt": ckpt_commands.run}
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "devices": cmd_devices,
+            "ckpt": ckpt_commands.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

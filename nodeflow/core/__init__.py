@@ -18,12 +18,12 @@ from nodeflow.core.executor import Executor, RunResult
 from nodeflow.core.overrides import apply_overrides
 from nodeflow.core.registry import Registry, default_registry
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec
-from nodeflow.core.validate import Plan, plan
+from nodeflow.core.validate import Plan, link_problem, plan
 from nodeflow.core.workflow import Link, Node, Workflow, load_workflow, save_workflow
 
 __all__ = [
     "CheckInput", "CheckpointError", "DataError", "Executor", "Issue", "Link", "Node",
     "NodeRunError", "NodeSpec", "ParamSpec", "Plan", "PortSpec", "Registry", "RunInterrupted",
     "RunResult", "UserError", "ValidationError", "Workflow", "WorkflowFileError",
-    "apply_overrides", "default_registry", "load_workflow", "plan", "save_workflow",
+    "apply_overrides", "default_registry", "link_problem", "load_workflow", "plan", "save_workflow",
 ]

@@ -115,23 +115,29 @@ def _wiring(workflow: Workflow, specs: dict[str, NodeSpec], bad: Any) -> dict[st
             if dst.id in specs and specs[dst.id].input(link.dst_port):
                 sources.setdefault(dst.id, {})[link.dst_port] = (src.id, link.src_port)
             continue  # the unknown type is reported once, not again as a missing input
-        out_port = specs[src.id].output(link.src_port)
-        in_port = specs[dst.id].input(link.dst_port)
-        if out_port is None:
-            bad(src, link.src_port, f"no output port named '{link.src_port}'")
+        problem = link_problem(specs[src.id], link.src_port, specs[dst.id], link.dst_port, src.name)
+        if problem:
+            on_src = specs[src.id].output(link.src_port) is None
+            bad(src if on_src else dst, link.src_port if on_src else link.dst_port, problem)
             continue
-        if in_port is None:
-            bad(dst, link.dst_port, f"no input port named '{link.dst_port}'")
+        if link.dst_port in sources.get(dst.id, {}):
+            bad(dst, link.dst_port, "input has more than one link")
             continue
-        if out_port.type != in_port.type:
-            bad(dst, in_port.name, f"cannot connect {out_port.type} output "
-                                   f"'{src.name}.{out_port.name}' to {in_port.type} input")
-            continue
-        if in_port.name in sources.get(dst.id, {}):
-            bad(dst, in_port.name, "input has more than one link")
-            continue
-        sources.setdefault(dst.id, {})[in_port.name] = (src.id, out_port.name)
+        sources.setdefault(dst.id, {})[link.dst_port] = (src.id, link.src_port)
     return sources
+
+
+def link_problem(src: NodeSpec, src_port: str, dst: NodeSpec, dst_port: str, src_name: str = "") -> str | None:
+    """Why an output of `src` cannot feed an input of `dst`, or None when the link is allowed."""
+    out_port, in_port = src.output(src_port), dst.input(dst_port)
+    if out_port is None:
+        return f"no output port named '{src_port}'"
+    if in_port is None:
+        return f"no input port named '{dst_port}'"
+    if out_port.type != in_port.type:
+        return (f"cannot connect {out_port.type} output '{src_name or src.title}.{out_port.name}' "
+                f"to {in_port.type} input")
+    return None
 
 
 def _topological_order(workflow: Workflow, sources: Mapping[str, Mapping[str, tuple[str, str]]],

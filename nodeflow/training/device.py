@@ -35,3 +35,15 @@ def resolve_device(name: str) -> torch.device:
         mps = getattr(torch.backends, "mps", None)
         return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
     return torch.device(name)
+
+
+def available_devices() -> list[dict[str, str]]:
+    """What the editor's device picker offers: auto, cpu, each CUDA device by name and memory, mps."""
+    found = [{"device": "auto", "label": "auto"}, {"device": "cpu", "label": "cpu"}]
+    for index in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
+        props = torch.cuda.get_device_properties(index)
+        found.append({"device": f"cuda:{index}",
+                      "label": f"cuda:{index} · {props.name} ({props.total_memory / 2**30:.0f} GiB)"})
+    if device_problem("mps") is None:
+        found.append({"device": "mps", "label": "mps"})
+    return found

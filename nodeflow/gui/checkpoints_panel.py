@@ -1,0 +1,183 @@
+"""The Checkpoints panel: the checkpoints in the selected Trainer's checkpoint_dir.
+
+Every operation runs a `nodeflow ckpt` command in a child process, so the editor never
+unpickles a checkpoint itself and a hostile file is refused there with a clear message.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from nodeflow.gui.runner import run_tool
+
+COLUMNS = ("file", "kind", "epoch", "monitored", "size", "best", "final", "verified", "saved")
+
+
+def _row(record: dict[str, Any]) -> list[str]:
+    e = record.get("entry") or {}
+    value = e.get("monitor_value")
+    monitored = f"{e['monitor']}={value:.4f}" if e.get("monitor") and isinstance(value, float) else "-"
+    size = e.get("file_size")
+    return [record["file"], str(e.get("kind", "?")), str(e.get("epoch", "?")), monitored,
+            f"{size / 1024:.0f} KiB" if isinstance(size, int) else "?", "✓" if e.get("is_best") else "",
+            "✓" if e.get("is_final") else "", "✓" if record.get("problem") is None else f"✗ {record['problem']}",
+            str(e.get("timestamp", ""))]
+
+
+class CheckpointsPanel(QtWidgets.QWidget):
+    """Lists, verifies, compares, exports, deletes and plots; resume or infer from a checkpoint."""
+
+    message = QtCore.Signal(str)  # a line for the console
+    resume_requested = QtCore.Signal(str)  # absolute path
+    inference_requested = QtCore.Signal(str)  # absolute path
+    refreshed = QtCore.Signal()
+
+    def __init__(self, run_dir: Path, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.run_dir = run_dir
+        self.folder: Path | None = None
+        self.records: list[dict[str, Any]] = []
+        self.busy = 0
+        self.folder_label = QtWidgets.QLabel("Select a Trainer to see its checkpoints.", self)
+        self.folder_label.setObjectName("checkpoint_folder")
+        self.table = QtWidgets.QTableWidget(0, len(COLUMNS), self)
+        self.table.setObjectName("checkpoint_table")
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        buttons = QtWidgets.QHBoxLayout()
+        self.buttons: dict[str, QtWidgets.QPushButton] = {}
+        for key, text, slot in (("refresh", "Refresh", self.refresh), ("verify", "Verify", self.verify),
+                                ("compare", "Compare", self.compare), ("export", "Export…", self.export),
+                                ("delete", "Delete…", self.delete), ("curves", "Curves", self.curves),
+                                ("resume", "Resume from here", self.resume),
+                                ("infer", "Use for inference", self.infer)):
+            button = QtWidgets.QPushButton(text, self)
+            button.setObjectName(f"ckpt_{key}")
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+            self.buttons[key] = button
+        buttons.addStretch(1)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.folder_label)
+        layout.addLayout(buttons)
+        layout.addWidget(self.table, 1)
+
+    def set_folder(self, folder: Path | None, why: str = "") -> None:
+        self.folder = folder
+        self.folder_label.setText(str(folder) if folder else why or "Select a Trainer to see its checkpoints.")
+        self.refresh()
+
+    def selected(self) -> list[Path]:
+        rows = sorted({i.row() for i in self.table.selectedIndexes()})
+        return [self.folder / self.records[r]["file"] for r in rows if self.folder and r < len(self.records)]
+
+    def _tool(self, args: list[str], done: Any = None) -> None:
+        self.busy += 1
+
+        def finished(code: int, out: str, err: str) -> None:
+            self.busy -= 1
+            (done or self._print)(code, out, err)
+
+        run_tool(self, args, self.run_dir, finished)
+
+    def _print(self, code: int, out: str, err: str) -> None:
+        for line in (out + err).splitlines():
+            if line.strip():
+                self.message.emit(line)
+
+    def refresh(self) -> None:
+        if self.folder is None or not self.folder.is_dir():
+            self._show([])
+            return
+        self._tool(["ckpt", "list", str(self.folder), "--json"], self._listed)
+
+    def _listed(self, code: int, out: str, err: str) -> None:
+        if code != 0:
+            self._print(code, "", err)
+            self._show([])
+            return
+        self._show([json.loads(line) for line in out.splitlines() if line.startswith("{")])
+
+    def _show(self, records: list[dict[str, Any]]) -> None:
+        self.records = records
+        self.table.setRowCount(len(records))
+        for r, record in enumerate(records):
+            for c, text in enumerate(_row(record)):
+                item = QtWidgets.QTableWidgetItem(text)
+                if c == COLUMNS.index("verified") and text.startswith("✗"):
+                    item.setForeground(QtGui.QBrush(QtGui.QColor("#d9534f")))
+                self.table.setItem(r, c, item)
+        self.table.resizeColumnsToContents()
+        self.refreshed.emit()
+
+    def _need(self, count: int = 1) -> list[Path]:
+        chosen = self.selected()
+        if len(chosen) < count:
+            self.message.emit(f"Select {'a checkpoint' if count == 1 else f'{count} or more checkpoints'} first.")
+            return []
+        return chosen
+
+    def verify(self) -> None:
+        chosen = self.selected()
+        targets = [str(p) for p in chosen] or ([str(self.folder)] if self.folder else [])
+        for target in targets:
+            self._tool(["ckpt", "verify", target])
+
+    def compare(self) -> None:
+        chosen = self._need(2)
+        if chosen:
+            self._tool(["ckpt", "compare", *map(str, chosen)])
+
+    def export(self) -> None:
+        chosen = self._need()
+        if not chosen:
+            return
+        dest, kind = QtWidgets.QFileDialog.getSaveFileName(self, "Export checkpoint", chosen[0].name,
+                                                           "PyTorch (*.pt);;safetensors, weights only (*.safetensors)")
+        if dest:
+            fmt = "safetensors" if dest.endswith(".safetensors") or "safetensors" in kind else "torch"
+            self._tool(["ckpt", "export", str(chosen[0]), dest, "--format", fmt])
+
+    def delete(self) -> None:
+        chosen = self._need()
+        if not chosen:
+            return
+        names = "\n".join(p.name for p in chosen)
+        answer = QtWidgets.QMessageBox.question(self, "Delete checkpoints", f"Delete these files for good?\n\n{names}")
+        if answer == QtWidgets.QMessageBox.StandardButton.Yes:
+            for path in chosen:
+                self._tool(["ckpt", "delete", str(path)], lambda c, o, e: (self._print(c, o, e), self.refresh()))
+
+    def curves(self) -> None:
+        if self.folder is None:
+            return
+        out = Path(tempfile.mkdtemp(prefix="nodeflow-")) / "curves.png"
+        self._tool(["ckpt", "plot", str(self.folder), "-o", str(out)],
+                   lambda c, o, e: self._show_curves(out) if c == 0 else self._print(c, o, e))
+
+    def _show_curves(self, png: Path) -> None:
+        dialog = QtWidgets.QDialog(self)
+        dialog.setObjectName("curves_dialog")
+        dialog.setWindowTitle(f"Curves — {self.folder}")
+        label = QtWidgets.QLabel(dialog)
+        label.setPixmap(QtGui.QPixmap(str(png)))
+        QtWidgets.QVBoxLayout(dialog).addWidget(label)
+        dialog.show()
+
+    def resume(self) -> None:
+        chosen = self._need()
+        if chosen:
+            self.resume_requested.emit(str(chosen[0].resolve()))
+
+    def infer(self) -> None:
+        chosen = self._need()
+        if chosen:
+            self.inference_requested.emit(str(chosen[0].resolve()))

@@ -1,0 +1,104 @@
+"""The canvas: NodeGraphQt node classes generated from NodeSpecs, links checked by the core.
+
+Each canvas node carries our stable node id and one hidden property per param; the
+NodeGraphQt undo stack therefore covers adding, deleting, moving, linking and param edits.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+from typing import Any
+
+from NodeGraphQt import BaseNode, NodeGraph
+from NodeGraphQt.constants import NodePropWidgetEnum
+from PySide6 import QtCore
+
+from nodeflow.core import NodeSpec, Registry, link_problem
+
+ID_PROP = "nf_id"
+PARAM_PREFIX = "nf_param_"
+IDENTIFIER = "nodeflow"
+PORT_COLOURS = {"dataset": (86, 156, 214), "model": (232, 145, 56), "history": (106, 190, 110),
+                "metrics": (190, 120, 210)}
+
+
+def port_colour(port_type: str) -> tuple[int, int, int]:
+    """A fixed colour per port type; third-party types get a stable colour from their name."""
+    if port_type in PORT_COLOURS:
+        return PORT_COLOURS[port_type]
+    digest = hashlib.sha1(port_type.encode()).digest()
+    return (80 + digest[0] % 150, 80 + digest[1] % 150, 80 + digest[2] % 150)
+
+
+def graph_type(spec: NodeSpec) -> str:
+    return f"{IDENTIFIER}.{spec.type.replace('.', '_')}"
+
+
+def node_class(spec: NodeSpec) -> type[BaseNode]:
+    """The NodeGraphQt class for one declaration: its ports, coloured by type, and hidden params."""
+
+    def __init__(self: BaseNode) -> None:
+        BaseNode.__init__(self)
+        for port in spec.inputs:
+            self.add_input(port.name, color=port_colour(port.type))
+        for port in spec.outputs:
+            self.add_output(port.name, color=port_colour(port.type))
+        self.create_property(ID_PROP, "", widget_type=NodePropWidgetEnum.HIDDEN.value)
+        for param in spec.params:
+            self.create_property(PARAM_PREFIX + param.name, copy.deepcopy(param.default),
+                                 widget_type=NodePropWidgetEnum.HIDDEN.value)
+
+    return type(spec.type.replace(".", "_"), (BaseNode,),
+                {"__identifier__": IDENTIFIER, "NODE_NAME": spec.title, "__init__": __init__, "spec": spec})
+
+
+def spec_of(node: Any) -> NodeSpec | None:
+    return getattr(node, "spec", None)
+
+
+def params_of(node: BaseNode) -> dict[str, Any]:
+    spec = spec_of(node)
+    return {p.name: copy.deepcopy(node.get_property(PARAM_PREFIX + p.name)) for p in spec.params} if spec else {}
+
+
+def set_tooltips(node: BaseNode) -> None:
+    """Node and port tooltips from the declaration's help texts."""
+    spec = spec_of(node)
+    if spec is None:
+        return
+    node.view.setToolTip(f"<b>{node.name()}</b> ({spec.title})<br/>{spec.description}")
+    for port_spec, port in [*zip(spec.inputs, node.input_ports()), *zip(spec.outputs, node.output_ports())]:
+        optional = ", optional" if port_spec.optional else ""
+        port.view.setToolTip(f"<b>{port_spec.name}</b> ({port_spec.type}{optional})<br/>{port_spec.help}")
+
+
+class FlowGraph(NodeGraph):
+    """A NodeGraph whose mouse-made links are checked by the core before they exist."""
+
+    link_refused = QtCore.Signal(str)
+
+    def __init__(self, registry: Registry, parent: Any = None):
+        super().__init__(parent)
+        self.registry = registry
+        self.specs = {graph_type(s): s for s in registry.all()}
+        self.register_nodes([node_class(s) for s in registry.all()])
+
+    def refusal(self, out_node: BaseNode, out_port: str, in_node: BaseNode, in_port: str) -> str | None:
+        src, dst = spec_of(out_node), spec_of(in_node)
+        if src is None or dst is None:
+            return None
+        problem = link_problem(src, out_port, dst, in_port, out_node.name())
+        return f"Link refused: {problem} '{in_node.name()}.{in_port}'." if problem else None
+
+    def _on_connection_changed(self, disconnected: list, connected: list) -> None:
+        allowed = []
+        for a, b in connected:
+            out_view, in_view = (a, b) if a.port_type == "out" else (b, a)
+            out_node = self.get_node_by_id(out_view.node.id)
+            in_node = self.get_node_by_id(in_view.node.id)
+            reason = self.refusal(out_node, out_view.name, in_node, in_view.name)
+            if reason:
+                self.link_refused.emit(reason)
+            else:
+                allowed.append((a, b))
+        super()._on_connection_changed(disconnected, allowed)

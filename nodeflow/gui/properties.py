@@ -1,0 +1,62 @@
+"""The properties panel: the selected node's name, type, help and current params, with an Edit button."""
+from __future__ import annotations
+
+from NodeGraphQt import BaseNode
+from PySide6 import QtCore, QtWidgets
+
+from nodeflow.gui.graph import params_of, spec_of
+
+
+def show_value(value: object) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    if value == "":
+        return "(empty)"
+    return str(value)
+
+
+class PropertiesPanel(QtWidgets.QWidget):
+    edit_requested = QtCore.Signal(object)  # the node
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.node: BaseNode | None = None
+        self.title = QtWidgets.QLabel("Nothing selected", self)
+        self.title.setObjectName("properties_title")
+        self.title.setStyleSheet("font-weight: bold; font-size: 13px;")
+        self.about = QtWidgets.QLabel(self)
+        self.about.setWordWrap(True)
+        self.about.setStyleSheet("color: #888;")
+        self.form = QtWidgets.QFormLayout()
+        self.edit = QtWidgets.QPushButton("Edit parameters…", self)
+        self.edit.setObjectName("edit_params")
+        self.edit.clicked.connect(lambda: self.node is not None and self.edit_requested.emit(self.node))
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.about)
+        layout.addLayout(self.form)
+        layout.addWidget(self.edit)
+        layout.addStretch(1)
+        self.show_node(None)
+
+    def show_node(self, node: BaseNode | None) -> None:
+        self.node = node if node is not None and spec_of(node) is not None else None
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.edit.setEnabled(self.node is not None)
+        if self.node is None:
+            self.title.setText("Nothing selected")
+            self.about.setText("Select a node to see its parameters; double-click it to edit them.")
+            return
+        spec = spec_of(self.node)
+        self.title.setText(f"{self.node.name()} — {spec.title}")
+        self.about.setText(spec.description)
+        values = params_of(self.node)
+        for param in spec.params:
+            label = QtWidgets.QLabel(param.title)
+            label.setToolTip(param.help)
+            value = QtWidgets.QLabel(show_value(values[param.name]))
+            value.setObjectName(f"value_{param.name}")
+            value.setToolTip(param.help)
+            value.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.form.addRow(label, value)

@@ -1,0 +1,182 @@
+"""Validate, Run and Stop from the editor: the saved file runs in a child process, events drive the UI."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from NodeGraphQt import BaseNode
+from PySide6 import QtCore, QtWidgets
+
+from nodeflow.core import UserError, plan
+from nodeflow.gui import editing
+from nodeflow.gui.badges import badge_of, set_badge
+from nodeflow.gui.convert import flow_nodes
+from nodeflow.gui.graph import params_of, spec_of
+from nodeflow.gui.run_panel import RunPanel
+from nodeflow.gui.runner import RunProcess, run_tool
+
+if TYPE_CHECKING:
+    from nodeflow.gui.window import MainWindow
+
+CLOSE_WAIT_MS = 20000
+
+
+class RunControl(QtCore.QObject):
+    def __init__(self, window: MainWindow):
+        super().__init__(window)
+        self.window = window
+        self.panel = RunPanel(window.run_dir, window)
+        self.process = RunProcess(self)
+        self.process.event.connect(self._event)
+        self.process.output.connect(self.panel.print)
+        self.process.ended.connect(self._ended)
+        self.last_folders: dict[str, str] = {}  # Trainer name -> checkpoint folder the last run used
+        self.panel.validate_button.clicked.connect(self.validate)
+        self.panel.run_button.clicked.connect(self.run)
+        self.panel.stop_button.clicked.connect(self.stop)
+        self.panel.checkpoints.resume_requested.connect(self._resume_from)
+        self.panel.checkpoints.inference_requested.connect(self._use_for_inference)
+        run_tool(self, ["devices"], window.run_dir, self._devices)
+
+    def _devices(self, code: int, out: str, err: str) -> None:
+        if code == 0:
+            self.panel.set_devices([json.loads(line) for line in out.splitlines() if line.startswith("{")])
+
+    def _node(self, name: str) -> BaseNode | None:
+        return next((n for n in flow_nodes(self.window.graph) if n.name() == name), None)
+
+    def reset(self) -> None:
+        for node in flow_nodes(self.window.graph):
+            set_badge(node, "idle")
+        self.panel.issues.clear()
+        self.last_folders = {}
+        self.show_checkpoints_of(None)
+
+    def validate(self) -> bool:
+        """Check the whole graph with the core; list every issue and mark it on its node."""
+        self.reset()
+        workflow = self.window.workflow()
+        if workflow.path is None:
+            workflow.path = self.window.dirs()[0] / "untitled.json"  # relative inputs resolve from there
+        try:
+            cwd = os.getcwd()
+            os.chdir(self.window.run_dir)  # output folders resolve against the run folder, as in the child
+            try:
+                plan(workflow, self.window.registry)
+            finally:
+                os.chdir(cwd)
+        except UserError as exc:
+            for issue in exc.issues:
+                self.panel.issues.addItem(str(issue).replace(f"{workflow.path}: ", ""))
+                node = self._node(issue.node)
+                if node is not None:
+                    set_badge(node, "issue", f"{issue.field + ': ' if issue.field else ''}{issue.message}")
+            self.panel.tabs.setCurrentWidget(self.panel.issues)
+            self.panel.status.setText(f"{len(exc.issues)} issue(s) found")
+            return False
+        self.panel.status.setText("Valid: ready to run")
+        self.panel.issues.addItem("No issues.")
+        return True
+
+    def run(self) -> None:
+        if self.process.running() or not self.validate():
+            return
+        if not self.window.save():
+            self.panel.status.setText("Not started: the workflow must be saved first")
+            return
+        for node in flow_nodes(self.window.graph):
+            set_badge(node, "idle")
+        path = self.window.meta.path
+        self.panel.run_started(path)
+        self.panel.tabs.setCurrentWidget(self.panel.console)
+        self.process.start(path, self.window.run_dir, device=self.panel.device.currentData() or "")
+
+    def stop(self) -> None:
+        if self.process.running():
+            self.panel.status.setText("Stopping after the current batch…")
+            self.process.stop()
+
+    def _event(self, e: dict[str, Any]) -> None:
+        self.panel.show_event(e)
+        node = self._node(e.get("node", "")) if e.get("node") else None
+        kind = e["event"]
+        if kind == "node_start" and node:
+            set_badge(node, "running")
+        elif kind == "node_end" and node:
+            set_badge(node, "done")
+        elif kind == "error" and node:
+            set_badge(node, "failed", e.get("message", ""))
+        elif kind == "fit_start" and e.get("checkpoint_dir"):
+            self.last_folders[e["node"]] = e["checkpoint_dir"]
+            self._refresh_checkpoints()
+        elif kind == "run_end" and e.get("status") == "interrupted":
+            for n in flow_nodes(self.window.graph):
+                if badge_of(n) == "running":
+                    set_badge(n, "stopped")
+
+    def _ended(self, code: int, summary: str) -> None:
+        for node in flow_nodes(self.window.graph):
+            if badge_of(node) == "running":
+                set_badge(node, "failed" if code not in (0, 130) else "stopped", summary)
+        self.panel.run_ended(summary)
+        if code not in (0, 130):
+            self.window.statusBar().showMessage(summary, 10000)
+
+    def close_allowed(self) -> bool:
+        """Before the window closes: a running child is stopped cleanly (after asking), never orphaned."""
+        if not self.process.running():
+            return True
+        buttons = QtWidgets.QMessageBox.StandardButton
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Question, "A run is in progress",
+                                    "Stop the run (it saves an interrupt checkpoint) and close?",
+                                    buttons.Yes | buttons.No, self.window)
+        box.setObjectName("close_run_prompt")
+        if box.exec() != buttons.Yes:
+            return False
+        self.process.stop()
+        if not self.process.wait(CLOSE_WAIT_MS):
+            self.process.kill()
+            self.process.wait(5000)
+        return True
+
+    # --- checkpoints ------------------------------------------------------------------------
+    def show_checkpoints_of(self, node: BaseNode | None) -> None:
+        trainers = [n for n in flow_nodes(self.window.graph) if spec_of(n) and spec_of(n).param("checkpoint_dir")]
+        if node is None or node not in trainers:
+            node = trainers[0] if len(trainers) == 1 else None
+        if node is None:
+            self.panel.checkpoints.set_folder(None)
+            return
+        folder = self.last_folders.get(node.name()) or params_of(node)["checkpoint_dir"]
+        if not folder:
+            self.panel.checkpoints.set_folder(None, f"{node.name()}: checkpoint_dir is empty, saving is off.")
+        elif "{" in folder:
+            self.panel.checkpoints.set_folder(None, f"{node.name()}: {folder} is named at run time; run it once.")
+        else:
+            path = Path(os.path.expanduser(folder))
+            self.panel.checkpoints.set_folder(path if path.is_absolute() else self.window.run_dir / path)
+
+    def _refresh_checkpoints(self) -> None:
+        selected = [n for n in self.window.graph.selected_nodes() if spec_of(n)]
+        self.show_checkpoints_of(selected[0] if len(selected) == 1 else None)
+
+    def _trainer(self) -> BaseNode | None:
+        selected = [n for n in self.window.graph.selected_nodes() if spec_of(n) and spec_of(n).param("resume")]
+        trainers = selected or [n for n in flow_nodes(self.window.graph) if spec_of(n).param("resume")]
+        return trainers[0] if trainers else None
+
+    def _resume_from(self, path: str) -> None:
+        trainer = self._trainer()
+        if trainer is not None:
+            editing.set_params(self.window.graph, trainer, {"resume": path})
+            self.panel.print(f"{trainer.name()}.resume = {path} (Run to continue from it; Undo to take it back)")
+
+    def _use_for_inference(self, path: str) -> None:
+        graph = self.window.graph
+        graph.undo_stack().beginMacro("Use checkpoint for inference")
+        node = editing.add_node(graph, self.window.registry.get("model.load_checkpoint"), (0.0, -200.0))
+        editing.set_params(graph, node, {"path": os.path.relpath(path, self.window.dirs()[0])})
+        graph.undo_stack().endMacro()
+        self.panel.print(f"Added {node.name()} loading {path}; link its model output to an Evaluate or Predict node.")

@@ -1,0 +1,137 @@
+"""The run panel docked at the bottom: controls, progress with ETA, console, curves, checkpoints, issues."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6 import QtWidgets
+
+from nodeflow.console import Console
+from nodeflow.gui.checkpoints_panel import CheckpointsPanel
+from nodeflow.gui.plot import CurvesCanvas
+
+
+def progress_text(event: dict[str, Any], started: float, now: float) -> tuple[float, str]:
+    """Overall fraction done and `Epoch 3/20 · batch 12/19 · ETA 0:14` for a batch_progress event."""
+    epoch, epochs = event["epoch"], max(1, event["epochs"])
+    fraction = min(1.0, ((epoch - 1) + event["batch"] / max(1, event["batches"])) / epochs)
+    text = f"Epoch {epoch}/{epochs} · batch {event['batch']}/{event['batches']}"
+    if fraction > 0 and now > started:
+        left = int((now - started) * (1 - fraction) / fraction)
+        text += f" · ETA {left // 60}:{left % 60:02d}"
+    return fraction, text
+
+
+class LineWriter:
+    """A text stream that hands each finished line to `emit` (lets the CLI's Console print here)."""
+
+    def __init__(self, emit: Any):
+        self.emit, self.pending = emit, ""
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            self.emit(line)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+class RunPanel(QtWidgets.QWidget):
+    def __init__(self, run_dir: Path, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.validate_button = QtWidgets.QPushButton("Validate", self)
+        self.run_button = QtWidgets.QPushButton("▶ Run", self)
+        self.stop_button = QtWidgets.QPushButton("■ Stop", self)
+        self.device = QtWidgets.QComboBox(self)
+        self.device.addItem("auto (Trainer setting)", "")
+        self.device.addItem("cpu", "cpu")
+        self.device.setToolTip("Device for every Trainer in this run; auto keeps each Trainer's own setting")
+        self.progress = QtWidgets.QProgressBar(self)
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.status = QtWidgets.QLabel("Idle", self)
+        for widget, name in ((self.validate_button, "validate"), (self.run_button, "run"),
+                             (self.stop_button, "stop"), (self.device, "device"), (self.progress, "progress"),
+                             (self.status, "run_status")):
+            widget.setObjectName(name)
+        self.stop_button.setEnabled(False)
+        controls = QtWidgets.QHBoxLayout()
+        for widget in (self.validate_button, self.run_button, self.stop_button, QtWidgets.QLabel("Device:"),
+                       self.device):
+            controls.addWidget(widget)
+        controls.addWidget(self.progress, 1)
+        controls.addWidget(self.status, 1)
+        self.console = QtWidgets.QPlainTextEdit(self)
+        self.console.setObjectName("console")
+        self.console.setReadOnly(True)
+        self.console.setMaximumBlockCount(20000)
+        self.console.setStyleSheet("font-family: monospace;")
+        self.curves = CurvesCanvas()
+        self.checkpoints = CheckpointsPanel(run_dir, self)
+        self.issues = QtWidgets.QListWidget(self)
+        self.issues.setObjectName("issues")
+        self.tabs = QtWidgets.QTabWidget(self)
+        self.tabs.setObjectName("run_tabs")
+        for widget, title in ((self.console, "Console"), (self.curves, "Curves"), (self.checkpoints, "Checkpoints"),
+                              (self.issues, "Issues")):
+            self.tabs.addTab(widget, title)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(controls)
+        layout.addWidget(self.tabs, 1)
+        self.checkpoints.message.connect(self.print)
+        self.console_sink = Console(LineWriter(self.print))
+        self._fit_started = 0.0
+
+    def print(self, line: str) -> None:
+        self.console.appendPlainText(line)
+
+    def set_devices(self, devices: list[dict[str, str]]) -> None:
+        for device in devices:
+            if device["device"] not in ("auto", "cpu") and self.device.findData(device["device"]) < 0:
+                self.device.addItem(device["label"], device["device"])
+
+    def set_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.validate_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        self.device.setEnabled(not running)
+
+    def run_started(self, path: Path) -> None:
+        self.console.clear()
+        self.console_sink = Console(LineWriter(self.print))
+        self.curves.clear()
+        self.progress.setValue(0)
+        self.status.setText("Starting…")
+        self.print(f"$ nodeflow run {path} --events jsonl")
+        self.set_running(True)
+
+    def show_event(self, e: dict[str, Any]) -> None:
+        """Console lines (the CLI's own renderer), progress, curves and checkpoint refreshes."""
+        self.console_sink(e)
+        kind = e["event"]
+        if kind == "fit_start":
+            self._fit_started = time.monotonic()
+        elif kind == "batch_progress":
+            fraction, text = progress_text(e, self._fit_started, time.monotonic())
+            self.progress.setValue(int(1000 * fraction))
+            self.status.setText(text)
+        elif kind == "epoch_end":
+            self.curves.add_epoch(e)
+        elif kind in ("checkpoint_saved", "checkpoint_deleted"):
+            self.checkpoints.refresh()
+
+    def run_ended(self, summary: str) -> None:
+        self.print(summary)
+        self.status.setText(summary)
+        if summary == "Run completed.":
+            self.progress.setValue(1000)
+        self.set_running(False)
+        self.checkpoints.refresh()
+

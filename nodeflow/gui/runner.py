@@ -1,0 +1,152 @@
+"""Child processes: the headless runner (`python -m nodeflow run --events jsonl`) and `ckpt` tools.
+
+A crash, kill or bad output in the child can never take the editor down: everything
+arrives as Qt signals, and the exit is always reported, however the child ended.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6 import QtCore
+
+STOP_GRACE_MS = 15000  # after Stop, how long the child gets to save its interrupt checkpoint
+
+
+def child_command(args: Sequence[str]) -> tuple[str, list[str]]:
+    return sys.executable, ["-m", "nodeflow", *args]
+
+
+def child_environment() -> QtCore.QProcessEnvironment:
+    env = QtCore.QProcessEnvironment.systemEnvironment()
+    env.insert("PYTHONUNBUFFERED", "1")
+    root = str(Path(__file__).resolve().parents[2])  # so the child imports this very checkout
+    env.insert("PYTHONPATH", os.pathsep.join(p for p in (root, env.value("PYTHONPATH")) if p))
+    return env
+
+
+class RunProcess(QtCore.QObject):
+    """One run of a saved workflow file in a child process."""
+
+    event = QtCore.Signal(dict)  # each JSON event line
+    output = QtCore.Signal(str)  # stderr and any stdout line that is not an event
+    ended = QtCore.Signal(int, str)  # exit code (-1 when it crashed or was killed), a one-line summary
+
+    def __init__(self, parent: QtCore.QObject | None = None):
+        super().__init__(parent)
+        self.process: QtCore.QProcess | None = None
+        self._buffer = b""
+        self._stopping = False
+        self._kill_timer = QtCore.QTimer(self)
+        self._kill_timer.setSingleShot(True)
+        self._kill_timer.timeout.connect(self.kill)
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.state() != QtCore.QProcess.ProcessState.NotRunning
+
+    def start(self, workflow: Path, cwd: Path, device: str = "", resume: str = "") -> None:
+        args = ["run", str(workflow), "--events", "jsonl"]
+        args += ["--device", device] if device else []
+        args += ["--resume", resume] if resume else []
+        program, argv = child_command(args)
+        proc = QtCore.QProcess(self)
+        proc.setProcessEnvironment(child_environment())
+        proc.setWorkingDirectory(str(cwd))
+        proc.readyReadStandardOutput.connect(self._read_stdout)
+        proc.readyReadStandardError.connect(self._read_stderr)
+        proc.finished.connect(self._finished)
+        proc.errorOccurred.connect(self._error)
+        self.process, self._buffer, self._stopping = proc, b"", False
+        proc.start(program, argv)
+
+    def stop(self, grace_ms: int = STOP_GRACE_MS) -> None:
+        """A clean interrupt (SIGTERM: finish the batch, save a checkpoint); a kill after `grace_ms`."""
+        if self.running():
+            self._stopping = True
+            self.process.terminate()
+            self._kill_timer.start(grace_ms)
+
+    def kill(self) -> None:
+        if self.running():
+            self.output.emit("The run did not stop in time; killing it.")
+            self.process.kill()
+
+    def wait(self, ms: int) -> bool:
+        return self.process.waitForFinished(ms) if self.running() else True
+
+    def _read_stdout(self) -> None:
+        self._buffer += bytes(self.process.readAllStandardOutput())
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for raw in lines:
+            self._line(raw.decode("utf-8", "replace"))
+
+    def _line(self, text: str) -> None:
+        try:
+            event = json.loads(text)
+        except ValueError:
+            event = None
+        if isinstance(event, dict) and "event" in event:
+            self.event.emit(event)
+        elif text.strip():
+            self.output.emit(text)
+
+    def _read_stderr(self) -> None:
+        for text in bytes(self.process.readAllStandardError()).decode("utf-8", "replace").splitlines():
+            if text.strip():
+                self.output.emit(text)
+
+    def _finished(self, code: int, status: QtCore.QProcess.ExitStatus) -> None:
+        self._kill_timer.stop()
+        self._read_stdout()
+        if self._buffer:
+            self._line(self._buffer.decode("utf-8", "replace"))
+            self._buffer = b""
+        self._read_stderr()
+        if status == QtCore.QProcess.ExitStatus.CrashExit:
+            how = "was stopped by force" if self._stopping else "crashed or was killed"
+            self.ended.emit(-1, f"The run {how} (no clean exit).")
+        else:
+            self.ended.emit(code, EXIT_TEXT.get(code, f"The run ended with exit code {code}."))
+
+    def _error(self, error: QtCore.QProcess.ProcessError) -> None:
+        if error == QtCore.QProcess.ProcessError.FailedToStart:
+            self.ended.emit(-1, f"Could not start the runner: {self.process.errorString()}")
+
+
+EXIT_TEXT = {0: "Run completed.", 1: "The run failed.", 2: "The workflow is not valid.", 130: "Run stopped."}
+
+
+def run_tool(parent: QtCore.QObject, args: Sequence[str], cwd: Path,
+             done: Callable[[int, str, str], Any]) -> QtCore.QProcess:
+    """Run `nodeflow ARGS` without blocking; `done(exit_code, stdout, stderr)` when it ends."""
+    proc = QtCore.QProcess(parent)
+    proc.setProcessEnvironment(child_environment())
+    proc.setWorkingDirectory(str(cwd))
+
+    def finished(code: int, status: QtCore.QProcess.ExitStatus) -> None:
+        if proc.property("abandoned"):
+            return
+        out = bytes(proc.readAllStandardOutput()).decode("utf-8", "replace")
+        err = bytes(proc.readAllStandardError()).decode("utf-8", "replace")
+        done(code if status == QtCore.QProcess.ExitStatus.NormalExit else -1, out, err)
+        proc.deleteLater()
+
+    proc.finished.connect(finished)
+    proc.errorOccurred.connect(lambda e: e == QtCore.QProcess.ProcessError.FailedToStart
+                               and done(-1, "", proc.errorString()))
+    program, argv = child_command(args)
+    proc.start(program, argv)
+    return proc
+
+
+def abandon_tools(owner: QtCore.QObject) -> None:
+    """Kill the `ckpt`/`devices` helpers still running under `owner` (the editor is closing)."""
+    for proc in owner.findChildren(QtCore.QProcess):
+        if proc.state() != QtCore.QProcess.ProcessState.NotRunning:
+            proc.setProperty("abandoned", True)
+            proc.kill()
+            proc.waitForFinished(2000)

@@ -1,0 +1,327 @@
+"""The main window: palette, canvas, properties, run panel; File, Edit and Run menus."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from nodeflow.core import Registry, UserError, Workflow, load_workflow, save_workflow
+from nodeflow.core.workflow import dumps
+from nodeflow.gui import editing
+from nodeflow.gui.convert import add_workflow, preflight, to_workflow
+from nodeflow.gui.graph import FlowGraph, spec_of
+from nodeflow.gui.palette import Palette
+from nodeflow.gui.properties import PropertiesPanel
+from nodeflow.gui.run_control import RunControl
+from nodeflow.gui.runner import abandon_tools
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "workflows"
+MAX_RECENT = 8
+
+
+class Banner(QtWidgets.QFrame):
+    """A message across the top of the window with optional action buttons (never modal)."""
+
+    def __init__(self, parent: QtWidgets.QWidget):
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.setStyleSheet("#banner { background: #fff3cd; color: #5c4400; border-bottom: 1px solid #e0c36a; }")
+        self.text = QtWidgets.QLabel(self)
+        self.text.setObjectName("banner_text")
+        self.text.setWordWrap(True)
+        self.row = QtWidgets.QHBoxLayout(self)
+        self.row.addWidget(self.text, 1)
+        self.buttons: list[QtWidgets.QPushButton] = []
+        self.hide()
+
+    def say(self, text: str, actions: tuple[tuple[str, object], ...] = ()) -> None:
+        for button in self.buttons:
+            button.deleteLater()
+        self.buttons = []
+        for label, slot in (*actions, ("Dismiss", None)):
+            button = QtWidgets.QPushButton(label, self)
+            button.setObjectName(f"banner_{label.split()[0].lower()}")
+            button.clicked.connect(self.hide)
+            if slot is not None:
+                button.clicked.connect(slot)
+            self.row.addWidget(button)
+            self.buttons.append(button)
+        self.text.setText(text)
+        self.show()
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    def __init__(self, registry: Registry, settings: QtCore.QSettings, run_dir: Path):
+        super().__init__()
+        self.registry, self.settings, self.run_dir = registry, settings, run_dir
+        self.meta = Workflow(name="untitled")
+        self.disk_text = ""  # what the file held when we last loaded or saved it
+        self.graph = FlowGraph(registry, self)
+        self.undo = self.graph.undo_stack()
+        self.banner = Banner(self)
+        central = QtWidgets.QWidget(self)
+        column = QtWidgets.QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.banner)
+        column.addWidget(self.graph.widget, 1)
+        self.setCentralWidget(central)
+        self.palette = Palette(registry, self)
+        self.properties = PropertiesPanel(self)
+        self.runs = RunControl(self)
+        self._dock(self.palette, "Nodes", QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock(self.properties, "Properties", QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock(self.runs.panel, "Run", QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.watcher = QtCore.QFileSystemWatcher(self)
+        self.watcher.fileChanged.connect(self._changed_on_disk)
+        self._wire()
+        self._menus()
+        self.resize(1440, 900)
+        docks = [self.findChild(QtWidgets.QDockWidget, f"dock_{n}") for n in ("nodes", "properties", "run")]
+        self.resizeDocks(docks[:2], [220, 300], QtCore.Qt.Orientation.Horizontal)
+        self.resizeDocks(docks[2:], [300], QtCore.Qt.Orientation.Vertical)
+        self._title()
+
+    def _dock(self, widget: QtWidgets.QWidget, title: str, area: QtCore.Qt.DockWidgetArea) -> None:
+        dock = QtWidgets.QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+
+    def _wire(self) -> None:
+        g = self.graph
+        g.node_created.connect(lambda node: editing.adopt(g, node))
+        g.node_double_clicked.connect(self.edit_node)
+        g.node_selection_changed.connect(lambda *_: self._selection())
+        g.link_refused.connect(self._refused)
+        self.undo.cleanChanged.connect(lambda clean: self._title())
+        self.undo.indexChanged.connect(lambda *_: self._selection())
+        self.palette.chosen.connect(self.add_at_centre)
+        self.properties.edit_requested.connect(self.edit_node)
+
+    def _menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._act(file, "&New", self.new, QtGui.QKeySequence.StandardKey.New)
+        self._act(file, "&Open…", self.open_dialog, QtGui.QKeySequence.StandardKey.Open)
+        self.recent_menu = file.addMenu("Open &Recent")
+        examples = file.addMenu("&Examples")
+        for path in sorted(EXAMPLES.glob("*.json")):
+            self._act(examples, path.stem, lambda p=path: self.open_path(p))
+        file.addSeparator()
+        self._act(file, "&Save", self.save, QtGui.QKeySequence.StandardKey.Save)
+        self._act(file, "Save &As…", self.save_as, QtGui.QKeySequence.StandardKey.SaveAs)
+        file.addSeparator()
+        self._act(file, "&Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
+        edit = bar.addMenu("&Edit")
+        undo, redo = self.undo.createUndoAction(self, "&Undo"), self.undo.createRedoAction(self, "&Redo")
+        undo.setShortcut(QtGui.QKeySequence.StandardKey.Undo)
+        redo.setShortcut(QtGui.QKeySequence.StandardKey.Redo)
+        edit.addActions([undo, redo])
+        edit.addSeparator()
+        self._act(edit, "&Copy", self.copy, QtGui.QKeySequence.StandardKey.Copy)
+        self._act(edit, "&Paste", self.paste, QtGui.QKeySequence.StandardKey.Paste)
+        self._act(edit, "&Delete", lambda: editing.delete_selection(self.graph),
+                  QtGui.QKeySequence.StandardKey.Delete)
+        self._act(edit, "Select &All", self.graph.select_all, QtGui.QKeySequence.StandardKey.SelectAll)
+        edit.addSeparator()
+        self._act(edit, "Edit &Parameters…", self.edit_selected, "Return")
+        self._act(edit, "Auto &Layout", lambda: editing.auto_layout(self.graph), "Ctrl+L")
+        self._act(edit, "Add &Note (backdrop)", lambda: editing.add_backdrop(self.graph, "Note"), "Ctrl+B")
+        run = bar.addMenu("&Run")
+        self._act(run, "&Validate", self.runs.validate, "F7")
+        self._act(run, "&Run", self.runs.run, "F5")
+        self._act(run, "&Stop", self.runs.stop, "Shift+F5")
+        self._recent_menu()
+
+    def _act(self, menu: QtWidgets.QMenu, text: str, slot: object, shortcut: object = None) -> QtGui.QAction:
+        action = menu.addAction(text)
+        action.triggered.connect(lambda *_: slot())
+        if shortcut is not None:
+            action.setShortcut(QtGui.QKeySequence(shortcut))
+        return action
+
+    # --- state -----------------------------------------------------------------------------
+    def modified(self) -> bool:
+        return not self.undo.isClean()
+
+    def _title(self) -> None:
+        name = self.meta.path.name if self.meta.path else "untitled"
+        self.setWindowTitle(f"{name}[*] — NodeFlow")
+        self.setWindowModified(self.modified())
+
+    def _selection(self) -> None:
+        selected = [n for n in self.graph.selected_nodes() if spec_of(n) is not None]
+        node = selected[0] if len(selected) == 1 else None
+        self.properties.show_node(node)
+        self.runs.show_checkpoints_of(node)
+
+    def _refused(self, reason: str) -> None:
+        self.statusBar().showMessage(reason, 8000)
+        self.runs.panel.print(reason)
+
+    def workflow(self) -> Workflow:
+        return to_workflow(self.graph, self.meta)
+
+    def dirs(self) -> tuple[Path, Path]:
+        """Where relative input paths resolve (the workflow's folder) and outputs go (the run folder)."""
+        return (self.meta.path.parent if self.meta.path else self.run_dir), self.run_dir
+
+    # --- editing ---------------------------------------------------------------------------
+    def add_at_centre(self, spec: object) -> None:
+        centre = self.graph.viewer().mapToScene(self.graph.viewer().viewport().rect().center())
+        editing.add_node(self.graph, spec, (centre.x(), centre.y()))
+
+    def edit_selected(self) -> None:
+        selected = [n for n in self.graph.selected_nodes() if spec_of(n) is not None]
+        if len(selected) == 1:
+            self.edit_node(selected[0])
+
+    def edit_node(self, node: object) -> None:
+        if spec_of(node) is None:
+            return
+        dialog = editing.edit_dialog(self.graph, node, self.dirs(), self)
+        if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
+            editing.set_params(self.graph, node, dialog.values(), dialog.name())
+            self._selection()
+
+    def copy(self) -> None:
+        count = editing.copy_selection(self.graph, self.meta)
+        self.statusBar().showMessage(f"Copied {count} node(s)." if count else "Nothing selected to copy.", 4000)
+
+    def paste(self) -> None:
+        problem = editing.paste(self.graph)
+        if problem:
+            self.statusBar().showMessage(problem, 8000)
+
+    # --- files -----------------------------------------------------------------------------
+    def confirm_discard(self) -> bool:
+        """True when there are no unsaved edits, or the user saved or discarded them."""
+        if not self.modified():
+            return True
+        buttons = QtWidgets.QMessageBox.StandardButton
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "Unsaved changes",
+                                    f"Save the changes to {self.windowTitle().split('[')[0]}?",
+                                    buttons.Save | buttons.Discard | buttons.Cancel, self)
+        box.setObjectName("unsaved_prompt")
+        answer = box.exec()
+        if answer == buttons.Save:
+            return self.save()
+        return answer == buttons.Discard
+
+    def new(self) -> None:
+        if self.confirm_discard():
+            self._replace(Workflow(name="untitled"), "")
+
+    def open_dialog(self) -> None:
+        if not self.confirm_discard():
+            return
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open workflow", str(self.dirs()[0]),
+                                                        "Workflows (*.json)")
+        if path:
+            self.open_path(Path(path), confirmed=True)
+
+    def open_path(self, path: Path, confirmed: bool = False) -> bool:
+        """Show the file; on any problem say why in the banner and leave the canvas as it was."""
+        if not confirmed and not self.confirm_discard():
+            return False
+        try:
+            workflow = load_workflow(path)
+            problems = preflight(self.graph, workflow)
+            if problems:
+                raise UserError(problems)
+        except UserError as exc:
+            self.banner.say(f"Cannot open {path}:\n" + "\n".join(str(i) for i in exc.issues))
+            return False
+        self._replace(workflow, Path(path).read_text(encoding="utf-8"))
+        self._remember(Path(path))
+        return True
+
+    def _replace(self, workflow: Workflow, disk_text: str) -> None:
+        self.graph.clear_session()
+        self.meta = Workflow(name=workflow.name, description=workflow.description, layout=workflow.layout,
+                             path=workflow.path.resolve() if workflow.path else None)
+        add_workflow(self.graph, workflow)
+        self.graph.clear_selection()
+        self.graph.clear_undo_stack()
+        self.disk_text = disk_text
+        self._watch()
+        self.runs.reset()
+        self.banner.hide()
+        if self.graph.all_nodes():
+            self.graph.center_on(self.graph.all_nodes())
+            self.graph.fit_to_selection()
+        self._title()
+        self._selection()
+
+    def save(self) -> bool:
+        if self.meta.path is None:
+            return self.save_as()
+        return self._write(self.meta.path)
+
+    def save_as(self) -> bool:
+        start = str(self.meta.path or self.dirs()[0] / f"{self.meta.name or 'workflow'}.json")
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save workflow", start, "Workflows (*.json)")
+        return self._write(Path(path)) if path else False
+
+    def _write(self, path: Path) -> bool:
+        workflow = self.workflow()
+        if self.meta.name in ("", "untitled"):
+            workflow.name = self.meta.name = path.stem
+        try:
+            save_workflow(workflow, path)
+        except OSError as exc:
+            self.banner.say(f"Cannot save {path}: {exc.strerror or exc}. Nothing was changed on disk.")
+            return False
+        self.meta.path = path.resolve()
+        self.disk_text = dumps(workflow)
+        self.undo.setClean()
+        self._watch()
+        self._remember(path)
+        self._title()
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def _watch(self) -> None:
+        if self.watcher.files():
+            self.watcher.removePaths(self.watcher.files())
+        if self.meta.path and self.meta.path.exists():
+            self.watcher.addPath(str(self.meta.path))
+
+    def _changed_on_disk(self, name: str) -> None:
+        path = Path(name)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            text = None
+        self._watch()  # an atomic replace drops the watch; take it up again
+        if text == self.disk_text:
+            return
+        if text is None:
+            self.banner.say(f"{path.name} was removed or renamed on disk. Save to write it again.")
+            return
+        lose = " Reloading discards your unsaved edits." if self.modified() else ""
+        self.banner.say(f"{path.name} changed on disk.{lose}",
+                        (("Reload", lambda: self.open_path(path, confirmed=True)),))
+
+    def _remember(self, path: Path) -> None:
+        recent = [str(path.resolve())] + [p for p in self.recent() if p != str(path.resolve())]
+        self.settings.setValue("recent", recent[:MAX_RECENT])
+        self._recent_menu()
+
+    def recent(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent():
+            self._act(self.recent_menu, path, lambda p=path: self.open_path(Path(p)))
+        self.recent_menu.setEnabled(bool(self.recent()))
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        if self.runs.close_allowed() and self.confirm_discard():
+            abandon_tools(self)
+            event.accept()
+        else:
+            event.ignore()
