@@ -80,6 +80,8 @@ class CheckpointsPanel(QtWidgets.QWidget):
         return [self.folder / self.records[r]["file"] for r in rows if self.folder and r < len(self.records)]
 
     def _tool(self, args: list[str], done: Any = None) -> None:
+        if not self.window().isVisible():
+            return  # the editor is closing
         self.busy += 1
 
         def finished(code: int, out: str, err: str) -> None:

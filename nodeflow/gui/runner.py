@@ -117,7 +117,7 @@ class RunProcess(QtCore.QObject):
             self.ended.emit(-1, f"Could not start the runner: {self.process.errorString()}")
 
 
-EXIT_TEXT = {0: "Run completed.", 1: "The run failed.", 2: "The workflow is not valid.", 130: "Run stopped."}
+EXIT_TEXT = {0: "Run completed.", 1: "The run failed.", 2: "The run stopped on invalid input (see the error above).", 130: "Run stopped."}
 
 
 def run_tool(parent: QtCore.QObject, args: Sequence[str], cwd: Path,
@@ -128,10 +128,13 @@ def run_tool(parent: QtCore.QObject, args: Sequence[str], cwd: Path,
     proc.setWorkingDirectory(str(cwd))
 
     def finished(code: int, status: QtCore.QProcess.ExitStatus) -> None:
-        if proc.property("abandoned"):
+        try:
+            if proc.property("abandoned"):
+                return
+            out = bytes(proc.readAllStandardOutput()).decode("utf-8", "replace")
+            err = bytes(proc.readAllStandardError()).decode("utf-8", "replace")
+        except RuntimeError:  # the owner went away while the tool ran
             return
-        out = bytes(proc.readAllStandardOutput()).decode("utf-8", "replace")
-        err = bytes(proc.readAllStandardError()).decode("utf-8", "replace")
         done(code if status == QtCore.QProcess.ExitStatus.NormalExit else -1, out, err)
         proc.deleteLater()
 

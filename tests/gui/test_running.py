@@ -1,0 +1,134 @@
+"""Running from the editor: a real child process trains; files appear while the plot fills;
+Stop leaves an interrupt checkpoint; a killed or crashing child leaves the editor usable."""
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from PySide6 import QtWidgets
+
+from nodeflow.gui.badges import badge_of
+from tests.conftest import run_cli
+from tests.gui.conftest import answer_modal, names, node, small_workflow
+
+RUN_TIMEOUT_MS = 240_000
+
+
+def run_and_wait(qtbot: Any, window: Any) -> tuple[int, str]:
+    with qtbot.waitSignal(window.runs.process.ended, timeout=RUN_TIMEOUT_MS) as ended:
+        window.runs.panel.run_button.click()
+    return ended.args[0], ended.args[1]
+
+
+def test_run_from_the_editor_writes_periodic_best_and_final_while_the_plot_fills(
+        qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    window = make_window(small_workflow(tmp_path))
+    node(window, "Trainer").set_property("nf_param_epochs", 3)  # an unsaved edit: Run saves it first
+    seen: list[tuple[int, set[str], int]] = []
+
+    def on_event(e: dict[str, Any]) -> None:
+        if e["event"] == "epoch_end":
+            files = {p.name for p in (tmp_path / "ck").glob("*.pt")}
+            seen.append((e["epoch"], files, len(window.runs.panel.curves.points("train_loss"))))
+
+    window.runs.process.event.connect(on_event)
+    code, summary = run_and_wait(qtbot, window)
+    assert (code, summary) == (0, "Run completed."), window.runs.panel.console.toPlainText()
+    assert not window.isWindowModified()
+    files = {p.name for p in (tmp_path / "ck").glob("*.pt")}
+    assert files == {"checkpoint_epoch_1.pt", "checkpoint_epoch_2.pt", "checkpoint_epoch_3.pt", "best_model.pt",
+                     "final_model.pt"}
+    # while training: epoch N's event arrives after checkpoint_epoch_{N-1} exists, and the plot has N points
+    assert [epoch for epoch, _, _ in seen] == [1, 2, 3]
+    assert "checkpoint_epoch_1.pt" in seen[1][1] and "best_model.pt" in seen[1][1]
+    assert [points for _, _, points in seen] == [1, 2, 3]
+    assert len(window.runs.panel.curves.points("val_loss")) == 3
+    assert window.runs.panel.progress.value() == 1000
+    assert all(badge_of(n) == "done" for n in window.graph.all_nodes())
+    console = window.runs.panel.console.toPlainText()
+    assert "Epoch [3/3], Loss:" in console and "✓ Saved checkpoint: checkpoint_epoch_3.pt" in console
+    assert "✓ Training complete. Final model saved to:" in console and "Evaluate: accuracy" in console
+    assert torch.load(tmp_path / "ck" / "final_model.pt")["epoch"] == 3
+    qtbot.waitUntil(lambda: window.runs.panel.checkpoints.table.rowCount() == 5, timeout=60000)
+
+
+def test_a_file_saved_by_the_editor_runs_headless_unchanged(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    path = small_workflow(tmp_path, epochs=2, checkpoint_dir="from_cli")
+    window = make_window(path)
+    node(window, "Trainer").set_property("nf_param_save_every_n_epochs", 2)
+    assert window.save()
+    done = run_cli("run", str(path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in (tmp_path / "from_cli").glob("*.pt")} == {"checkpoint_epoch_2.pt", "best_model.pt",
+                                                                      "final_model.pt"}
+
+
+def test_stop_interrupts_cleanly_and_leaves_an_interrupt_checkpoint(qtbot: Any, make_window: Any,
+                                                                     tmp_path: Path) -> None:
+    window = make_window(small_workflow(tmp_path, epochs=200, batch_size=16))
+    window.runs.process.event.connect(lambda e: e["event"] == "epoch_end" and window.runs.stop())
+    code, summary = run_and_wait(qtbot, window)
+    assert (code, summary) == (130, "Run stopped.")
+    assert (tmp_path / "ck" / "checkpoint_interrupted.pt").is_file()
+    assert torch.load(tmp_path / "ck" / "checkpoint_interrupted.pt")["epoch"] >= 1
+    assert badge_of(node(window, "Trainer")) == "stopped"
+    assert window.runs.panel.run_button.isEnabled() and not window.runs.panel.stop_button.isEnabled()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSEGV])
+def test_a_killed_or_crashing_run_leaves_the_editor_usable(qtbot: Any, make_window: Any, tmp_path: Path,
+                                                          sig: int) -> None:
+    window = make_window(small_workflow(tmp_path, epochs=200, batch_size=16))
+    def kill(e: dict[str, Any]) -> None:
+        if e["event"] == "epoch_end":
+            os.kill(window.runs.process.process.processId(), sig)
+
+    window.runs.process.event.connect(kill)
+    code, summary = run_and_wait(qtbot, window)
+    window.runs.process.event.disconnect(kill)
+    assert code == -1 and "crashed or was killed" in summary
+    assert badge_of(node(window, "Trainer")) == "failed"
+    assert "crashed or was killed" in window.statusBar().currentMessage()
+    assert window.runs.panel.run_button.isEnabled()
+    # still usable: earlier checkpoints intact, edits, validation and a new run work
+    assert torch.load(tmp_path / "ck" / "checkpoint_epoch_1.pt")["epoch"] == 1
+    node(window, "Trainer").set_property("nf_param_epochs", 1)
+    assert window.runs.validate()
+    code, summary = run_and_wait(qtbot, window)
+    assert code == 0 and badge_of(node(window, "Trainer")) == "done"
+
+
+def test_a_run_that_fails_marks_the_node_with_its_error(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    csv = tmp_path / "data.csv"
+    csv.write_text("a,b,label\n1,2,x\n3,4,y\nfive,6,x\n7,8,y\n")  # only reading the rows finds "five"
+    window = make_window(Path(__file__).parents[2] / "workflows" / "wine_mlp.json")
+    window.meta.path = tmp_path / "wine.json"
+    node(window, "Wine").set_property("nf_param_path", str(csv))
+    node(window, "Wine").set_property("nf_param_target", "label")
+    assert window.runs.validate(), window.runs.panel.issues.item(0).text()
+    code, _ = run_and_wait(qtbot, window)
+    assert code == 2
+    assert badge_of(node(window, "Wine")) == "failed"
+    assert "data.csv line 4, column 'a': not a number ('five')" in node(window, "Wine").view._nf_badge.toolTip()
+    assert "node 'Wine' field 'path': data.csv line 4" in window.runs.panel.console.toPlainText()
+
+
+def test_closing_the_editor_during_a_run_stops_the_child_cleanly(qtbot: Any, make_window: Any,
+                                                                  tmp_path: Path) -> None:
+    window = make_window(small_workflow(tmp_path, epochs=200, batch_size=16))
+    with qtbot.waitSignal(window.runs.process.event, timeout=RUN_TIMEOUT_MS,
+                          check_params_cb=lambda e: e["event"] == "epoch_end"):
+        window.runs.panel.run_button.click()
+    pid = window.runs.process.process.processId()
+    buttons = QtWidgets.QMessageBox.StandardButton
+    answer_modal(qtbot, lambda box: box.button(buttons.Yes).click())
+    assert window.close()
+    assert not window.runs.process.running()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert (tmp_path / "ck" / "checkpoint_interrupted.pt").is_file()
+    assert names(window)  # the document was not touched
