@@ -1,0 +1,136 @@
+"""The Checkpoints panel: finds the selected Trainer's checkpoints and manages them through `nodeflow ckpt`."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from PySide6 import QtWidgets
+
+from nodeflow.gui.graph import params_of
+from tests.conftest import run_cli
+from tests.gui.conftest import answer_modal, click, names, node, small_workflow
+
+WAIT_MS = 60000
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with a workflow and the checkpoints a headless 3-epoch run wrote into ck/."""
+    folder = tmp_path_factory.mktemp("trained")
+    done = run_cli("run", str(small_workflow(folder)), cwd=folder)
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+@pytest.fixture
+def panel_window(trained: Path, tmp_path: Path, make_window: Any, qtbot: Any) -> Any:
+    shutil.copytree(trained / "ck", tmp_path / "ck")
+    shutil.copy(trained / "small.json", tmp_path / "small.json")
+    window = make_window(tmp_path / "small.json")
+    window.runs.panel.tabs.setCurrentWidget(window.runs.panel.checkpoints)
+    click(window, node(window, "Trainer"))
+    qtbot.waitUntil(lambda: window.runs.panel.checkpoints.table.rowCount() == 5, timeout=WAIT_MS)
+    return window
+
+
+def cell(panel: Any, file: str, column: str) -> str:
+    from nodeflow.gui.checkpoints_panel import COLUMNS
+
+    row = next(r for r in range(panel.table.rowCount()) if panel.table.item(r, 0).text() == file)
+    return panel.table.item(row, COLUMNS.index(column)).text()
+
+
+def select(panel: Any, *files: str) -> None:
+    panel.table.clearSelection()
+    mode = panel.table.selectionMode()
+    panel.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.MultiSelection)
+    for r in range(panel.table.rowCount()):
+        if panel.table.item(r, 0).text() in files:
+            panel.table.selectRow(r)
+    panel.table.setSelectionMode(mode)
+
+
+def wait_console(qtbot: Any, window: Any, text: str) -> None:
+    qtbot.waitUntil(lambda: text in window.runs.panel.console.toPlainText(), timeout=WAIT_MS)
+
+
+def test_lists_the_trainers_checkpoints_with_their_manifest_fields(panel_window: Any, tmp_path: Path) -> None:
+    panel = panel_window.runs.panel.checkpoints
+    assert panel.folder_label.text() == str(tmp_path / "ck")
+    assert cell(panel, "best_model.pt", "best") == "✓" and cell(panel, "final_model.pt", "final") == "✓"
+    assert cell(panel, "checkpoint_epoch_2.pt", "epoch") == "2"
+    assert cell(panel, "checkpoint_epoch_2.pt", "monitored").startswith("val_loss=")
+    assert all(cell(panel, f, "verified") == "✓" for f in ("checkpoint_epoch_1.pt", "final_model.pt"))
+
+
+def test_verify_reports_a_flipped_byte_by_name(qtbot: Any, panel_window: Any, tmp_path: Path) -> None:
+    panel = panel_window.runs.panel.checkpoints
+    panel.buttons["verify"].click()
+    wait_console(qtbot, panel_window, "5 of 5 checkpoint(s) verified")
+    damaged = tmp_path / "ck" / "checkpoint_epoch_2.pt"
+    raw = bytearray(damaged.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(raw))
+    panel.buttons["refresh"].click()
+    qtbot.waitUntil(lambda: cell(panel, "checkpoint_epoch_2.pt", "verified").startswith("✗"), timeout=WAIT_MS)
+    panel.buttons["verify"].click()
+    wait_console(qtbot, panel_window, "✗ checkpoint_epoch_2.pt")
+
+
+def test_compare_delete_resume_and_inference(qtbot: Any, panel_window: Any, tmp_path: Path) -> None:
+    panel = panel_window.runs.panel.checkpoints
+    select(panel, "best_model.pt", "final_model.pt")
+    panel.buttons["compare"].click()
+    wait_console(qtbot, panel_window, "bitwise equal:")
+
+    select(panel, "checkpoint_epoch_1.pt")
+    answer_modal(qtbot, lambda box: box.button(QtWidgets.QMessageBox.StandardButton.Yes).click())
+    panel.buttons["delete"].click()
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 4, timeout=WAIT_MS)
+    assert not (tmp_path / "ck" / "checkpoint_epoch_1.pt").exists()
+    assert "checkpoint_epoch_1.pt" not in json.loads((tmp_path / "ck" / "manifest.json").read_text())["checkpoints"]
+
+    select(panel, "best_model.pt")
+    panel.buttons["resume"].click()
+    trainer = node(panel_window, "Trainer")
+    assert params_of(trainer)["resume"] == str((tmp_path / "ck" / "best_model.pt").resolve())
+    panel_window.undo.undo()
+    assert params_of(trainer)["resume"] == ""
+
+    panel.buttons["infer"].click()
+    assert "LoadCheckpoint" in names(panel_window)
+    loaded = params_of(node(panel_window, "LoadCheckpoint"))["path"]
+    assert (tmp_path / loaded).resolve() == (tmp_path / "ck" / "best_model.pt").resolve()
+
+
+def test_curves_open_in_a_window(qtbot: Any, panel_window: Any) -> None:
+    panel_window.runs.panel.checkpoints.buttons["curves"].click()
+    qtbot.waitUntil(lambda: panel_window.findChild(QtWidgets.QDialog, "curves_dialog") is not None, timeout=WAIT_MS)
+    pixmap = panel_window.findChild(QtWidgets.QDialog, "curves_dialog").findChild(QtWidgets.QLabel).pixmap()
+    assert pixmap.width() > 300 and pixmap.height() > 200
+
+
+class _RunsCode:
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.system, ("touch PWNED",))
+
+
+def test_a_malicious_checkpoint_is_refused_and_its_payload_never_runs(qtbot: Any, panel_window: Any,
+                                                                     tmp_path: Path) -> None:
+    torch.save({"model_state_dict": {}, "payload": _RunsCode()}, tmp_path / "ck" / "evil.pt")
+    panel = panel_window.runs.panel.checkpoints
+    panel.buttons["refresh"].click()
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 6, timeout=WAIT_MS)
+    assert cell(panel, "evil.pt", "verified").startswith("✗")
+    select(panel, "evil.pt", "final_model.pt")
+    panel.buttons["compare"].click()
+    wait_console(qtbot, panel_window, "evil.pt: refused: the file contains pickled Python objects")
+    select(panel, "evil.pt")
+    panel.buttons["verify"].click()
+    wait_console(qtbot, panel_window, "✗ evil.pt")
+    assert not list(tmp_path.rglob("PWNED"))
