@@ -11,7 +11,7 @@ from typing import Any
 
 from NodeGraphQt import BaseNode, NodeGraph
 from NodeGraphQt.constants import NodePropWidgetEnum
-from PySide6 import QtCore
+from PySide6 import QtCore, QtGui
 
 from nodeflow.core import NodeSpec, Registry, link_problem
 
@@ -76,12 +76,25 @@ class FlowGraph(NodeGraph):
     """A NodeGraph whose mouse-made links are checked by the core before they exist."""
 
     link_refused = QtCore.Signal(str)
+    tab_pressed = QtCore.Signal(QtCore.QPointF)  # scene position of the cursor (the view centre when outside)
 
     def __init__(self, registry: Registry, parent: Any = None):
         super().__init__(parent)
         self.registry = registry
         self.specs = {graph_type(s): s for s in registry.all()}
         self.register_nodes([node_class(s) for s in registry.all()])
+        self.viewer().installEventFilter(self)
+
+    def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
+        """Tab on the canvas: search the palette, then add the chosen node where the cursor was."""
+        if event.type() == QtCore.QEvent.Type.KeyPress and event.key() == QtCore.Qt.Key.Key_Tab:
+            viewer = self.viewer()
+            cursor = viewer.mapFromGlobal(QtGui.QCursor.pos())
+            if not viewer.viewport().rect().contains(cursor):
+                cursor = viewer.viewport().rect().center()
+            self.tab_pressed.emit(viewer.mapToScene(cursor))
+            return True
+        return super().eventFilter(watched, event)
 
     def refusal(self, out_node: BaseNode, out_port: str, in_node: BaseNode, in_port: str) -> str | None:
         src, dst = spec_of(out_node), spec_of(in_node)

@@ -73,7 +73,10 @@ class Palette(QtWidgets.QWidget):
         return found
 
     def _choose_first(self) -> None:
-        specs = self.visible_specs()
+        """Enter picks the best match: an exact title, then a title that starts with the text."""
+        needle = self.search.text().strip().lower()
+        specs = sorted(self.visible_specs(), key=lambda s: (s.title.lower() != needle,
+                                                             not s.title.lower().startswith(needle)))
         if specs:
             self.chosen.emit(specs[0])
 

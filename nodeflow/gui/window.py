@@ -56,6 +56,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.registry, self.settings, self.run_dir = registry, settings, run_dir
         self.meta = Workflow(name="untitled")
         self.disk_text = ""  # what the file held when we last loaded or saved it
+        self.add_pos: QtCore.QPointF | None = None  # where Tab was pressed on the canvas
         self.graph = FlowGraph(registry, self)
         self.undo = self.graph.undo_stack()
         self.banner = Banner(self)
@@ -96,7 +97,8 @@ class MainWindow(QtWidgets.QMainWindow):
         g.link_refused.connect(self._refused)
         self.undo.cleanChanged.connect(lambda clean: self._title())
         self.undo.indexChanged.connect(lambda *_: self._selection())
-        self.palette.chosen.connect(self.add_at_centre)
+        g.tab_pressed.connect(self._tab_search)
+        self.palette.chosen.connect(self.add_chosen)
         self.properties.edit_requested.connect(self.edit_node)
 
     def _menus(self) -> None:
@@ -125,7 +127,7 @@ class MainWindow(QtWidgets.QMainWindow):
                   QtGui.QKeySequence.StandardKey.Delete)
         self._act(edit, "Select &All", self.graph.select_all, QtGui.QKeySequence.StandardKey.SelectAll)
         edit.addSeparator()
-        self._act(edit, "Edit &Parameters…", self.edit_selected, "Return")
+        self._act(edit, "Edit &Parameters…", self.edit_selected, "Ctrl+E")
         self._act(edit, "Auto &Layout", lambda: editing.auto_layout(self.graph), "Ctrl+L")
         self._act(edit, "Add &Note (backdrop)", lambda: editing.add_backdrop(self.graph, "Note"), "Ctrl+B")
         run = bar.addMenu("&Run")
@@ -168,9 +170,18 @@ class MainWindow(QtWidgets.QMainWindow):
         return (self.meta.path.parent if self.meta.path else self.run_dir), self.run_dir
 
     # --- editing ---------------------------------------------------------------------------
-    def add_at_centre(self, spec: object) -> None:
-        centre = self.graph.viewer().mapToScene(self.graph.viewer().viewport().rect().center())
-        editing.add_node(self.graph, spec, (centre.x(), centre.y()))
+    def _tab_search(self, scene_pos: QtCore.QPointF) -> None:
+        self.add_pos = scene_pos
+        self.palette.search.setFocus()
+        self.palette.search.selectAll()
+
+    def add_chosen(self, spec: object) -> None:
+        """A palette choice lands where Tab was pressed, otherwise in the middle of the view."""
+        viewer = self.graph.viewer()
+        pos = self.add_pos or viewer.mapToScene(viewer.viewport().rect().center())
+        self.add_pos = None
+        editing.add_node(self.graph, spec, (pos.x(), pos.y()))
+        viewer.setFocus()
 
     def edit_selected(self) -> None:
         selected = [n for n in self.graph.selected_nodes() if spec_of(n) is not None]

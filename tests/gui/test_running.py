@@ -84,7 +84,7 @@ def test_a_killed_or_crashing_run_leaves_the_editor_usable(qtbot: Any, make_wind
                                                           sig: int) -> None:
     window = make_window(small_workflow(tmp_path, epochs=200, batch_size=16))
     def kill(e: dict[str, Any]) -> None:
-        if e["event"] == "epoch_end":
+        if e["event"] == "checkpoint_saved" and e["kind"] == "periodic":  # epoch_end comes before the save
             os.kill(window.runs.process.process.processId(), sig)
 
     window.runs.process.event.connect(kill)
