@@ -49,7 +49,8 @@ class PropertiesPanel(QtWidgets.QWidget):
             self.about.setText("Select a node to see its parameters; double-click it to edit them.")
             return
         spec = spec_of(self.node)
-        self.title.setText(f"{self.node.name()} — {spec.title}")
+        name = self.node.name()
+        self.title.setText(name if name == spec.title else f"{name} — {spec.title}")
         self.about.setText(spec.description)
         values = params_of(self.node)
         for param in spec.params:

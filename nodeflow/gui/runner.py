@@ -32,7 +32,7 @@ def child_environment() -> QtCore.QProcessEnvironment:
 class RunProcess(QtCore.QObject):
     """One run of a saved workflow file in a child process."""
 
-    event = QtCore.Signal(dict)  # each JSON event line
+    event = QtCore.Signal(object)  # each JSON event line, a dict
     output = QtCore.Signal(str)  # stderr and any stdout line that is not an event
     ended = QtCore.Signal(int, str)  # exit code (-1 when it crashed or was killed), a one-line summary
 
