@@ -74,3 +74,16 @@ def test_tab_then_search_adds_the_node_at_the_cursor_with_an_id_and_a_plain_name
     expected = viewer.mapToScene(viewer.viewport().mapFromGlobal(QtGui.QCursor.pos()))
     assert abs(added.pos()[0] - expected.x()) < 2 and abs(added.pos()[1] - expected.y()) < 2
     assert len(window.workflow().nodes) == 6
+
+
+def test_devices_lists_what_the_picker_offers(tmp_path: Path, qtbot: Any, make_window: Any) -> None:
+    done = main_py("devices", cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    import json
+
+    found = [json.loads(line) for line in done.stdout.splitlines()]
+    assert done.returncode == 0 and [d["device"] for d in found[:2]] == ["auto", "cpu"]
+    window = make_window()
+    picker = window.runs.panel.device
+    expected = len(found)  # auto and cpu, plus every CUDA device by name and memory where there is one
+    qtbot.waitUntil(lambda: picker.count() == expected or expected == 2, timeout=60000)
+    assert picker.itemData(0) == "" and picker.itemData(1) == "cpu"

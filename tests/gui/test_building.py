@@ -94,3 +94,31 @@ def test_validate_lists_every_issue_and_marks_the_node(make_window: Any) -> None
     assert any("node 'Evaluate' field 'dataset'" in i for i in issues), issues
     assert badge_of(evaluate) == "issue" and "dataset" in badge_text(evaluate)
     assert all(badge_of(n) == "idle" for n in window.graph.all_nodes() if spec_of(n) and n is not evaluate)
+
+
+def test_dragging_a_palette_entry_onto_the_canvas_adds_that_node(make_window: Any) -> None:
+    window = make_window()
+    tree = window.palette.tree
+    item = tree.findItems("ResNet", QtCore.Qt.MatchFlag.MatchExactly | QtCore.Qt.MatchFlag.MatchRecursive)[0]
+    mime = tree.mimeData([item])  # what Qt hands the canvas on drop
+    window.graph.viewer().data_dropped.emit(mime, QtCore.QPointF(120, 80))
+    added = node(window, "ResNet")
+    assert added.get_property("nf_id") == "resnet" and spec_of(added).type == "model.resnet"
+
+
+def test_a_note_around_nodes_is_saved_in_the_layout_and_comes_back(make_window: Any, tmp_path: Path) -> None:
+    from nodeflow.gui import editing
+
+    copy = tmp_path / "noted.json"
+    copy.write_text((WORKFLOWS / "digits_cnn.json").read_text())
+    window = make_window(copy)
+    node(window, "Digits").set_selected(True)
+    node(window, "Split").set_selected(True)
+    editing.add_backdrop(window.graph, "data preparation")
+    assert window.save()
+    saved = json.loads(copy.read_text())["layout"]["backdrops"]
+    assert [b["text"] for b in saved] == ["data preparation"]
+    reopened = make_window(copy)
+    notes = [n for n in reopened.graph.all_nodes() if n.type_ == editing.BACKDROP]
+    assert [n.get_property("backdrop_text") for n in notes] == ["data preparation"]
+    assert window.runs.validate()  # the core ignores layout
