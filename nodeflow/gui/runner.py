@@ -117,7 +117,8 @@ class RunProcess(QtCore.QObject):
             self.ended.emit(-1, f"Could not start the runner: {self.process.errorString()}")
 
 
-EXIT_TEXT = {0: "Run completed.", 1: "The run failed.", 2: "The run stopped on invalid input (see the error above).", 130: "Run stopped."}
+EXIT_TEXT = {0: "Run completed.", 1: "The run failed.", 2: "The run stopped on invalid input (see the error above).",
+             130: "Run stopped."}
 
 
 def run_tool(parent: QtCore.QObject, args: Sequence[str], cwd: Path,

@@ -42,7 +42,8 @@ def test_digits_workflow_built_from_the_palette_validates_and_matches_the_exampl
     made = window.workflow()
     by_id = {n.id: n.name for n in made.nodes.values()}
     assert sorted((by_id[k.src], k.src_port, by_id[k.dst], k.dst_port) for k in made.links) == sorted(DIGITS_LINKS)
-    assert window.runs.validate(), [window.runs.panel.issues.item(i).text() for i in range(window.runs.panel.issues.count())]
+    issues = window.runs.panel.issues
+    assert window.runs.validate(), [issues.item(i).text() for i in range(issues.count())]
     example = json.loads((WORKFLOWS / "digits_cnn.json").read_text())
     assert {n.type for n in made.nodes.values()} == {n["type"] for n in example["nodes"].values()}
     assert window.modified() and window.isWindowModified()

@@ -51,10 +51,9 @@ def test_trainer_dialog_sets_checkpoint_dir_and_period_kept_after_save_and_reope
 def test_every_param_has_a_field_named_after_it_with_help_and_path_params_browse(qtbot: Any, make_window: Any) -> None:
     window = make_window(WORKFLOWS / "wine_mlp.json")
     for name in ("Trainer", "Wine", "Predict"):
-        seen: dict[str, Any] = {}
+        target = node(window, name)
 
-        def look(dialog: QtWidgets.QWidget) -> None:
-            target = node(window, seen["name"])
+        def look(dialog: QtWidgets.QWidget, target: Any = target) -> None:
             for param in target.spec.params:
                 field = dialog.findChild(QtWidgets.QWidget, param.name)
                 assert field is not None and field.toolTip() == param.help, param.name
@@ -62,9 +61,8 @@ def test_every_param_has_a_field_named_after_it_with_help_and_path_params_browse
                 assert has_browse == (param.type in ("file", "dir", "outdir", "outfile")), param.name
             dialog.findChild(QtWidgets.QPushButton, "cancel").click()
 
-        seen["name"] = name
         errors = answer_modal(qtbot, look)
-        window.edit_node(node(window, name))
+        window.edit_node(target)
         assert not errors
 
 
