@@ -41,7 +41,6 @@ class CheckpointsPanel(QtWidgets.QWidget):
         self.run_dir = run_dir
         self.folder: Path | None = None
         self.records: list[dict[str, Any]] = []
-        self.busy = 0
         self.folder_label = QtWidgets.QLabel("Select a Trainer to see its checkpoints.", self)
         self.folder_label.setObjectName("checkpoint_folder")
         self.table = QtWidgets.QTableWidget(0, len(COLUMNS), self)
@@ -82,13 +81,7 @@ class CheckpointsPanel(QtWidgets.QWidget):
     def _tool(self, args: list[str], done: Any = None) -> None:
         if not self.window().isVisible():
             return  # the editor is closing
-        self.busy += 1
-
-        def finished(code: int, out: str, err: str) -> None:
-            self.busy -= 1
-            (done or self._print)(code, out, err)
-
-        run_tool(self, args, self.run_dir, finished)
+        run_tool(self, args, self.run_dir, done or self._print)
 
     def _print(self, code: int, out: str, err: str) -> None:
         for line in (out + err).splitlines():

@@ -81,7 +81,6 @@ class FlowGraph(NodeGraph):
     def __init__(self, registry: Registry, parent: Any = None):
         super().__init__(parent)
         self.registry = registry
-        self.specs = {graph_type(s): s for s in registry.all()}
         self.register_nodes([node_class(s) for s in registry.all()])
         self.viewer().installEventFilter(self)
 

@@ -61,12 +61,7 @@ class RunControl(QtCore.QObject):
         if workflow.path is None:
             workflow.path = self.window.dirs()[0] / "untitled.json"  # relative inputs resolve from there
         try:
-            cwd = os.getcwd()
-            os.chdir(self.window.run_dir)  # output folders resolve against the run folder, as in the child
-            try:
-                plan(workflow, self.window.registry)
-            finally:
-                os.chdir(cwd)
+            plan(workflow, self.window.registry)  # output folders resolve against the cwd: the run folder
         except UserError as exc:
             for issue in exc.issues:
                 self.panel.issues.addItem(str(issue).replace(f"{workflow.path}: ", ""))

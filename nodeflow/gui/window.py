@@ -51,6 +51,8 @@ class Banner(QtWidgets.QFrame):
 
 
 class MainWindow(QtWidgets.QMainWindow):
+    """`run_dir` is where runs execute and output folders resolve: the editor's working directory."""
+
     def __init__(self, registry: Registry, settings: QtCore.QSettings, run_dir: Path):
         super().__init__()
         self.registry, self.settings, self.run_dir = registry, settings, run_dir
