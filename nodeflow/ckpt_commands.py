@@ -1,4 +1,4 @@
-"""`nodeflow ckpt`: list, show, verify, compare, export, prune and plot checkpoints."""
+"""`nodeflow ckpt`: list, show, verify, compare, export, prune, delete and plot checkpoints."""
 from __future__ import annotations
 
 import argparse
@@ -72,20 +72,27 @@ def _value(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else "-" if v is None else str(v)
 
 
+LIST_COLUMNS = ("file", "kind", "epoch", "step", "monitored", "size", "best", "final", "verified")
+
+
+def _cells(name: str, entry: dict[str, Any] | None, problem: str | None) -> tuple[str, ...]:
+    """One row of `ckpt list`, as text (also sent to the editor's panel with --json)."""
+    e = entry or {}
+    monitored = f"{e['monitor']}={_value(e.get('monitor_value'))}" if e.get("monitor") else "-"
+    return (name, e.get("kind", "?"), _value(e.get("epoch")), _value(e.get("step")), monitored,
+            _size(e.get("file_size")), "✓" if e.get("is_best") else "", "✓" if e.get("is_final") else "",
+            "✓" if problem is None else f"✗ {problem}")
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     folder = _folder(args.folder)
     rows = _rows(folder)
     if args.json:
         for name, entry, problem in rows:
-            print(json.dumps({"file": name, "entry": entry, "problem": problem}, default=str))
+            cells = dict(zip(LIST_COLUMNS, _cells(name, entry, problem), strict=True))
+            print(json.dumps({"file": name, "entry": entry, "problem": problem, "cells": cells}, default=str))
         return EXIT_OK
-    table = [("file", "kind", "epoch", "step", "monitored", "size", "best", "final", "verified")]
-    for name, entry, problem in rows:
-        e = entry or {}
-        monitored = f"{e['monitor']}={_value(e.get('monitor_value'))}" if e.get("monitor") else "-"
-        table.append((name, e.get("kind", "?"), _value(e.get("epoch")), _value(e.get("step")), monitored,
-                      _size(e.get("file_size")), "✓" if e.get("is_best") else "", "✓" if e.get("is_final") else "",
-                      "✓" if problem is None else f"✗ {problem}"))
+    table = [LIST_COLUMNS, *(_cells(*row) for row in rows)]
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]) - 1)]
     for row in table:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
@@ -201,15 +208,12 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from nodeflow.training.manifest import read_manifest, write_manifest
+    from nodeflow.training.manifest import remove_checkpoints
 
     path = Path(args.file)
     if not path.is_file():
         raise UserError(Issue("no such checkpoint file", file=args.file))
-    entries = read_manifest(path.parent)  # the entry goes first, as in prune: never an entry without its file
-    if entries.pop(path.name, None) is not None:
-        write_manifest(path.parent, entries)
-    path.unlink()
+    remove_checkpoints(path.parent, [path.name])
     print(f"deleted {path}")
     return EXIT_OK
 

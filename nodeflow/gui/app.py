@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
@@ -38,6 +38,18 @@ def screenshot(window: QtWidgets.QWidget, out: Path, size: str) -> None:
         QtWidgets.QApplication.processEvents()
     out.parent.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(out))
+
+
+def run_until(done: Callable[[], bool], seconds: float) -> None:
+    """Run the event loop (as the editor does) until `done()` or `seconds` pass."""
+    loop = QtCore.QEventLoop()
+    check = QtCore.QTimer()
+    check.timeout.connect(lambda: done() and loop.quit())
+    QtCore.QTimer.singleShot(int(seconds * 1000), loop.quit)
+    check.start(50)
+    if not done():
+        loop.exec()
+    check.stop()
 
 
 def launch(argv: Sequence[str], default_workflow: str | None = None) -> int:

@@ -14,20 +14,6 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from nodeflow.gui.runner import run_tool
 
-COLUMNS = ("file", "kind", "epoch", "monitored", "size", "best", "final", "verified", "saved")
-
-
-def _row(record: dict[str, Any]) -> list[str]:
-    e = record.get("entry") or {}
-    value = e.get("monitor_value")
-    monitored = f"{e['monitor']}={value:.4f}" if e.get("monitor") and isinstance(value, float) else "-"
-    size = e.get("file_size")
-    return [record["file"], str(e.get("kind", "?")), str(e.get("epoch", "?")), monitored,
-            f"{size / 1024:.0f} KiB" if isinstance(size, int) else "?", "✓" if e.get("is_best") else "",
-            "✓" if e.get("is_final") else "", "✓" if record.get("problem") is None else f"✗ {record['problem']}",
-            str(e.get("timestamp", ""))]
-
-
 class CheckpointsPanel(QtWidgets.QWidget):
     """Lists, verifies, compares, exports, deletes and plots; resume or infer from a checkpoint."""
 
@@ -43,9 +29,8 @@ class CheckpointsPanel(QtWidgets.QWidget):
         self.records: list[dict[str, Any]] = []
         self.folder_label = QtWidgets.QLabel("Select a Trainer to see its checkpoints.", self)
         self.folder_label.setObjectName("checkpoint_folder")
-        self.table = QtWidgets.QTableWidget(0, len(COLUMNS), self)
+        self.table = QtWidgets.QTableWidget(0, 0, self)  # columns: those of `nodeflow ckpt list`
         self.table.setObjectName("checkpoint_table")
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
@@ -104,10 +89,14 @@ class CheckpointsPanel(QtWidgets.QWidget):
     def _show(self, records: list[dict[str, Any]]) -> None:
         self.records = records
         self.table.setRowCount(len(records))
+        if records:
+            columns = list(records[0]["cells"])
+            self.table.setColumnCount(len(columns))
+            self.table.setHorizontalHeaderLabels(columns)
         for r, record in enumerate(records):
-            for c, text in enumerate(_row(record)):
+            for c, (column, text) in enumerate(record["cells"].items()):
                 item = QtWidgets.QTableWidgetItem(text)
-                if c == COLUMNS.index("verified") and text.startswith("✗"):
+                if column == "verified" and text.startswith("✗"):
                     item.setForeground(QtGui.QBrush(QtGui.QColor("#d9534f")))
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()

@@ -108,8 +108,14 @@ def prune_periodic(folder: Path, keep: int) -> list[str]:
     entries = read_manifest(folder)
     periodic = sorted((e.get("epoch", 0), n) for n, e in entries.items() if e.get("kind") == "periodic")
     doomed = [name for _, name in periodic[:max(0, len(periodic) - keep)]]
-    if doomed:
-        write_manifest(folder, {n: e for n, e in entries.items() if n not in doomed})
-        for name in doomed:
-            (folder / name).unlink(missing_ok=True)
+    remove_checkpoints(folder, doomed)
     return doomed
+
+
+def remove_checkpoints(folder: Path, names: list[str]) -> None:
+    """Delete checkpoint files: their manifest entries first, so no entry ever outlives its file."""
+    entries = read_manifest(folder)
+    if any(n in entries for n in names):
+        write_manifest(folder, {n: e for n, e in entries.items() if n not in names})
+    for name in names:
+        (folder / name).unlink(missing_ok=True)

@@ -39,10 +39,9 @@ def panel_window(trained: Path, tmp_path: Path, make_window: Any, qtbot: Any) ->
 
 
 def cell(panel: Any, file: str, column: str) -> str:
-    from nodeflow.gui.checkpoints_panel import COLUMNS
-
+    headers = [panel.table.horizontalHeaderItem(c).text() for c in range(panel.table.columnCount())]
     row = next(r for r in range(panel.table.rowCount()) if panel.table.item(r, 0).text() == file)
-    return panel.table.item(row, COLUMNS.index(column)).text()
+    return panel.table.item(row, headers.index(column)).text()
 
 
 def select(panel: Any, *files: str) -> None:
