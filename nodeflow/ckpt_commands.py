@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from nodeflow.core.errors import CheckpointError, Issue, UserError
-from nodeflow.core.files import atomic_write, atomic_write_text
+from nodeflow.core.outputs import output_problem, write_output, write_output_text
 
 EXIT_OK, EXIT_BAD = 0, 1
 
@@ -32,6 +32,7 @@ def add_parser(sub: Any) -> None:
     export.add_argument("dest")
     export.add_argument("--format", choices=("torch", "safetensors"), default="torch",
                         help="safetensors: weights only")
+    export.add_argument("--force", action="store_true", help="replace DEST even when NodeFlow did not write it")
     prune = ckpt.add_parser("prune", help="keep the newest N periodic checkpoints (never best or final)")
     prune.add_argument("folder")
     prune.add_argument("--keep", type=int, required=True)
@@ -39,6 +40,7 @@ def add_parser(sub: Any) -> None:
     plot = ckpt.add_parser("plot", help="train/val curves of the newest valid checkpoint to a PNG")
     plot.add_argument("folder")
     plot.add_argument("-o", "--output", default="curves.png")
+    plot.add_argument("--force", action="store_true", help="replace the output even when NodeFlow did not write it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,6 +52,14 @@ def _folder(value: str) -> Path:
     if not folder.is_dir():
         raise UserError(Issue("not a folder", file=value))
     return folder
+
+
+def _check_outputs(paths: list[Path], force: bool) -> None:
+    """Refuse to replace any file NodeFlow did not write, unless --force."""
+    for path in paths:
+        problem = output_problem(path, force, "--force replaces it")
+        if problem:
+            raise UserError(Issue(problem))
 
 
 def _rows(folder: Path) -> list[tuple[str, dict[str, Any] | None, str | None]]:
@@ -177,20 +187,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     from nodeflow.training.manifest import read_manifest
 
     source, dest = Path(args.file), Path(args.dest)
+    sidecar = dest.with_name(dest.name + ".json")
+    _check_outputs([dest, sidecar], args.force)
     data = load_checkpoint(source)  # refuses a file that does not match its manifest entry
     entry = read_manifest(source.parent).get(source.name)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     if args.format == "safetensors":
         from safetensors.torch import save
 
         weights = {k: v.contiguous() for k, v in data["model_state_dict"].items()}
         meta = {"epoch": str(data.get("epoch")), "config": json.dumps(data.get("config") or {}, default=str)}
         blob = save(weights, metadata=meta)
-        atomic_write(dest, lambda handle: handle.write(blob))
+        write_output(dest, lambda handle: handle.write(blob), "ckpt export")
     else:
         with source.open("rb") as handle:
-            atomic_write(dest, lambda out: shutil.copyfileobj(handle, out))
-    atomic_write_text(dest.with_name(dest.name + ".json"), json.dumps(entry or {}, indent=2) + "\n")
+            write_output(dest, lambda out: shutil.copyfileobj(handle, out), "ckpt export")
+    write_output_text(sidecar, json.dumps(entry or {}, indent=2) + "\n", "ckpt export")
     print(f"exported {source} -> {dest} ({args.format}) with {dest.name}.json")
     return EXIT_OK
 
@@ -223,14 +234,16 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from nodeflow.training.plots import plot_history
     from nodeflow.training.resume import newest_valid
 
-    folder = _folder(args.folder)
+    folder, output = _folder(args.folder), Path(args.output)
+    _check_outputs([output], args.force)
     path, skipped = newest_valid(folder)
     for name, problem in skipped:
         print(f"skipping {name}: {problem}")
     if path is None:
         raise CheckpointError(Issue("no valid checkpoint to plot", file=str(folder)))
     history = load_checkpoint(path).get("history") or {}
-    plot_history(history, Path(args.output), title=f"{folder.name} ({path.name})")
+    write_output(output, lambda handle: plot_history(history, handle, title=f"{folder.name} ({path.name})"),
+                 "ckpt plot")
     print(f"wrote {args.output} from {path} ({len(history.get('train_loss', []))} epochs)")
     return EXIT_OK
 

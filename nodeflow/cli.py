@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("validate", help="report every problem in a workflow without running it")
     check.add_argument("workflow")
     check.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.PARAM=VALUE")
+    for command in (run, check):
+        command.add_argument("--overwrite", action="store_true",
+                             help="a fresh run into a used checkpoint_dir moves the earlier files to "
+                                  "checkpoint_dir/previous/<run-id>/ (never deletes them)")
     nodes = sub.add_parser("nodes", help="list every node type with its ports and params")
     nodes.add_argument("--markdown", action="store_true", help="print the Markdown node reference")
     sub.add_parser("devices", help="the devices this machine can train on, one JSON object per line")
@@ -58,6 +62,9 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     if getattr(args, "resume", None):
         overrides += [f"{n.name}.resume={args.resume}" for n in workflow.nodes.values()
                       if (spec := registry.get(n.type)) and spec.param("resume")]
+    if args.overwrite:
+        overrides += [f"{n.name}.overwrite=true" for n in workflow.nodes.values()
+                      if (spec := registry.get(n.type)) and spec.param("checkpoint_dir") and spec.param("overwrite")]
     apply_overrides(workflow, registry, overrides)
     device = getattr(args, "device", None)
     if device:

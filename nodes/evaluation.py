@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from nodeflow.core.errors import DataError, Issue
-from nodeflow.core.files import atomic_write_text
+from nodeflow.core.outputs import output_problem, write_output_text
 from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import NodeSpec, ParamSpec, PortSpec, RunContext
 from nodeflow.training.data import CLASSIFICATION, DataBundle
@@ -65,8 +65,10 @@ def run_predict(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
         for i in range(len(data)):
             writer.writerow([i] + [f"{float(v):.6g}" for v in data.y[i]] + [f"{float(v):.6g}" for v in out[i]])
     path = resolve_path(params["path"], Path.cwd())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, buffer.getvalue())
+    problem = output_problem(path, params["overwrite"], "set overwrite=true to replace it")
+    if problem:  # appeared since validation (another node or program wrote it)
+        raise DataError(Issue(problem, field="path"))
+    write_output_text(path, buffer.getvalue(), ctx.node_name)
     ctx.log(f"Wrote {len(data)} predictions to {path}")
     return {}
 
@@ -77,6 +79,8 @@ PREDICT = NodeSpec(
     params=(
         ParamSpec("path", "outfile", "predictions.csv", "CSV file to write (relative to the current folder)"),
         ParamSpec("batch_size", "int", 1024, "Samples per forward pass", min=1, max=1_000_000),
+        ParamSpec("overwrite", "bool", False, "Replace path even when NodeFlow did not write it (a file it "
+                  "wrote earlier is always replaced)"),
     ),
 )
 

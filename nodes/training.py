@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nodeflow.core.errors import CheckpointError, Issue
+from nodeflow.core.outputs import name_run
 from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunContext
 from nodeflow.training.callbacks import ProgressEvents
@@ -20,9 +21,10 @@ from nodeflow.training.factory import LOSSES, OPTIMIZERS, SCHEDULERS
 from nodeflow.training.history import HistoryFiles
 from nodeflow.training.loop import TrainConfig, TrainingLoop
 from nodeflow.training.resume import config_changes, newest_valid, set_aside
+from nodeflow.training.run_folder import RUN_FILES, claim, folder_problem
 
 MONITORS = ("auto", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
-PLACEHOLDERS = ("model", "dataset", "timestamp")  # allowed in checkpoint_dir
+PLACEHOLDERS = ("model", "dataset", "timestamp", "run")  # allowed in checkpoint_dir
 
 
 def check_trainer(c: CheckInput) -> list[tuple[str, str]]:
@@ -35,20 +37,35 @@ def check_trainer(c: CheckInput) -> list[tuple[str, str]]:
     try:
         p["checkpoint_dir"].format(**dict.fromkeys(PLACEHOLDERS, "x"))
     except (KeyError, IndexError, ValueError):
-        problems.append(("checkpoint_dir", "unknown placeholder: use {model}, {dataset} or {timestamp}"))
+        problems.append(("checkpoint_dir", "unknown placeholder: use {model}, {dataset}, {timestamp} or {run}"))
     if p["resume"] in ("auto", "best") and not p["checkpoint_dir"]:
         problems.append(("resume", f"resume={p['resume']!r} looks in checkpoint_dir, which is empty"))
     elif p["resume"] not in ("", "auto", "best") and not resolve_path(p["resume"], Path.cwd()).is_file():
         problems.append(("resume", f"checkpoint not found: {p['resume']}"))
+    elif p["checkpoint_dir"] and "{" not in p["checkpoint_dir"]:  # placeholders are checked when named
+        folder = Path(os.path.expanduser(p["checkpoint_dir"]))  # as the run names it: relative to cwd
+        reason = folder_problem(folder, continues(p["resume"], folder), p["overwrite"])
+        if reason:
+            problems.append(("checkpoint_dir", reason))
     return problems
 
 
-def checkpoint_folder(template: str, model: Any, data: DataBundle) -> Path:
-    """checkpoint_dir with {model}, {dataset}, {timestamp} filled in (seed 003's naming)."""
+def continues(resume: str, folder: Path) -> bool:
+    """Whether `resume` continues the run in `folder` (rather than starting one there)."""
+    if resume in ("auto", "best"):
+        return True
+    return bool(resume) and resolve_path(resume, Path.cwd()).resolve().parent == folder.resolve()
+
+
+def checkpoint_folder(template: str, model: Any, data: DataBundle, resume: str = "") -> Path:
+    """checkpoint_dir with {model}, {dataset}, {timestamp} filled in (seed 003's naming).
+
+    {run} is run_1, run_2, …: the first free one for a fresh run, the newest one to resume.
+    """
     model_type = (getattr(model, "nodeflow_config", None) or {}).get("type", type(model).__name__)
     values = dict(zip(PLACEHOLDERS, (model_type.split(".")[-1], data.name.split("/")[0] or "data",
-                                     time.strftime("%Y%m%d_%H%M%S"))))
-    return Path(os.path.expanduser(template.format(**values)))  # relative to cwd, as the seeds say
+                                     time.strftime("%Y%m%d_%H%M%S"), "{run}")))
+    return Path(os.path.expanduser(name_run(template.format(**values), newest=bool(resume))))  # relative to cwd
 
 
 def resume_from(ctx: RunContext, loop: TrainingLoop, resume: str, folder: Path | None,
@@ -87,11 +104,16 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
     }
     emit: Any = ctx.emit
     callbacks: list[Any] = []
-    folder = checkpoint_folder(params["checkpoint_dir"], model, train) if params["checkpoint_dir"] else None
-    if folder is not None:
+    folder = None
+    if params["checkpoint_dir"]:
+        folder = checkpoint_folder(params["checkpoint_dir"], model, train, params["resume"])
+        workflow_hash = hashlib.sha256(ctx.workflow_text.encode()).hexdigest()
+        run_id, moved = claim(folder, continues(params["resume"], folder), params["overwrite"], workflow_hash)
+        if moved is not None:
+            ctx.log(f"moved the earlier files in {folder} to {moved} (overwrite)")
         emit = HistoryFiles(folder, ctx.emit, snapshot, ctx.workflow_text)
-        info = {"experiment": folder.name, "device": settings["device"],
-                "workflow_hash": hashlib.sha256(ctx.workflow_text.encode()).hexdigest()}
+        info = {"experiment": folder.name, "device": settings["device"], "workflow_hash": workflow_hash,
+                "run_id": run_id}
         policy = CheckpointPolicy(folder, params["save_every_n_epochs"], params["max_checkpoints"],
                                   params["save_best_only"], info)
         callbacks.append(Checkpoints(policy, emit, snapshot))
@@ -137,8 +159,8 @@ TRAINER = NodeSpec(
                   label="Mixed precision"),
         ParamSpec("seed", "int", 0, "Seed for data order and dropout", min=0, max=2**31 - 1),
         ParamSpec("checkpoint_dir", "outdir", "checkpoints",
-                  "Folder for checkpoints (empty: no saving); may use {model}, {dataset}, {timestamp}",
-                  label="Checkpoint Directory", allow_empty=True),
+                  "Folder for checkpoints (empty: no saving); may use {model}, {dataset}, {timestamp}, "
+                  "{run} (run_1, run_2, …)", label="Checkpoint Directory", allow_empty=True, writes=RUN_FILES),
         ParamSpec("save_every_n_epochs", "int", 5, "Save checkpoint_epoch_N.pt every N epochs",
                   label="Save Every N Epochs", min=1, max=100_000),
         ParamSpec("max_checkpoints", "int", 0, "Periodic files to keep, oldest removed first (0: keep all; "
@@ -146,6 +168,8 @@ TRAINER = NodeSpec(
         ParamSpec("save_best_only", "bool", False, "Write best_model.pt and final_model.pt but no periodic files"),
         ParamSpec("resume", "str", "", "Continue from a checkpoint: auto (newest valid in checkpoint_dir), "
                   "best, or a file path; empty starts fresh", choices=("", "auto", "best")),
+        ParamSpec("overwrite", "bool", False, "A fresh run into a folder holding another run (or files "
+                  "NodeFlow did not write) moves them to previous/ first; never deletes them"),
         ParamSpec("monitor", "choice", "auto", "Metric deciding best_model.pt (auto: val_loss when "
                   "validation data is connected, else train_loss)", choices=MONITORS),
         ParamSpec("mode", "choice", "auto", "Whether lower (min) or higher (max) monitored values are "

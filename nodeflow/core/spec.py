@@ -51,6 +51,7 @@ class ParamSpec:
     max: float | None = None
     choices: tuple[str, ...] = ()  # enforced for "choice"; suggestions for "str"
     allow_empty: bool = False  # for path params: "" is a valid "off" value
+    writes: tuple[str, ...] = ()  # outdir params: the names (globs) a run writes inside the folder
 
     @property
     def title(self) -> str:

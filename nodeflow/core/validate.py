@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from nodeflow.core.errors import Issue, ValidationError
-from nodeflow.core.params import ParamError, check_path, coerce
+from nodeflow.core.outputs import output_problem
+from nodeflow.core.params import ParamError, check_path, coerce, resolve_path
+from nodeflow.core.writers import collisions
 from nodeflow.core.registry import Registry
 from nodeflow.core.spec import CheckInput, NodeSpec
 from nodeflow.core.workflow import Node, Workflow
@@ -59,6 +61,8 @@ def plan(workflow: Workflow, registry: Registry) -> Plan:
             continue
         specs[node.id] = spec
         params[node.id] = _params(node, spec, workflow.base_dir, bad)
+    for node_id, field, message in collisions(workflow, specs, params):
+        bad(workflow.nodes[node_id], field, message)
     sources = _wiring(workflow, specs, bad)
     empty = {(nid, port) for nid, spec in specs.items() if spec.empty_outputs and nid in params
              for port in spec.empty_outputs(params[nid])}
@@ -98,6 +102,9 @@ def _params(node: Node, spec: NodeSpec, base_dir: Path, bad: Any) -> dict[str, A
     for param in spec.params:
         if param.type in PATH_TYPES and param.name not in failed:
             reason = check_path(param, clean[param.name], base_dir)
+            if not reason and param.type == "outfile" and clean[param.name]:
+                reason = output_problem(resolve_path(clean[param.name], Path.cwd()), clean.get("overwrite") is True,
+                                        "set overwrite=true to replace it")
             if reason:
                 bad(node, param.name, reason)
     return clean

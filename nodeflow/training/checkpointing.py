@@ -17,6 +17,7 @@ from nodeflow.training.checkpoint import BEST, FINAL, INTERRUPTED, PERIODIC, ato
 from nodeflow.training.loop import Callback, TrainingLoop
 from nodeflow.training.manifest import commit_entry, make_entry, prune_periodic
 from nodeflow.training.rng import capture_rng
+from nodeflow.training.run_folder import is_run_temp
 
 Emit = Callable[..., None]
 
@@ -27,7 +28,7 @@ class CheckpointPolicy:
     every: int = 5
     max_checkpoints: int = 0  # periodic files kept; 0 keeps all. Best and final are never deleted.
     save_best_only: bool = False  # no periodic files
-    info: Mapping[str, Any] = field(default_factory=dict)  # experiment, workflow_hash, device
+    info: Mapping[str, Any] = field(default_factory=dict)  # experiment, workflow_hash, device, run_id
 
 
 class Checkpoints(Callback):
@@ -43,7 +44,8 @@ class Checkpoints(Callback):
             raise DataError(Issue(f"cannot create {self.policy.folder}: {exc.strerror}",
                                   field="checkpoint_dir")) from None
         for stale in self.policy.folder.glob(".*.tmp"):  # left by a save that was killed
-            stale.unlink(missing_ok=True)
+            if is_run_temp(stale.name):
+                stale.unlink(missing_ok=True)
 
     def on_epoch_end(self, loop: TrainingLoop) -> None:
         epoch = loop.state.epoch
@@ -79,7 +81,8 @@ class Checkpoints(Callback):
 
     def _prune_periodic(self) -> None:
         if self.policy.max_checkpoints > 0:
-            for name in prune_periodic(self.policy.folder, self.policy.max_checkpoints):
+            run_id = self.policy.info.get("run_id", "")
+            for name in prune_periodic(self.policy.folder, self.policy.max_checkpoints, run_id):
                 self.emit("checkpoint_deleted", path=str(self.policy.folder / name), reason="max_checkpoints")
 
 

@@ -18,6 +18,7 @@ from nodeflow.core.files import atomic_write_text, in_folder
 from nodeflow.core.text import checkpoint_line, epoch_line
 
 Emit = Callable[..., None]
+FILES = ("workflow.json", "config.json", "training_log.txt", "history", "tensorboard")  # what a run writes here
 
 
 def seed_shape(epoch: int, step: int, config: Mapping[str, Any], metrics: Mapping[str, float]) -> dict[str, Any]:

@@ -7,7 +7,6 @@ is_latest) plus is_final, kind, the workflow hash, and the torch/Python versions
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from datetime import datetime, timezone
@@ -16,33 +15,27 @@ from typing import Any
 
 import torch
 
-from nodeflow.core.files import atomic_write_text
-
-MANIFEST = "manifest.json"
-FORMAT = "nodeflow.checkpoints"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from nodeflow.core.files import atomic_write_text, sha256_of
+from nodeflow.core.outputs import MANIFEST, MANIFEST_FORMAT, manifest_doc
 
 
 def read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
     """Entries by file name; an absent or unreadable manifest gives no entries."""
-    try:
-        doc = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    entries = doc.get("checkpoints") if isinstance(doc, dict) else None
+    entries = (manifest_doc(folder) or {}).get("checkpoints")
     return {k: v for k, v in entries.items() if isinstance(v, dict)} if isinstance(entries, dict) else {}
 
 
-def write_manifest(folder: Path, entries: dict[str, dict[str, Any]]) -> None:
-    doc = {"format": FORMAT, "version": 1, "checkpoints": entries}
+def write_manifest(folder: Path, entries: dict[str, dict[str, Any]], run: dict[str, Any] | None = None) -> None:
+    """Replace the entries; the run section is kept unless `run` replaces it."""
+    if run is None:
+        run = (manifest_doc(folder) or {}).get("run")
+    doc = {"format": MANIFEST_FORMAT, "version": 1, **({"run": run} if run else {}), "checkpoints": entries}
     atomic_write_text(folder / MANIFEST, json.dumps(doc, indent=2, sort_keys=False) + "\n")
+
+
+def start_run(folder: Path, run: dict[str, Any]) -> None:
+    """Claim `folder` for a run before anything else is written there (the manifest marks it ours)."""
+    write_manifest(folder, read_manifest(folder), run)
 
 
 def make_entry(path: Path, payload: dict[str, Any], kind: str, info: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +58,7 @@ def make_entry(path: Path, payload: dict[str, Any], kind: str, info: dict[str, A
         "metrics": dict(payload.get("metrics") or {}),
         "config": config,
         "workflow_hash": info.get("workflow_hash", ""),
+        "run_id": info.get("run_id", ""),
         "tags": [],
         "description": "",
         "is_best": kind == "best",
@@ -100,13 +94,16 @@ def verify_file(path: Path, entry: dict[str, Any] | None, full: bool = True) -> 
     return None
 
 
-def prune_periodic(folder: Path, keep: int) -> list[str]:
+def prune_periodic(folder: Path, keep: int, run_id: str = "") -> list[str]:
     """Delete all but the newest `keep` periodic checkpoints (never best, final or interrupt).
 
-    Their manifest entries go first, so a crash midway never leaves an entry without its file.
+    With `run_id`, only that run's files count (entries saved before run ids count as the
+    folder's run). Their manifest entries go first, so a crash midway never leaves an
+    entry without its file.
     """
     entries = read_manifest(folder)
-    periodic = sorted((e.get("epoch", 0), n) for n, e in entries.items() if e.get("kind") == "periodic")
+    periodic = sorted((e.get("epoch", 0), n) for n, e in entries.items() if e.get("kind") == "periodic"
+                      and (not run_id or e.get("run_id", run_id) in (run_id, "")))
     doomed = [name for _, name in periodic[:max(0, len(periodic) - keep)]]
     remove_checkpoints(folder, doomed)
     return doomed

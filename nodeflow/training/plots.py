@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from typing import BinaryIO
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 
-def plot_history(history: Mapping[str, Sequence[float]], out: Path, title: str = "Training progress") -> None:
+def plot_history(history: Mapping[str, Sequence[float]], out: BinaryIO, title: str = "Training progress") -> None:
     """Loss curves (left) and accuracy curves (right, when present), as seed 001's analysis plots."""
     epochs = list(range(1, len(history.get("train_loss", [])) + 1))
     accuracy = [k for k in ("train_accuracy", "val_accuracy") if history.get(k)]
@@ -27,4 +27,4 @@ def plot_history(history: Mapping[str, Sequence[float]], out: Path, title: str =
         ax.grid(True, alpha=0.3)
         ax.legend()
     figure.tight_layout()
-    figure.savefig(out)
+    figure.savefig(out, format="png")
