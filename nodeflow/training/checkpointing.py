@@ -17,7 +17,6 @@ from nodeflow.training.checkpoint import BEST, FINAL, INTERRUPTED, PERIODIC, ato
 from nodeflow.training.loop import Callback, TrainingLoop
 from nodeflow.training.manifest import commit_entry, make_entry, prune_periodic
 from nodeflow.training.rng import capture_rng
-from nodeflow.training.run_folder import is_run_temp
 
 Emit = Callable[..., None]
 
@@ -43,9 +42,6 @@ class Checkpoints(Callback):
         except OSError as exc:
             raise DataError(Issue(f"cannot create {self.policy.folder}: {exc.strerror}",
                                   field="checkpoint_dir")) from None
-        for stale in self.policy.folder.glob(".*.tmp"):  # left by a save that was killed
-            if is_run_temp(stale.name):
-                stale.unlink(missing_ok=True)
 
     def on_epoch_end(self, loop: TrainingLoop) -> None:
         epoch = loop.state.epoch

@@ -49,20 +49,28 @@ def claim(folder: Path, continuing: bool, overwrite: bool, workflow_hash: str) -
     moved = None
     if state.foreign or (state.run_id and not continuing):
         moved = move_aside(folder, state.run_id or "unnamed-" + time.strftime("%Y%m%d-%H%M%S"))
+    elif state.run_id:  # continuing our own run: drop the temp files of a save that was killed
+        for stale in folder.glob(".*.tmp"):
+            if is_run_temp(stale.name):
+                stale.unlink(missing_ok=True)
     run = dict((manifest_doc(folder) or {}).get("run") or {}) if moved is None else {}
     run.setdefault("id", state.run_id if continuing and state.run_id else new_run_id())
     run.setdefault("started", time.strftime("%Y-%m-%dT%H:%M:%S"))
     run["workflow_hash"] = workflow_hash
-    folder.mkdir(parents=True, exist_ok=True)
-    start_run(folder, run)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        start_run(folder, run)
+    except OSError as exc:
+        raise DataError(Issue(f"cannot write to {folder}: {exc.strerror or exc}", field="checkpoint_dir")) from None
     return run["id"], moved
 
 
 def move_aside(folder: Path, label: str) -> Path:
     """Move every file a run wrote (or would write) into previous/<label>/; the manifest goes last."""
     entries = read_manifest(folder)
-    names = [p.name for p in folder.iterdir() if p.name != MANIFEST
-             and (p.name in entries or any(fnmatch(p.name, pattern) for pattern in RUN_FILES))]
+    names = [p.name for p in folder.iterdir() if p.name != MANIFEST and (p.name in entries or is_run_temp(p.name)
+                                                                          or any(fnmatch(p.name, pattern)
+                                                                                 for pattern in RUN_FILES))]
     dest = next_free(folder / PREVIOUS / label)
     dest.mkdir(parents=True)
     for name in names + ([MANIFEST] if (folder / MANIFEST).exists() else []):

@@ -76,7 +76,7 @@ def test_digits_cnn_defaults_reach_97_percent(tmp_path: Path, digits_workflow: P
     result = run_cli("run", str(digits_workflow), "--events", "jsonl", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert events(result.stdout)[-1]["metrics"]["Evaluate"]["accuracy"] >= 0.97
-    assert (tmp_path / "checkpoints" / "digits_cnn" / "final_model.pt").is_file()
+    assert (tmp_path / "checkpoints" / "digits_cnn" / "run_1" / "final_model.pt").is_file()
 
 
 def test_console_output_has_the_seed_lines(tmp_path: Path, digits_workflow: Path) -> None:
