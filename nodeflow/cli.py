@@ -119,7 +119,8 @@ class _stop_on_signals:
         if self.stop.is_set():
             raise KeyboardInterrupt
         self.stop.set()
-        print("\nStopping after the current batch (press Ctrl-C again to force)...", file=sys.stderr, flush=True)
+        again = " (press Ctrl-C again to force)" if signum == signal.SIGINT else ""  # SIGTERM: the editor's Stop
+        print(f"\nStopping after the current batch{again}...", file=sys.stderr, flush=True)
 
     def __enter__(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):

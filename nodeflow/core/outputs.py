@@ -97,18 +97,24 @@ def name_run(template: str, newest: bool = False) -> str:
     return named(n - 1 if newest and n > 1 else n)
 
 
+def conflict_summary(folder: Path, state: FolderState) -> str:
+    """What is in the way in `folder`."""
+    if state.run_id is not None:
+        return f"{folder} already holds run {state.run_id} ({state.checkpoints} checkpoint(s))"
+    shown = ", ".join(state.foreign[:6]) + (", …" if len(state.foreign) > 6 else "")
+    return f"{folder} holds files NodeFlow did not write and a run would replace: {shown}"
+
+
 def conflict_message(folder: Path, state: FolderState) -> str:
     """One line: what is in the way in `folder` and the ways on."""
     new = next_free(folder)
     if state.run_id is not None:
-        return (f"{folder} already holds run {state.run_id} ({state.checkpoints} checkpoint(s)); "
-                f"nothing was written. Continue it with resume=auto (--resume auto), use a new folder "
-                f"(e.g. {new}, or a {{run}} or {{timestamp}} placeholder), or --overwrite to move its "
-                f"files to {folder / 'previous' / state.run_id}/")
-    shown = ", ".join(state.foreign[:6]) + (", …" if len(state.foreign) > 6 else "")
-    return (f"{folder} holds files NodeFlow did not write and a run would replace: {shown}; "
-            f"nothing was written. Use a new folder (e.g. {new}) or --overwrite to move them to "
-            f"{folder / 'previous'}/")
+        ways = (f"Continue it with resume=auto (--resume auto), use a new folder (e.g. {new}, or a {{run}} or "
+                f"{{timestamp}} placeholder), or --overwrite to move its files to "
+                f"{folder / 'previous' / state.run_id}/")
+    else:
+        ways = f"Use a new folder (e.g. {new}) or --overwrite to move them to {folder / 'previous'}/"
+    return f"{conflict_summary(folder, state)}; nothing was written. {ways}"
 
 
 # --- single output files --------------------------------------------------------------------

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 from NodeGraphQt import BaseNode
 from PySide6 import QtCore, QtWidgets
 
-from nodeflow.core import UserError, plan
+from nodeflow.core import UserError, apply_overrides, plan
 from nodeflow.gui import editing
 from nodeflow.gui.badges import badge_of, set_badge
 from nodeflow.gui.convert import flow_nodes
 from nodeflow.gui.graph import params_of, spec_of
 from nodeflow.gui.run_panel import RunPanel
 from nodeflow.gui.runner import RunProcess, run_tool
+from nodeflow.gui.write_guard import confirm_writes
 
 if TYPE_CHECKING:
     from nodeflow.gui.window import MainWindow
@@ -54,10 +55,11 @@ class RunControl(QtCore.QObject):
         self.last_folders = {}
         self.show_checkpoints_of(None)
 
-    def validate(self) -> bool:
+    def validate(self, overrides: list[str] | None = None) -> bool:
         """Check the whole graph with the core; list every issue and mark it on its node."""
         self.reset()
         workflow = self.window.workflow()
+        apply_overrides(workflow, self.window.registry, overrides or [])
         if workflow.path is None:
             workflow.path = self.window.dirs()[0] / "untitled.json"  # relative inputs resolve from there
         try:
@@ -76,7 +78,13 @@ class RunControl(QtCore.QObject):
         return True
 
     def run(self) -> None:
-        if self.process.running() or not self.validate():
+        if self.process.running():
+            return
+        overrides = confirm_writes(self.window, self.window.graph, flow_nodes(self.window.graph), self.window.run_dir)
+        if overrides is None:
+            self.panel.status.setText("Not started")
+            return
+        if not self.validate(overrides):
             return
         if not self.window.save():
             self.panel.status.setText("Not started: the workflow must be saved first")
@@ -86,7 +94,8 @@ class RunControl(QtCore.QObject):
         path = self.window.meta.path
         self.panel.run_started(path)
         self.panel.tabs.setCurrentWidget(self.panel.console)
-        self.process.start(path, self.window.run_dir, device=self.panel.device.currentData() or "")
+        self.process.start(path, self.window.run_dir, device=self.panel.device.currentData() or "",
+                           overrides=overrides)
 
     def stop(self) -> None:
         if self.process.running():

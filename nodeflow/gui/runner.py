@@ -48,10 +48,13 @@ class RunProcess(QtCore.QObject):
     def running(self) -> bool:
         return self.process is not None and self.process.state() != QtCore.QProcess.ProcessState.NotRunning
 
-    def start(self, workflow: Path, cwd: Path, device: str = "", resume: str = "") -> None:
+    def start(self, workflow: Path, cwd: Path, device: str = "", resume: str = "",
+              overrides: Sequence[str] = ()) -> None:
         args = ["run", str(workflow), "--events", "jsonl"]
         args += ["--device", device] if device else []
         args += ["--resume", resume] if resume else []
+        for override in overrides:
+            args += ["--set", override]
         program, argv = child_command(args)
         proc = QtCore.QProcess(self)
         proc.setProcessEnvironment(child_environment())
