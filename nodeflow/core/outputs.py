@@ -77,6 +77,8 @@ def folder_state(folder: Path, patterns: Sequence[str]) -> FolderState:
 
 def next_free(path: Path) -> Path:
     """`path` itself when it does not exist, else `path_2`, `path_3`, …"""
+    if path.name in ("", ".", ".."):
+        path = path.resolve()  # "." holds the run: suggest a sibling of the current folder
     n = 2
     candidate = path
     while candidate.exists():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -128,19 +129,33 @@ def check_path(spec: ParamSpec, value: str, base_dir: Path) -> str | None:
 
 
 def writable_reason(path: Path, is_dir: bool) -> str | None:
-    """Why `path` cannot be created or written, or None when it can."""
+    """Why `path` cannot be created or written, or None when it can.
+
+    Permission bits do not tell everything (root passes them; /proc refuses anyway), so
+    this tries: a temporary folder made and removed in the nearest existing folder.
+    """
     if path.exists():
         if is_dir and not path.is_dir():
             return f"{path} exists and is not a folder"
         if not is_dir and path.is_dir():
             return f"{path} is a folder, not a file"
         target = path if is_dir else path.parent
-        return None if os.access(target, os.W_OK | os.X_OK) else f"{target} is not writable"
+        return None if _can_create_in(target) else f"{target} is not writable"
     parent = path.parent
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
         return f"cannot create {path}: {parent} is not a folder"
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if not _can_create_in(parent):
         return f"cannot create {path}: {parent} is not writable"
     return None
+
+
+def _can_create_in(folder: Path) -> bool:
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return False
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".nodeflow-probe-", dir=folder))
+    except OSError:
+        return False
+    return True

@@ -2,7 +2,7 @@
 
 `plan(workflow, registry)` returns a Plan (execution order, coerced params, wiring)
 or raises ValidationError listing everything that would stop the run. Nothing here
-creates or writes files.
+leaves a file behind (an output folder is probed with a temporary folder, removed at once).
 """
 from __future__ import annotations
 

@@ -128,7 +128,7 @@ class CheckpointsPanel(QtWidgets.QWidget):
                                                            "PyTorch (*.pt);;safetensors, weights only (*.safetensors)")
         if dest:
             fmt = "safetensors" if dest.endswith(".safetensors") or "safetensors" in kind else "torch"
-            self._tool(["ckpt", "export", str(chosen[0]), dest, "--format", fmt])
+            self._tool(["ckpt", "export", str(chosen[0]), dest, "--format", fmt, "--force"])  # the dialog asked
 
     def delete(self) -> None:
         chosen = self._need()

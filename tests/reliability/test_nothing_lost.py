@@ -164,3 +164,9 @@ def test_retention_and_temp_cleanup_touch_only_this_runs_files(tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "work" / ".notes.tmp").read_text() == "an editor's swap file"
     assert not (tmp_path / "work" / ".best_model.pt.abcd1234.tmp").exists()
+
+
+def test_an_unwritable_checkpoint_dir_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    result = run_cli("run", DIGITS, "--set", "Trainer.checkpoint_dir=/proc/nodeflow/ck", cwd=tmp_path)
+    assert result.returncode == 2 and "field 'checkpoint_dir': cannot create /proc/nodeflow/ck" in result.stderr
+    assert list(tmp_path.iterdir()) == []
