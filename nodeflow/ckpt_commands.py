@@ -1,9 +1,10 @@
-"""`nodeflow ckpt`: list, show, verify, compare, export, prune, delete and plot checkpoints."""
+"""`nodeflow ckpt`: list, show, verify, compare, export, prune, delete, plot and workflow."""
 from __future__ import annotations
 
 import argparse
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ def add_parser(sub: Any) -> None:
     prune.add_argument("folder")
     prune.add_argument("--keep", type=int, required=True)
     ckpt.add_parser("delete", help="remove one checkpoint file and its manifest entry").add_argument("file")
+    ckpt.add_parser("workflow", help="print the workflow a checkpoint was trained with, from the file alone") \
+        .add_argument("file")
     plot = ckpt.add_parser("plot", help="train/val curves of the newest valid checkpoint to a PNG")
     plot.add_argument("folder")
     plot.add_argument("-o", "--output", default="curves.png")
@@ -229,6 +232,17 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_workflow(args: argparse.Namespace) -> int:
+    from nodeflow.training.checkpoint import load_checkpoint
+
+    text = load_checkpoint(args.file).get("workflow")
+    if not isinstance(text, str) or not text:
+        raise CheckpointError(Issue("no workflow stored in this checkpoint (written before NodeFlow kept it)",
+                                    file=args.file))
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from nodeflow.training.checkpoint import load_checkpoint
     from nodeflow.training.plots import plot_history
@@ -249,4 +263,5 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"list": cmd_list, "show": cmd_show, "verify": cmd_verify, "compare": cmd_compare,
-            "export": cmd_export, "prune": cmd_prune, "delete": cmd_delete, "plot": cmd_plot}
+            "export": cmd_export, "prune": cmd_prune, "delete": cmd_delete, "plot": cmd_plot,
+            "workflow": cmd_workflow}

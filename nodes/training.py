@@ -116,7 +116,7 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
                 "run_id": run_id}
         policy = CheckpointPolicy(folder, params["save_every_n_epochs"], params["max_checkpoints"],
                                   params["save_best_only"], info)
-        callbacks.append(Checkpoints(policy, emit, snapshot))
+        callbacks.append(Checkpoints(policy, emit, snapshot, ctx.workflow_text))
     callbacks.insert(0, ProgressEvents(emit, str(folder or "")))
     loop = TrainingLoop(model, train, val, config, callbacks, ctx.should_stop)
     if params["resume"]:

@@ -20,6 +20,7 @@ class CheckpointsPanel(QtWidgets.QWidget):
     message = QtCore.Signal(str)  # a line for the console
     resume_requested = QtCore.Signal(str)  # absolute path
     inference_requested = QtCore.Signal(str)  # absolute path
+    workflow_found = QtCore.Signal(str, str)  # the workflow text a checkpoint holds, that checkpoint's path
     refreshed = QtCore.Signal()
 
     def __init__(self, run_dir: Path, parent: QtWidgets.QWidget | None = None):
@@ -41,7 +42,8 @@ class CheckpointsPanel(QtWidgets.QWidget):
                                 ("compare", "Compare", self.compare), ("export", "Export…", self.export),
                                 ("delete", "Delete…", self.delete), ("curves", "Curves", self.curves),
                                 ("resume", "Resume from here", self.resume),
-                                ("infer", "Use for inference", self.infer)):
+                                ("infer", "Use for inference", self.infer),
+                                ("workflow", "Open its workflow", self.open_workflow)):
             button = QtWidgets.QPushButton(text, self)
             button.setObjectName(f"ckpt_{key}")
             button.clicked.connect(slot)
@@ -165,3 +167,11 @@ class CheckpointsPanel(QtWidgets.QWidget):
         chosen = self._need()
         if chosen:
             self.inference_requested.emit(str(chosen[0].resolve()))
+
+    def open_workflow(self) -> None:
+        """The graph that made the checkpoint, read from the file alone (`ckpt workflow`)."""
+        chosen = self._need()
+        if chosen:
+            path = str(chosen[0].resolve())
+            self._tool(["ckpt", "workflow", path],
+                       lambda c, o, e: self.workflow_found.emit(o, path) if c == 0 else self._print(c, o, e))

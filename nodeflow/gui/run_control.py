@@ -39,6 +39,7 @@ class RunControl(QtCore.QObject):
         self.panel.stop_button.clicked.connect(self.stop)
         self.panel.checkpoints.resume_requested.connect(self._resume_from)
         self.panel.checkpoints.inference_requested.connect(self._use_for_inference)
+        self.panel.checkpoints.workflow_found.connect(window.open_text)
         run_tool(self, ["devices"], window.run_dir, self._devices)
 
     def _devices(self, code: int, out: str, err: str) -> None:

@@ -1,12 +1,14 @@
 """The main window: palette, canvas, properties, run panel; File, Edit and Run menus."""
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from nodeflow.core import Registry, UserError, Workflow, load_workflow, save_workflow
-from nodeflow.core.workflow import dumps
+from nodeflow.core.workflow import dumps, parse_workflow
 from nodeflow.gui import editing
 from nodeflow.gui.convert import add_workflow, preflight, to_workflow
 from nodeflow.gui.graph import FlowGraph, spec_of
@@ -238,16 +240,39 @@ class MainWindow(QtWidgets.QMainWindow):
         """Show the file; on any problem say why in the banner and leave the canvas as it was."""
         if not confirmed and not self.confirm_discard():
             return False
+        if not self._show(lambda: load_workflow(path), str(path)):
+            return False
+        self.disk_text = Path(path).read_text(encoding="utf-8")
+        self._remember(Path(path))
+        return True
+
+    def open_text(self, text: str, source: str) -> bool:
+        """Show a workflow that has no file of its own yet (the one a checkpoint holds); Save As gives it one."""
+        if not self.confirm_discard():
+            return False
+
+        def parse() -> Workflow:
+            try:
+                doc = json.loads(text)
+            except ValueError as exc:
+                raise UserError(f"not valid JSON: {exc}") from None
+            return parse_workflow(doc, source)
+
+        if not self._show(parse, source):
+            return False
+        self.statusBar().showMessage(f"The workflow that made {source}; Save As to keep it", 10000)
+        return True
+
+    def _show(self, load: Callable[[], Workflow], label: str) -> bool:
         try:
-            workflow = load_workflow(path)
+            workflow = load()
             problems = preflight(self.graph, workflow)
             if problems:
                 raise UserError(problems)
         except UserError as exc:
-            self.banner.say(f"Cannot open {path}:\n" + "\n".join(str(i) for i in exc.issues))
+            self.banner.say(f"Cannot open {label}:\n" + "\n".join(str(i) for i in exc.issues))
             return False
-        self._replace(workflow, Path(path).read_text(encoding="utf-8"))
-        self._remember(Path(path))
+        self._replace(workflow, "")
         return True
 
     def _replace(self, workflow: Workflow, disk_text: str) -> None:

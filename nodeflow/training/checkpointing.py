@@ -31,10 +31,11 @@ class CheckpointPolicy:
 
 
 class Checkpoints(Callback):
-    def __init__(self, policy: CheckpointPolicy, emit: Emit, config: Mapping[str, Any]):
+    def __init__(self, policy: CheckpointPolicy, emit: Emit, config: Mapping[str, Any], workflow_text: str = ""):
         self.policy = policy
         self.emit = emit
         self.config = dict(config)
+        self.workflow_text = workflow_text  # provenance: the graph as run, in every checkpoint
 
     def on_fit_start(self, loop: TrainingLoop) -> None:
         try:
@@ -60,6 +61,8 @@ class Checkpoints(Callback):
     def _save(self, loop: TrainingLoop, name: str, kind: str) -> None:
         folder, path = self.policy.folder, self.policy.folder / name
         data = payload(loop, self.config)
+        data["workflow"] = self.workflow_text
+
         def write() -> None:
             _check_free_space(folder, data)
             atomic_save(data, path)

@@ -59,6 +59,7 @@ def make_entry(path: Path, payload: dict[str, Any], kind: str, info: dict[str, A
         "config": config,
         "workflow_hash": info.get("workflow_hash", ""),
         "run_id": info.get("run_id", ""),
+        "workflow": payload.get("workflow", ""),
         "tags": [],
         "description": "",
         "is_best": kind == "best",

@@ -133,3 +133,17 @@ def test_a_malicious_checkpoint_is_refused_and_its_payload_never_runs(qtbot: Any
     panel.buttons["verify"].click()
     wait_console(qtbot, panel_window, "✗ evil.pt")
     assert not list(tmp_path.rglob("PWNED"))
+
+
+def test_open_its_workflow_brings_back_the_graph_that_made_the_checkpoint(panel_window: Any, qtbot: Any,
+                                                                          tmp_path: Path) -> None:
+    window, panel = panel_window, panel_window.runs.panel.checkpoints
+    (tmp_path / "small.json").unlink()  # the checkpoint alone brings the graph back
+    node(window, "Trainer").set_property("nf_param_lr", 0.5)  # the canvas now differs from what was run
+    window.undo.setClean()
+    select(panel, "best_model.pt")
+    panel.buttons["workflow"].click()
+    qtbot.waitUntil(lambda: window.meta.path is None, timeout=WAIT_MS)
+    params = params_of(node(window, "Trainer"))
+    assert params["lr"] == 0.001
+    assert params["checkpoint_dir"] == "ck" and names(window) == ["CNN", "Digits", "Evaluate", "Split", "Trainer"]

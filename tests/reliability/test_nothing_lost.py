@@ -170,3 +170,16 @@ def test_an_unwritable_checkpoint_dir_is_refused_before_anything_runs(tmp_path: 
     result = run_cli("run", DIGITS, "--set", "Trainer.checkpoint_dir=/proc/nodeflow/ck", cwd=tmp_path)
     assert result.returncode == 2 and "field 'checkpoint_dir': cannot create /proc/nodeflow/ck" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_lone_checkpoint_gives_back_the_workflow_it_was_trained_with(tmp_path: Path) -> None:
+    assert run_cli("run", DIGITS, "--set", "Trainer.epochs=1", "--set", "Trainer.checkpoint_dir=ck",
+                   "--set", "Trainer.lr=0.002", cwd=tmp_path).returncode == 0
+    (tmp_path / "elsewhere").mkdir()
+    lone = tmp_path / "elsewhere" / "copied.pt"
+    lone.write_bytes((tmp_path / "ck" / "best_model.pt").read_bytes())
+    result = run_cli("ckpt", "workflow", str(lone), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (tmp_path / "ck" / "workflow.json").read_text()  # as run, after --set
+    assert json.loads(result.stdout)["nodes"]["trainer"]["params"]["lr"] == 0.002
+    assert read_manifest(tmp_path / "ck")["best_model.pt"]["workflow"] == result.stdout
