@@ -22,10 +22,16 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     if args and (args[0] in COMMANDS or args[0] in ("-h", "--help")):
         sys.exit(main(args))
-    if "--screenshot" in args or has_display():
-        from nodeflow.gui.app import launch
-
-        sys.exit(launch(args, default_workflow=EXAMPLE))
     workflow = next((a for a in args if not a.startswith("-")), EXAMPLE)
-    print(f"No display found: running {workflow} headless (the editor needs a display).", file=sys.stderr)
+    if "--screenshot" in args or has_display():
+        from nodeflow.gui.qt_check import qt_start_problem
+
+        problem = None if "--screenshot" in args else qt_start_problem()
+        if problem is None:
+            from nodeflow.gui.app import launch
+
+            sys.exit(launch(args, default_workflow=EXAMPLE))
+        print(f"{problem}. Running {workflow} headless instead.", file=sys.stderr)
+    else:
+        print(f"No display found: running {workflow} headless (the editor needs a display).", file=sys.stderr)
     sys.exit(main(["run", workflow]))

@@ -47,6 +47,17 @@ def test_without_a_display_the_workflow_runs_headless(tmp_path: Path) -> None:
     assert (tmp_path / "ck" / "final_model.pt").is_file()
 
 
+def test_when_qt_cannot_start_one_line_says_why_and_the_workflow_runs_headless(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(DISPLAY=":987", QT_QPA_PLATFORM="xcb", PYTHONPATH=str(ROOT))  # no X server answers there
+    done = main_py(str(small_workflow(tmp_path, epochs=1)), cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if "Qt" in line]
+    assert line.startswith("Qt cannot") and line.endswith("headless instead.")
+    assert "could not load the qt platform plugin" not in done.stderr.lower() and "Epoch [1/1]" in done.stdout
+    assert (tmp_path / "ck" / "final_model.pt").is_file()
+
+
 def test_nodes_carry_help_tooltips_and_ports_are_coloured_by_type(make_window: Any) -> None:
     window = make_window(WORKFLOWS / "digits_cnn.json")
     trainer = node(window, "Trainer")
