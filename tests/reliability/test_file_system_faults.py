@@ -39,9 +39,12 @@ def test_checkpoint_dir_removed_during_a_run_is_recreated(tmp_path: Path) -> Non
 
 def test_checkpoint_dir_made_read_only_during_a_run_fails_cleanly(tmp_path: Path) -> None:
     (tmp_path / "ck").mkdir()
+    # Remount between saves, in epoch 3's training: a remount while a file is open for writing fails ("busy").
+    saved = """grep -q '"checkpoint_saved".*"kind": "periodic".*"epoch": 2,' out.jsonl"""
     script = (f"mount --bind ck ck || exit 99; ({' '.join(RUN)} --set Trainer.epochs=30 > out.jsonl 2> err.txt; "
-              f"echo $? > rc.txt) & while [ ! -e ck/checkpoint_epoch_2.pt ]; do sleep 0.05; done; "
-              f"mount -o remount,ro,bind ck || touch no_remount; wait")
+              f"echo $? > rc.txt) & until {saved}; do sleep 0.02; done; sleep 0.3; "
+              f"for try in 1 2 3 4 5; do mount -o remount,ro,bind ck && break; sleep 0.1; "
+              f"[ $try = 5 ] && touch no_remount; done; wait")
     try:
         done = subprocess.run(["unshare", "-rm", "sh", "-c", script], cwd=tmp_path, timeout=300,
                               capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
