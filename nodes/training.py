@@ -42,12 +42,17 @@ def check_trainer(c: CheckInput) -> list[tuple[str, str]]:
         problems.append(("resume", f"resume={p['resume']!r} looks in checkpoint_dir, which is empty"))
     elif p["resume"] not in ("", "auto", "best") and not resolve_path(p["resume"], Path.cwd()).is_file():
         problems.append(("resume", f"checkpoint not found: {p['resume']}"))
-    elif p["checkpoint_dir"] and "{" not in p["checkpoint_dir"]:  # placeholders are checked when named
-        folder = Path(os.path.expanduser(p["checkpoint_dir"]))  # as the run names it: relative to cwd
-        reason = folder_problem(folder, continues(p["resume"], folder), p["overwrite"])
-        if reason:
-            problems.append(("checkpoint_dir", reason))
     return problems
+
+
+def check_folder(c: CheckInput) -> list[tuple[str, str]]:
+    """Another run, or files NodeFlow did not write, in checkpoint_dir (placeholders: checked when named)."""
+    p = c.params
+    if not p["checkpoint_dir"] or "{" in p["checkpoint_dir"]:
+        return []
+    folder = Path(os.path.expanduser(p["checkpoint_dir"]))  # as the run names it: relative to cwd
+    reason = folder_problem(folder, continues(p["resume"], folder), p["overwrite"])
+    return [("checkpoint_dir", reason)] if reason else []
 
 
 def continues(resume: str, folder: Path) -> bool:
@@ -129,6 +134,7 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
 
 TRAINER = NodeSpec(
     type="train.trainer", title="Trainer", category="Training", run=run_trainer, check=check_trainer,
+    check_outputs=check_folder,
     description="Trains a model; saves checkpoint_epoch_N.pt, best_model.pt and final_model.pt.",
     inputs=(
         PortSpec("model", "model", "Model to train"),

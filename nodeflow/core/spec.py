@@ -104,6 +104,9 @@ class NodeSpec:
     version: int = 1
     description: str = ""
     check: CheckFn | None = None  # cheap static checks: (field, message) pairs
+    # What a run would meet on disk where the node writes (another run's files, foreign files).
+    # plan() runs it; the parameter dialog does not, since the editor asks about these at Run.
+    check_outputs: CheckFn | None = None
     migrate: MigrateFn | None = None  # (params saved at an older version, that version)
     rebuild: Callable[[Mapping[str, Any]], Any] | None = None  # model nodes: config -> module
     empty_outputs: Callable[[Mapping[str, Any]], set[str]] | None = None  # outputs these params leave empty

@@ -76,10 +76,11 @@ def plan(workflow: Workflow, registry: Registry) -> Plan:
                 src, src_port = wired[port.name]
                 bad(node, port.name, f"connected to '{workflow.nodes[src].name}.{src_port}', which its "
                                      f"params leave empty")
-        if spec.check and not any(i.node == node.name for i in issues):
-            linked = frozenset(p for p, source in wired.items() if source not in empty)
-            for field, message in spec.check(CheckInput(params[node_id], linked, workflow.base_dir)):
-                bad(node, field, message)
+        for check in (spec.check, spec.check_outputs):
+            if check and not any(i.node == node.name for i in issues):
+                linked = frozenset(p for p, source in wired.items() if source not in empty)
+                for field, message in check(CheckInput(params[node_id], linked, workflow.base_dir)):
+                    bad(node, field, message)
     order = _topological_order(workflow, sources, bad)
     if issues:
         raise ValidationError(issues)

@@ -7,6 +7,7 @@ from typing import Any
 
 from PySide6 import QtWidgets
 
+from nodeflow.gui import editing
 from tests.gui.conftest import answer_modal, node, small_workflow
 from tests.gui.test_running import run_and_wait
 from tests.reliability.test_nothing_lost import snapshot
@@ -75,3 +76,14 @@ def test_predict_onto_a_users_file_asks_first(qtbot: Any, make_window: Any, tmp_
     errors = answer_modal(qtbot, choose("Yes"))
     code, _ = run_and_wait(qtbot, window)
     assert not errors and code == 0 and (tmp_path / "notes.txt").read_text().startswith("index,")
+
+
+def test_the_trainer_dialog_stays_usable_after_a_run_into_its_folder(qtbot: Any, make_window: Any,
+                                                                     tmp_path: Path) -> None:
+    window = first_run(qtbot, make_window, tmp_path)
+    dialog = editing.edit_dialog(window.graph, node(window, "Trainer"), window.dirs(), window)
+    dialog.field("epochs").setValue(5)
+    assert dialog.ok_button.isEnabled()  # the used folder is asked about at Run, not refused here
+    assert not window.runs.validate()  # while Validate names it, as `nodeflow validate` would
+    assert "already holds run" in window.runs.panel.issues.item(0).text()
+    dialog.reject()
