@@ -52,6 +52,7 @@ class ParamSpec:
     choices: tuple[str, ...] = ()  # enforced for "choice"; suggestions for "str"
     allow_empty: bool = False  # for path params: "" is a valid "off" value
     writes: tuple[str, ...] = ()  # outdir params: the names (globs) a run writes inside the folder
+    group: str = ""  # the dialog section it is shown in (NodeSpec.sections); "" = the first
 
     @property
     def title(self) -> str:
@@ -110,6 +111,8 @@ class NodeSpec:
     migrate: MigrateFn | None = None  # (params saved at an older version, that version)
     rebuild: Callable[[Mapping[str, Any]], Any] | None = None  # model nodes: config -> module
     empty_outputs: Callable[[Mapping[str, Any]], set[str]] | None = None  # outputs these params leave empty
+    sections: tuple[str, ...] = ()  # dialog sections, in order (params pick one with `group`)
+    collapsed: tuple[str, ...] = ()  # sections shown closed until opened: the rarely changed ones
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def param(self, name: str) -> ParamSpec | None:

@@ -29,7 +29,7 @@ def render_docs_screenshots(example: Path, out: Path) -> list[Path]:
     screenshot(window, out / NAMES[0], "1440x900")
 
     dialog = editing.edit_dialog(window.graph, trainer, window.dirs(), window)
-    dialog.field("checkpoint_dir").setText("checkpoints/digits_cnn")
+    dialog.field("checkpoint_dir").setText("checkpoints/digits_cnn/{run}")
     dialog.field("save_every_n_epochs").setValue(5)
     screenshot(dialog, out / NAMES[1], "560x900")
     dialog.reject()

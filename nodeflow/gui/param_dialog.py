@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from nodeflow.core import CheckInput, NodeSpec, ParamSpec
 from nodeflow.core.params import ParamError, check_path, coerce
@@ -149,16 +149,22 @@ class ParamDialog(QtWidgets.QDialog):
         self.name_error.hide()
         form.addRow("Name", self.name_edit)
         form.addRow("", self.name_error)
+        inner = QtWidgets.QWidget(self)
+        column = QtWidgets.QVBoxLayout(inner)
+        column.addLayout(form)
+        forms = {title: self._section(title, title not in spec.collapsed, column) for title in spec.sections}
         self.fields: dict[str, Field] = {}
         for param in spec.params:
             base = run_dir if param.type in ("outdir", "outfile") else self.workflow_dir
             field = Field(param, params.get(param.name, param.default), base, self)
             label = QtWidgets.QLabel(param.title, self)
             label.setToolTip(param.help)
-            form.addRow(label, field.widget)
-            form.addRow("", field.error)
+            target = forms.get(param.group) or next(iter(forms.values()), form)
+            target.addRow(label, field.widget)
+            target.addRow("", field.error)
             field.changed_signal().connect(self.revalidate)
             self.fields[param.name] = field
+        column.addStretch(1)
         self.name_edit.textChanged.connect(self.revalidate)
         buttons = QtWidgets.QDialogButtonBox(
             QtWidgets.QDialogButtonBox.StandardButton.Ok | QtWidgets.QDialogButtonBox.StandardButton.Cancel, self)
@@ -167,8 +173,6 @@ class ParamDialog(QtWidgets.QDialog):
         self.ok_button = buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setObjectName("ok")
         buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Cancel).setObjectName("cancel")
-        inner = QtWidgets.QWidget(self)
-        inner.setLayout(form)
         scroll = QtWidgets.QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setWidget(inner)
@@ -184,6 +188,28 @@ class ParamDialog(QtWidgets.QDialog):
         self._values: dict[str, Any] = {}
         self.revalidate()
 
+    def _section(self, title: str, open_: bool, column: QtWidgets.QVBoxLayout) -> QtWidgets.QFormLayout:
+        """A titled, collapsible group of fields; its header is `section_<title>`."""
+        header = QtWidgets.QToolButton(self)
+        header.setObjectName(f"section_{title}")
+        header.setText(title)
+        header.setCheckable(True)
+        header.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        header.setStyleSheet("QToolButton { border: none; font-weight: bold; }")
+        body = QtWidgets.QWidget(self)
+        header.toggled.connect(lambda on: (body.setVisible(on), header.setArrowType(
+            QtCore.Qt.ArrowType.DownArrow if on else QtCore.Qt.ArrowType.RightArrow)))
+        header.setChecked(open_)
+        header.toggled.emit(open_)
+        column.addWidget(header)
+        column.addWidget(body)
+        form = QtWidgets.QFormLayout(body)
+        form.setFieldGrowthPolicy(QtWidgets.QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        return form
+
+    def section(self, title: str) -> QtWidgets.QToolButton:
+        return self.findChild(QtWidgets.QToolButton, f"section_{title}")
+
     def revalidate(self) -> None:
         """Check every field; show each reason inline; OK only when all are acceptable."""
         values, ok = {}, True
@@ -192,11 +218,13 @@ class ParamDialog(QtWidgets.QDialog):
                 values[name] = field.value()
                 field.show_error("")
             except ParamError as exc:
+                self._reveal(field.spec)
                 field.show_error(str(exc))
                 ok = False
         if ok and self.spec.check:
             for name, message in self.spec.check(CheckInput(values, self.linked, self.workflow_dir)):
                 if name in self.fields:
+                    self._reveal(self.fields[name].spec)
                     self.fields[name].show_error(message)
                     ok = False
         name = self.name_edit.text().strip()
@@ -205,6 +233,12 @@ class ParamDialog(QtWidgets.QDialog):
         self.name_error.setVisible(bool(problem))
         self._values = values
         self.ok_button.setEnabled(ok and not problem)
+
+    def _reveal(self, param: ParamSpec) -> None:
+        """Open the section of a field that shows a problem, so the reason is never hidden."""
+        header = self.section(param.group) if param.group else None
+        if header is not None and not header.isChecked():
+            header.setChecked(True)
 
     def values(self) -> dict[str, Any]:
         return dict(self._values)

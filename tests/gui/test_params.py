@@ -115,3 +115,27 @@ def test_undo_restores_a_changed_parameter_and_redo_applies_it_again(qtbot: Any,
     assert window.properties.findChild(QtWidgets.QLabel, "value_epochs").text() == "20"
     window.undo.redo()
     assert params_of(trainer)["epochs"] == 7 and window.isWindowModified()
+
+
+def test_the_trainer_dialog_comes_in_sections_with_the_seed_fields_first_under_checkpoints(
+        qtbot: Any, make_window: Any) -> None:
+    window = make_window(WORKFLOWS / "digits_cnn.json")
+
+    def look(dialog: QtWidgets.QWidget) -> None:
+        headers = [b for b in dialog.findChildren(QtWidgets.QToolButton) if b.objectName().startswith("section_")]
+        assert [b.text() for b in headers] == ["Training", "Optimizer", "Schedule", "Device", "Checkpoints",
+                                               "Best model", "Resume"]
+        assert [b.text() for b in headers if not b.isChecked()] == ["Schedule", "Device", "Best model", "Resume"]
+        checkpoints = dialog.section("Checkpoints").parent().layout()
+        body = checkpoints.itemAt(checkpoints.indexOf(dialog.section("Checkpoints")) + 1).widget()
+        labels = [w.text() for w in body.findChildren(QtWidgets.QLabel) if w.text()]
+        assert labels[:2] == ["Checkpoint Directory", "Save Every N Epochs"]
+        assert not dialog.field("resume").isVisible()
+        dialog.field("resume").setCurrentText("no/such/file.pt")  # a problem in a closed section opens it
+        assert dialog.section("Resume").isChecked() and dialog.field("resume").isVisible()
+        assert "checkpoint not found" in dialog.findChild(QtWidgets.QLabel, "resume_error").text()
+        dialog.reject()
+
+    errors = answer_modal(qtbot, look)
+    double_click(window, node(window, "Trainer"))
+    assert not errors
