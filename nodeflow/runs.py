@@ -1,0 +1,125 @@
+"""The run index: one JSON record per run, headless or from the editor, so runs can be listed and compared.
+
+Records live in `$NODEFLOW_HOME/runs/<id>.json` (default `~/.nodeflow/runs/`), each
+written atomically when the run starts, after every epoch and when it ends: id, workflow
+file and hash, the workflow as run, the params that differ from the saved file, start,
+end, status, final metrics by node, checkpoint folders, and per-epoch curves.
+Standard library only: the editor's Runs panel reads them without torch.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nodeflow.core.errors import Issue, UserError
+from nodeflow.core.files import atomic_write_text
+from nodeflow.core.outputs import read_json
+
+Sink = Callable[[dict[str, Any]], None]
+
+
+def index_dir() -> Path:
+    return Path(os.environ.get("NODEFLOW_HOME") or Path.home() / ".nodeflow") / "runs"
+
+
+def new_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def flat_params(workflow_text: str) -> dict[str, Any]:
+    """`Node.param` -> value for every node of a workflow's JSON text."""
+    doc = json.loads(workflow_text) if workflow_text else {}
+    nodes = doc.get("nodes") if isinstance(doc, dict) else None
+    return {f"{n.get('name')}.{k}": v for n in (nodes or {}).values() if isinstance(n, dict)
+            for k, v in (n.get("params") or {}).items()}
+
+
+def changed_params(saved_text: str, run_text: str) -> dict[str, list[Any]]:
+    """`Node.param` -> [saved value, value run with] for every param the run changed (--set, --resume, …)."""
+    saved, ran = flat_params(saved_text), flat_params(run_text)
+    return {k: [saved.get(k), v] for k, v in ran.items() if saved.get(k) != v}
+
+
+class RunRecorder:
+    """An event tap: forwards every event and keeps the run's record on disk up to date.
+
+    The index is a convenience: when it cannot be written the run goes on and says so once.
+    """
+
+    def __init__(self, sink: Sink, record: dict[str, Any]):
+        self.sink = sink
+        self.record = {"id": new_id(), "status": "running", "pid": os.getpid(), "metrics": {},
+                       "checkpoints": {}, "history": {}, **record}
+        self.path = index_dir() / f"{self.record['id']}.json"
+        self.failed = False
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self.sink(event)
+        kind, node = event["event"], event.get("node", "")
+        if kind == "run_start":
+            self.record["started"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(event["time"]))
+        elif kind == "fit_start" and event.get("checkpoint_dir"):
+            self.record["checkpoints"][node] = event["checkpoint_dir"]
+        elif kind == "epoch_end":
+            curves = self.record["history"].setdefault(node, {})
+            for key, value in event.get("metrics", {}).items():
+                curves.setdefault(key, []).append(value)
+            self.record["metrics"][node] = dict(event.get("metrics", {}))
+        elif kind == "metrics":
+            self.record["metrics"][node] = dict(event["metrics"])
+        elif kind == "run_end":
+            self.record.update(status=event["status"], seconds=event.get("seconds"),
+                               ended=time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(event["time"])))
+        else:
+            return
+        self._write()
+
+    def _write(self) -> None:
+        if self.failed:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.path, json.dumps(self.record, indent=1, default=str) + "\n")
+        except OSError as exc:
+            self.failed = True
+            self.sink({"event": "log", "time": time.time(), "node": "",
+                       "message": f"run history not recorded ({self.path.parent}: {exc.strerror or exc})"})
+
+
+def load_runs() -> list[dict[str, Any]]:
+    """Every readable record, oldest first; a run whose process is gone while 'running' shows as 'died'."""
+    runs = []
+    for path in sorted(index_dir().glob("*.json")):
+        record = read_json(path)
+        if isinstance(record, dict) and isinstance(record.get("id"), str):
+            if record.get("status") == "running" and not _alive(record.get("pid")):
+                record["status"] = "died"
+            runs.append(record)
+    return runs
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def find_run(key: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run whose id is `key` or starts with it; a UserError naming the candidates otherwise."""
+    found = [r for r in runs if r["id"] == key] or [r for r in runs if r["id"].startswith(key)]
+    if len(found) == 1:
+        return found[0]
+    known = ", ".join(r["id"] for r in (found or runs[-5:])) or "none yet"
+    what = "is ambiguous" if found else "is not a recorded run"
+    raise UserError(Issue(f"{key!r} {what} (runs: {known})", field="RUN"))
