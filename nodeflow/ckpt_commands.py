@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nodeflow.core.ckpt_table import COLUMNS, cells, rows, size_text, value_text
 from nodeflow.core.errors import CheckpointError, Issue, UserError
 from nodeflow.core.outputs import output_problem, write_output, write_output_text
 
@@ -65,51 +66,19 @@ def _check_outputs(paths: list[Path], force: bool) -> None:
             raise UserError(Issue(problem))
 
 
-def _rows(folder: Path) -> list[tuple[str, dict[str, Any] | None, str | None]]:
-    from nodeflow.training.manifest import read_manifest, verify_file
-
-    entries = read_manifest(folder)
-    rank = {"periodic": 0, "best": 1, "final": 2, "interrupt": 3}
-    names = sorted({p.name for p in folder.glob("*.pt")} | set(entries),
-                   key=lambda n: (entries.get(n, {}).get("step", -1), rank.get(entries.get(n, {}).get("kind"), 9), n))
-    return [(n, entries.get(n), verify_file(folder / n, entries.get(n))) for n in names]
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    return f"{n / 1024:.0f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.1f} MiB"
-
-
-def _value(v: Any) -> str:
-    return f"{v:.4f}" if isinstance(v, float) else "-" if v is None else str(v)
-
-
-LIST_COLUMNS = ("file", "kind", "epoch", "step", "monitored", "size", "best", "final", "verified")
-
-
-def _cells(name: str, entry: dict[str, Any] | None, problem: str | None) -> tuple[str, ...]:
-    """One row of `ckpt list`, as text (also sent to the editor's panel with --json)."""
-    e = entry or {}
-    monitored = f"{e['monitor']}={_value(e.get('monitor_value'))}" if e.get("monitor") else "-"
-    return (name, e.get("kind", "?"), _value(e.get("epoch")), _value(e.get("step")), monitored,
-            _size(e.get("file_size")), "✓" if e.get("is_best") else "", "✓" if e.get("is_final") else "",
-            "✓" if problem is None else f"✗ {problem}")
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     folder = _folder(args.folder)
-    rows = _rows(folder)
+    found = rows(folder)
     if args.json:
-        for name, entry, problem in rows:
-            cells = dict(zip(LIST_COLUMNS, _cells(name, entry, problem), strict=True))
-            print(json.dumps({"file": name, "entry": entry, "problem": problem, "cells": cells}, default=str))
+        for name, entry, problem in found:
+            print(json.dumps({"file": name, "entry": entry, "problem": problem,
+                              "cells": cells(name, entry, problem)}, default=str))
         return EXIT_OK
-    table = [LIST_COLUMNS, *(_cells(*row) for row in rows)]
+    table = [COLUMNS, *(tuple(cells(*row).values()) for row in found)]
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]) - 1)]
     for row in table:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
-    if not rows:
+    if not found:
         print(f"(no checkpoints in {folder})")
     return EXIT_OK
 
@@ -126,15 +95,15 @@ def cmd_show(args: argparse.Namespace) -> int:
     count = sum(t.numel() for t in weights.values())
     size = sum(t.numel() * t.element_size() for t in weights.values())
     print(f"file:     {path}")
-    print(f"epoch:    {data.get('epoch')}   step: {data.get('step')}   loss: {_value(data.get('loss'))}"
+    print(f"epoch:    {data.get('epoch')}   step: {data.get('step')}   loss: {value_text(data.get('loss'))}"
           + (f"   (interrupted after batch {data['batch_in_epoch']})" if data.get("batch_in_epoch") else ""))
     if data.get("monitor"):
-        print(f"monitor:  {data['monitor']}   best: {_value(data.get('best'))} (epoch {data.get('best_epoch')})")
-    print("metrics:  " + ", ".join(f"{k} {_value(v)}" for k, v in (data.get("metrics") or {}).items()))
+        print(f"monitor:  {data['monitor']}   best: {value_text(data.get('best'))} (epoch {data.get('best_epoch')})")
+    print("metrics:  " + ", ".join(f"{k} {value_text(v)}" for k, v in (data.get("metrics") or {}).items()))
     print(f"model:    {model.get('type', '?')} {json.dumps(model.get('params', {}))} "
           f"input {model.get('input_shape')} -> {model.get('output_size')} outputs")
     print("trainer:  " + ", ".join(f"{k}={v}" for k, v in (config.get("trainer") or {}).items()))
-    print(f"weights:  {len(weights)} tensors, {count:,} values ({_size(size)})")
+    print(f"weights:  {len(weights)} tensors, {count:,} values ({size_text(size)})")
     problem = verify_file(path, entry)
     status = "✓ verified" if problem is None else f"✗ {problem}"
     extra = f" (sha256 {entry['checksum'][:12]}…, {entry['file_size']:,} bytes, {entry['timestamp']})" if entry else ""
@@ -147,13 +116,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if path.is_file():
         from nodeflow.training.manifest import read_manifest, verify_file
 
-        rows = [(path.name, None, verify_file(path, read_manifest(path.parent).get(path.name)))]
+        found = [(path.name, None, verify_file(path, read_manifest(path.parent).get(path.name)))]
     else:
-        rows = _rows(_folder(args.path))
-    bad = [(n, p) for n, _, p in rows if p is not None]
+        found = rows(_folder(args.path))
+    bad = [(n, p) for n, _, p in found if p is not None]
     for name, problem in bad:
         print(f"✗ {name}: {problem}")
-    print(f"{len(rows) - len(bad)} of {len(rows)} checkpoint(s) verified")
+    print(f"{len(found) - len(bad)} of {len(found)} checkpoint(s) verified")
     return EXIT_BAD if bad else EXIT_OK
 
 
@@ -167,7 +136,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print("".ljust(16) + "".join(n.ljust(width + 2) for n in names))
     for key in keys:
         values = [d.get(key, (d.get("metrics") or {}).get(key)) for _, d in loaded]
-        print(key.ljust(16) + "".join(_value(v).ljust(width + 2) for v in values))
+        print(key.ljust(16) + "".join(value_text(v).ljust(width + 2) for v in values))
     base_name, base = names[0], loaded[0][1]["model_state_dict"]
     for name, (_, data) in zip(names[1:], loaded[1:]):
         print(f"\n{name} vs {base_name}: max |difference| per tensor")

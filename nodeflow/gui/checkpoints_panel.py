@@ -1,18 +1,24 @@
 """The Checkpoints panel: the checkpoints in the selected Trainer's checkpoint_dir.
 
-Every operation runs a `nodeflow ckpt` command in a child process, so the editor never
-unpickles a checkpoint itself and a hostile file is refused there with a clear message.
+The table comes from the folder's manifest (JSON), read in the editor's own process, at
+most once a second however fast a run saves. Each file up to 16 MiB is hashed once (again
+only when its size or mtime changes); larger ones show "✓ size" until Verify checks their
+SHA-256, so a listing never stalls the editor. Every operation that opens a checkpoint runs a `nodeflow ckpt` command in
+a child process, so the editor never unpickles one and a hostile file is refused there.
 """
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from nodeflow.core.ckpt_table import cells, rows, verify_file
 from nodeflow.gui.runner import run_tool
+
+REFRESH_MS = 1000  # at most one listing a second while a run saves
+HASH_LIMIT = 16 << 20  # files hashed in the editor's process; larger ones are left to Verify
 
 class CheckpointsPanel(QtWidgets.QWidget):
     """Lists, verifies, compares, exports, deletes and plots; resume or infer from a checkpoint."""
@@ -28,6 +34,10 @@ class CheckpointsPanel(QtWidgets.QWidget):
         self.run_dir = run_dir
         self.folder: Path | None = None
         self.records: list[dict[str, Any]] = []
+        self._timer = QtCore.QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.refresh)
+        self._checked: dict[Path, tuple[Any, str | None]] = {}  # path -> ((size, mtime, checksum), full check)
         self.folder_label = QtWidgets.QLabel("Select a Trainer to see its checkpoints.", self)
         self.folder_label.setObjectName("checkpoint_folder")
         self.table = QtWidgets.QTableWidget(0, 0, self)  # columns: those of `nodeflow ckpt list`
@@ -75,18 +85,32 @@ class CheckpointsPanel(QtWidgets.QWidget):
             if line.strip():
                 self.message.emit(line)
 
+    def refresh_soon(self) -> None:
+        """Refresh within a second; requests meanwhile are folded into that one."""
+        if not self._timer.isActive():
+            self._timer.start(REFRESH_MS)
+
     def refresh(self) -> None:
+        self._timer.stop()
         if self.folder is None or not self.folder.is_dir():
             self._show([])
             return
-        self._tool(["ckpt", "list", str(self.folder), "--json"], self._listed)
+        records = []
+        for name, entry, problem in rows(self.folder, full=False):
+            full = problem is None and (self.folder / name).stat().st_size <= HASH_LIMIT
+            if full:
+                problem = self._full_check(self.folder / name, entry)
+            records.append({"file": name, "entry": entry, "problem": problem,
+                            "cells": cells(name, entry, problem, full=full or problem is not None)})
+        self._show(records)
 
-    def _listed(self, code: int, out: str, err: str) -> None:
-        if code != 0:
-            self._print(code, "", err)
-            self._show([])
-            return
-        self._show([json.loads(line) for line in out.splitlines() if line.startswith("{")])
+    def _full_check(self, path: Path, entry: dict[str, Any] | None) -> str | None:
+        stat = path.stat()
+        key = (stat.st_size, stat.st_mtime_ns, (entry or {}).get("checksum"))
+        known = self._checked.get(path)
+        if known is None or known[0] != key:
+            known = self._checked[path] = (key, verify_file(path, entry))
+        return known[1]
 
     def _show(self, records: list[dict[str, Any]]) -> None:
         self.records = records

@@ -125,7 +125,7 @@ class RunPanel(QtWidgets.QWidget):
         elif kind == "epoch_end":
             self.curves.add_epoch(e)
         elif kind in ("checkpoint_saved", "checkpoint_deleted"):
-            self.checkpoints.refresh()
+            self.checkpoints.refresh_soon()
 
     def run_ended(self, summary: str) -> None:
         self.print(summary)

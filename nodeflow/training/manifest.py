@@ -16,13 +16,12 @@ from typing import Any
 import torch
 
 from nodeflow.core.files import atomic_write_text, sha256_of
+from nodeflow.core.ckpt_table import read_entries as read_manifest
+from nodeflow.core.ckpt_table import verify_file
 from nodeflow.core.outputs import MANIFEST, MANIFEST_FORMAT, manifest_doc
 
-
-def read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
-    """Entries by file name; an absent or unreadable manifest gives no entries."""
-    entries = (manifest_doc(folder) or {}).get("checkpoints")
-    return {k: v for k, v in entries.items() if isinstance(v, dict)} if isinstance(entries, dict) else {}
+__all__ = ["read_manifest", "verify_file", "write_manifest", "start_run", "make_entry", "commit_entry",
+           "prune_periodic", "remove_checkpoints", "sha256_of"]
 
 
 def write_manifest(folder: Path, entries: dict[str, dict[str, Any]], run: dict[str, Any] | None = None) -> None:
@@ -79,20 +78,6 @@ def commit_entry(folder: Path, name: str, entry: dict[str, Any]) -> None:
         other["is_latest"] = False
     entries[name] = entry
     write_manifest(folder, entries)
-
-
-def verify_file(path: Path, entry: dict[str, Any] | None, full: bool = True) -> str | None:
-    """Why `path` does not match its manifest entry, or None when it does."""
-    if not path.is_file():
-        return "file is missing"
-    if entry is None:
-        return "no manifest entry (written by another tool, or its save never finished)"
-    size = path.stat().st_size
-    if size != entry.get("file_size"):
-        return f"size {size} bytes, manifest says {entry.get('file_size')} (truncated or replaced)"
-    if full and sha256_of(path) != entry.get("checksum"):
-        return "SHA-256 does not match the manifest (corrupted)"
-    return None
 
 
 def prune_periodic(folder: Path, keep: int, run_id: str = "") -> list[str]:
