@@ -1,19 +1,21 @@
-"""Headless commands: `run`, `validate`, `nodes`, `devices`, `ckpt`. Argument parsing and exit codes only.
+"""Headless commands: `run`, `validate`, `nodes`, `devices`, `ckpt`, `runs`. Argument parsing and exit codes only.
 
 Exit codes: 0 done, 1 failure during the run, 2 invalid input, 130 interrupted.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from nodeflow import ckpt_commands
+from nodeflow import ckpt_commands, runs_commands
 from nodeflow.core import (
     Executor,
     Issue,
@@ -52,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     nodes.add_argument("--markdown", action="store_true", help="print the Markdown node reference")
     sub.add_parser("devices", help="the devices this machine can train on, one JSON object per line")
     ckpt_commands.add_parser(sub)
+    runs_commands.add_parser(sub)
     return parser
 
 
@@ -100,7 +103,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     registry, workflow, run_plan = _prepare(args)
     from nodeflow.console import Console, jsonl_sink
 
+    from nodeflow.core.workflow import dumps
+    from nodeflow.runs import RunRecorder, changed_params
+
     sink = jsonl_sink() if args.events == "jsonl" else Console(sys.stdout, sys.stderr)
+    text = dumps(workflow)
+    sink = RunRecorder(sink, {"workflow": str(Path(args.workflow).resolve()), "workflow_text": text,
+                              "workflow_hash": hashlib.sha256(text.encode()).hexdigest(),
+                              "changed": changed_params(dumps(load_workflow(args.workflow)), text)})
     stop = threading.Event()
     executor = Executor(registry, sink, device_override=args.device, stop=stop)
     with _stop_on_signals(stop):
@@ -132,7 +142,7 @@ class _stop_on_signals:
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "devices": cmd_devices,
-            "ckpt": ckpt_commands.run}
+            "ckpt": ckpt_commands.run, "runs": runs_commands.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -46,7 +46,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         return EXIT_OK
     for r in runs:
         changed = ", ".join(f"{k}={v[1]}" for k, v in (r.get("changed") or {}).items())
-        print(f"{r['id']}  {r.get('status', '?'):<11} {r.get('started', ''):<19}  {value_text(r.get('seconds')):>7}s  "
+        seconds = f"{r['seconds']:.1f} s" if isinstance(r.get("seconds"), (int, float)) else "-"
+        print(f"{r['id']}  {r.get('status', '?'):<11} {r.get('started', ''):<19}  {seconds:>8}  "
               f"{r.get('workflow', '')}  {_headline(r)}" + (f"  [{changed}]" if changed else ""))
     if not runs:
         print("(no runs recorded yet)")
@@ -71,6 +72,7 @@ def compare_table(records: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
     keys = sorted({k for p in params for k in p})
     rows = [(k, [value_text(p.get(k)) for p in params]) for k in keys if len({json.dumps(p.get(k)) for p in params}) > 1]
     metrics = [final_metrics(r) for r in records]
+    rows.append(("final metrics:", [""] * len(records)))
     rows += [(k, [value_text(m.get(k)) for m in metrics]) for k in sorted({k for m in metrics for k in m})]
     return rows
 

@@ -25,6 +25,14 @@ def events(stdout: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def run_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Runs started by the tests record themselves here, never in the user's ~/.nodeflow."""
+    home = tmp_path_factory.mktemp("nodeflow_home")
+    os.environ["NODEFLOW_HOME"] = str(home)
+    return home / "runs"
+
+
 @pytest.fixture
 def digits_workflow() -> Path:
     return WORKFLOWS / "digits_cnn.json"
