@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from nodeflow.core.ckpt_table import value_text
 from nodeflow.core.errors import Issue, UserError
 from nodeflow.core.files import atomic_write_text
 from nodeflow.core.outputs import read_json
@@ -123,3 +124,20 @@ def find_run(key: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     known = ", ".join(r["id"] for r in (found or runs[-5:])) or "none yet"
     what = "is ambiguous" if found else "is not a recorded run"
     raise UserError(Issue(f"{key!r} {what} (runs: {known})", field="RUN"))
+
+
+def final_metrics(record: dict[str, Any]) -> dict[str, Any]:
+    """`Node.metric` -> value of the run's last reported metrics."""
+    return {f"{node}.{k}": v for node, metrics in (record.get("metrics") or {}).items()
+            for k, v in metrics.items() if not isinstance(v, (list, dict))}
+
+
+def compare_table(records: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """Rows (label, one cell per run): every param that differs between the runs, then every final metric."""
+    params = [flat_params(r.get("workflow_text") or "") for r in records]
+    keys = sorted({k for p in params for k in p})
+    rows = [(k, [value_text(p.get(k)) for p in params]) for k in keys if len({json.dumps(p.get(k)) for p in params}) > 1]
+    metrics = [final_metrics(r) for r in records]
+    rows.append(("final metrics:", [""] * len(records)))
+    rows += [(k, [value_text(m.get(k)) for m in metrics]) for k in sorted({k for m in metrics for k in m})]
+    return rows

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from nodeflow.core.ckpt_table import value_text
-from nodeflow.runs import find_run, flat_params, load_runs
+from nodeflow.runs import compare_table, final_metrics, find_run, load_runs
 
 EXIT_OK = 0
 
@@ -23,12 +23,6 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     return {"list": cmd_list, "show": cmd_show, "compare": cmd_compare}[args.runs_command](args)
-
-
-def final_metrics(record: dict[str, Any]) -> dict[str, Any]:
-    """`Node.metric` -> value of the run's last reported metrics."""
-    return {f"{node}.{k}": v for node, metrics in (record.get("metrics") or {}).items()
-            for k, v in metrics.items() if not isinstance(v, (list, dict))}
 
 
 def _headline(record: dict[str, Any]) -> str:
@@ -64,17 +58,6 @@ def cmd_show(args: argparse.Namespace) -> int:
         for key, value in values.items():
             print(f"  {key}: {value_text(value)}")
     return EXIT_OK
-
-
-def compare_table(records: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
-    """Rows (label, one cell per run): every param that differs between the runs, then every final metric."""
-    params = [flat_params(r.get("workflow_text") or "") for r in records]
-    keys = sorted({k for p in params for k in p})
-    rows = [(k, [value_text(p.get(k)) for p in params]) for k in keys if len({json.dumps(p.get(k)) for p in params}) > 1]
-    metrics = [final_metrics(r) for r in records]
-    rows.append(("final metrics:", [""] * len(records)))
-    rows += [(k, [value_text(m.get(k)) for m in metrics]) for k in sorted({k for m in metrics for k in m})]
-    return rows
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

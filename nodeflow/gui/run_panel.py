@@ -1,4 +1,4 @@
-"""The run panel docked at the bottom: controls, progress with ETA, console, curves, checkpoints, issues."""
+"""The run panel docked at the bottom: controls, progress with ETA, console, curves, checkpoints, runs, issues."""
 from __future__ import annotations
 
 import time
@@ -10,6 +10,7 @@ from PySide6 import QtWidgets
 from nodeflow.console import Console
 from nodeflow.gui.checkpoints_panel import CheckpointsPanel
 from nodeflow.gui.plot import CurvesCanvas
+from nodeflow.gui.runs_panel import RunsPanel
 
 
 def progress_text(event: dict[str, Any], started: float, now: float) -> tuple[float, str]:
@@ -74,13 +75,15 @@ class RunPanel(QtWidgets.QWidget):
         self.console.setStyleSheet("font-family: monospace;")
         self.curves = CurvesCanvas()
         self.checkpoints = CheckpointsPanel(run_dir, self)
+        self.runs = RunsPanel(self)
         self.issues = QtWidgets.QListWidget(self)
         self.issues.setObjectName("issues")
         self.tabs = QtWidgets.QTabWidget(self)
         self.tabs.setObjectName("run_tabs")
         for widget, title in ((self.console, "Console"), (self.curves, "Curves"), (self.checkpoints, "Checkpoints"),
-                              (self.issues, "Issues")):
+                              (self.runs, "Runs"), (self.issues, "Issues")):
             self.tabs.addTab(widget, title)
+        self.tabs.currentChanged.connect(lambda _: self.tabs.currentWidget() is self.runs and self.runs.refresh())
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(controls)
@@ -134,4 +137,6 @@ class RunPanel(QtWidgets.QWidget):
             self.progress.setValue(1000)
         self.set_running(False)
         self.checkpoints.refresh()
+        if self.tabs.currentWidget() is self.runs:
+            self.runs.refresh()
 
