@@ -28,6 +28,8 @@ from nodeflow.core import (
     plan,
 )
 from nodeflow.core.reference import markdown_reference, text_listing
+from nodeflow.core.workflow import dumps
+from nodeflow.runs import RunRecorder, changed_params
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -43,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="auto|best|PATH",
                      help="continue every Trainer from a checkpoint: auto = newest valid one in its checkpoint_dir")
     run.add_argument("--events", choices=("jsonl",), help="print events as JSON lines instead of text")
+    run.add_argument("--dry-run", action="store_true",
+                     help="push one batch through the graph and write nothing: what flows on each link, "
+                          "model sizes, time per batch and the ETA")
     check = sub.add_parser("validate", help="report every problem in a workflow without running it")
     check.add_argument("workflow")
     check.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.PARAM=VALUE")
@@ -76,7 +81,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         reason = device_problem(device)
         if reason:
             raise UserError(Issue(reason, field="--device"))
-    return registry, workflow, plan(workflow, registry)
+    return registry, workflow, plan(workflow, registry, outputs=not getattr(args, "dry_run", False))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -103,16 +108,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     registry, workflow, run_plan = _prepare(args)
     from nodeflow.console import Console, jsonl_sink
 
-    from nodeflow.core.workflow import dumps
-    from nodeflow.runs import RunRecorder, changed_params
-
     sink = jsonl_sink() if args.events == "jsonl" else Console(sys.stdout, sys.stderr)
-    text = dumps(workflow)
-    sink = RunRecorder(sink, {"workflow": str(Path(args.workflow).resolve()), "workflow_text": text,
-                              "workflow_hash": hashlib.sha256(text.encode()).hexdigest(),
-                              "changed": changed_params(dumps(load_workflow(args.workflow)), text)})
+    describe: Any = None
+    if args.dry_run:  # not a run: nothing recorded
+        from nodeflow.training.dry_run import describe
+    else:
+        text = dumps(workflow)
+        sink = RunRecorder(sink, {"workflow": str(Path(args.workflow).resolve()), "workflow_text": text,
+                                  "workflow_hash": hashlib.sha256(text.encode()).hexdigest(),
+                                  "changed": changed_params(dumps(load_workflow(args.workflow)), text)})
     stop = threading.Event()
-    executor = Executor(registry, sink, device_override=args.device, stop=stop)
+    executor = Executor(registry, sink, device_override=args.device, stop=stop, dry_run=args.dry_run,
+                        describe=describe)
     with _stop_on_signals(stop):
         executor.run(workflow, run_plan)
     return EXIT_OK

@@ -8,7 +8,17 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
+from nodeflow.core.ckpt_table import size_text
 from nodeflow.core.text import checkpoint_line, epoch_line, metrics_line
+
+
+def clock(seconds: float) -> str:
+    """4.2 s, 3:05 or 1:02:03."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = int(round(seconds))
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}" if whole >= 3600 else \
+        f"{whole // 60}:{whole % 60:02d}"
 
 
 def jsonl_sink(stream: TextIO = sys.stdout) -> Any:
@@ -84,6 +94,18 @@ class Console:
 
     def on_metrics(self, e: dict[str, Any]) -> None:
         self.print(metrics_line(e["node"], e["metrics"]))
+
+    def on_node_outputs(self, e: dict[str, Any]) -> None:
+        for port, text in e["outputs"].items():
+            self.print(f"  {e['node']}.{port}: {text}")
+
+    def on_dry_run(self, e: dict[str, Any]) -> None:
+        self.print(f"  {e['node']}: {e['parameters']:,} parameters, {size_text(e['weights_bytes'])} of weights "
+                   f"(about {size_text(e['training_bytes'])} to train: weights, gradients, optimizer state) "
+                   f"on {e['device']}")
+        self.print(f"  {e['node']}: {e['seconds_per_batch'] * 1000:.1f} ms per batch × {e['batches']} batches → "
+                   f"about {clock(e['epoch_seconds'])} per epoch, {clock(e['run_seconds'])} for {e['epochs']} "
+                   f"epochs")
 
     def on_run_end(self, e: dict[str, Any]) -> None:
         self.print(f"Run {e['status']} in {e['seconds']:.1f}s")

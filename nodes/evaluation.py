@@ -20,16 +20,19 @@ from nodeflow.training.metrics import evaluate, predict
 INPUTS = (PortSpec("model", "model", "Trained model"), PortSpec("dataset", "dataset", "Data to score"))
 
 
-def _inputs(inputs: Mapping[str, Any]) -> tuple[torch.nn.Module, DataBundle, torch.device]:
+def _inputs(ctx: RunContext, inputs: Mapping[str, Any],
+            params: Mapping[str, Any]) -> tuple[torch.nn.Module, DataBundle, torch.device]:
     model, data = inputs["model"], inputs["dataset"]
     if data is None or len(data) == 0:
         raise DataError(Issue("the connected dataset is empty (is its Split fraction 0?)", field="dataset"))
+    if ctx.dry_run:  # one batch
+        data = data.subset(torch.arange(min(len(data), params["batch_size"])), data.name)
     device = next(model.parameters()).device
     return model, data, device
 
 
 def run_evaluate(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    model, data, device = _inputs(inputs)
+    model, data, device = _inputs(ctx, inputs, params)
     metrics = evaluate(model, data, make_loss("auto", data), device, params["batch_size"], params["top_k"])
     ctx.report_metrics(metrics)
     return {"metrics": metrics}
@@ -48,7 +51,7 @@ EVALUATE = NodeSpec(
 
 
 def run_predict(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    model, data, device = _inputs(inputs)
+    model, data, device = _inputs(ctx, inputs, params)
     out = predict(model, data, device, params["batch_size"]).float().cpu()
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -65,6 +68,9 @@ def run_predict(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
         for i in range(len(data)):
             writer.writerow([i] + [f"{float(v):.6g}" for v in data.y[i]] + [f"{float(v):.6g}" for v in out[i]])
     path = resolve_path(params["path"], Path.cwd())
+    if ctx.dry_run:
+        ctx.log(f"dry run: would write predictions to {path}")
+        return {}
     problem = output_problem(path, params["overwrite"], "set overwrite=true to replace it")
     if problem:  # appeared since validation (another node or program wrote it)
         raise DataError(Issue(problem, field="path"))

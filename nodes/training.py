@@ -17,6 +17,7 @@ from nodeflow.training.checkpoint import load_checkpoint
 from nodeflow.training.checkpointing import CheckpointPolicy, Checkpoints
 from nodeflow.training.data import DataBundle
 from nodeflow.training.device import DEVICE_CHOICES, device_problem
+from nodeflow.training.dry_run import dry_fit
 from nodeflow.training.factory import LOSSES, OPTIMIZERS, SCHEDULERS
 from nodeflow.training.history import HistoryFiles
 from nodeflow.training.loop import TrainConfig, TrainingLoop
@@ -107,6 +108,8 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
         "data": train.describe(),
         "node": ctx.node_name,
     }
+    if ctx.dry_run:  # a few steps in memory: no folder claimed, nothing resumed or written
+        return {"model": dry_fit(model, train, val, config, ctx.emit), "history": {}}
     emit: Any = ctx.emit
     callbacks: list[Any] = []
     folder = None

@@ -31,6 +31,7 @@ class Context:
     _sink: EventSink
     _stop: threading.Event
     _metrics: dict[str, Any] = field(default_factory=dict)
+    dry_run: bool = False  # one batch through the graph, nothing written (`run --dry-run`)
 
     def emit(self, event: str, **fields: Any) -> None:
         self._sink({"event": event, "time": time.time(), "node": self.node_name, **fields})
@@ -58,11 +59,14 @@ class Executor:
     """Executes one plan; `stop` is set from outside (signal, GUI) to interrupt."""
 
     def __init__(self, registry: Registry, sink: EventSink, *, device_override: str | None = None,
-                 stop: threading.Event | None = None):
+                 stop: threading.Event | None = None, dry_run: bool = False,
+                 describe: Callable[[Any], str] | None = None):
         self.registry = registry
         self.sink = sink
         self.device_override = device_override
         self.stop = stop or threading.Event()
+        self.dry_run = dry_run
+        self.describe = describe  # outputs -> a few words each, emitted as `node_outputs` (dry runs)
 
     def _emit(self, event: str, **fields: Any) -> None:
         self.sink({"event": event, "time": time.time(), **fields})
@@ -80,7 +84,7 @@ class Executor:
             wiring = plan.sources.get(node_id, {}).items()
             inputs = {port: outputs[src].get(src_port) for port, (src, src_port) in wiring}
             ctx = Context(node_id, node.name, workflow.base_dir, self.device_override, text, self.sink,
-                          self.stop, metrics)
+                          self.stop, metrics, self.dry_run)
             self._emit("node_start", node=node.name, type=node.type)
             t0 = time.time()
             try:
@@ -105,6 +109,9 @@ class Executor:
                 self._fail(node.name, message, started, metrics)
                 raise NodeRunError(node.name, message)
             outputs[node_id] = result
+            if self.describe is not None:
+                self._emit("node_outputs", node=node.name,
+                           outputs={port: self.describe(value) for port, value in result.items()})
             self._emit("node_end", node=node.name, seconds=round(time.time() - t0, 3))
         self._emit("run_end", status="completed", metrics=metrics, seconds=round(time.time() - started, 3))
         return RunResult(outputs, metrics)

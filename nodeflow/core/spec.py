@@ -76,6 +76,7 @@ class RunContext(Protocol):
     base_dir: Path
     device_override: str | None
     workflow_text: str
+    dry_run: bool  # one batch through the graph, nothing written
 
     def emit(self, event: str, **fields: Any) -> None: ...
 

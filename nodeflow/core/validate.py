@@ -40,7 +40,9 @@ def migrate_nodes(workflow: Workflow, registry: Registry) -> None:
             node.version = spec.version
 
 
-def plan(workflow: Workflow, registry: Registry) -> Plan:
+def plan(workflow: Workflow, registry: Registry, outputs: bool = True) -> Plan:
+    """`outputs=False` (dry runs, which write nothing) skips the checks of what is already on disk
+    where the nodes write."""
     issues: list[Issue] = []
     file = workflow.label
 
@@ -60,7 +62,7 @@ def plan(workflow: Workflow, registry: Registry) -> Plan:
                                  f"this NodeFlow has {spec.version})")
             continue
         specs[node.id] = spec
-        params[node.id] = _params(node, spec, workflow.base_dir, bad)
+        params[node.id] = _params(node, spec, workflow.base_dir, bad, outputs)
     for node_id, field, message in collisions(workflow, specs, params):
         bad(workflow.nodes[node_id], field, message)
     sources = _wiring(workflow, specs, bad)
@@ -76,7 +78,7 @@ def plan(workflow: Workflow, registry: Registry) -> Plan:
                 src, src_port = wired[port.name]
                 bad(node, port.name, f"connected to '{workflow.nodes[src].name}.{src_port}', which its "
                                      f"params leave empty")
-        for check in (spec.check, spec.check_outputs):
+        for check in (spec.check, spec.check_outputs if outputs else None):
             if check and not any(i.node == node.name for i in issues):
                 linked = frozenset(p for p, source in wired.items() if source not in empty)
                 for field, message in check(CheckInput(params[node_id], linked, workflow.base_dir)):
@@ -87,7 +89,7 @@ def plan(workflow: Workflow, registry: Registry) -> Plan:
     return Plan(tuple(order), params, sources)
 
 
-def _params(node: Node, spec: NodeSpec, base_dir: Path, bad: Any) -> dict[str, Any]:
+def _params(node: Node, spec: NodeSpec, base_dir: Path, bad: Any, outputs: bool) -> dict[str, Any]:
     clean, failed = spec.defaults(), set()
     for name, value in node.params.items():
         param = spec.param(name)
@@ -103,7 +105,7 @@ def _params(node: Node, spec: NodeSpec, base_dir: Path, bad: Any) -> dict[str, A
     for param in spec.params:
         if param.type in PATH_TYPES and param.name not in failed:
             reason = check_path(param, clean[param.name], base_dir)
-            if not reason and param.type == "outfile" and clean[param.name]:
+            if not reason and outputs and param.type == "outfile" and clean[param.name]:
                 reason = output_problem(resolve_path(clean[param.name], Path.cwd()), clean.get("overwrite") is True,
                                         "set overwrite=true to replace it")
             if reason:

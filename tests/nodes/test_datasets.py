@@ -18,6 +18,7 @@ from tests.conftest import WORKFLOWS
 class Ctx:
     node_id = node_name = "node"
     device_override = None
+    dry_run = False
 
     def __init__(self, base: Path):
         self.base_dir = base

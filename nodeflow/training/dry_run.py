@@ -1,0 +1,82 @@
+"""Dry runs: one batch through the graph, nothing written. What flows on each link, what each
+model costs, how long a batch takes and so how long an epoch and the run will take."""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from nodeflow.core.ckpt_table import size_text
+from nodeflow.core.errors import DataError, Issue
+from nodeflow.training.data import CLASSIFICATION, DataBundle
+from nodeflow.training.loop import Callback, TrainConfig, TrainingLoop
+from nodeflow.training.metrics import evaluate
+
+PROBE_BATCHES = 4  # the first is warm-up; the others are timed
+
+
+def describe(value: Any) -> str:
+    """What flows on a link, in a few words."""
+    if isinstance(value, DataBundle):
+        target = f"{value.num_classes} classes" if value.task == CLASSIFICATION else f"{value.output_size} value(s)"
+        return f"{len(value)} × {value.input_shape} {str(value.x.dtype).replace('torch.', '')} → {target}"
+    if isinstance(value, torch.nn.Module):
+        count, size = model_size(value)
+        return f"{type(value).__name__}: {count:,} parameters, {size_text(size)}"
+    if isinstance(value, dict):
+        return f"{type(value).__name__} of {', '.join(map(str, value)) or 'nothing'}"
+    return type(value).__name__
+
+
+def model_size(model: torch.nn.Module) -> tuple[int, int]:
+    """(parameter count, bytes of weights)."""
+    params = list(model.parameters())
+    return sum(p.numel() for p in params), sum(p.numel() * p.element_size() for p in params)
+
+
+class _Enough(Exception):
+    pass
+
+
+class _Probe(Callback):
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.batches = 0
+
+    def on_batch_end(self, loop: TrainingLoop, batch: int, batches: int, loss: torch.Tensor) -> None:
+        self.times.append(time.perf_counter())
+        self.batches = batches
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise DataError(Issue(f"the loss is {value} on batch {batch} (try a lower lr, or check "
+                                  f"the data for NaN or infinite values)", field="train"))
+        if len(self.times) >= min(PROBE_BATCHES, batches):
+            raise _Enough
+
+
+def dry_fit(model: torch.nn.Module, train: DataBundle, val: DataBundle | None, config: TrainConfig,
+            emit: Callable[..., None]) -> torch.nn.Module:
+    """A few real training steps in memory; emits `dry_run` with the time per batch and the ETAs."""
+    probe = _Probe()
+    loop = TrainingLoop(model, train, val, config, [probe])
+    try:
+        loop.fit()
+    except _Enough:
+        pass
+    steps = [b - a for a, b in zip(probe.times, probe.times[1:])] or [0.0]
+    per_batch = sorted(steps)[len(steps) // 2]
+    val_seconds = 0.0
+    if val is not None and len(val):
+        sample = val.subset(torch.arange(min(len(val), config.batch_size)), val.name)
+        started = time.perf_counter()
+        evaluate(loop.model, sample, loop.loss_fn, loop.device)
+        val_seconds = (time.perf_counter() - started) * math.ceil(len(val) / config.batch_size)
+    epoch = per_batch * probe.batches + val_seconds
+    count, size = model_size(loop.model)
+    emit("dry_run", seconds_per_batch=per_batch, batches=probe.batches, epoch_seconds=epoch,
+         run_seconds=epoch * config.epochs, epochs=config.epochs, parameters=count, weights_bytes=size,
+         training_bytes=4 * size, device=str(loop.device))
+    return loop.model
