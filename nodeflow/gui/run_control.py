@@ -14,6 +14,7 @@ from nodeflow.gui import editing
 from nodeflow.gui.badges import badge_of, set_badge
 from nodeflow.gui.convert import flow_nodes
 from nodeflow.gui.graph import params_of, spec_of
+from nodeflow.gui.link_labels import LinkLabels
 from nodeflow.gui.run_panel import RunPanel
 from nodeflow.gui.runner import RunProcess, run_tool
 from nodeflow.gui.write_guard import confirm_writes
@@ -36,6 +37,8 @@ class RunControl(QtCore.QObject):
         self.last_folders: dict[str, str] = {}  # Trainer name -> checkpoint folder the last run used
         self.panel.validate_button.clicked.connect(self.validate)
         self.panel.run_button.clicked.connect(self.run)
+        self.panel.check_button.clicked.connect(self.check)
+        self.labels = LinkLabels()
         self.panel.stop_button.clicked.connect(self.stop)
         self.panel.checkpoints.resume_requested.connect(self._resume_from)
         self.panel.checkpoints.inference_requested.connect(self._use_for_inference)
@@ -52,11 +55,12 @@ class RunControl(QtCore.QObject):
     def reset(self) -> None:
         for node in flow_nodes(self.window.graph):
             set_badge(node, "idle")
+        self.labels.clear()
         self.panel.issues.clear()
         self.last_folders = {}
         self.show_checkpoints_of(None)
 
-    def validate(self, overrides: list[str] | None = None) -> bool:
+    def validate(self, overrides: list[str] | None = None, outputs: bool = True) -> bool:
         """Check the whole graph with the core; list every issue and mark it on its node."""
         self.reset()
         workflow = self.window.workflow()
@@ -64,7 +68,7 @@ class RunControl(QtCore.QObject):
         if workflow.path is None:
             workflow.path = self.window.dirs()[0] / "untitled.json"  # relative inputs resolve from there
         try:
-            plan(workflow, self.window.registry)  # output folders resolve against the cwd: the run folder
+            plan(workflow, self.window.registry, outputs)  # output folders resolve against the cwd: the run folder
         except UserError as exc:
             for issue in exc.issues:
                 self.panel.issues.addItem(str(issue).replace(f"{workflow.path}: ", ""))
@@ -85,18 +89,25 @@ class RunControl(QtCore.QObject):
         if overrides is None:
             self.panel.status.setText("Not started")
             return
-        if not self.validate(overrides):
-            return
+        if self.validate(overrides):
+            self._start(overrides=overrides)
+
+    def check(self) -> None:
+        """A dry run: one batch through the graph, nothing written; links get labels, the status an ETA."""
+        if not self.process.running() and self.validate(outputs=False):
+            self._start(dry_run=True)
+
+    def _start(self, **options: Any) -> None:
         if not self.window.save():
             self.panel.status.setText("Not started: the workflow must be saved first")
             return
         for node in flow_nodes(self.window.graph):
             set_badge(node, "idle")
+        self.labels.clear()
         path = self.window.meta.path
-        self.panel.run_started(path)
+        self.panel.run_started(path, options.get("dry_run", False))
         self.panel.tabs.setCurrentWidget(self.panel.console)
-        self.process.start(path, self.window.run_dir, device=self.panel.device.currentData() or "",
-                           overrides=overrides)
+        self.process.start(path, self.window.run_dir, device=self.panel.device.currentData() or "", **options)
 
     def stop(self) -> None:
         if self.process.running():
@@ -111,6 +122,8 @@ class RunControl(QtCore.QObject):
             set_badge(node, "running")
         elif kind == "node_end" and node:
             set_badge(node, "done")
+        elif kind == "node_outputs" and node:
+            self.labels.show(node, e["outputs"])
         elif kind == "error" and node:
             set_badge(node, "failed", e.get("message", ""))
         elif kind == "fit_start" and e.get("checkpoint_dir"):

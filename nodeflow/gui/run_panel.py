@@ -7,7 +7,7 @@ from typing import Any
 
 from PySide6 import QtWidgets
 
-from nodeflow.console import Console
+from nodeflow.console import Console, clock
 from nodeflow.gui.checkpoints_panel import CheckpointsPanel
 from nodeflow.gui.plot import CurvesCanvas
 from nodeflow.gui.runs_panel import RunsPanel
@@ -47,6 +47,9 @@ class RunPanel(QtWidgets.QWidget):
     def __init__(self, run_dir: Path, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.validate_button = QtWidgets.QPushButton("Validate", self)
+        self.check_button = QtWidgets.QPushButton("Check", self)
+        self.check_button.setToolTip("One batch through the graph, nothing written: what flows on each link, "
+                                     "model sizes and the ETA")
         self.run_button = QtWidgets.QPushButton("▶ Run", self)
         self.stop_button = QtWidgets.QPushButton("■ Stop", self)
         self.device = QtWidgets.QComboBox(self)
@@ -57,14 +60,14 @@ class RunPanel(QtWidgets.QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
         self.status = QtWidgets.QLabel("Idle", self)
-        for widget, name in ((self.validate_button, "validate"), (self.run_button, "run"),
+        for widget, name in ((self.validate_button, "validate"), (self.check_button, "check"), (self.run_button, "run"),
                              (self.stop_button, "stop"), (self.device, "device"), (self.progress, "progress"),
                              (self.status, "run_status")):
             widget.setObjectName(name)
         self.stop_button.setEnabled(False)
         controls = QtWidgets.QHBoxLayout()
-        for widget in (self.validate_button, self.run_button, self.stop_button, QtWidgets.QLabel("Device:"),
-                       self.device):
+        for widget in (self.validate_button, self.check_button, self.run_button, self.stop_button,
+                       QtWidgets.QLabel("Device:"), self.device):
             controls.addWidget(widget)
         controls.addWidget(self.progress, 1)
         controls.addWidget(self.status, 1)
@@ -91,6 +94,7 @@ class RunPanel(QtWidgets.QWidget):
         self.checkpoints.message.connect(self.print)
         self.console_sink = Console(LineWriter(self.print))
         self._fit_started = 0.0
+        self.check_text = ""  # the ETA of the last Check (dry run)
 
     def print(self, line: str) -> None:
         self.console.appendPlainText(line)
@@ -103,16 +107,18 @@ class RunPanel(QtWidgets.QWidget):
     def set_running(self, running: bool) -> None:
         self.run_button.setEnabled(not running)
         self.validate_button.setEnabled(not running)
+        self.check_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
         self.device.setEnabled(not running)
 
-    def run_started(self, path: Path) -> None:
+    def run_started(self, path: Path, dry_run: bool = False) -> None:
         self.console.clear()
         self.console_sink = Console(LineWriter(self.print))
         self.curves.clear()
         self.progress.setValue(0)
         self.status.setText("Starting…")
-        self.print(f"$ nodeflow run {path} --events jsonl")
+        self.print(f"$ nodeflow run {path} --events jsonl" + (" --dry-run" if dry_run else ""))
+        self.check_text = ""
         self.set_running(True)
 
     def show_event(self, e: dict[str, Any]) -> None:
@@ -127,12 +133,16 @@ class RunPanel(QtWidgets.QWidget):
             self.status.setText(text)
         elif kind == "epoch_end":
             self.curves.add_epoch(e)
+        elif kind == "dry_run":
+            self.check_text = (f"{e['node']}: about {clock(e['epoch_seconds'])} per epoch, "
+                               f"{clock(e['run_seconds'])} for {e['epochs']} epochs")
+            self.status.setText(self.check_text)
         elif kind in ("checkpoint_saved", "checkpoint_deleted"):
             self.checkpoints.refresh_soon()
 
     def run_ended(self, summary: str) -> None:
         self.print(summary)
-        self.status.setText(summary)
+        self.status.setText(f"{summary} {self.check_text}".strip())
         if summary == "Run completed.":
             self.progress.setValue(1000)
         self.set_running(False)

@@ -49,8 +49,8 @@ class RunProcess(QtCore.QObject):
         return self.process is not None and self.process.state() != QtCore.QProcess.ProcessState.NotRunning
 
     def start(self, workflow: Path, cwd: Path, device: str = "", resume: str = "",
-              overrides: Sequence[str] = ()) -> None:
-        args = ["run", str(workflow), "--events", "jsonl"]
+              overrides: Sequence[str] = (), dry_run: bool = False) -> None:
+        args = ["run", str(workflow), "--events", "jsonl"] + (["--dry-run"] if dry_run else [])
         args += ["--device", device] if device else []
         args += ["--resume", resume] if resume else []
         for override in overrides:

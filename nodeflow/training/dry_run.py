@@ -25,7 +25,8 @@ def describe(value: Any) -> str:
         return f"{len(value)} × {value.input_shape} {str(value.x.dtype).replace('torch.', '')} → {target}"
     if isinstance(value, torch.nn.Module):
         count, size = model_size(value)
-        return f"{type(value).__name__}: {count:,} parameters, {size_text(size)}"
+        kind = (getattr(value, "nodeflow_config", None) or {}).get("type") or type(value).__name__
+        return f"{kind}: {count:,} parameters, {size_text(size)}"
     if isinstance(value, dict):
         return f"{type(value).__name__} of {', '.join(map(str, value)) or 'nothing'}"
     return type(value).__name__

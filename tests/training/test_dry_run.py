@@ -30,7 +30,7 @@ def test_a_dry_run_shows_every_link_and_the_eta_and_writes_nothing(tmp_path: Pat
     assert done.returncode == 0, done.stderr
     out = done.stdout
     for line in ("Wine.dataset: 178 × [13] float32 → 3 classes", "Split.train: 106 × [13] float32 → 3 classes",
-                 "MLP.model: Sequential: 1,027 parameters", "Trainer: 1,027 parameters", "ms per batch × 7 batches",
+                 "MLP.model: model.mlp: 1,027 parameters", "Trainer: 1,027 parameters", "ms per batch × 7 batches",
                  "for 40 epochs", "would write predictions"):
         assert line in out, (line, out)
     assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # no checkpoint, CSV or run record
