@@ -13,12 +13,17 @@ from nodeflow.gui.runner import abandon_tools, child_command
 
 
 def editor_run_seconds(workflow: Path, work: Path) -> float:
-    """Wall time from pressing Run to the run's end, with the Checkpoints tab shown (its refreshes included)."""
+    """Wall time from pressing Run to the run's end, with the Checkpoints tab shown (its refreshes included).
+
+    Run is pressed once the window's start-up helper (`nodeflow devices`) has finished, as a person would.
+    """
     QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     os.chdir(work)
     window = make_window(str(workflow), QtCore.QSettings(str(work / "s.ini"), QtCore.QSettings.Format.IniFormat))
     window.show()
     window.runs.panel.tabs.setCurrentWidget(window.runs.panel.checkpoints)
+    busy = QtCore.QProcess.ProcessState.NotRunning
+    run_until(lambda: all(p.state() == busy for p in window.findChildren(QtCore.QProcess)), 60)  # `devices`
     ended: list[int] = []
     window.runs.process.ended.connect(lambda code, _: ended.append(code))
     start = time.perf_counter()
