@@ -9,6 +9,7 @@ from typing import Any
 
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from PySide6 import QtGui
 
 SERIES = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
@@ -28,6 +29,9 @@ class CurvesCanvas(FigureCanvasQTAgg):
             axes[suffix].set_xlabel("epoch", fontsize=8)
             axes[suffix].tick_params(labelsize=7)
             axes[suffix].grid(alpha=0.3)
+            # Tick labels are most of a draw's cost: whole epochs, few labels.
+            axes[suffix].xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+            axes[suffix].yaxis.set_major_locator(MaxNLocator(nbins=4))
         self.lines = {key: axes["_" + key.split("_", 1)[1]].plot([], [], marker="o", markersize=3,
                                                                   label=key.split("_")[0])[0] for key in SERIES}
         self.history: dict[str, list[tuple[int, float]]] = {}
