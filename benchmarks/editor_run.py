@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="nodeflow-editor-run-"))
+    os.environ["NODEFLOW_HOME"] = str(work / "home")  # its runs stay out of ~/.nodeflow/runs
     doc = json.loads((ROOT / "workflows" / "digits_cnn.json").read_text())
     doc["nodes"]["trainer"]["params"].update(epochs=args.epochs, save_every_n_epochs=1)
     workflow = work / "digits.json"

@@ -91,6 +91,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="nodeflow-kill-"))
+    os.environ["NODEFLOW_HOME"] = str(work / "home")  # its runs stay out of ~/.nodeflow/runs
     reference = work / "reference"
     reference.mkdir()
     started = time.time()

@@ -44,6 +44,7 @@ def measure_run(example: Path, epochs: int, tab: str) -> tuple[list[float], list
     """(idle lateness, lateness while `example` trains for `epochs` with `tab` shown, event names)."""
     QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     work = Path(tempfile.mkdtemp(prefix="nodeflow-latency-"))
+    os.environ["NODEFLOW_HOME"] = str(work / "home")  # its run stays out of ~/.nodeflow/runs
     os.chdir(work)
     shutil.copy(example, work / example.name)
     window = make_window(str(work / example.name),
