@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nodeflow.core.errors import CheckpointError, Issue
-from nodeflow.core.outputs import name_run
+from nodeflow.core.outputs import continues_run, name_run
 from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunContext
 from nodeflow.training.callbacks import ProgressEvents
@@ -52,15 +52,8 @@ def check_folder(c: CheckInput) -> list[tuple[str, str]]:
     if not p["checkpoint_dir"] or "{" in p["checkpoint_dir"]:
         return []
     folder = Path(os.path.expanduser(p["checkpoint_dir"]))  # as the run names it: relative to cwd
-    reason = folder_problem(folder, continues(p["resume"], folder), p["overwrite"])
+    reason = folder_problem(folder, continues_run(p["resume"], folder), p["overwrite"])
     return [("checkpoint_dir", reason)] if reason else []
-
-
-def continues(resume: str, folder: Path) -> bool:
-    """Whether `resume` continues the run in `folder` (rather than starting one there)."""
-    if resume in ("auto", "best"):
-        return True
-    return bool(resume) and resolve_path(resume, Path.cwd()).resolve().parent == folder.resolve()
 
 
 def checkpoint_folder(template: str, model: Any, data: DataBundle, resume: str = "") -> Path:
@@ -116,7 +109,7 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
     if params["checkpoint_dir"]:
         folder = checkpoint_folder(params["checkpoint_dir"], model, train, params["resume"])
         workflow_hash = hashlib.sha256(ctx.workflow_text.encode()).hexdigest()
-        run_id, moved = claim(folder, continues(params["resume"], folder), params["overwrite"], workflow_hash)
+        run_id, moved = claim(folder, continues_run(params["resume"], folder), params["overwrite"], workflow_hash)
         if moved is not None:
             ctx.log(f"moved the earlier files in {folder} to {moved} (overwrite)")
         emit = HistoryFiles(folder, ctx.emit, snapshot, ctx.workflow_text)

@@ -87,6 +87,14 @@ def next_free(path: Path) -> Path:
     return candidate
 
 
+def continues_run(resume: str, folder: Path) -> bool:
+    """Whether a Trainer's `resume` value continues the run in `folder` (rather than starting one there)."""
+    if resume in ("auto", "best"):
+        return True
+    path = Path(os.path.expanduser(resume))
+    return bool(resume) and (path if path.is_absolute() else Path.cwd() / path).resolve().parent == folder.resolve()
+
+
 def name_run(template: str, newest: bool = False) -> str:
     """Fill a path's {run} with run_1, run_2, …: the first that does not exist, or with
     `newest` the last that does (run_1 when none does)."""

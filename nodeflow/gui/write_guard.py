@@ -15,12 +15,10 @@ from typing import Any
 from NodeGraphQt import BaseNode
 from PySide6 import QtWidgets
 
-from nodeflow.core.outputs import conflict_summary, folder_state, next_free, output_problem
+from nodeflow.core.outputs import conflict_summary, continues_run, folder_state, next_free, output_problem
 from nodeflow.core.params import resolve_path
 from nodeflow.gui import editing
 from nodeflow.gui.graph import params_of, spec_of
-from nodeflow.training.run_folder import RUN_FILES
-from nodes.training import continues
 
 Role = QtWidgets.QMessageBox.ButtonRole
 
@@ -33,7 +31,7 @@ def confirm_writes(parent: QtWidgets.QWidget, graph: Any, nodes: list[BaseNode],
         if spec is None or spec.param("overwrite") is None or params.get("overwrite"):
             continue
         if spec.param("checkpoint_dir") is not None:
-            choice = _ask_folder(parent, graph, node, params, run_dir)
+            choice = _ask_folder(parent, graph, node, params, spec.param("checkpoint_dir").writes, run_dir)
         else:
             choice = _ask_files(parent, node, params, spec, run_dir)
         if choice is None:
@@ -43,13 +41,13 @@ def confirm_writes(parent: QtWidgets.QWidget, graph: Any, nodes: list[BaseNode],
 
 
 def _ask_folder(parent: QtWidgets.QWidget, graph: Any, node: BaseNode, params: dict[str, Any],
-                run_dir: Path) -> list[str] | None:
+                writes: tuple[str, ...], run_dir: Path) -> list[str] | None:
     template = params["checkpoint_dir"]
     if not template or "{" in template:
         return []  # named at run time: the run itself refuses a conflict
     folder = resolve_path(template, run_dir)
-    state = folder_state(folder, RUN_FILES)
-    if not state.foreign and not (state.run_id and not continues(params["resume"], folder)):
+    state = folder_state(folder, writes)
+    if not state.foreign and not (state.run_id and not continues_run(params["resume"], folder)):
         return []
     box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "Checkpoint folder in use",
                                 f"{node.name()}: {conflict_summary(folder, state)}.", parent=parent)
