@@ -136,7 +136,8 @@ def compare_table(records: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
     """Rows (label, one cell per run): every param that differs between the runs, then every final metric."""
     params = [flat_params(r.get("workflow_text") or "") for r in records]
     keys = sorted({k for p in params for k in p})
-    rows = [(k, [value_text(p.get(k)) for p in params]) for k in keys if len({json.dumps(p.get(k)) for p in params}) > 1]
+    differ = [k for k in keys if len({json.dumps(p.get(k)) for p in params}) > 1]
+    rows = [(k, [value_text(p.get(k)) for p in params]) for k in differ]
     metrics = [final_metrics(r) for r in records]
     rows.append(("final metrics:", [""] * len(records)))
     rows += [(k, [value_text(m.get(k)) for m in metrics]) for k in sorted({k for m in metrics for k in m})]

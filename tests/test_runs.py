@@ -61,4 +61,5 @@ def test_an_unknown_run_is_one_line_and_an_unwritable_index_never_stops_a_run(tm
     done = run_cli("run", DIGITS, "--set", "Trainer.epochs=1", cwd=tmp_path)
     assert done.returncode == 0 and "run history not recorded" in done.stdout + done.stderr
     missing = run_cli("runs", "show", "nope", cwd=tmp_path)
-    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "'nope' is not a recorded run" in missing.stderr
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert "'nope' is not a recorded run" in missing.stderr

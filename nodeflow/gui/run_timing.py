@@ -12,10 +12,11 @@ from nodeflow.gui.app import make_window, run_until
 from nodeflow.gui.runner import abandon_tools, child_command
 
 
-def editor_run_seconds(workflow: Path, work: Path) -> float:
+def editor_run_seconds(workflow: Path, work: Path, at_once: bool = False) -> float:
     """Wall time from pressing Run to the run's end, with the Checkpoints tab shown (its refreshes included).
 
-    Run is pressed once the window's start-up helper (`nodeflow devices`) has finished, as a person would.
+    Run is pressed once the window's start-up helper (`nodeflow devices`) has finished, as a person would,
+    or with `at_once` right after the window opens.
     """
     QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     os.chdir(work)
@@ -23,7 +24,8 @@ def editor_run_seconds(workflow: Path, work: Path) -> float:
     window.show()
     window.runs.panel.tabs.setCurrentWidget(window.runs.panel.checkpoints)
     busy = QtCore.QProcess.ProcessState.NotRunning
-    run_until(lambda: all(p.state() == busy for p in window.findChildren(QtCore.QProcess)), 60)  # `devices`
+    if not at_once:
+        run_until(lambda: all(p.state() == busy for p in window.findChildren(QtCore.QProcess)), 60)  # `devices`
     ended: list[int] = []
     window.runs.process.ended.connect(lambda code, _: ended.append(code))
     start = time.perf_counter()
