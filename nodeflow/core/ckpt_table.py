@@ -16,9 +16,10 @@ COLUMNS = ("file", "kind", "epoch", "step", "monitored", "size", "best", "final"
 KIND_RANK = {"periodic": 0, "best": 1, "final": 2, "interrupt": 3}
 
 
-def read_entries(folder: Path) -> dict[str, dict[str, Any]]:
-    """Manifest entries by file name; an absent, unreadable or foreign manifest gives none."""
-    entries = (manifest_doc(folder) or {}).get("checkpoints")
+def read_entries(folder: Path, doc: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Manifest entries by file name (from `doc` when the caller has read it already); an absent,
+    unreadable or foreign manifest gives none."""
+    entries = (doc if doc is not None else manifest_doc(folder) or {}).get("checkpoints")
     return {k: v for k, v in entries.items() if isinstance(v, dict)} if isinstance(entries, dict) else {}
 
 

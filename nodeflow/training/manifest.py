@@ -25,7 +25,7 @@ __all__ = ["read_manifest", "verify_file", "write_manifest", "start_run", "make_
 
 
 def write_manifest(folder: Path, entries: dict[str, dict[str, Any]], run: dict[str, Any] | None = None) -> None:
-    """Replace the entries; the run section is kept unless `run` replaces it."""
+    """Replace the entries; the run section is read and kept unless `run` is given ({}: none)."""
     if run is None:
         run = (manifest_doc(folder) or {}).get("run")
     doc = {"format": MANIFEST_FORMAT, "version": 1, **({"run": run} if run else {}), "checkpoints": entries}
@@ -72,12 +72,13 @@ def make_entry(path: Path, payload: dict[str, Any], kind: str, info: dict[str, A
 
 
 def commit_entry(folder: Path, name: str, entry: dict[str, Any]) -> None:
-    """Add or replace `name`'s entry and mark it the only latest one."""
-    entries = read_manifest(folder)
+    """Add or replace `name`'s entry and mark it the only latest one (one read, one write per save)."""
+    doc = manifest_doc(folder) or {}
+    entries = read_manifest(folder, doc)
     for other in entries.values():
         other["is_latest"] = False
     entries[name] = entry
-    write_manifest(folder, entries)
+    write_manifest(folder, entries, doc.get("run") or {})
 
 
 def prune_periodic(folder: Path, keep: int, run_id: str = "") -> list[str]:

@@ -80,6 +80,6 @@ def move_aside(folder: Path, label: str) -> Path:
 
 
 def is_run_temp(name: str) -> bool:
-    """A temp file our atomic writes leave when killed: `.NAME.XXXXXXXX.tmp` for one of the run's names."""
+    """A temp file our atomic writes leave when killed: `.NAME.<8 random characters>.tmp` for a run's name."""
     inner = name[1:-4].rpartition(".")[0] if name.startswith(".") and name.endswith(".tmp") else ""
     return any(fnmatch(inner, pattern) for pattern in RUN_FILES)
