@@ -1,16 +1,16 @@
-"""`nodeflow ckpt`: list, show, verify, compare, export, prune, delete, plot and workflow."""
+"""`nodeflow ckpt`: list, show, verify, compare, export, prune, delete, plot, workflow, tag, summary and
+restore-backup. The commands that change or load files call nodeflow.checkpoints, the Python API."""
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-from nodeflow.core.ckpt_table import COLUMNS, cells, rows, size_text, value_text
+from nodeflow.core.ckpt_table import COLUMNS, cells, read_entries, rows, size_text, summary, summary_line, value_text
 from nodeflow.core.errors import CheckpointError, Issue, UserError
-from nodeflow.core.outputs import output_problem, write_output, write_output_text
+from nodeflow.core.outputs import output_problem, write_output
 
 EXIT_OK, EXIT_BAD = 0, 1
 
@@ -21,6 +21,7 @@ def add_parser(sub: Any) -> None:
     listing = ckpt.add_parser("list", help="table of the checkpoints in a folder")
     listing.add_argument("folder")
     listing.add_argument("--json", action="store_true", help="one JSON object per file (manifest entry + problem)")
+    listing.add_argument("--tag", help="only checkpoints with this tag")
     show = ckpt.add_parser("show", help="what one checkpoint holds")
     show.add_argument("file")
     show.add_argument("--trust", action="store_true", help="allow pickled objects (can run code)")
@@ -40,6 +41,17 @@ def add_parser(sub: Any) -> None:
     prune.add_argument("--keep", type=int, required=True)
     ckpt.add_parser("delete", help="remove one checkpoint file and its manifest entry").add_argument("file")
     ckpt.add_parser("workflow", help="print the workflow a checkpoint was trained with, from the file alone") \
+        .add_argument("file")
+    tag = ckpt.add_parser("tag", help="add or remove tags and set the description of a checkpoint")
+    tag.add_argument("file")
+    tag.add_argument("--add", action="append", default=[], metavar="TAG", help="repeatable; 'keep' also "
+                     "protects it from pruning and backs it up")
+    tag.add_argument("--remove", action="append", default=[], metavar="TAG")
+    tag.add_argument("--description")
+    summary = ckpt.add_parser("summary", help="count, total size, best, latest, oldest and newest")
+    summary.add_argument("folder")
+    summary.add_argument("--json", action="store_true")
+    ckpt.add_parser("restore-backup", help="put the verified copy from backups/ back in place of a damaged file") \
         .add_argument("file")
     plot = ckpt.add_parser("plot", help="train/val curves of the newest valid checkpoint to a PNG")
     plot.add_argument("folder")
@@ -68,7 +80,7 @@ def _check_outputs(paths: list[Path], force: bool) -> None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     folder = _folder(args.folder)
-    found = rows(folder)
+    found = [r for r in rows(folder) if args.tag is None or args.tag in ((r[1] or {}).get("tags") or [])]
     if args.json:
         for name, entry, problem in found:
             print(json.dumps({"file": name, "entry": entry, "problem": problem,
@@ -79,7 +91,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for row in table:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
     if not found:
-        print(f"(no checkpoints in {folder})")
+        print(f"(no checkpoints{f' tagged {args.tag!r}' if args.tag else ''} in {folder})")
     return EXIT_OK
 
 
@@ -108,6 +120,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     status = "✓ verified" if problem is None else f"✗ {problem}"
     extra = f" (sha256 {entry['checksum'][:12]}…, {entry['file_size']:,} bytes, {entry['timestamp']})" if entry else ""
     print(f"manifest: {status}{extra}")
+    if entry:
+        print(f"id:       {entry.get('checkpoint_id')}   tags: {', '.join(entry.get('tags') or []) or '-'}")
+        if entry.get("description"):
+            print(f"description: {entry['description']}")
     return EXIT_OK
 
 
@@ -127,6 +143,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from nodeflow.checkpoints import weight_differences
     from nodeflow.training.checkpoint import load_checkpoint
 
     loaded = [(f, load_checkpoint(f, trust=args.trust)) for f in args.files]
@@ -140,40 +157,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
     base_name, base = names[0], loaded[0][1]["model_state_dict"]
     for name, (_, data) in zip(names[1:], loaded[1:]):
         print(f"\n{name} vs {base_name}: max |difference| per tensor")
-        weights, equal = data["model_state_dict"], True
-        for tensor_name, tensor in base.items():
-            other = weights.get(tensor_name)
-            if other is None or other.shape != tensor.shape:
-                print(f"  {tensor_name}: missing or different shape")
-                equal = False
-                continue
-            diff = (tensor.double() - other.double()).abs().max().item() if tensor.numel() else 0.0
-            equal &= bool(tensor.equal(other))
-            print(f"  {tensor_name}: {diff:.3g}")
-        print(f"  bitwise equal: {'yes' if equal and set(weights) == set(base) else 'no'}")
+        weights = data["model_state_dict"]
+        diffs = weight_differences(base, weights)
+        for tensor_name, diff in diffs.items():
+            print(f"  {tensor_name}: {'missing or different shape' if diff is None else f'{diff:.3g}'}")
+        equal = set(weights) == set(base) and all(base[k].equal(weights[k]) for k, d in diffs.items() if d is not None) \
+            and None not in diffs.values()
+        print(f"  bitwise equal: {'yes' if equal else 'no'}")
     return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from nodeflow.training.checkpoint import load_checkpoint
-    from nodeflow.training.manifest import read_manifest
+    from nodeflow.checkpoints import export_file
 
     source, dest = Path(args.file), Path(args.dest)
-    sidecar = dest.with_name(dest.name + ".json")
-    _check_outputs([dest, sidecar], args.force)
-    data = load_checkpoint(source)  # refuses a file that does not match its manifest entry
-    entry = read_manifest(source.parent).get(source.name)
-    if args.format == "safetensors":
-        from safetensors.torch import save
-
-        weights = {k: v.contiguous() for k, v in data["model_state_dict"].items()}
-        meta = {"epoch": str(data.get("epoch")), "config": json.dumps(data.get("config") or {}, default=str)}
-        blob = save(weights, metadata=meta)
-        write_output(dest, lambda handle: handle.write(blob), "ckpt export")
-    else:
-        with source.open("rb") as handle:
-            write_output(dest, lambda out: shutil.copyfileobj(handle, out), "ckpt export")
-    write_output_text(sidecar, json.dumps(entry or {}, indent=2) + "\n", "ckpt export")
+    export_file(source, dest, args.format, args.force)
     print(f"exported {source} -> {dest} ({args.format}) with {dest.name}.json")
     return EXIT_OK
 
@@ -231,6 +229,33 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_tag(args: argparse.Namespace) -> int:
+    from nodeflow.checkpoints import CheckpointManager
+
+    path = Path(args.file)
+    if not args.add and not args.remove and args.description is None:
+        raise UserError(Issue("nothing to change: give --add, --remove or --description"))
+    manager = CheckpointManager.open(path.parent, backup_checkpoints=True)  # asking to keep a file backs it up
+    meta = manager.tag_checkpoint(path.name, args.add, args.remove, args.description)
+    print(f"{path}: tags {', '.join(meta.tags) or '-'}" + (f"; description: {meta.description}" if meta.description else ""))
+    return EXIT_OK
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    folder = _folder(args.folder)
+    entries = read_entries(folder)
+    print(json.dumps(summary(entries), indent=2) if args.json else summary_line(entries))
+    return EXIT_OK
+
+
+def cmd_restore_backup(args: argparse.Namespace) -> int:
+    from nodeflow.checkpoints import CheckpointManager
+
+    path = Path(args.file)
+    print(CheckpointManager.open(path.parent).restore_backup(path.name))
+    return EXIT_OK
+
+
 COMMANDS = {"list": cmd_list, "show": cmd_show, "verify": cmd_verify, "compare": cmd_compare,
             "export": cmd_export, "prune": cmd_prune, "delete": cmd_delete, "plot": cmd_plot,
-            "workflow": cmd_workflow}
+            "workflow": cmd_workflow, "tag": cmd_tag, "summary": cmd_summary, "restore-backup": cmd_restore_backup}

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,7 @@ COMMANDS = {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "devic
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _show_warning
     try:
         return COMMANDS[args.command](args)
     except UserError as exc:
@@ -170,6 +172,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except BrokenPipeError:
         return _reader_went_away()
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    """Our own warnings (a backup used, a backup not written) as one line; others as Python prints them."""
+    ours = getattr(sys.modules.get("nodeflow.training.checkpoint"), "CheckpointWarning", None)
+    if ours is not None and issubclass(category, ours):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        SHOW_WARNING(message, category, *args, **kwargs)
+
+
+SHOW_WARNING = warnings.showwarning
 
 
 def _reader_went_away() -> int:

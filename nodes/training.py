@@ -14,7 +14,8 @@ from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunContext
 from nodeflow.training.callbacks import ProgressEvents
 from nodeflow.training.checkpoint import load_checkpoint
-from nodeflow.training.checkpointing import CheckpointPolicy, Checkpoints
+from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
+from nodeflow.training.checkpointing import Checkpoints
 from nodeflow.training.data import DataBundle
 from nodeflow.training.device import DEVICE_CHOICES, device_problem
 from nodeflow.training.dry_run import dry_fit
@@ -115,9 +116,11 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
         emit = HistoryFiles(folder, ctx.emit, snapshot, ctx.workflow_text)
         info = {"experiment": folder.name, "device": settings["device"], "workflow_hash": workflow_hash,
                 "run_id": run_id}
-        policy = CheckpointPolicy(folder, params["save_every_n_epochs"], params["max_checkpoints"],
-                                  params["save_best_only"], info)
-        callbacks.append(Checkpoints(policy, emit, snapshot, ctx.workflow_text))
+        manager = CheckpointManager(CheckpointConfig(
+            checkpoint_dir=folder, save_interval=params["save_every_n_epochs"],
+            max_checkpoints=params["max_checkpoints"], save_best_only=params["save_best_only"],
+            compression=params["compression"], backup_checkpoints=params["backup_checkpoints"]))
+        callbacks.append(Checkpoints(manager, emit, snapshot, ctx.workflow_text, info))
     callbacks.insert(0, ProgressEvents(emit, str(folder or "")))
     loop = TrainingLoop(model, train, val, config, callbacks, ctx.should_stop)
     if params["resume"]:
@@ -174,6 +177,10 @@ TRAINER = NodeSpec(
                   "best and final are never removed)", min=0, max=100_000, group="Checkpoints"),
         ParamSpec("save_best_only", "bool", False, "Write best_model.pt and final_model.pt but no periodic files",
                   group="Checkpoints"),
+        ParamSpec("backup_checkpoints", "bool", False, "Also copy best_model.pt and final_model.pt into "
+                  "backups/; loading falls back to the copy when a file is corrupt", group="Checkpoints"),
+        ParamSpec("compression", "choice", "none", "Write .pt.zst or .pt.gz files (smaller; NodeFlow reads them, "
+                  "a plain torch.load does not)", choices=("none", "zstd", "gzip"), group="Checkpoints"),
         ParamSpec("resume", "str", "", "Continue from a checkpoint: auto (newest valid in checkpoint_dir), "
                   "best, or a file path; empty starts fresh", choices=("", "auto", "best"), group="Resume"),
         ParamSpec("overwrite", "bool", False, "A fresh run into a folder holding another run (or files "

@@ -12,7 +12,9 @@ from typing import Any
 from nodeflow.core.files import sha256_of
 from nodeflow.core.outputs import manifest_doc
 
-COLUMNS = ("file", "kind", "epoch", "step", "monitored", "size", "best", "final", "verified")
+COLUMNS = ("file", "kind", "epoch", "step", "monitored", "size", "best", "final", "tags", "verified")
+BACKUPS = "backups"  # second copies of best, final and `keep` files (nodeflow.core.backups)
+PATTERNS = ("*.pt", "*.pt.gz", "*.pt.zst")  # plain and compressed checkpoint files
 KIND_RANK = {"periodic": 0, "best": 1, "final": 2, "interrupt": 3}
 
 
@@ -40,10 +42,17 @@ def verify_file(path: Path, entry: dict[str, Any] | None, full: bool = True) -> 
 def rows(folder: Path, full: bool = True) -> list[tuple[str, dict[str, Any] | None, str | None]]:
     """(file, manifest entry, problem) for every checkpoint file or entry, in training order."""
     entries = read_entries(folder)
-    names = sorted({p.name for p in folder.glob("*.pt")} | set(entries),
+    names = sorted({p.name for pattern in PATTERNS for p in folder.glob(pattern)} | set(entries),
                    key=lambda n: (entries.get(n, {}).get("step", -1), KIND_RANK.get(entries.get(n, {}).get("kind"), 9),
                                   n))
-    return [(n, entries.get(n), verify_file(folder / n, entries.get(n), full)) for n in names]
+    return [(n, entries.get(n), _problem(folder, n, entries.get(n), full)) for n in names]
+
+
+def _problem(folder: Path, name: str, entry: dict[str, Any] | None, full: bool) -> str | None:
+    problem = verify_file(folder / name, entry, full)
+    if problem and entry and verify_file(folder / BACKUPS / name, entry, full) is None:
+        problem += "; its backup verifies (ckpt restore-backup puts it back)"
+    return problem
 
 
 def size_text(n: int | None) -> str:
@@ -63,5 +72,34 @@ def cells(name: str, entry: dict[str, Any] | None, problem: str | None, full: bo
     ok = "✓" if full else "✓ size"  # the SHA-256 is checked by Verify
     return dict(zip(COLUMNS, (name, e.get("kind", "?"), value_text(e.get("epoch")), value_text(e.get("step")),
                               monitored, size_text(e.get("file_size")), "✓" if e.get("is_best") else "",
-                              "✓" if e.get("is_final") else "", ok if problem is None else f"✗ {problem}"),
+                              "✓" if e.get("is_final") else "", ", ".join(e.get("tags") or []),
+                              ok if problem is None else f"✗ {problem}"),
                     strict=True))
+
+
+def summary(entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Seed 002's get_checkpoint_summary(): count, total MB, best (id, metric), latest, oldest/newest time."""
+    named = sorted(entries.items(), key=lambda item: (str(item[1].get("timestamp", "")), item[1].get("step", -1)))
+    best = next((e for _, e in reversed(named) if e.get("is_best")), None)
+    latest = next((e for _, e in named if e.get("is_latest")), named[-1][1] if named else None)
+    stamps = [str(e.get("timestamp")) for _, e in named if e.get("timestamp")]
+    return {
+        "total_checkpoints": len(entries),
+        "total_size_mb": sum(int(e.get("file_size") or 0) for e in entries.values()) / (1 << 20),
+        "best_checkpoint": best.get("checkpoint_id") if best else None,
+        "best_metric": {best["monitor"]: best.get("monitor_value")} if best and best.get("monitor") else None,
+        "latest_checkpoint": latest.get("checkpoint_id") if latest else None,
+        "oldest": stamps[0] if stamps else None,
+        "newest": stamps[-1] if stamps else None,
+    }
+
+
+def summary_line(entries: dict[str, dict[str, Any]]) -> str:
+    """The summary as one line (CLI, editor panel)."""
+    s = summary(entries)
+    if not s["total_checkpoints"]:
+        return "no checkpoints"
+    best = ", ".join(f"{k}={value_text(v)}" for k, v in (s["best_metric"] or {}).items())
+    return (f"{s['total_checkpoints']} checkpoint(s), {s['total_size_mb']:.2f} MB; "
+            f"best {s['best_checkpoint'] or '-'}{f' ({best})' if best else ''}; latest {s['latest_checkpoint']}; "
+            f"{s['oldest']} … {s['newest']}")

@@ -6,16 +6,19 @@ weights_only=True: tensors, plain containers and Python scalars only.
 from __future__ import annotations
 
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from nodeflow.core.backups import usable_file
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.core.files import atomic_write
 from nodeflow.core.registry import Registry, default_registry
-from nodeflow.training.manifest import read_manifest, verify_file
+from nodeflow.training import compress
+from nodeflow.training.manifest import read_manifest
 
 PERIODIC = "checkpoint_epoch_{epoch}.pt"
 BEST = "best_model.pt"
@@ -23,9 +26,13 @@ FINAL = "final_model.pt"
 INTERRUPTED = "checkpoint_interrupted.pt"
 
 
-def atomic_save(payload: dict[str, Any], path: Path) -> None:
+class CheckpointWarning(UserWarning):
+    """Loading went on in a way the user should hear about (a backup stood in for a damaged file)."""
+
+
+def atomic_save(payload: dict[str, Any], path: Path, compression: str = "none") -> None:
     """torch.save through the durable atomic-write protocol (see nodeflow.core.files)."""
-    atomic_write(path, lambda handle: torch.save(payload, handle))
+    atomic_write(path, lambda handle: compress.save(payload, handle, compression))
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
@@ -33,19 +40,26 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
     """Load with weights_only=True; any problem is a CheckpointError naming the file.
 
     With `verify`, a file listed in its folder's manifest must match its size and
-    SHA-256 there. `trust=True` (the CLI's --trust) allows arbitrary pickled objects:
+    SHA-256 there; when it does not and backups/ holds a copy that does, the copy is
+    loaded and a CheckpointWarning says so. Compressed files (.pt.zst, .pt.gz) are
+    read transparently. `trust=True` (the CLI's --trust) allows arbitrary pickled objects:
     only for files from a source you trust, since loading them can run code.
     """
     path = Path(path)
     label = str(path)
-    if not path.is_file():
+    entry = read_manifest(path.parent).get(path.name) if verify and path.parent.is_dir() else None
+    source: Path | None = path
+    if entry is not None:
+        source, problem = usable_file(path, entry)
+        if source is None:
+            raise CheckpointError(Issue(f"not used: {problem}", file=label))
+        if problem:
+            warnings.warn(f"{label}: {problem}; loaded its verified backup {source} instead "
+                          f"(`nodeflow ckpt restore-backup {label}` puts it back)", CheckpointWarning, stacklevel=2)
+    elif not path.is_file():
         raise CheckpointError(Issue("checkpoint file not found", file=label))
-    entry = read_manifest(path.parent).get(path.name) if verify else None
-    problem = verify_file(path, entry) if entry is not None else None
-    if problem:
-        raise CheckpointError(Issue(f"not used: {problem}", file=label))
     try:
-        data = torch.load(path, map_location=map_location, weights_only=not trust)
+        data = torch.load(compress.opened(source), map_location=map_location, weights_only=not trust)
     except pickle.UnpicklingError as exc:
         if "weights_only" in str(exc) or "Unsupported global" in str(exc):
             raise CheckpointError(Issue("refused: the file contains pickled Python objects that "
@@ -79,9 +93,24 @@ def restore_model(path: str | Path, map_location: str | torch.device = "cpu",
         raise CheckpointError(Issue(f"cannot rebuild model: unknown model type "
                                     f"{model_config.get('type')!r} in config", file=str(path)))
     model = spec.rebuild(model_config)
-    try:
-        model.load_state_dict(checkpoint["model_state_dict"])
-    except RuntimeError as exc:
-        raise CheckpointError(Issue(f"weights do not fit the saved config: {_first_line(exc)}",
-                                    file=str(path))) from None
+    load_weights(model, checkpoint["model_state_dict"], str(path), "the saved config")
     return model.to(map_location).eval(), checkpoint
+
+
+def load_weights(model: torch.nn.Module, weights: dict[str, Any], label: str, what: str = "this model") -> None:
+    """model.load_state_dict, or one line naming the first key or shape that differs."""
+    own = model.state_dict()
+    for key in list(own) + [k for k in weights if k not in own]:
+        if key not in weights:
+            problem = f"the checkpoint has no {key!r}"
+        elif key not in own:
+            problem = f"{what} has no {key!r} (the checkpoint has it)"
+        elif tuple(own[key].shape) != tuple(getattr(weights[key], "shape", ())):
+            problem = f"{key!r} is {tuple(weights[key].shape)} in the checkpoint, {tuple(own[key].shape)} in {what}"
+        else:
+            continue
+        raise CheckpointError(Issue(f"weights do not fit {what}: {problem}", file=label))
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise CheckpointError(Issue(f"weights do not fit {what}: {_first_line(exc)}", file=label)) from None

@@ -1,52 +1,43 @@
-"""The Checkpoints callback: periodic, best, final and interrupt files, each committed
-to the manifest after a durable atomic write; retention and a free-space check."""
+"""The Checkpoints callback: periodic, best, final and interrupt files, each saved through
+nodeflow.checkpoints.CheckpointManager (durable atomic write, manifest entry, backups), and retention."""
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import torch
-
 from nodeflow import __version__
+from nodeflow.checkpoints import CheckpointManager
 from nodeflow.core.errors import DataError, Issue
-from nodeflow.core.files import in_folder
-from nodeflow.training.checkpoint import BEST, FINAL, INTERRUPTED, PERIODIC, atomic_save
+from nodeflow.training.checkpoint import BEST, FINAL, INTERRUPTED, PERIODIC
 from nodeflow.training.loop import Callback, TrainingLoop
-from nodeflow.training.manifest import commit_entry, make_entry, prune_periodic
+from nodeflow.training.manifest import prune_periodic
 from nodeflow.training.rng import capture_rng
 
 Emit = Callable[..., None]
 
 
-@dataclass(frozen=True)
-class CheckpointPolicy:
-    folder: Path
-    every: int = 5
-    max_checkpoints: int = 0  # periodic files kept; 0 keeps all. Best and final are never deleted.
-    save_best_only: bool = False  # no periodic files
-    info: Mapping[str, Any] = field(default_factory=dict)  # experiment, workflow_hash, device, run_id
-
-
 class Checkpoints(Callback):
-    def __init__(self, policy: CheckpointPolicy, emit: Emit, config: Mapping[str, Any], workflow_text: str = ""):
-        self.policy = policy
+    """`manager.config` gives the folder, save_interval (save_every_n_epochs), max_checkpoints
+    (periodic files kept; best and final are never deleted), save_best_only, compression and backups."""
+
+    def __init__(self, manager: CheckpointManager, emit: Emit, config: Mapping[str, Any], workflow_text: str = "",
+                 info: Mapping[str, Any] | None = None):
+        self.manager = manager
         self.emit = emit
         self.config = dict(config)
         self.workflow_text = workflow_text  # provenance: the graph as run, in every checkpoint
+        self.info = dict(info or {})  # experiment, workflow_hash, device, run_id
 
     def on_fit_start(self, loop: TrainingLoop) -> None:
         try:
-            self.policy.folder.mkdir(parents=True, exist_ok=True)
+            self.manager.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DataError(Issue(f"cannot create {self.policy.folder}: {exc.strerror}",
+            raise DataError(Issue(f"cannot create {self.manager.folder}: {exc.strerror}",
                                   field="checkpoint_dir")) from None
 
     def on_epoch_end(self, loop: TrainingLoop) -> None:
-        epoch = loop.state.epoch
-        if not self.policy.save_best_only and epoch % self.policy.every == 0:
+        epoch, config = loop.state.epoch, self.manager.config
+        if not config.save_best_only and epoch % config.save_interval == 0:
             self._save(loop, PERIODIC.format(epoch=epoch), "periodic")
             self._prune_periodic()
         if loop.state.improved:
@@ -59,19 +50,12 @@ class Checkpoints(Callback):
         self._save(loop, INTERRUPTED, "interrupt")
 
     def _save(self, loop: TrainingLoop, name: str, kind: str) -> None:
-        folder, path = self.policy.folder, self.policy.folder / name
         data = payload(loop, self.config)
         data["workflow"] = self.workflow_text
-
-        def write() -> None:
-            _check_free_space(folder, data)
-            atomic_save(data, path)
-            commit_entry(folder, name, make_entry(path, data, kind, dict(self.policy.info)))
-
         try:
-            in_folder(folder, write)  # removed during the run: recreated, saving goes on
+            path = self.manager.save_file(name, data, kind, self.info)
         except OSError as exc:
-            raise RuntimeError(f"could not write checkpoint {path}: {exc.strerror or exc}; "
+            raise RuntimeError(f"could not write checkpoint {self.manager.folder / name}: {exc.strerror or exc}; "
                                f"earlier checkpoints are intact") from None
         state = loop.state
         value = state.best if kind == "best" else state.metrics.get(state.monitor)
@@ -79,28 +63,10 @@ class Checkpoints(Callback):
                   monitor=state.monitor, value=value)
 
     def _prune_periodic(self) -> None:
-        if self.policy.max_checkpoints > 0:
-            run_id = self.policy.info.get("run_id", "")
-            for name in prune_periodic(self.policy.folder, self.policy.max_checkpoints, run_id):
-                self.emit("checkpoint_deleted", path=str(self.policy.folder / name), reason="max_checkpoints")
-
-
-def _check_free_space(folder: Path, data: Mapping[str, Any]) -> None:
-    """Refuse to start a write that cannot fit, rather than fill the disk."""
-    needed = _tensor_bytes(data) + (1 << 20)
-    free = shutil.disk_usage(folder).free
-    if free < needed:
-        raise OSError(28, f"not enough free space ({free >> 20} MiB free, about {needed >> 20} MiB needed)")
-
-
-def _tensor_bytes(obj: Any) -> int:
-    if isinstance(obj, torch.Tensor):
-        return obj.numel() * obj.element_size()
-    if isinstance(obj, Mapping):
-        return sum(_tensor_bytes(v) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return sum(_tensor_bytes(v) for v in obj)
-    return 0
+        keep, folder = self.manager.config.max_checkpoints, self.manager.folder
+        if keep > 0:
+            for name in prune_periodic(folder, keep, self.info.get("run_id", "")):
+                self.emit("checkpoint_deleted", path=str(folder / name), reason="max_checkpoints")
 
 
 def payload(loop: TrainingLoop, config: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,6 @@ is_latest) plus is_final, kind, the workflow hash, and the torch/Python versions
 """
 from __future__ import annotations
 
-import json
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,26 +14,19 @@ from typing import Any
 
 import torch
 
-from nodeflow.core.files import atomic_write_text, sha256_of
+from nodeflow.core.backups import remove_backup
 from nodeflow.core.ckpt_table import read_entries as read_manifest
 from nodeflow.core.ckpt_table import verify_file
-from nodeflow.core.outputs import MANIFEST, MANIFEST_FORMAT, manifest_doc
+from nodeflow.core.files import sha256_of
+from nodeflow.core.manifest_edit import KEEP, Entries, edit_entries, write_manifest
 
 __all__ = ["read_manifest", "verify_file", "write_manifest", "start_run", "make_entry", "commit_entry",
            "prune_periodic", "remove_checkpoints", "sha256_of"]
 
 
-def write_manifest(folder: Path, entries: dict[str, dict[str, Any]], run: dict[str, Any] | None = None) -> None:
-    """Replace the entries; the run section is read and kept unless `run` is given ({}: none)."""
-    if run is None:
-        run = (manifest_doc(folder) or {}).get("run")
-    doc = {"format": MANIFEST_FORMAT, "version": 1, **({"run": run} if run else {}), "checkpoints": entries}
-    atomic_write_text(folder / MANIFEST, json.dumps(doc, indent=2, sort_keys=False) + "\n")
-
-
 def start_run(folder: Path, run: dict[str, Any]) -> None:
     """Claim `folder` for a run before anything else is written there (the manifest marks it ours)."""
-    write_manifest(folder, read_manifest(folder), run)
+    edit_entries(folder, lambda entries: None, run)
 
 
 def make_entry(path: Path, payload: dict[str, Any], kind: str, info: dict[str, Any]) -> dict[str, Any]:
@@ -42,7 +34,7 @@ def make_entry(path: Path, payload: dict[str, Any], kind: str, info: dict[str, A
     config = payload.get("config") or {}
     model = config.get("model") or {}
     return {
-        "checkpoint_id": f"{path.stem}-{payload['step']}",
+        "checkpoint_id": f"{path.name.split('.')[0]}-{payload['step']}",
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "kind": kind,
         "epoch": payload["epoch"],
@@ -72,34 +64,46 @@ def make_entry(path: Path, payload: dict[str, Any], kind: str, info: dict[str, A
 
 
 def commit_entry(folder: Path, name: str, entry: dict[str, Any]) -> None:
-    """Add or replace `name`'s entry and mark it the only latest one (one read, one write per save)."""
-    doc = manifest_doc(folder) or {}
-    entries = read_manifest(folder, doc)
-    for other in entries.values():
-        other["is_latest"] = False
-    entries[name] = entry
-    write_manifest(folder, entries, doc.get("run") or {})
+    """Add or replace `name`'s entry and mark it the only latest one (and the only best one when it is best)."""
+    def change(entries: Entries) -> None:
+        for other in entries.values():
+            other["is_latest"] = False
+            if entry.get("is_best"):
+                other["is_best"] = False
+        entries[name] = entry
+
+    edit_entries(folder, change)
 
 
 def prune_periodic(folder: Path, keep: int, run_id: str = "") -> list[str]:
-    """Delete all but the newest `keep` periodic checkpoints (never best, final or interrupt).
+    """Delete all but the newest `keep` periodic checkpoints (never best, final, interrupt,
+    the current best, or a file tagged `keep`).
 
     With `run_id`, only that run's files count (entries saved before run ids count as the
     folder's run). Their manifest entries go first, so a crash midway never leaves an
     entry without its file.
     """
-    entries = read_manifest(folder)
-    periodic = sorted((e.get("epoch", 0), n) for n, e in entries.items() if e.get("kind") == "periodic"
-                      and (not run_id or e.get("run_id", run_id) in (run_id, "")))
-    doomed = [name for _, name in periodic[:max(0, len(periodic) - keep)]]
-    remove_checkpoints(folder, doomed)
-    return doomed
+    def doomed(entries: Entries) -> list[str]:
+        periodic = sorted((e.get("step", 0), e.get("epoch", 0), n) for n, e in entries.items()
+                          if e.get("kind") == "periodic" and not e.get("is_best") and KEEP not in (e.get("tags") or [])
+                          and (not run_id or e.get("run_id", run_id) in (run_id, "")))
+        names = [name for *_, name in periodic[:max(0, len(periodic) - keep)]]
+        for name in names:
+            del entries[name]
+        return names
+
+    names = edit_entries(folder, doomed)
+    _unlink(folder, names)
+    return names
 
 
 def remove_checkpoints(folder: Path, names: list[str]) -> None:
-    """Delete checkpoint files: their manifest entries first, so no entry ever outlives its file."""
-    entries = read_manifest(folder)
-    if any(n in entries for n in names):
-        write_manifest(folder, {n: e for n, e in entries.items() if n not in names})
+    """Delete checkpoint files and their backups: their manifest entries first, so no entry ever outlives its file."""
+    edit_entries(folder, lambda entries: [entries.pop(n, None) for n in names])
+    _unlink(folder, names)
+
+
+def _unlink(folder: Path, names: list[str]) -> None:
     for name in names:
         (folder / name).unlink(missing_ok=True)
+        remove_backup(folder / name)

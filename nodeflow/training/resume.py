@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from nodeflow.core.errors import CheckpointError, Issue
-from nodeflow.training.manifest import read_manifest, verify_file, write_manifest
+from nodeflow.core.backups import usable_file
+from nodeflow.core.manifest_edit import edit_entries
+from nodeflow.training.manifest import read_manifest
 from nodeflow.training.rng import restore_rng
 
 if TYPE_CHECKING:
@@ -35,8 +37,8 @@ def newest_valid(folder: Path, which: str = "auto") -> tuple[Path | None, list[t
     for name, entry in ranked:
         if which == "best" and not entry.get("is_best"):
             continue
-        problem = verify_file(folder / name, entry)
-        if problem is None:
+        source, problem = usable_file(folder / name, entry)
+        if source is not None:  # the file, or its verified backup (loading says which)
             return folder / name, skipped
         skipped.append((name, problem))
     return None, skipped
@@ -48,9 +50,7 @@ def set_aside(folder: Path, name: str) -> Path | None:
     target = path.with_name(name + ".corrupt") if path.is_file() else None
     if target is not None:
         os.replace(path, target)
-    entries = read_manifest(folder)
-    entries.pop(name, None)
-    write_manifest(folder, entries)
+    edit_entries(folder, lambda entries: entries.pop(name, None))
     return target
 
 

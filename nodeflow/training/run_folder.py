@@ -15,13 +15,16 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from nodeflow.core.errors import DataError, Issue
+from nodeflow.core.ckpt_table import BACKUPS
 from nodeflow.core.files import fsync_dir
 from nodeflow.core.outputs import MANIFEST, conflict_message, folder_state, manifest_doc, next_free
 from nodeflow.training import history
 from nodeflow.training.checkpoint import BEST, FINAL, INTERRUPTED
 from nodeflow.training.manifest import read_manifest, start_run
 
-RUN_FILES = (MANIFEST, "checkpoint_epoch_*.pt", BEST, FINAL, INTERRUPTED, "*.pt.corrupt*", *history.FILES)
+# names a run writes; `.pt*` covers compressed files (.pt.zst, .pt.gz) and set-aside ones (.pt.corrupt)
+RUN_FILES = (MANIFEST, "checkpoint_epoch_*.pt*", BEST + "*", FINAL + "*", INTERRUPTED + "*", "*.pt.corrupt*", BACKUPS,
+             *history.FILES)
 PREVIOUS = "previous"
 
 

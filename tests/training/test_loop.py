@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from nodeflow.core import RunInterrupted
-from nodeflow.training.checkpointing import CheckpointPolicy, Checkpoints
+from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
+from nodeflow.training.checkpointing import Checkpoints
 from nodeflow.training.data import CLASSIFICATION, make_bundle
 from nodeflow.training.loop import TrainConfig, TrainingLoop
 from nodes.models import MLP
@@ -80,7 +81,7 @@ def test_a_stop_request_finishes_the_batch_and_writes_an_interrupt_checkpoint(tm
         calls["n"] += 1
         return calls["n"] >= 10
 
-    ckpt = Checkpoints(CheckpointPolicy(tmp_path, every=100), lambda event, **f: saved.append(f), {"model": None})
+    ckpt = Checkpoints(CheckpointManager(CheckpointConfig(tmp_path, save_interval=100, max_checkpoints=0)), lambda event, **f: saved.append(f), {"model": None})
     with pytest.raises(RunInterrupted):
         fit(TrainConfig(epochs=5, batch_size=32), [ckpt], stop_after_ten_batches)
     data = torch.load(tmp_path / "checkpoint_interrupted.pt")
@@ -114,7 +115,7 @@ def test_a_diverging_run_stops_with_a_clear_message_and_nothing_nan_is_best(tmp_
     x = torch.randn(64, 3)
     data = make_bundle(x, x.sum(dim=1) * 100, REGRESSION, (), "reg")
     saved: list[dict] = []
-    ckpt = Checkpoints(CheckpointPolicy(tmp_path, every=1), lambda event, **f: saved.append(f), {"model": None})
+    ckpt = Checkpoints(CheckpointManager(CheckpointConfig(tmp_path, save_interval=1, max_checkpoints=0)), lambda event, **f: saved.append(f), {"model": None})
     loop = TrainingLoop(mlp(data), data, None, TrainConfig(epochs=20, optimizer="sgd", lr=10.0), [ckpt])
     with pytest.raises(TrainingDiverged, match=r"training diverged: train loss is (nan|inf) in epoch \d+"):
         loop.fit()

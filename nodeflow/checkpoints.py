@@ -1,0 +1,374 @@
+"""Seed 002's checkpoint API for your own training loop: CheckpointConfig and CheckpointManager.
+
+    from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
+
+    manager = CheckpointManager(CheckpointConfig(checkpoint_dir="checkpoints", save_interval=1,
+                                                 monitor_metric="val_loss"), "my_experiment")
+    checkpoint_id = manager.save_checkpoint(model, optimizer, epoch=1, step=100,
+                                            metrics={"val_loss": 0.5}, tags=["demo"], description="first run")
+    manager.load_checkpoint(checkpoint_id, model, optimizer)
+
+Files go to checkpoint_dir/experiment_name/, named by id
+(`checkpoint_epoch_0001_step_000100_20231201_143022.pt`), with the folder's manifest.json
+(seed 002's checkpoint_metadata.json) and backups/. The Trainer saves through the same
+`CheckpointManager.save_file`, so a folder written here lists, verifies, compares and
+exports with `nodeflow ckpt` and shows in the editor's Checkpoints panel. Imports torch,
+never Qt. Errors a caller can cause are CheckpointError with one line.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import shutil
+import time
+import warnings
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nodeflow import __version__
+from nodeflow.core.backups import make_backup, restore_backup
+from nodeflow.core.ckpt_table import read_entries, rows, summary, verify_file
+from nodeflow.core.errors import CheckpointError, Issue
+from nodeflow.core.files import in_folder
+from nodeflow.core.manifest_edit import KEEP, check_tags, set_tags
+from nodeflow.core.outputs import MANIFEST, manifest_doc, output_problem, write_output, write_output_text
+from nodeflow.training import compress
+from nodeflow.training.checkpoint import CheckpointWarning, atomic_save, load_checkpoint, load_weights
+from nodeflow.training.manifest import commit_entry, make_entry, prune_periodic, remove_checkpoints, start_run
+
+__all__ = ["CheckpointConfig", "CheckpointManager", "CheckpointMetadata", "CheckpointError", "CheckpointWarning"]
+
+
+@dataclass
+class CheckpointConfig:
+    """Seed 002's configuration table, with its defaults."""
+
+    checkpoint_dir: str | Path = "checkpoints"
+    save_interval: int = 1  # save every N epochs
+    max_checkpoints: int = 10  # keep the newest N (0: all); never the current best or a `keep` tag
+    save_best_only: bool = False
+    monitor_metric: str = "val_loss"
+    monitor_mode: str = "min"  # min | max
+    save_optimizer: bool = True
+    save_scheduler: bool = True
+    save_metadata: bool = True  # False: the manifest keeps what verification and listing need, no config
+    compression: bool | str = False  # False | True (zstd, else gzip) | "gzip" | "zstd": not plain torch.load
+    backup_checkpoints: bool = True  # best, final and `keep`-tagged files also go to backups/
+    validate_checkpoints: bool = True  # SHA-256 against the manifest on every load
+
+    def __post_init__(self) -> None:
+        for kind, names in ((int, ("save_interval", "max_checkpoints")), (str, ("monitor_metric", "monitor_mode")),
+                            (bool, ("save_best_only", "save_optimizer", "save_scheduler", "save_metadata",
+                                    "backup_checkpoints", "validate_checkpoints"))):
+            for name in names:
+                if type(getattr(self, name)) is not kind:  # bool is not an int here
+                    raise CheckpointError(Issue(f"CheckpointConfig.{name} must be {kind.__name__}, "
+                                                f"got {getattr(self, name)!r}"))
+        if not isinstance(self.checkpoint_dir, (str, Path)) or not str(self.checkpoint_dir):
+            raise CheckpointError(Issue(f"CheckpointConfig.checkpoint_dir must be a folder, got {self.checkpoint_dir!r}"))
+        if self.save_interval < 1 or self.max_checkpoints < 0:
+            raise CheckpointError(Issue("CheckpointConfig: save_interval must be ≥ 1 and max_checkpoints ≥ 0, got "
+                                        f"{self.save_interval} and {self.max_checkpoints}"))
+        if self.monitor_mode not in ("min", "max"):
+            raise CheckpointError(Issue(f"CheckpointConfig.monitor_mode must be 'min' or 'max', got {self.monitor_mode!r}"))
+        compress.method_of(self.compression)
+
+
+@dataclass
+class CheckpointMetadata:
+    """Seed 002's metadata record, read from the manifest (plus the file name and NodeFlow's kind)."""
+
+    checkpoint_id: str
+    timestamp: str
+    epoch: int
+    step: int
+    model_name: str
+    experiment_name: str
+    file_size: int
+    checksum: str
+    metrics: dict[str, float]
+    config: dict[str, Any]
+    tags: list[str]
+    description: str
+    is_best: bool
+    is_latest: bool
+    file: str = ""
+    kind: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)  # the rest of the manifest entry
+
+    @classmethod
+    def from_entry(cls, name: str, entry: dict[str, Any]) -> CheckpointMetadata:
+        own = {f.name for f in fields(cls)} - {"file", "kind", "extra"}
+        defaults = {"metrics": {}, "config": {}, "tags": [], "description": "", "is_best": False, "is_latest": False,
+                    "model_name": "", "experiment_name": "", "file_size": 0, "checksum": "", "timestamp": "",
+                    "epoch": 0, "step": 0, "checkpoint_id": name}
+        values = {k: entry.get(k, defaults[k]) for k in own}
+        return cls(**values, file=name, kind=str(entry.get("kind", "")),
+                   extra={k: v for k, v in entry.items() if k not in own and k != "kind"})
+
+
+class CheckpointManager:
+    def __init__(self, config: CheckpointConfig | None = None, experiment_name: str = ""):
+        self.config = config or CheckpointConfig()
+        if not isinstance(experiment_name, str) or any(p in experiment_name for p in ("/", "\\")) \
+                or experiment_name in (".", ".."):
+            raise CheckpointError(Issue(f"experiment_name must be a plain folder name, got {experiment_name!r}"))
+        self.experiment_name = experiment_name
+        base = Path(self.config.checkpoint_dir).expanduser()
+        self.folder = base / experiment_name if experiment_name else base
+        self.compression = compress.method_of(self.config.compression)
+        self._claimed = False
+
+    @classmethod
+    def open(cls, folder: str | Path, **config: Any) -> CheckpointManager:
+        """A manager for an existing checkpoint folder (a Trainer's or this API's)."""
+        return cls(CheckpointConfig(checkpoint_dir=folder, **config))
+
+    # ---- saving -------------------------------------------------------------------------
+    def save_checkpoint(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                        epoch: int = 0, step: int = 0, metrics: dict[str, float] | None = None,
+                        tags: list[str] | None = None, description: str = "", scheduler: Any = None,
+                        config: dict[str, Any] | None = None) -> str | None:
+        """Save when the interval is reached (and, with save_best_only, the monitored metric
+        improved). Returns the new checkpoint's id, or None when nothing was due."""
+        tags = check_tags(tags)
+        metrics = {k: float(v) if isinstance(v, torch.Tensor) else v for k, v in (metrics or {}).items()}
+        monitor = self.config.monitor_metric
+        if self.config.save_best_only and monitor not in metrics:
+            raise CheckpointError(Issue(f"save_best_only needs metrics[{monitor!r}] (monitor_metric); got "
+                                        f"{', '.join(metrics) or 'no metrics'}"))
+        improved = monitor in metrics and self._better(metrics[monitor], self._best_value())
+        if epoch % self.config.save_interval != 0 or (self.config.save_best_only and not improved):
+            return None
+        checkpoint_id = self._new_id(epoch, step)
+        payload = {
+            "epoch": epoch, "step": step, "model_state_dict": model.state_dict(),
+            "optimizer_state_dict": optimizer.state_dict() if optimizer is not None and self.config.save_optimizer
+            else None,
+            "scheduler_state_dict": scheduler.state_dict() if scheduler is not None and self.config.save_scheduler
+            else None,
+            "loss": metrics.get("loss", metrics.get(monitor)), "metrics": metrics, "config": dict(config or {}),
+            "monitor": monitor, "best": metrics.get(monitor) if improved else self._best_value(),
+            "checkpoint_id": checkpoint_id, "nodeflow_version": __version__,
+        }
+        try:
+            self.save_file(checkpoint_id + ".pt", payload, "periodic", tags=tags, description=description,
+                           best=improved, extra={"checkpoint_id": checkpoint_id, "model_name": type(model).__name__})
+        except OSError as exc:
+            raise CheckpointError(Issue(f"could not write checkpoint {checkpoint_id}: {exc.strerror or exc}; "
+                                        "earlier checkpoints are intact", file=str(self.folder))) from None
+        if self.config.max_checkpoints:
+            prune_periodic(self.folder, self.config.max_checkpoints)
+        return checkpoint_id
+
+    def save_file(self, name: str, payload: dict[str, Any], kind: str, info: dict[str, Any] | None = None,
+                  tags: list[str] | None = None, description: str = "", best: bool | None = None,
+                  extra: dict[str, Any] | None = None) -> Path:
+        """The one save path, for the Trainer and save_checkpoint: free-space check, durable atomic
+        write, manifest entry, then a backup of best/final/`keep` files. Returns the file's path."""
+        name = compress.file_name(name, self.compression)
+        path, tags = self.folder / name, check_tags(tags)
+        info = {"experiment": self.experiment_name or self.folder.name, **(info or {})}
+        saved: dict[str, Any] = {}
+
+        def write() -> None:
+            self._claim()
+            _check_free_space(self.folder, payload)
+            atomic_save(payload, path, self.compression)
+            entry = make_entry(path, payload, kind, info)
+            entry.update(extra or {}, tags=tags, description=description)
+            if best is not None:
+                entry["is_best"] = best
+            if not self.config.save_metadata:
+                entry.pop("config", None)
+                entry.pop("workflow", None)
+            commit_entry(self.folder, name, entry)
+            saved.update(entry)
+
+        in_folder(self.folder, write)  # removed during training: recreated, saving goes on
+        if self.config.backup_checkpoints and (kind in ("best", "final") or saved["is_best"] or KEEP in tags):
+            self._backup(path)
+        return path
+
+    # ---- reading --------------------------------------------------------------------------
+    def list_checkpoints(self, tag: str | None = None) -> list[CheckpointMetadata]:
+        """Every checkpoint in training order (optionally only those tagged `tag`)."""
+        found = [CheckpointMetadata.from_entry(n, e) for n, e, _ in rows(self.folder, full=False) if e is not None] \
+            if self.folder.is_dir() else []
+        return [m for m in found if tag is None or tag in m.tags]
+
+    def load_checkpoint(self, checkpoint_id: str = "latest", model: torch.nn.Module | None = None,
+                        optimizer: torch.optim.Optimizer | None = None, scheduler: Any = None,
+                        map_location: str | torch.device = "cpu") -> dict[str, Any]:
+        """Load a checkpoint by id, file name, 'latest' or 'best' (SHA-256 checked first when
+        validate_checkpoints); fill `model`, `optimizer` and `scheduler` when given."""
+        path = self.path_of(checkpoint_id)
+        data = load_checkpoint(path, map_location, verify=self.config.validate_checkpoints)
+        if model is not None:
+            load_weights(model, data["model_state_dict"], str(path))
+        if optimizer is not None and data.get("optimizer_state_dict") is not None:
+            optimizer.load_state_dict(data["optimizer_state_dict"])
+        if scheduler is not None and data.get("scheduler_state_dict") is not None:
+            scheduler.load_state_dict(data["scheduler_state_dict"])
+        return data
+
+    def validate_checkpoint(self, checkpoint_id: str) -> bool:
+        """True when the file matches its manifest entry (size and SHA-256)."""
+        return self.problem(checkpoint_id) is None
+
+    def problem(self, checkpoint_id: str) -> str | None:
+        """Why the checkpoint does not verify, or None."""
+        path = self.path_of(checkpoint_id)
+        return verify_file(path, read_entries(self.folder).get(path.name))
+
+    def compare_checkpoints(self, checkpoint_ids: list[str]) -> dict[str, Any]:
+        """Metrics side by side, and per tensor the largest difference from the first checkpoint."""
+        loaded = {i: self.load_checkpoint(i) for i in checkpoint_ids}
+        metrics = sorted({k for d in loaded.values() for k in (d.get("metrics") or {})})
+        first = next(iter(loaded.values()))["model_state_dict"] if loaded else {}
+        return {
+            "checkpoints": list(loaded),
+            "epochs": {i: d.get("epoch") for i, d in loaded.items()},
+            "steps": {i: d.get("step") for i, d in loaded.items()},
+            "metrics_comparison": {m: {i: (d.get("metrics") or {}).get(m) for i, d in loaded.items()} for m in metrics},
+            "weight_differences": {i: weight_differences(first, d["model_state_dict"]) for i, d in loaded.items()},
+        }
+
+    def get_checkpoint_summary(self) -> dict[str, Any]:
+        """total_checkpoints, total_size_mb, best_checkpoint, best_metric, latest_checkpoint, oldest, newest."""
+        return summary(read_entries(self.folder))
+
+    # ---- changing -----------------------------------------------------------------------------
+    def tag_checkpoint(self, checkpoint_id: str, add: list[str] = (), remove: list[str] = (),
+                       description: str | None = None) -> CheckpointMetadata:
+        path = self.path_of(checkpoint_id)
+        entry = set_tags(self.folder, path.name, add, remove, description)
+        if KEEP in entry["tags"] and self.config.backup_checkpoints:
+            self._backup(path)
+        return CheckpointMetadata.from_entry(path.name, entry)
+
+    def delete_checkpoint(self, checkpoint_id: str) -> None:
+        """Remove the file, its backup and its manifest entry (the entry first)."""
+        remove_checkpoints(self.folder, [self.path_of(checkpoint_id).name])
+
+    def export_checkpoint(self, checkpoint_id: str, dest: str | Path, format: str = "torch",
+                          force: bool = False) -> Path:
+        """Copy a verified checkpoint (or its weights as safetensors) with its manifest entry beside it."""
+        return export_file(self.path_of(checkpoint_id), Path(dest), format, force)
+
+    def restore_backup(self, checkpoint_id: str) -> str:
+        path = self.path_of(checkpoint_id)
+        try:
+            return restore_backup(path, read_entries(self.folder).get(path.name))
+        except ValueError as exc:
+            raise CheckpointError(Issue(f"cannot restore: {exc}", file=str(path))) from None
+
+    # ---- helpers ------------------------------------------------------------------------------
+    def path_of(self, checkpoint_id: str) -> Path:
+        """The file for an id, a file name, 'latest' or 'best'; unknown ids name the nearest ones."""
+        if not isinstance(checkpoint_id, str):
+            raise CheckpointError(Issue(f"checkpoint id must be a string, got {checkpoint_id!r}"))
+        entries = read_entries(self.folder)
+        for name, entry in entries.items():
+            if checkpoint_id in (name, entry.get("checkpoint_id")) \
+                    or (checkpoint_id == "latest" and entry.get("is_latest")) \
+                    or (checkpoint_id == "best" and entry.get("is_best")):
+                return self.folder / name
+        ids = [str(e.get("checkpoint_id", n)) for n, e in entries.items()]
+        near = difflib.get_close_matches(checkpoint_id, ids, n=3, cutoff=0.0)
+        hint = f"; nearest: {', '.join(near)}" if near else "; the folder has none"
+        raise CheckpointError(Issue(f"no checkpoint {checkpoint_id!r}{hint}", file=str(self.folder)))
+
+    def _best_value(self) -> float | None:
+        best = [e for e in read_entries(self.folder).values() if e.get("is_best")
+                and e.get("monitor") == self.config.monitor_metric and e.get("monitor_value") is not None]
+        return best[-1]["monitor_value"] if best else None
+
+    def _better(self, value: float, best: float | None) -> bool:
+        if value != value:  # NaN is never best
+            return False
+        return best is None or (value < best if self.config.monitor_mode == "min" else value > best)
+
+    def _new_id(self, epoch: int, step: int) -> str:
+        base = f"checkpoint_epoch_{epoch:04d}_step_{step:06d}_{time.strftime('%Y%m%d_%H%M%S')}"
+        taken = set(read_entries(self.folder)) | ({p.name for p in self.folder.iterdir()} if self.folder.is_dir() else set())
+        n, candidate = 2, base
+        while compress.file_name(candidate + ".pt", self.compression) in taken:
+            candidate, n = f"{base}_{n}", n + 1
+        return candidate
+
+    def _claim(self) -> None:
+        """Mark the folder ours before the first file; never take over another tool's manifest.json."""
+        if self._claimed and (self.folder / MANIFEST).exists() or manifest_doc(self.folder) is not None:
+            self._claimed = True
+            return
+        if (self.folder / MANIFEST).exists():
+            raise CheckpointError(Issue("a manifest.json NodeFlow did not write is here; not replaced "
+                                        "(choose another checkpoint_dir or experiment_name)", file=str(self.folder)))
+        start_run(self.folder, {"id": time.strftime("api-%Y%m%d-%H%M%S"), "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        self._claimed = True
+
+    def _backup(self, path: Path) -> None:
+        try:
+            make_backup(path)
+        except OSError as exc:
+            warnings.warn(f"could not back up {path.name} into {path.parent / 'backups'}: {exc.strerror or exc}; "
+                          "training goes on without this backup", CheckpointWarning, stacklevel=3)
+
+
+def weight_differences(base: dict[str, Any], other: dict[str, Any]) -> dict[str, float | None]:
+    """Per tensor the largest absolute difference (None: missing or another shape)."""
+    out: dict[str, float | None] = {}
+    for name, tensor in base.items():
+        theirs = other.get(name)
+        if theirs is None or theirs.shape != tensor.shape:
+            out[name] = None
+        else:
+            out[name] = (tensor.double() - theirs.double()).abs().max().item() if tensor.numel() else 0.0
+    return out
+
+
+def export_file(source: Path, dest: Path, format: str = "torch", force: bool = False) -> Path:
+    """Copy a verified checkpoint to `dest` (safetensors: weights only) with its manifest entry as DEST.json.
+
+    Replaces a file there only when NodeFlow wrote it, unless `force`."""
+    sidecar = dest.with_name(dest.name + ".json")
+    for target in (dest, sidecar):
+        problem = output_problem(target, force, "--force replaces it")
+        if problem:
+            raise CheckpointError(Issue(problem))
+    data = load_checkpoint(source)  # refuses a file that does not match its manifest entry
+    entry = read_entries(source.parent).get(source.name)
+    if format == "safetensors":
+        from safetensors.torch import save
+
+        weights = {k: v.contiguous() for k, v in data["model_state_dict"].items()}
+        meta = {"epoch": str(data.get("epoch")), "config": json.dumps(data.get("config") or {}, default=str)}
+        blob = save(weights, metadata=meta)
+        write_output(dest, lambda handle: handle.write(blob), "ckpt export")
+    else:
+        with source.open("rb") as handle:
+            write_output(dest, lambda out: shutil.copyfileobj(handle, out), "ckpt export")
+    write_output_text(sidecar, json.dumps(entry or {}, indent=2) + "\n", "ckpt export")
+    return dest
+
+
+def _check_free_space(folder: Path, data: dict[str, Any]) -> None:
+    """Refuse to start a write that cannot fit, rather than fill the disk."""
+    needed = _tensor_bytes(data) + (1 << 20)
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise OSError(28, f"not enough free space ({free >> 20} MiB free, about {needed >> 20} MiB needed)")
+
+
+def _tensor_bytes(obj: Any) -> int:
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(_tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_tensor_bytes(v) for v in obj)
+    return 0
