@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from nodeflow import __version__
-from nodeflow.core.backups import make_backup, restore_backup
+from nodeflow.core.backups import make_backup, remove_backup, restore_backup
 from nodeflow.core.ckpt_table import read_entries, rows, summary, verify_file
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.core.files import in_folder
@@ -144,6 +144,8 @@ class CheckpointManager:
         if epoch % self.config.save_interval != 0 or (self.config.save_best_only and not improved):
             return None
         checkpoint_id = self._new_id(epoch, step)
+        previous_best = next((n for n, e in read_entries(self.folder).items() if e.get("is_best")
+                              and KEEP not in (e.get("tags") or [])), None) if improved else None
         payload = {
             "epoch": epoch, "step": step, "model_state_dict": model.state_dict(),
             "optimizer_state_dict": optimizer.state_dict() if optimizer is not None and self.config.save_optimizer
@@ -160,6 +162,8 @@ class CheckpointManager:
         except OSError as exc:
             raise CheckpointError(Issue(f"could not write checkpoint {checkpoint_id}: {exc.strerror or exc}; "
                                         "earlier checkpoints are intact", file=str(self.folder))) from None
+        if previous_best is not None:  # its backup was there because it was the best
+            remove_backup(self.folder / previous_best)
         if self.config.max_checkpoints:
             prune_periodic(self.folder, self.config.max_checkpoints)
         return checkpoint_id
@@ -316,7 +320,7 @@ class CheckpointManager:
             make_backup(path)
         except OSError as exc:
             warnings.warn(f"could not back up {path.name} into {path.parent / 'backups'}: {exc.strerror or exc}; "
-                          "training goes on without this backup", CheckpointWarning, stacklevel=3)
+                          "training goes on without this backup", CheckpointWarning, stacklevel=4)
 
 
 def weight_differences(base: dict[str, Any], other: dict[str, Any]) -> dict[str, float | None]:

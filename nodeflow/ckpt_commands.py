@@ -96,12 +96,15 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from nodeflow.core.backups import usable_file
     from nodeflow.training.checkpoint import load_checkpoint
-    from nodeflow.training.manifest import read_manifest, verify_file
+    from nodeflow.training.manifest import read_manifest
 
     path = Path(args.file)
-    data = load_checkpoint(path, trust=args.trust, verify=False)  # reports the status below
-    entry = read_manifest(path.parent).get(path.name)
+    entry = read_manifest(path.parent).get(path.name) if path.parent.is_dir() else None
+    source, problem = usable_file(path, entry)
+    # the status is reported below; a damaged file with a verified backup is read from the backup (with a warning)
+    data = load_checkpoint(path, trust=args.trust, verify=source not in (None, path))
     config = data.get("config") or {}
     model, weights = config.get("model") or {}, data["model_state_dict"]
     count = sum(t.numel() for t in weights.values())
@@ -116,7 +119,6 @@ def cmd_show(args: argparse.Namespace) -> int:
           f"input {model.get('input_shape')} -> {model.get('output_size')} outputs")
     print("trainer:  " + ", ".join(f"{k}={v}" for k, v in (config.get("trainer") or {}).items()))
     print(f"weights:  {len(weights)} tensors, {count:,} values ({size_text(size)})")
-    problem = verify_file(path, entry)
     status = "✓ verified" if problem is None else f"✗ {problem}"
     extra = f" (sha256 {entry['checksum'][:12]}…, {entry['file_size']:,} bytes, {entry['timestamp']})" if entry else ""
     print(f"manifest: {status}{extra}")
@@ -148,7 +150,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     loaded = [(f, load_checkpoint(f, trust=args.trust)) for f in args.files]
     names = [Path(f).name for f, _ in loaded]
-    keys = ["epoch", "step", "loss"] + sorted({k for _, d in loaded for k in (d.get("metrics") or {})})
+    keys = list(dict.fromkeys(["epoch", "step", "loss", *sorted({k for _, d in loaded for k in d.get("metrics") or {}})]))
     width = max(12, *(len(n) for n in names))
     print("".ljust(16) + "".join(n.ljust(width + 2) for n in names))
     for key in keys:

@@ -53,7 +53,13 @@ def usable_file(path: Path, entry: dict[str, Any] | None, full: bool = True) -> 
 
 
 def remove_backup(path: Path) -> None:
-    backup_path(path).unlink(missing_ok=True)
+    """Delete `path`'s backup if there is one; one that cannot be deleted (read-only backups/) stays, harmlessly."""
+    backup = backup_path(path)
+    try:
+        if backup.exists():
+            backup.unlink()
+    except OSError:
+        pass
 
 
 def restore_backup(path: Path, entry: dict[str, Any] | None) -> str:

@@ -65,8 +65,11 @@ def opened(path: Path) -> Path | IO[bytes]:
         if zstd is None:
             raise CheckpointError(Issue("zstd-compressed checkpoint: install the zstandard package to read it",
                                         file=str(path)))
-        with path.open("rb") as handle:
-            return io.BytesIO(zstd.ZstdDecompressor().stream_reader(handle).read())
+        stream = zstd.ZstdDecompressor().decompressobj()
+        data = stream.decompress(path.read_bytes())
+        if not stream.eof:
+            raise EOFError("the file ends before the end of the compressed stream (truncated)")
+        return io.BytesIO(data)
     except (OSError, EOFError, ValueError) as exc:
         raise CheckpointError(Issue(f"corrupt {method}-compressed checkpoint: {exc}", file=str(path))) from None
     except Exception as exc:  # zstandard.ZstdError
