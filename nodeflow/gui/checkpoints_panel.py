@@ -14,8 +14,9 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from nodeflow.core.ckpt_table import cells, rows, verify_file
+from nodeflow.core.ckpt_table import cells, read_entries, rows, summary_line, verify_file
 from nodeflow.gui.runner import run_tool
+from nodeflow.gui.tags_dialog import TagsDialog
 
 REFRESH_MS = 1000  # at most one listing a second while a run saves
 HASH_LIMIT = 16 << 20  # files hashed in the editor's process; larger ones are left to Verify
@@ -40,6 +41,8 @@ class CheckpointsPanel(QtWidgets.QWidget):
         self._checked: dict[Path, tuple[Any, str | None]] = {}  # path -> ((size, mtime, checksum), full check)
         self.folder_label = QtWidgets.QLabel("Select a Trainer to see its checkpoints.", self)
         self.folder_label.setObjectName("checkpoint_folder")
+        self.summary_label = QtWidgets.QLabel("", self)  # seed 002's summary: count, MB, best, latest, times
+        self.summary_label.setObjectName("checkpoint_summary")
         self.table = QtWidgets.QTableWidget(0, 0, self)  # columns: those of `nodeflow ckpt list`
         self.table.setObjectName("checkpoint_table")
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
@@ -50,7 +53,8 @@ class CheckpointsPanel(QtWidgets.QWidget):
         self.buttons: dict[str, QtWidgets.QPushButton] = {}
         for key, text, slot in (("refresh", "Refresh", self.refresh), ("verify", "Verify", self.verify),
                                 ("compare", "Compare", self.compare), ("export", "Export…", self.export),
-                                ("delete", "Delete…", self.delete), ("curves", "Curves", self.curves),
+                                ("delete", "Delete…", self.delete), ("tags", "Tags…", self.edit_tags),
+                                ("curves", "Curves", self.curves),
                                 ("resume", "Resume from here", self.resume),
                                 ("infer", "Use for inference", self.infer),
                                 ("workflow", "Open its workflow", self.open_workflow)):
@@ -63,6 +67,7 @@ class CheckpointsPanel(QtWidgets.QWidget):
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.folder_label)
+        layout.addWidget(self.summary_label)
         layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
 
@@ -93,8 +98,10 @@ class CheckpointsPanel(QtWidgets.QWidget):
     def refresh(self) -> None:
         self._timer.stop()
         if self.folder is None or not self.folder.is_dir():
+            self.summary_label.setText("")
             self._show([])
             return
+        self.summary_label.setText(summary_line(read_entries(self.folder)))
         records = []
         for name, entry, problem in rows(self.folder, full=False):
             full = problem is None and (self.folder / name).stat().st_size <= HASH_LIMIT
@@ -165,6 +172,18 @@ class CheckpointsPanel(QtWidgets.QWidget):
         if answer == QtWidgets.QMessageBox.StandardButton.Yes:
             for path in chosen:
                 self._tool(["ckpt", "delete", str(path)], lambda c, o, e: (self._print(c, o, e), self.refresh()))
+
+    def edit_tags(self) -> None:
+        chosen = self._need()
+        record = next((r for r in self.records if chosen and r["file"] == chosen[0].name), None)
+        if record is None or record["entry"] is None:
+            if chosen:
+                self.message.emit(f"{chosen[0].name}: no manifest entry, so no tags (NodeFlow did not write it).")
+            return
+        dialog = TagsDialog(record["file"], record["entry"], self)
+        if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted and dialog.tag_args():
+            self._tool(["ckpt", "tag", str(chosen[0]), *dialog.tag_args()],
+                       lambda c, o, e: (self._print(c, o, e), self.refresh()))
 
     def curves(self) -> None:
         if self.folder is None:

@@ -147,3 +147,32 @@ def test_open_its_workflow_brings_back_the_graph_that_made_the_checkpoint(panel_
     params = params_of(node(window, "Trainer"))
     assert params["lr"] == 0.001
     assert params["checkpoint_dir"] == "ck" and names(window) == ["CNN", "Digits", "Evaluate", "Split", "Trainer"]
+
+
+def test_tags_are_edited_in_a_dialog_checked_as_typed_and_the_summary_line_follows(qtbot: Any, panel_window: Any,
+                                                                                      tmp_path: Path) -> None:
+    from nodeflow.gui.tags_dialog import TagsDialog
+
+    panel = panel_window.runs.panel.checkpoints
+    summary = panel.summary_label.text()
+    assert summary.startswith("5 checkpoint(s)") and "best best_model-" in summary and "latest final_model-" in summary
+    seen: dict[str, Any] = {}
+
+    def edit(dialog: QtWidgets.QWidget) -> None:
+        assert isinstance(dialog, TagsDialog)
+        ok = dialog.buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Ok)
+        dialog.tags.setText("x" * 65)
+        seen["refused"] = (ok.isEnabled(), dialog.error.text())
+        dialog.tags.setText("best-so-far, keep")
+        dialog.description.setText("before the LR change")
+        ok.click()
+
+    select(panel, "final_model.pt")
+    errors = answer_modal(qtbot, edit)
+    panel.buttons["tags"].click()
+    assert not errors, errors
+    assert seen["refused"][0] is False and "is not a tag" in seen["refused"][1]
+    qtbot.waitUntil(lambda: cell(panel, "final_model.pt", "tags") == "best-so-far, keep", timeout=WAIT_MS)
+    entry = json.loads((tmp_path / "ck" / "manifest.json").read_text())["checkpoints"]["final_model.pt"]
+    assert entry["description"] == "before the LR change"
+    assert (tmp_path / "ck" / "backups" / "final_model.pt").read_bytes() == (tmp_path / "ck" / "final_model.pt").read_bytes()
