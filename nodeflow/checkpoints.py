@@ -18,8 +18,6 @@ never Qt. Errors a caller can cause are CheckpointError with one line.
 from __future__ import annotations
 
 import difflib
-import json
-import shutil
 import time
 import warnings
 from dataclasses import dataclass, field, fields
@@ -34,7 +32,7 @@ from nodeflow.core.ckpt_table import read_entries, rows, summary, verify_file
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.core.files import in_folder
 from nodeflow.core.manifest_edit import KEEP, check_tags, set_tags
-from nodeflow.core.outputs import MANIFEST, manifest_doc, output_problem, write_output, write_output_text
+from nodeflow.core.outputs import MANIFEST, manifest_doc
 from nodeflow.training import compress
 from nodeflow.training.checkpoint import CheckpointWarning, atomic_save, load_checkpoint, load_weights
 from nodeflow.training.manifest import commit_entry, make_entry, prune_periodic, remove_checkpoints, start_run
@@ -57,23 +55,26 @@ class CheckpointConfig:
     save_metadata: bool = True  # False: the manifest keeps what verification and listing need, no config
     compression: bool | str = False  # False | True (zstd, else gzip) | "gzip" | "zstd": not plain torch.load
     backup_checkpoints: bool = True  # best, final and `keep`-tagged files also go to backups/
+    backup_link: bool = False  # hard links instead of copies: no extra disk, but share a flipped byte
     validate_checkpoints: bool = True  # SHA-256 against the manifest on every load
 
     def __post_init__(self) -> None:
         for kind, names in ((int, ("save_interval", "max_checkpoints")), (str, ("monitor_metric", "monitor_mode")),
                             (bool, ("save_best_only", "save_optimizer", "save_scheduler", "save_metadata",
-                                    "backup_checkpoints", "validate_checkpoints"))):
+                                    "backup_checkpoints", "backup_link", "validate_checkpoints"))):
             for name in names:
                 if type(getattr(self, name)) is not kind:  # bool is not an int here
                     raise CheckpointError(Issue(f"CheckpointConfig.{name} must be {kind.__name__}, "
                                                 f"got {getattr(self, name)!r}"))
         if not isinstance(self.checkpoint_dir, (str, Path)) or not str(self.checkpoint_dir):
-            raise CheckpointError(Issue(f"CheckpointConfig.checkpoint_dir must be a folder, got {self.checkpoint_dir!r}"))
+            raise CheckpointError(Issue("CheckpointConfig.checkpoint_dir must be a folder, "
+                                        f"got {self.checkpoint_dir!r}"))
         if self.save_interval < 1 or self.max_checkpoints < 0:
             raise CheckpointError(Issue("CheckpointConfig: save_interval must be ≥ 1 and max_checkpoints ≥ 0, got "
                                         f"{self.save_interval} and {self.max_checkpoints}"))
         if self.monitor_mode not in ("min", "max"):
-            raise CheckpointError(Issue(f"CheckpointConfig.monitor_mode must be 'min' or 'max', got {self.monitor_mode!r}"))
+            raise CheckpointError(Issue("CheckpointConfig.monitor_mode must be 'min' or 'max', "
+                                        f"got {self.monitor_mode!r}"))
         compress.method_of(self.compression)
 
 
@@ -140,7 +141,8 @@ class CheckpointManager:
         if self.config.save_best_only and monitor not in metrics:
             raise CheckpointError(Issue(f"save_best_only needs metrics[{monitor!r}] (monitor_metric); got "
                                         f"{', '.join(metrics) or 'no metrics'}"))
-        improved = monitor in metrics and self._better(metrics[monitor], self._best_value())
+        best_so_far = self._best_value()
+        improved = monitor in metrics and self._better(metrics[monitor], best_so_far)
         if epoch % self.config.save_interval != 0 or (self.config.save_best_only and not improved):
             return None
         checkpoint_id = self._new_id(epoch, step)
@@ -153,7 +155,7 @@ class CheckpointManager:
             "scheduler_state_dict": scheduler.state_dict() if scheduler is not None and self.config.save_scheduler
             else None,
             "loss": metrics.get("loss", metrics.get(monitor)), "metrics": metrics, "config": dict(config or {}),
-            "monitor": monitor, "best": metrics.get(monitor) if improved else self._best_value(),
+            "monitor": monitor, "best": metrics.get(monitor) if improved else best_so_far,
             "checkpoint_id": checkpoint_id, "nodeflow_version": __version__,
         }
         try:
@@ -180,7 +182,6 @@ class CheckpointManager:
 
         def write() -> None:
             self._claim()
-            _check_free_space(self.folder, payload)
             atomic_save(payload, path, self.compression)
             entry = make_entry(path, payload, kind, info)
             entry.update(extra or {}, tags=tags, description=description)
@@ -261,6 +262,8 @@ class CheckpointManager:
     def export_checkpoint(self, checkpoint_id: str, dest: str | Path, format: str = "torch",
                           force: bool = False) -> Path:
         """Copy a verified checkpoint (or its weights as safetensors) with its manifest entry beside it."""
+        from nodeflow.training.export import export_file
+
         return export_file(self.path_of(checkpoint_id), Path(dest), format, force)
 
     def restore_backup(self, checkpoint_id: str) -> str:
@@ -298,7 +301,8 @@ class CheckpointManager:
 
     def _new_id(self, epoch: int, step: int) -> str:
         base = f"checkpoint_epoch_{epoch:04d}_step_{step:06d}_{time.strftime('%Y%m%d_%H%M%S')}"
-        taken = set(read_entries(self.folder)) | ({p.name for p in self.folder.iterdir()} if self.folder.is_dir() else set())
+        taken = set(read_entries(self.folder))
+        taken |= {p.name for p in self.folder.iterdir()} if self.folder.is_dir() else set()
         n, candidate = 2, base
         while compress.file_name(candidate + ".pt", self.compression) in taken:
             candidate, n = f"{base}_{n}", n + 1
@@ -312,12 +316,13 @@ class CheckpointManager:
         if (self.folder / MANIFEST).exists():
             raise CheckpointError(Issue("a manifest.json NodeFlow did not write is here; not replaced "
                                         "(choose another checkpoint_dir or experiment_name)", file=str(self.folder)))
-        start_run(self.folder, {"id": time.strftime("api-%Y%m%d-%H%M%S"), "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        start_run(self.folder, {"id": time.strftime("api-%Y%m%d-%H%M%S"),
+                                "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
         self._claimed = True
 
     def _backup(self, path: Path) -> None:
         try:
-            make_backup(path)
+            make_backup(path, self.config.backup_link)
         except OSError as exc:
             warnings.warn(f"could not back up {path.name} into {path.parent / 'backups'}: {exc.strerror or exc}; "
                           "training goes on without this backup", CheckpointWarning, stacklevel=4)
@@ -333,46 +338,3 @@ def weight_differences(base: dict[str, Any], other: dict[str, Any]) -> dict[str,
         else:
             out[name] = (tensor.double() - theirs.double()).abs().max().item() if tensor.numel() else 0.0
     return out
-
-
-def export_file(source: Path, dest: Path, format: str = "torch", force: bool = False) -> Path:
-    """Copy a verified checkpoint to `dest` (safetensors: weights only) with its manifest entry as DEST.json.
-
-    Replaces a file there only when NodeFlow wrote it, unless `force`."""
-    sidecar = dest.with_name(dest.name + ".json")
-    for target in (dest, sidecar):
-        problem = output_problem(target, force, "--force replaces it")
-        if problem:
-            raise CheckpointError(Issue(problem))
-    data = load_checkpoint(source)  # refuses a file that does not match its manifest entry
-    entry = read_entries(source.parent).get(source.name)
-    if format == "safetensors":
-        from safetensors.torch import save
-
-        weights = {k: v.contiguous() for k, v in data["model_state_dict"].items()}
-        meta = {"epoch": str(data.get("epoch")), "config": json.dumps(data.get("config") or {}, default=str)}
-        blob = save(weights, metadata=meta)
-        write_output(dest, lambda handle: handle.write(blob), "ckpt export")
-    else:
-        with source.open("rb") as handle:
-            write_output(dest, lambda out: shutil.copyfileobj(handle, out), "ckpt export")
-    write_output_text(sidecar, json.dumps(entry or {}, indent=2) + "\n", "ckpt export")
-    return dest
-
-
-def _check_free_space(folder: Path, data: dict[str, Any]) -> None:
-    """Refuse to start a write that cannot fit, rather than fill the disk."""
-    needed = _tensor_bytes(data) + (1 << 20)
-    free = shutil.disk_usage(folder).free
-    if free < needed:
-        raise OSError(28, f"not enough free space ({free >> 20} MiB free, about {needed >> 20} MiB needed)")
-
-
-def _tensor_bytes(obj: Any) -> int:
-    if isinstance(obj, torch.Tensor):
-        return obj.numel() * obj.element_size()
-    if isinstance(obj, dict):
-        return sum(_tensor_bytes(v) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return sum(_tensor_bytes(v) for v in obj)
-    return 0

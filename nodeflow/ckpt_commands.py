@@ -36,7 +36,7 @@ def add_parser(sub: Any) -> None:
     export.add_argument("--format", choices=("torch", "safetensors"), default="torch",
                         help="safetensors: weights only")
     export.add_argument("--force", action="store_true", help="replace DEST even when NodeFlow did not write it")
-    prune = ckpt.add_parser("prune", help="keep the newest N periodic checkpoints (never best or final)")
+    prune = ckpt.add_parser("prune", help="keep the newest N periodic checkpoints (never best, final or tagged keep)")
     prune.add_argument("folder")
     prune.add_argument("--keep", type=int, required=True)
     ckpt.add_parser("delete", help="remove one checkpoint file and its manifest entry").add_argument("file")
@@ -150,7 +150,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     loaded = [(f, load_checkpoint(f, trust=args.trust)) for f in args.files]
     names = [Path(f).name for f, _ in loaded]
-    keys = list(dict.fromkeys(["epoch", "step", "loss", *sorted({k for _, d in loaded for k in d.get("metrics") or {}})]))
+    metrics = sorted({k for _, d in loaded for k in d.get("metrics") or {}})
+    keys = list(dict.fromkeys(["epoch", "step", "loss", *metrics]))
     width = max(12, *(len(n) for n in names))
     print("".ljust(16) + "".join(n.ljust(width + 2) for n in names))
     for key in keys:
@@ -163,14 +164,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
         diffs = weight_differences(base, weights)
         for tensor_name, diff in diffs.items():
             print(f"  {tensor_name}: {'missing or different shape' if diff is None else f'{diff:.3g}'}")
-        equal = set(weights) == set(base) and all(base[k].equal(weights[k]) for k, d in diffs.items() if d is not None) \
-            and None not in diffs.values()
+        equal = set(weights) == set(base) and None not in diffs.values() and all(base[k].equal(weights[k])
+                                                                                  for k in diffs)
         print(f"  bitwise equal: {'yes' if equal else 'no'}")
     return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from nodeflow.checkpoints import export_file
+    from nodeflow.training.export import export_file
 
     source, dest = Path(args.file), Path(args.dest)
     export_file(source, dest, args.format, args.force)
@@ -186,7 +187,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
         raise UserError(Issue("--keep must be 0 or more"))
     for name in prune_periodic(folder, args.keep):
         print(f"removed {folder / name}")
-    print(f"kept at most {args.keep} periodic checkpoint(s); best and final are never pruned")
+    print(f"kept at most {args.keep} periodic checkpoint(s); best, final and files tagged keep are never pruned")
     return EXIT_OK
 
 
@@ -239,7 +240,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
         raise UserError(Issue("nothing to change: give --add, --remove or --description"))
     manager = CheckpointManager.open(path.parent, backup_checkpoints=True)  # asking to keep a file backs it up
     meta = manager.tag_checkpoint(path.name, args.add, args.remove, args.description)
-    print(f"{path}: tags {', '.join(meta.tags) or '-'}" + (f"; description: {meta.description}" if meta.description else ""))
+    described = f"; description: {meta.description}" if meta.description else ""
+    print(f"{path}: tags {', '.join(meta.tags) or '-'}{described}")
     return EXIT_OK
 
 

@@ -6,6 +6,7 @@ weights_only=True: tensors, plain containers and Python scalars only.
 from __future__ import annotations
 
 import pickle
+import shutil
 import warnings
 import zipfile
 from pathlib import Path
@@ -31,8 +32,23 @@ class CheckpointWarning(UserWarning):
 
 
 def atomic_save(payload: dict[str, Any], path: Path, compression: str = "none") -> None:
-    """torch.save through the durable atomic-write protocol (see nodeflow.core.files)."""
+    """torch.save through the durable atomic-write protocol (see nodeflow.core.files), after
+    checking that the state fits on the disk (a write that cannot fit is refused, not started)."""
+    needed = _tensor_bytes(payload) + (1 << 20)
+    free = shutil.disk_usage(path.parent).free
+    if free < needed:
+        raise OSError(28, f"not enough free space ({free >> 20} MiB free, about {needed >> 20} MiB needed)")
     atomic_write(path, lambda handle: compress.save(payload, handle, compression))
+
+
+def _tensor_bytes(obj: Any) -> int:
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(_tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_tensor_bytes(v) for v in obj)
+    return 0
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",

@@ -175,4 +175,5 @@ def test_tags_are_edited_in_a_dialog_checked_as_typed_and_the_summary_line_follo
     qtbot.waitUntil(lambda: cell(panel, "final_model.pt", "tags") == "best-so-far, keep", timeout=WAIT_MS)
     entry = json.loads((tmp_path / "ck" / "manifest.json").read_text())["checkpoints"]["final_model.pt"]
     assert entry["description"] == "before the LR change"
-    assert (tmp_path / "ck" / "backups" / "final_model.pt").read_bytes() == (tmp_path / "ck" / "final_model.pt").read_bytes()
+    folder = tmp_path / "ck"
+    assert (folder / "backups" / "final_model.pt").read_bytes() == (folder / "final_model.pt").read_bytes()

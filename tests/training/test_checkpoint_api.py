@@ -272,3 +272,10 @@ def test_a_backup_folder_that_cannot_be_written_is_a_warning_and_training_goes_o
         warnings.simplefilter("error")  # both files verify without any fallback
         assert all(CheckpointManager.open(tmp_path / "ck" / "exp").validate_checkpoint(m.checkpoint_id)
                    for m in CheckpointManager.open(tmp_path / "ck" / "exp").list_checkpoints())
+
+
+def test_backup_link_makes_hard_links_that_take_no_extra_disk(tmp_path: Path) -> None:
+    m = manager(tmp_path, backup_link=True)
+    best = m.save_checkpoint(net(), epoch=1, step=1, metrics={"val_loss": 0.5})
+    main, backup = m.folder / f"{best}.pt", m.folder / "backups" / f"{best}.pt"
+    assert main.stat().st_ino == backup.stat().st_ino and main.stat().st_nlink == 2

@@ -81,7 +81,8 @@ def test_a_stop_request_finishes_the_batch_and_writes_an_interrupt_checkpoint(tm
         calls["n"] += 1
         return calls["n"] >= 10
 
-    ckpt = Checkpoints(CheckpointManager(CheckpointConfig(tmp_path, save_interval=100, max_checkpoints=0)), lambda event, **f: saved.append(f), {"model": None})
+    manager = CheckpointManager(CheckpointConfig(tmp_path, save_interval=100, max_checkpoints=0))
+    ckpt = Checkpoints(manager, lambda event, **f: saved.append(f), {"model": None})
     with pytest.raises(RunInterrupted):
         fit(TrainConfig(epochs=5, batch_size=32), [ckpt], stop_after_ten_batches)
     data = torch.load(tmp_path / "checkpoint_interrupted.pt")
@@ -115,7 +116,8 @@ def test_a_diverging_run_stops_with_a_clear_message_and_nothing_nan_is_best(tmp_
     x = torch.randn(64, 3)
     data = make_bundle(x, x.sum(dim=1) * 100, REGRESSION, (), "reg")
     saved: list[dict] = []
-    ckpt = Checkpoints(CheckpointManager(CheckpointConfig(tmp_path, save_interval=1, max_checkpoints=0)), lambda event, **f: saved.append(f), {"model": None})
+    manager = CheckpointManager(CheckpointConfig(tmp_path, save_interval=1, max_checkpoints=0))
+    ckpt = Checkpoints(manager, lambda event, **f: saved.append(f), {"model": None})
     loop = TrainingLoop(mlp(data), data, None, TrainConfig(epochs=20, optimizer="sgd", lr=10.0), [ckpt])
     with pytest.raises(TrainingDiverged, match=r"training diverged: train loss is (nan|inf) in epoch \d+"):
         loop.fit()
