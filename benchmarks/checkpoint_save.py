@@ -1,0 +1,76 @@
+"""How long a checkpoint save blocks training: the Trainer's save path against plain writes of the same state.
+
+For each size, alternating over repeats (median times):
+- raw:        the serialized bytes written to a file + fsync (the floor for a durable write);
+- torch.save: torch.save into a file + fsync;
+- ours:       CheckpointManager.save_file, the Trainer's save path (free-space check,
+              torch.save into a temp file, fsync, rename, folder fsync, SHA-256, manifest
+              entry under the folder lock).
+Prints each as a ratio against raw in the same run.
+
+    python benchmarks/checkpoint_save.py [--sizes 4 100 400] [--repeats 5]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from nodeflow.checkpoints import CheckpointConfig, CheckpointManager  # noqa: E402
+
+
+def state(megabytes: int) -> dict:
+    torch.manual_seed(0)
+    n = megabytes * (1 << 20) // 4 // 8
+    return {"epoch": 1, "step": 1, "model_state_dict": {f"layer{i}.weight": torch.randn(n) for i in range(8)},
+            "metrics": {}, "config": {}}
+
+
+def write_fsync(path: Path, write) -> None:
+    with path.open("wb") as handle:
+        write(handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[4, 100, 400], help="state sizes in MB")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {args.repeats} alternating repeats, median seconds; ratio against raw")
+    with tempfile.TemporaryDirectory(dir=".") as tmp:
+        root = Path(tmp)
+        manager = CheckpointManager(CheckpointConfig(checkpoint_dir=root / "ours", backup_checkpoints=False))
+        for size in args.sizes:
+            payload = state(size)
+            buffer = io.BytesIO()
+            torch.save(payload, buffer)
+            blob = buffer.getvalue()
+            ways = {
+                "raw": lambda: write_fsync(root / "raw.bin", lambda h: h.write(blob)),
+                "torch.save": lambda: write_fsync(root / "plain.pt", lambda h: torch.save(payload, h)),
+                "ours": lambda: manager.save_file("checkpoint.pt", payload, "periodic"),
+            }
+            times: dict[str, list[float]] = {name: [] for name in ways}
+            for r in range(args.repeats):
+                for name in ways if r % 2 == 0 else reversed(list(ways)):
+                    start = time.perf_counter()
+                    ways[name]()
+                    times[name].append(time.perf_counter() - start)
+            median = {name: statistics.median(t) for name, t in times.items()}
+            print(f"{size:>4} MB  " + "  ".join(f"{name} {median[name]:.3f}s ({median[name] / median['raw']:.2f}x)"
+                                                for name in ways))
+
+
+if __name__ == "__main__":
+    main()
