@@ -52,12 +52,18 @@ def write_manifest(folder: Path, entries: Entries, run: dict[str, Any] | None = 
 
 
 def edit_entries(folder: Path, change: Callable[[Entries], R], run: dict[str, Any] | None = None) -> R:
-    """Apply `change` to the entries (in place) under the folder lock and write them back."""
+    """Apply `change` to the entries (in place) under the folder lock and write them back when
+    they changed (or `run` is given). A manifest.json NodeFlow did not write is never replaced."""
     with manifest_lock(folder):
-        doc = manifest_doc(folder) or {}
-        entries = read_entries(folder, doc)
+        doc = manifest_doc(folder)
+        entries = read_entries(folder, doc or {})
+        before = json.dumps(entries, sort_keys=True, default=str)
         result = change(entries)
-        write_manifest(folder, entries, doc.get("run") or {} if run is None else run)
+        if run is not None or json.dumps(entries, sort_keys=True, default=str) != before:
+            if doc is None and (folder / MANIFEST).exists():
+                raise CheckpointError(Issue("manifest.json here was not written by NodeFlow; not replaced",
+                                            file=str(folder / MANIFEST)))
+            write_manifest(folder, entries, (doc or {}).get("run") or {} if run is None else run)
     return result
 
 

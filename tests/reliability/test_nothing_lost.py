@@ -183,3 +183,18 @@ def test_a_lone_checkpoint_gives_back_the_workflow_it_was_trained_with(tmp_path:
     assert result.stdout == (tmp_path / "ck" / "workflow.json").read_text()  # as run, after --set
     assert json.loads(result.stdout)["nodes"]["trainer"]["params"]["lr"] == 0.002
     assert read_manifest(tmp_path / "ck")["best_model.pt"]["workflow"] == result.stdout
+
+
+def test_ckpt_commands_in_another_tools_folder_never_replace_its_manifest(tmp_path: Path) -> None:
+    folder = tmp_path / "theirs"
+    folder.mkdir()
+    (folder / "manifest.json").write_text('{"tool": "someone else", "files": ["a.pt"]}\n')
+    for name in ("a.pt", "b.pt"):
+        (folder / name).write_bytes(b"their weights " + name.encode())
+    before = snapshot(folder)
+    deleted = run_cli("ckpt", "delete", str(folder / "b.pt"), cwd=tmp_path)  # the user asked for this one file
+    assert deleted.returncode == 0, deleted.stderr
+    assert run_cli("ckpt", "prune", str(folder), "--keep", "0", cwd=tmp_path).returncode == 0
+    tagged = run_cli("ckpt", "tag", str(folder / "a.pt"), "--add", "keep", cwd=tmp_path)
+    assert tagged.returncode == 2 and "a.pt" in tagged.stderr and len(tagged.stderr.splitlines()) == 1
+    assert snapshot(folder) == {k: v for k, v in before.items() if k != "b.pt"}
