@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from nodeflow import __version__
-from nodeflow.core.backups import make_backup, remove_backup, restore_backup
+from nodeflow.core.backups import make_backup, place_copy, remove_backup, restore_backup
 from nodeflow.core.ckpt_table import read_entries, rows, summary, verify_file
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.core.files import in_folder
@@ -172,9 +172,12 @@ class CheckpointManager:
 
     def save_file(self, name: str, payload: dict[str, Any], kind: str, info: dict[str, Any] | None = None,
                   tags: list[str] | None = None, description: str = "", best: bool | None = None,
-                  extra: dict[str, Any] | None = None) -> Path:
+                  extra: dict[str, Any] | None = None, same_as: Path | None = None) -> Path:
         """The one save path, for the Trainer and save_checkpoint: free-space check, durable atomic
-        write, manifest entry, then a backup of best/final/`keep` files. Returns the file's path."""
+        write (hashed as it is written), manifest entry, then a backup of best/final/`keep` files.
+
+        `same_as`: a file this manager just saved from the same `payload`; its bytes are
+        linked (or copied) instead of serializing the state again. Returns the file's path."""
         name = compress.file_name(name, self.compression)
         path, tags = self.folder / name, check_tags(tags)
         info = {"experiment": self.experiment_name or self.folder.name, **(info or {})}
@@ -182,8 +185,12 @@ class CheckpointManager:
 
         def write() -> None:
             self._claim()
-            atomic_save(payload, path, self.compression)
-            entry = make_entry(path, payload, kind, info)
+            if same_as is not None:
+                checksum = read_entries(self.folder)[same_as.name]["checksum"]
+                place_copy(same_as, path, link=False)  # a separate file: a flipped byte hits one, not both
+            else:
+                checksum = atomic_save(payload, path, self.compression)
+            entry = make_entry(path, payload, kind, info, checksum)
             entry.update(extra or {}, tags=tags, description=description)
             if best is not None:
                 entry["is_best"] = best

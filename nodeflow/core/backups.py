@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nodeflow.core.ckpt_table import BACKUPS, verify_file
-from nodeflow.core.files import atomic_write
+from nodeflow.core.files import atomic_write, fsync_dir
 
 
 def backup_path(path: Path) -> Path:
@@ -26,18 +26,24 @@ def make_backup(path: Path, link: bool = False) -> Path:
     """Copy (or hard-link) `path` into backups/ atomically; OSError when that folder cannot be written."""
     target = backup_path(path)
     target.parent.mkdir(exist_ok=True)
+    place_copy(path, target, link)
+    return target
+
+
+def place_copy(source: Path, target: Path, link: bool = True) -> None:
+    """Put `source`'s bytes at `target` atomically: a hard link where allowed (and asked), else a copy."""
     if link:
         temp = target.with_name(f".{target.name}.link.tmp")
         temp.unlink(missing_ok=True)
         try:
-            os.link(path, temp)
+            os.link(source, temp)
             os.replace(temp, target)
-            return target
+            fsync_dir(target.parent)
+            return
         except OSError:
             temp.unlink(missing_ok=True)  # another file system or no links: copy instead
-    with path.open("rb") as source:
-        atomic_write(target, lambda out: shutil.copyfileobj(source, out, 1 << 20))
-    return target
+    with source.open("rb") as handle:
+        atomic_write(target, lambda out: shutil.copyfileobj(handle, out, 1 << 20))
 
 
 def usable_file(path: Path, entry: dict[str, Any] | None, full: bool = True) -> tuple[Path | None, str | None]:

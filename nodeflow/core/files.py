@@ -9,16 +9,18 @@ from pathlib import Path
 from typing import BinaryIO
 
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
+def atomic_write(path: Path, write: Callable[[BinaryIO], None], digest: bool = False) -> str | None:
     """Call `write(handle)` on a temp file in `path`'s folder, fsync, rename over `path`, fsync the folder.
 
     A crash at any moment leaves either the old file or the new one under `path`, never
     a partial file. On failure (disk full, ...) the temp file is removed and `path` is untouched.
+    With `digest`, returns the SHA-256 of the bytes written, hashed as they pass (no read-back).
     """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            write(handle)
+            target = HashingWriter(handle) if digest else handle
+            write(target)  # type: ignore[arg-type]
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -26,6 +28,22 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+    return target.sha256.hexdigest() if isinstance(target, HashingWriter) else None
+
+
+class HashingWriter:
+    """A write-only file wrapper that updates a SHA-256 with every byte it passes on."""
+
+    def __init__(self, handle: BinaryIO):
+        self.handle = handle
+        self.sha256 = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        return self.handle.write(data)
+
+    def flush(self) -> None:
+        self.handle.flush()
 
 
 def in_folder(folder: Path, write: Callable[[], None]) -> None:

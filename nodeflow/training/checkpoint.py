@@ -31,14 +31,15 @@ class CheckpointWarning(UserWarning):
     """Loading went on in a way the user should hear about (a backup stood in for a damaged file)."""
 
 
-def atomic_save(payload: dict[str, Any], path: Path, compression: str = "none") -> None:
+def atomic_save(payload: dict[str, Any], path: Path, compression: str = "none") -> str:
     """torch.save through the durable atomic-write protocol (see nodeflow.core.files), after
-    checking that the state fits on the disk (a write that cannot fit is refused, not started)."""
+    checking that the state fits on the disk (a write that cannot fit is refused, not started).
+    Returns the file's SHA-256, hashed while writing."""
     needed = _tensor_bytes(payload) + (1 << 20)
     free = shutil.disk_usage(path.parent).free
     if free < needed:
         raise OSError(28, f"not enough free space ({free >> 20} MiB free, about {needed >> 20} MiB needed)")
-    atomic_write(path, lambda handle: compress.save(payload, handle, compression))
+    return atomic_write(path, lambda handle: compress.save(payload, handle, compression), digest=True) or ""
 
 
 def _tensor_bytes(obj: Any) -> int:

@@ -3,6 +3,7 @@ nodeflow.checkpoints.CheckpointManager (durable atomic write, manifest entry, ba
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from nodeflow import __version__
@@ -37,11 +38,13 @@ class Checkpoints(Callback):
 
     def on_epoch_end(self, loop: TrainingLoop) -> None:
         epoch, config = loop.state.epoch, self.manager.config
+        periodic = None
         if not config.save_best_only and epoch % config.save_interval == 0:
-            self._save(loop, PERIODIC.format(epoch=epoch), "periodic")
+            periodic = self._save(loop, PERIODIC.format(epoch=epoch), "periodic")
+        if loop.state.improved:  # the same state as the periodic file, when there is one: serialized once
+            self._save(loop, BEST, "best", same_as=periodic)
+        if periodic is not None:
             self._prune_periodic()
-        if loop.state.improved:
-            self._save(loop, BEST, "best")
 
     def on_fit_end(self, loop: TrainingLoop) -> None:
         self._save(loop, FINAL, "final")
@@ -49,11 +52,11 @@ class Checkpoints(Callback):
     def on_interrupt(self, loop: TrainingLoop) -> None:
         self._save(loop, INTERRUPTED, "interrupt")
 
-    def _save(self, loop: TrainingLoop, name: str, kind: str) -> None:
+    def _save(self, loop: TrainingLoop, name: str, kind: str, same_as: Path | None = None) -> Path:
         data = payload(loop, self.config)
         data["workflow"] = self.workflow_text
         try:
-            path = self.manager.save_file(name, data, kind, self.info)
+            path = self.manager.save_file(name, data, kind, self.info, same_as=same_as)
         except OSError as exc:
             raise RuntimeError(f"could not write checkpoint {self.manager.folder / name}: {exc.strerror or exc}; "
                                f"earlier checkpoints are intact") from None
@@ -61,6 +64,7 @@ class Checkpoints(Callback):
         value = state.best if kind == "best" else state.metrics.get(state.monitor)
         self.emit("checkpoint_saved", kind=kind, path=str(path), epoch=state.epoch, step=state.step,
                   monitor=state.monitor, value=value)
+        return path
 
     def _prune_periodic(self) -> None:
         keep, folder = self.manager.config.max_checkpoints, self.manager.folder

@@ -29,8 +29,10 @@ def start_run(folder: Path, run: dict[str, Any]) -> None:
     edit_entries(folder, lambda entries: None, run)
 
 
-def make_entry(path: Path, payload: dict[str, Any], kind: str, info: dict[str, Any]) -> dict[str, Any]:
-    """The manifest entry for a checkpoint file just written from `payload`."""
+def make_entry(path: Path, payload: dict[str, Any], kind: str, info: dict[str, Any],
+               checksum: str | None = None) -> dict[str, Any]:
+    """The manifest entry for a checkpoint file just written from `payload` (`checksum`: its
+    SHA-256 when the writer hashed it already, else the file is read to hash it)."""
     config = payload.get("config") or {}
     model = config.get("model") or {}
     return {
@@ -43,7 +45,7 @@ def make_entry(path: Path, payload: dict[str, Any], kind: str, info: dict[str, A
         "model_name": model.get("type", ""),
         "experiment_name": info.get("experiment", ""),
         "file_size": path.stat().st_size,
-        "checksum": sha256_of(path),
+        "checksum": checksum or sha256_of(path),
         "monitor": payload.get("monitor"),
         "monitor_value": (payload.get("metrics") or {}).get(payload.get("monitor") or ""),
         "metrics": dict(payload.get("metrics") or {}),

@@ -135,3 +135,24 @@ def test_one_class_is_refused_and_a_batch_larger_than_the_data_is_one_batch() ->
     data = blobs(30)
     state = TrainingLoop(mlp(data), data, None, TrainConfig(epochs=3, batch_size=1000)).fit()
     assert state.step == 3
+
+
+def test_a_best_epoch_that_is_also_a_periodic_one_is_serialized_once_into_two_independent_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nodeflow.core.ckpt_table import read_entries, verify_file
+
+    serialized: list[int] = []
+    real_save = torch.save
+    monkeypatch.setattr(torch, "save", lambda obj, f, *a, **k: (serialized.append(1), real_save(obj, f, *a, **k)))
+    manager = CheckpointManager(CheckpointConfig(tmp_path, save_interval=1, max_checkpoints=0))
+    saved: list[dict] = []
+    loop, state = fit(TrainConfig(epochs=3, lr=0.01), [Checkpoints(manager, lambda e, **f: saved.append(f), {})])
+    bests = [s["epoch"] for s in saved if s["kind"] == "best"]
+    assert bests and len(serialized) == 3 + 1  # one per epoch and the final file; no second one for best
+    best, periodic = tmp_path / "best_model.pt", tmp_path / f"checkpoint_epoch_{bests[-1]}.pt"
+    assert best.read_bytes() == periodic.read_bytes() and best.stat().st_ino != periodic.stat().st_ino
+    data = bytearray(periodic.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    periodic.write_bytes(bytes(data))  # damage to one file leaves the other intact
+    entries = read_entries(tmp_path)
+    assert verify_file(best, entries["best_model.pt"]) is None and verify_file(periodic, entries[periodic.name])
