@@ -141,13 +141,14 @@ class CheckpointManager:
         if self.config.save_best_only and monitor not in metrics:
             raise CheckpointError(Issue(f"save_best_only needs metrics[{monitor!r}] (monitor_metric); got "
                                         f"{', '.join(metrics) or 'no metrics'}"))
-        best_so_far = self._best_value()
+        entries = read_entries(self.folder)  # read once per save
+        best_name, best_so_far = self._best(entries)
         improved = monitor in metrics and self._better(metrics[monitor], best_so_far)
         if epoch % self.config.save_interval != 0 or (self.config.save_best_only and not improved):
             return None
-        checkpoint_id = self._new_id(epoch, step)
-        previous_best = next((n for n, e in read_entries(self.folder).items() if e.get("is_best")
-                              and KEEP not in (e.get("tags") or [])), None) if improved else None
+        checkpoint_id = self._new_id(epoch, step, entries)
+        previous_best = best_name if improved and KEEP not in (entries.get(best_name or "", {}).get("tags") or []) \
+            else None
         payload = {
             "epoch": epoch, "step": step, "model_state_dict": model.state_dict(),
             "optimizer_state_dict": optimizer.state_dict() if optimizer is not None and self.config.save_optimizer
@@ -296,19 +297,20 @@ class CheckpointManager:
         hint = f"; nearest: {', '.join(near)}" if near else "; the folder has none"
         raise CheckpointError(Issue(f"no checkpoint {checkpoint_id!r}{hint}", file=str(self.folder)))
 
-    def _best_value(self) -> float | None:
-        best = [e for e in read_entries(self.folder).values() if e.get("is_best")
+    def _best(self, entries: dict[str, dict[str, Any]]) -> tuple[str | None, float | None]:
+        """The current best checkpoint's file name and monitored value."""
+        best = [(n, e["monitor_value"]) for n, e in entries.items() if e.get("is_best")
                 and e.get("monitor") == self.config.monitor_metric and e.get("monitor_value") is not None]
-        return best[-1]["monitor_value"] if best else None
+        return best[-1] if best else (None, None)
 
     def _better(self, value: float, best: float | None) -> bool:
         if value != value:  # NaN is never best
             return False
         return best is None or (value < best if self.config.monitor_mode == "min" else value > best)
 
-    def _new_id(self, epoch: int, step: int) -> str:
+    def _new_id(self, epoch: int, step: int, entries: dict[str, dict[str, Any]]) -> str:
         base = f"checkpoint_epoch_{epoch:04d}_step_{step:06d}_{time.strftime('%Y%m%d_%H%M%S')}"
-        taken = set(read_entries(self.folder))
+        taken = set(entries)
         taken |= {p.name for p in self.folder.iterdir()} if self.folder.is_dir() else set()
         n, candidate = 2, base
         while compress.file_name(candidate + ".pt", self.compression) in taken:

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nodeflow.core.ckpt_table import COLUMNS, cells, read_entries, rows, size_text, summary, summary_line, value_text
+from nodeflow.core.ckpt_table import (COLUMNS, cells, problem_text, read_entries, rows, size_text, summary,
+                                     summary_line, value_text)
 from nodeflow.core.errors import CheckpointError, Issue, UserError
 from nodeflow.core.outputs import output_problem, write_output
 
@@ -96,7 +97,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from nodeflow.core.backups import usable_file
+    from nodeflow.core.ckpt_table import usable_file
     from nodeflow.training.checkpoint import load_checkpoint
     from nodeflow.training.manifest import read_manifest
 
@@ -132,9 +133,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if path.is_file():
-        from nodeflow.training.manifest import read_manifest, verify_file
-
-        found = [(path.name, None, verify_file(path, read_manifest(path.parent).get(path.name)))]
+        found = [(path.name, None, problem_text(path, read_entries(path.parent).get(path.name)))]
     else:
         found = rows(_folder(args.path))
     bad = [(n, p) for n, _, p in found if p is not None]

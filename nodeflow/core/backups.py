@@ -14,12 +14,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from nodeflow.core.ckpt_table import BACKUPS, verify_file
+from nodeflow.core.ckpt_table import backup_path, verify_file
 from nodeflow.core.files import atomic_write, fsync_dir
-
-
-def backup_path(path: Path) -> Path:
-    return path.parent / BACKUPS / path.name
 
 
 def make_backup(path: Path, link: bool = False) -> Path:
@@ -44,18 +40,6 @@ def place_copy(source: Path, target: Path, link: bool = True) -> None:
             temp.unlink(missing_ok=True)  # another file system or no links: copy instead
     with source.open("rb") as handle:
         atomic_write(target, lambda out: shutil.copyfileobj(handle, out, 1 << 20))
-
-
-def usable_file(path: Path, entry: dict[str, Any] | None, full: bool = True) -> tuple[Path | None, str | None]:
-    """(file to read, problem with the main file): the main file when it verifies, else a
-    backup that matches the same entry, else None."""
-    problem = verify_file(path, entry, full)
-    if problem is None:
-        return path, None
-    backup = backup_path(path)
-    if entry is not None and backup.is_file() and verify_file(backup, entry, full) is None:
-        return backup, problem
-    return None, problem
 
 
 def remove_backup(path: Path) -> None:

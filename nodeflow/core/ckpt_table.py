@@ -45,14 +45,31 @@ def rows(folder: Path, full: bool = True) -> list[tuple[str, dict[str, Any] | No
     names = sorted({p.name for pattern in PATTERNS for p in folder.glob(pattern)} | set(entries),
                    key=lambda n: (entries.get(n, {}).get("step", -1), KIND_RANK.get(entries.get(n, {}).get("kind"), 9),
                                   n))
-    return [(n, entries.get(n), _problem(folder, n, entries.get(n), full)) for n in names]
+    return [(n, entries.get(n), problem_text(folder / n, entries.get(n), full)) for n in names]
 
 
-def _problem(folder: Path, name: str, entry: dict[str, Any] | None, full: bool) -> str | None:
-    problem = verify_file(folder / name, entry, full)
-    if problem and entry and verify_file(folder / BACKUPS / name, entry, full) is None:
+def problem_text(path: Path, entry: dict[str, Any] | None, full: bool = True) -> str | None:
+    """Why `path` does not verify (saying so when its backup does), or None."""
+    source, problem = usable_file(path, entry, full)
+    if problem and source is not None:
         problem += "; its backup verifies (ckpt restore-backup puts it back)"
     return problem
+
+
+def backup_path(path: Path) -> Path:
+    return path.parent / BACKUPS / path.name
+
+
+def usable_file(path: Path, entry: dict[str, Any] | None, full: bool = True) -> tuple[Path | None, str | None]:
+    """(file to read, problem with the main file): the main file when it verifies, else a
+    backup that matches the same entry, else None."""
+    problem = verify_file(path, entry, full)
+    if problem is None:
+        return path, None
+    backup = backup_path(path)
+    if entry is not None and backup.is_file() and verify_file(backup, entry, full) is None:
+        return backup, problem
+    return None, problem
 
 
 def size_text(n: int | None) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from nodeflow.core.backups import usable_file
+from nodeflow.core.ckpt_table import usable_file
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.core.files import atomic_write
 from nodeflow.core.registry import Registry, default_registry

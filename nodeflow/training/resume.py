@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from nodeflow.core.errors import CheckpointError, Issue
-from nodeflow.core.backups import usable_file
+from nodeflow.core.ckpt_table import usable_file
 from nodeflow.core.manifest_edit import edit_entries
 from nodeflow.training.manifest import read_manifest
 from nodeflow.training.rng import restore_rng

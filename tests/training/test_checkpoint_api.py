@@ -155,6 +155,8 @@ def test_a_flipped_byte_falls_back_to_the_backup_and_restore_backup_puts_it_back
 
     verify = run_cli("ckpt", "verify", str(m.folder), cwd=tmp_path)
     assert verify.returncode == 1 and "its backup verifies" in verify.stdout
+    one = run_cli("ckpt", "verify", str(path), cwd=tmp_path)  # one file: the same account as the folder's
+    assert one.returncode == 1 and "its backup verifies" in one.stdout
     shown = run_cli("ckpt", "show", str(path), cwd=tmp_path)  # the CLI loads through the backup, one warning line
     assert shown.returncode == 0 and shown.stderr.strip().startswith("warning: ") \
         and len(shown.stderr.strip().splitlines()) == 1
