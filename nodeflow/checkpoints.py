@@ -186,10 +186,11 @@ class CheckpointManager:
 
         def write() -> None:
             self._claim()
-            if same_as is not None:
-                checksum = read_entries(self.folder)[same_as.name]["checksum"]
+            source = read_entries(self.folder).get(same_as.name) if same_as is not None else None
+            if same_as is not None and source is not None and same_as.is_file():
+                checksum = source["checksum"]
                 place_copy(same_as, path, link=False)  # a separate file: a flipped byte hits one, not both
-            else:
+            else:  # also when that file went with a removed folder: serialize after all
                 checksum = atomic_save(payload, path, self.compression)
             entry = make_entry(path, payload, kind, info, checksum)
             entry.update(extra or {}, tags=tags, description=description)

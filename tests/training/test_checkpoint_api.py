@@ -281,3 +281,17 @@ def test_backup_link_makes_hard_links_that_take_no_extra_disk(tmp_path: Path) ->
     best = m.save_checkpoint(net(), epoch=1, step=1, metrics={"val_loss": 0.5})
     main, backup = m.folder / f"{best}.pt", m.folder / "backups" / f"{best}.pt"
     assert main.stat().st_ino == backup.stat().st_ino and main.stat().st_nlink == 2
+
+
+def test_a_best_copy_whose_periodic_file_went_with_a_removed_folder_is_serialized_again(tmp_path: Path) -> None:
+    import shutil
+
+    from nodeflow.core.ckpt_table import read_entries, verify_file
+
+    m = CheckpointManager.open(tmp_path / "ck", backup_checkpoints=False)
+    payload = {"epoch": 1, "step": 5, "model_state_dict": net().state_dict(), "metrics": {}, "config": {}}
+    periodic = m.save_file("checkpoint_epoch_1.pt", payload, "periodic")
+    shutil.rmtree(m.folder)  # deleted by the user between the two saves of one epoch
+    best = m.save_file("best_model.pt", payload, "best", same_as=periodic)
+    assert verify_file(best, read_entries(m.folder)["best_model.pt"]) is None
+    assert torch.load(best)["model_state_dict"]["0.weight"].equal(payload["model_state_dict"]["0.weight"])
