@@ -29,6 +29,7 @@ import torch
 from nodeflow import __version__
 from nodeflow.core.backups import make_backup, place_copy, remove_backup, restore_backup
 from nodeflow.core.ckpt_table import read_entries, rows, summary, verify_file
+from nodeflow.core.layouts import checkpoint_home
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.core.files import in_folder
 from nodeflow.core.manifest_edit import KEEP, check_tags, set_tags
@@ -125,8 +126,8 @@ class CheckpointManager:
 
     @classmethod
     def open(cls, folder: str | Path, **config: Any) -> CheckpointManager:
-        """A manager for an existing checkpoint folder (a Trainer's or this API's)."""
-        return cls(CheckpointConfig(checkpoint_dir=folder, **config))
+        """A manager for an existing checkpoint folder (a Trainer's, an experiment's or this API's)."""
+        return cls(CheckpointConfig(checkpoint_dir=checkpoint_home(Path(folder)), **config))
 
     # ---- saving -------------------------------------------------------------------------
     def save_checkpoint(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,

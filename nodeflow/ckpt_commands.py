@@ -11,6 +11,7 @@ from typing import Any
 from nodeflow.core.ckpt_table import (COLUMNS, cells, problem_text, read_entries, rows, size_text, summary,
                                      summary_line, value_text)
 from nodeflow.core.errors import CheckpointError, Issue, UserError
+from nodeflow.core.layouts import checkpoint_home
 from nodeflow.core.outputs import output_problem, write_output
 
 EXIT_OK, EXIT_BAD = 0, 1
@@ -68,7 +69,7 @@ def _folder(value: str) -> Path:
     folder = Path(value)
     if not folder.is_dir():
         raise UserError(Issue("not a folder", file=value))
-    return folder
+    return checkpoint_home(folder)
 
 
 def _check_outputs(paths: list[Path], force: bool) -> None:

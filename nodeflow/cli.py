@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("workflow")
     check.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.PARAM=VALUE")
     for command in (run, check):
+        command.add_argument("--checkpoint-config", metavar="YAML",
+                             help="seed 003's `checkpoint:` block (enabled, dir, experiment_name, save_frequency, "
+                                  "save_best, resume) applied to every Trainer, with the experiments layout")
         command.add_argument("--overwrite", action="store_true",
                              help="a fresh run into a used checkpoint_dir moves the earlier files to "
                                   "checkpoint_dir/previous/<run-id>/ (never deletes them)")
@@ -67,7 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     registry = default_registry()
     workflow = load_workflow(args.workflow)
-    overrides = list(args.overrides)
+    trainers = [n.name for n in workflow.nodes.values() if (spec := registry.get(n.type)) and spec.param("layout")]
+    overrides = []  # the YAML block first, so --set and --resume win over it
+    if args.checkpoint_config:
+        from nodeflow import checkpoint_yaml
+
+        overrides += checkpoint_yaml.overrides(Path(args.checkpoint_config), trainers)
+    overrides += args.overrides
     if getattr(args, "resume", None):
         overrides += [f"{n.name}.resume={args.resume}" for n in workflow.nodes.values()
                       if (spec := registry.get(n.type)) and spec.param("resume")]

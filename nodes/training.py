@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from nodeflow.core.errors import CheckpointError, Issue
+from nodeflow.core.layouts import (EXTENSIONS, LAYOUTS, Layout, auto_name, experiment_of, name_problem,
+                                   newest_experiment, planned_folder)
 from nodeflow.core.outputs import continues_run, name_run
 from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunContext
@@ -40,6 +45,8 @@ def check_trainer(c: CheckInput) -> list[tuple[str, str]]:
         p["checkpoint_dir"].format(**dict.fromkeys(PLACEHOLDERS, "x"))
     except (KeyError, IndexError, ValueError):
         problems.append(("checkpoint_dir", "unknown placeholder: use {model}, {dataset}, {timestamp} or {run}"))
+    if p["experiment_name"] and name_problem(p["experiment_name"]):
+        problems.append(("experiment_name", name_problem(p["experiment_name"])))
     if p["resume"] in ("auto", "best") and not p["checkpoint_dir"]:
         problems.append(("resume", f"resume={p['resume']!r} looks in checkpoint_dir, which is empty"))
     elif p["resume"] not in ("", "auto", "best") and not resolve_path(p["resume"], Path.cwd()).is_file():
@@ -48,24 +55,41 @@ def check_trainer(c: CheckInput) -> list[tuple[str, str]]:
 
 
 def check_folder(c: CheckInput) -> list[tuple[str, str]]:
-    """Another run, or files NodeFlow did not write, in checkpoint_dir (placeholders: checked when named)."""
-    p = c.params
-    if not p["checkpoint_dir"] or "{" in p["checkpoint_dir"]:
+    """Another run, or files NodeFlow did not write, in the run folder (placeholders: checked when named)."""
+    p, layout = c.params, Layout.of(c.params)
+    folder = planned_folder(p)  # as the run names it: relative to cwd
+    if folder is None:
         return []
-    folder = Path(os.path.expanduser(p["checkpoint_dir"]))  # as the run names it: relative to cwd
-    reason = folder_problem(folder, continues_run(p["resume"], folder), p["overwrite"])
+    reason = folder_problem(folder, continues_run(p["resume"], layout.checkpoint_folder(folder)), p["overwrite"],
+                            layout)
     return [("checkpoint_dir", reason)] if reason else []
 
 
-def checkpoint_folder(template: str, model: Any, data: DataBundle, resume: str = "") -> Path:
-    """checkpoint_dir with {model}, {dataset}, {timestamp} filled in (seed 003's naming).
+def run_folder(params: Mapping[str, Any], model: Any, data: DataBundle) -> Path:
+    """The run's folder: checkpoint_dir with {model}, {dataset}, {timestamp} filled in, and in the
+    experiments layout the experiment folder inside it (seed 003's naming).
 
-    {run} is run_1, run_2, …: the first free one for a fresh run, the newest one to resume.
+    {run} is run_1, run_2, …: the first free one for a fresh run, the newest one when resuming.
+    An automatic experiment name resumed with auto/best continues the newest such experiment.
     """
     model_type = (getattr(model, "nodeflow_config", None) or {}).get("type", type(model).__name__)
     values = dict(zip(PLACEHOLDERS, (model_type.split(".")[-1], data.name.split("/")[0] or "data",
                                      time.strftime("%Y%m%d_%H%M%S"), "{run}")))
-    return Path(os.path.expanduser(name_run(template.format(**values), newest=bool(resume))))  # relative to cwd
+    resume = params["resume"]
+    base = Path(os.path.expanduser(name_run(params["checkpoint_dir"].format(**values), newest=bool(resume))))
+    if not Layout.of(params).experiments:
+        return base  # relative to cwd
+    name = params["experiment_name"] or experiment_of(resume, base)
+    prefix = auto_name(values["model"], values["dataset"], "")
+    newest = newest_experiment(base, prefix) if not name and resume in ("auto", "best") else None
+    return newest or base / (name or prefix + values["timestamp"])
+
+
+def seed_003_block(params: Mapping[str, Any], folder: Path) -> dict[str, Any]:
+    """The run's settings as seed 003's `checkpoint:` block (what --checkpoint-config reads)."""
+    return {"enabled": True, "dir": params["checkpoint_dir"], "experiment_name": folder.name,
+            "save_frequency": params["save_every_n_epochs"], "save_best": params["save_best"],
+            "resume": params["resume"]}
 
 
 def resume_from(ctx: RunContext, loop: TrainingLoop, resume: str, folder: Path | None,
@@ -79,7 +103,7 @@ def resume_from(ctx: RunContext, loop: TrainingLoop, resume: str, folder: Path |
             ctx.log(f"skipping {folder / name}: {problem}" + (f"; set aside as {moved.name}" if moved else ""))
         if path is None:
             if resume == "best":
-                raise CheckpointError(Issue(f"no valid best_model.pt in {folder}", field="resume"))
+                raise CheckpointError(Issue(f"no valid best checkpoint in {folder}", field="resume"))
             ctx.log(f"no checkpoint to resume from in {folder}; starting from scratch")
             return
     else:
@@ -108,19 +132,26 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
     callbacks: list[Any] = []
     folder = None
     if params["checkpoint_dir"]:
-        folder = checkpoint_folder(params["checkpoint_dir"], model, train, params["resume"])
+        layout = Layout.of(params)
+        run = run_folder(params, model, train)
+        folder = layout.checkpoint_folder(run)
         workflow_hash = hashlib.sha256(ctx.workflow_text.encode()).hexdigest()
-        run_id, moved = claim(folder, continues_run(params["resume"], folder), params["overwrite"], workflow_hash)
+        run_id, moved = claim(run, continues_run(params["resume"], folder), params["overwrite"], workflow_hash,
+                              layout)
         if moved is not None:
-            ctx.log(f"moved the earlier files in {folder} to {moved} (overwrite)")
-        emit = HistoryFiles(folder, ctx.emit, snapshot, ctx.workflow_text)
-        info = {"experiment": folder.name, "device": settings["device"], "workflow_hash": workflow_hash,
+            ctx.log(f"moved the earlier files in {run} to {moved} (overwrite)")
+        files = {"hyperparameters.json": json.dumps(snapshot["trainer"], indent=2) + "\n"}  # seed 000
+        if layout.experiments:
+            files["config.yaml"] = yaml.safe_dump({"checkpoint": seed_003_block(params, run), **snapshot},
+                                                  sort_keys=False)
+        emit = HistoryFiles(run, ctx.emit, snapshot, ctx.workflow_text, files)
+        info = {"experiment": run.name, "device": settings["device"], "workflow_hash": workflow_hash,
                 "run_id": run_id}
         manager = CheckpointManager(CheckpointConfig(
             checkpoint_dir=folder, save_interval=params["save_every_n_epochs"],
             max_checkpoints=params["max_checkpoints"], save_best_only=params["save_best_only"],
             compression=params["compression"], backup_checkpoints=params["backup_checkpoints"]))
-        callbacks.append(Checkpoints(manager, emit, snapshot, ctx.workflow_text, info))
+        callbacks.append(Checkpoints(manager, emit, snapshot, ctx.workflow_text, info, layout, params["save_best"]))
     callbacks.insert(0, ProgressEvents(emit, str(folder or "")))
     loop = TrainingLoop(model, train, val, config, callbacks, ctx.should_stop)
     if params["resume"]:
@@ -136,7 +167,8 @@ TRAINER = NodeSpec(
     check_outputs=check_folder,
     sections=("Training", "Optimizer", "Schedule", "Device", "Checkpoints", "Best model", "Resume"),
     collapsed=("Schedule", "Device", "Best model", "Resume"),
-    description="Trains a model; saves checkpoint_epoch_N.pt, best_model.pt and final_model.pt.",
+    description="Trains a model; saves checkpoint_epoch_N.pt, best_model.pt and final_model.pt "
+                "(or seed 003's experiments/<name>/checkpoints/epoch_0010.pt, latest.pt, best.pt).",
     inputs=(
         PortSpec("model", "model", "Model to train"),
         PortSpec("train", "dataset", "Training data"),
@@ -175,12 +207,22 @@ TRAINER = NodeSpec(
                   label="Save Every N Epochs", min=1, max=100_000, group="Checkpoints"),
         ParamSpec("max_checkpoints", "int", 0, "Periodic files to keep, oldest removed first (0: keep all; "
                   "best and final are never removed)", min=0, max=100_000, group="Checkpoints"),
+        ParamSpec("save_best", "bool", True, "Write best_model.pt (best.pt) whenever the monitored value improves",
+                  group="Checkpoints"),
         ParamSpec("save_best_only", "bool", False, "Write best_model.pt and final_model.pt but no periodic files",
                   group="Checkpoints"),
         ParamSpec("backup_checkpoints", "bool", False, "Also copy best_model.pt and final_model.pt into "
                   "backups/; loading falls back to the copy when a file is corrupt", group="Checkpoints"),
         ParamSpec("compression", "choice", "none", "Write .pt.zst or .pt.gz files (smaller; NodeFlow reads them, "
                   "a plain torch.load does not)", choices=("none", "zstd", "gzip"), group="Checkpoints"),
+        ParamSpec("layout", "choice", "nodeflow", "nodeflow: checkpoint_dir/checkpoint_epoch_N.pt, best_model.pt, "
+                  "final_model.pt; experiments (seed 003): checkpoint_dir/<experiment>/config.yaml, "
+                  "checkpoints/epoch_0010.pt, latest.pt, best.pt, tensorboard/", choices=LAYOUTS,
+                  group="Checkpoints"),
+        ParamSpec("experiment_name", "str", "", "experiments layout: the run folder's name (empty: "
+                  "{model}_{dataset}_{timestamp})", allow_empty=True, group="Checkpoints"),
+        ParamSpec("extension", "choice", ".pt", "Checkpoint file extension (.pth: seed 000's names)",
+                  choices=EXTENSIONS, group="Checkpoints"),
         ParamSpec("resume", "str", "", "Continue from a checkpoint: auto (newest valid in checkpoint_dir), "
                   "best, or a file path; empty starts fresh", choices=("", "auto", "best"), group="Resume"),
         ParamSpec("overwrite", "bool", False, "A fresh run into a folder holding another run (or files "

@@ -14,8 +14,8 @@ from nodeflow.core.outputs import manifest_doc
 
 COLUMNS = ("file", "kind", "epoch", "step", "monitored", "size", "best", "final", "tags", "verified")
 BACKUPS = "backups"  # second copies of best, final and `keep` files (nodeflow.core.backups)
-PATTERNS = ("*.pt", "*.pt.gz", "*.pt.zst")  # plain and compressed checkpoint files
-KIND_RANK = {"periodic": 0, "best": 1, "final": 2, "interrupt": 3}
+PATTERNS = tuple(stem + end for stem in ("*.pt", "*.pth") for end in ("", ".gz", ".zst"))  # plain and compressed
+KIND_RANK = {"periodic": 0, "best": 1, "final": 2, "latest": 3, "interrupt": 4}
 
 
 def read_entries(folder: Path, doc: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:

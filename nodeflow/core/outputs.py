@@ -62,11 +62,12 @@ class FolderState:
     foreign: tuple[str, ...]  # names a run would write there that NodeFlow did not write
 
 
-def folder_state(folder: Path, patterns: Sequence[str]) -> FolderState:
-    """Inspect `folder` for a run's files (`patterns`: the names a run writes, globs allowed)."""
+def folder_state(folder: Path, patterns: Sequence[str], manifest_folder: Path | None = None) -> FolderState:
+    """Inspect `folder` for a run's files (`patterns`: the names a run writes, globs allowed;
+    `manifest_folder`: where that run keeps its manifest, when not in `folder` itself)."""
     if not folder.is_dir():
         return FolderState(None, 0, ())
-    doc = manifest_doc(folder)
+    doc = manifest_doc(manifest_folder or folder)
     if doc is not None:
         entries = doc.get("checkpoints")
         return FolderState(run_id_of(doc), len(entries) if isinstance(entries, dict) else 0, ())

@@ -40,6 +40,8 @@ def checkpoint_line(e: dict[str, Any]) -> str:
     if e["kind"] == "best":
         label = "loss" if e["monitor"] == "train_loss" else e["monitor"]
         return f"  ✓ Saved best model ({label}: {e['value']:.4f})"
+    if e["kind"] == "latest":
+        return f"  ✓ Updated {name}"
     if e["kind"] == "interrupt":
         return f"  ✓ Saved interrupt checkpoint: {e['path']} (after {e['epoch']} epochs)"
     return f"\n✓ Training complete. Final model saved to: {e['path']}"

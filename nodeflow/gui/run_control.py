@@ -10,6 +10,7 @@ from NodeGraphQt import BaseNode
 from PySide6 import QtCore, QtWidgets
 
 from nodeflow.core import UserError, apply_overrides, plan
+from nodeflow.core.layouts import Layout, planned_folder
 from nodeflow.gui import editing
 from nodeflow.gui.badges import badge_of, set_badge
 from nodeflow.gui.convert import flow_nodes
@@ -167,14 +168,17 @@ class RunControl(QtCore.QObject):
         if node is None:
             self.panel.checkpoints.set_folder(None)
             return
-        folder = self.last_folders.get(node.name()) or params_of(node)["checkpoint_dir"]
-        if not folder:
-            self.panel.checkpoints.set_folder(None, f"{node.name()}: checkpoint_dir is empty, saving is off.")
-        elif "{" in folder:
-            self.panel.checkpoints.set_folder(None, f"{node.name()}: {folder} is named at run time; run it once.")
-        else:
-            path = Path(os.path.expanduser(folder))
+        params = params_of(node)
+        run = planned_folder(params)
+        last = self.last_folders.get(node.name())
+        path = Path(os.path.expanduser(last)) if last else Layout.of(params).checkpoint_folder(run) if run else None
+        if path is not None:
             self.panel.checkpoints.set_folder(path if path.is_absolute() else self.window.run_dir / path)
+        elif not params["checkpoint_dir"]:
+            self.panel.checkpoints.set_folder(None, f"{node.name()}: checkpoint_dir is empty, saving is off.")
+        else:
+            self.panel.checkpoints.set_folder(None, f"{node.name()}: its folder is named at run time "
+                                                    f"({params['checkpoint_dir']}); run it once.")
 
     def _refresh_checkpoints(self) -> None:
         selected = [n for n in self.window.graph.selected_nodes() if spec_of(n)]

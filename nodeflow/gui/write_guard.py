@@ -15,7 +15,8 @@ from typing import Any
 from NodeGraphQt import BaseNode
 from PySide6 import QtWidgets
 
-from nodeflow.core.outputs import conflict_summary, continues_run, folder_state, next_free, output_problem
+from nodeflow.core.layouts import Layout, planned_folder, state_of
+from nodeflow.core.outputs import conflict_summary, continues_run, next_free, output_problem
 from nodeflow.core.params import resolve_path
 from nodeflow.gui import editing
 from nodeflow.gui.graph import params_of, spec_of
@@ -31,7 +32,7 @@ def confirm_writes(parent: QtWidgets.QWidget, graph: Any, nodes: list[BaseNode],
         if spec is None or spec.param("overwrite") is None or params.get("overwrite"):
             continue
         if spec.param("checkpoint_dir") is not None:
-            choice = _ask_folder(parent, graph, node, params, spec.param("checkpoint_dir").writes, run_dir)
+            choice = _ask_folder(parent, graph, node, params, run_dir)
         else:
             choice = _ask_files(parent, node, params, spec, run_dir)
         if choice is None:
@@ -41,13 +42,14 @@ def confirm_writes(parent: QtWidgets.QWidget, graph: Any, nodes: list[BaseNode],
 
 
 def _ask_folder(parent: QtWidgets.QWidget, graph: Any, node: BaseNode, params: dict[str, Any],
-                writes: tuple[str, ...], run_dir: Path) -> list[str] | None:
-    template = params["checkpoint_dir"]
-    if not template or "{" in template:
+                run_dir: Path) -> list[str] | None:
+    planned, layout = planned_folder(params), Layout.of(params)
+    if planned is None:
         return []  # named at run time: the run itself refuses a conflict
-    folder = resolve_path(template, run_dir)
-    state = folder_state(folder, writes)
-    if not state.foreign and not (state.run_id and not continues_run(params["resume"], folder)):
+    folder = resolve_path(str(planned), run_dir)
+    state = state_of(folder, layout)
+    if not state.foreign and not (state.run_id and not continues_run(params["resume"],
+                                                                     layout.checkpoint_folder(folder))):
         return []
     box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "Checkpoint folder in use",
                                 f"{node.name()}: {conflict_summary(folder, state)}.", parent=parent)
@@ -64,8 +66,10 @@ def _ask_folder(parent: QtWidgets.QWidget, graph: Any, node: BaseNode, params: d
     clicked = next((key for key, button in buttons.items() if box.clickedButton() is button), None)
     if clicked == "continue":
         editing.set_params(graph, node, {"resume": "auto"})
+    elif clicked == "new" and layout.experiments:
+        editing.set_params(graph, node, {"experiment_name": suggestion.name})
     elif clicked == "new":
-        relative = not Path(os.path.expanduser(template)).is_absolute()
+        relative = not Path(os.path.expanduser(params["checkpoint_dir"])).is_absolute()
         editing.set_params(graph, node, {"checkpoint_dir": os.path.relpath(suggestion, run_dir) if relative
                                          else str(suggestion)})
     elif clicked == "replace":

@@ -21,11 +21,6 @@ from nodeflow.core.registry import Registry, default_registry
 from nodeflow.training import compress
 from nodeflow.training.manifest import read_manifest
 
-PERIODIC = "checkpoint_epoch_{epoch}.pt"
-BEST = "best_model.pt"
-FINAL = "final_model.pt"
-INTERRUPTED = "checkpoint_interrupted.pt"
-
 
 class CheckpointWarning(UserWarning):
     """Loading went on in a way the user should hear about (a backup stood in for a damaged file)."""

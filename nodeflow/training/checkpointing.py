@@ -9,7 +9,7 @@ from typing import Any
 from nodeflow import __version__
 from nodeflow.checkpoints import CheckpointManager
 from nodeflow.core.errors import DataError, Issue
-from nodeflow.training.checkpoint import BEST, FINAL, INTERRUPTED, PERIODIC
+from nodeflow.core.layouts import Layout
 from nodeflow.training.loop import Callback, TrainingLoop
 from nodeflow.training.manifest import prune_periodic
 from nodeflow.training.rng import capture_rng
@@ -19,11 +19,14 @@ Emit = Callable[..., None]
 
 class Checkpoints(Callback):
     """`manager.config` gives the folder, save_interval (save_every_n_epochs), max_checkpoints
-    (periodic files kept; best and final are never deleted), save_best_only, compression and backups."""
+    (periodic files kept; best and final are never deleted), save_best_only, compression and backups;
+    `layout` the file names (and, in the experiments layout, latest.pt after every epoch)."""
 
     def __init__(self, manager: CheckpointManager, emit: Emit, config: Mapping[str, Any], workflow_text: str = "",
-                 info: Mapping[str, Any] | None = None):
+                 info: Mapping[str, Any] | None = None, layout: Layout = Layout(), save_best: bool = True):
         self.manager = manager
+        self.layout = layout
+        self.save_best = save_best
         self.emit = emit
         self.config = dict(config)
         self.workflow_text = workflow_text  # provenance: the graph as run, in every checkpoint
@@ -37,24 +40,29 @@ class Checkpoints(Callback):
                                   field="checkpoint_dir")) from None
 
     def on_epoch_end(self, loop: TrainingLoop) -> None:
-        epoch, config = loop.state.epoch, self.manager.config
-        periodic = None
+        epoch, config, layout = loop.state.epoch, self.manager.config, self.layout
+        periodic = best = None
         if not config.save_best_only and epoch % config.save_interval == 0:
-            periodic = self._save(loop, PERIODIC.format(epoch=epoch), "periodic")
-        if loop.state.improved:  # the same state as the periodic file, when there is one: serialized once
-            self._save(loop, BEST, "best", same_as=periodic)
+            periodic = self._save(loop, layout.periodic(epoch), "periodic")
+        if loop.state.improved and self.save_best:  # the same state as the periodic file: serialized once
+            best = self._save(loop, layout.best, "best", same_as=periodic)
+        if layout.latest:
+            self._save(loop, layout.latest, "latest", same_as=periodic or best)
         if periodic is not None:
             self._prune_periodic()
 
     def on_fit_end(self, loop: TrainingLoop) -> None:
-        self._save(loop, FINAL, "final")
+        if self.layout.final:  # experiments: latest.pt already holds the final state
+            self._save(loop, self.layout.final, "final")
 
     def on_interrupt(self, loop: TrainingLoop) -> None:
-        self._save(loop, INTERRUPTED, "interrupt")
+        self._save(loop, self.layout.interrupt, "interrupt")
 
     def _save(self, loop: TrainingLoop, name: str, kind: str, same_as: Path | None = None) -> Path:
         data = payload(loop, self.config)
         data["workflow"] = self.workflow_text
+        if self.layout.experiments:  # seed 003's key: the best monitored value (an accuracy or not)
+            data["best_acc"] = loop.state.best
         try:
             path = self.manager.save_file(name, data, kind, self.info, same_as=same_as)
         except OSError as exc:

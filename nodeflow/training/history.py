@@ -3,7 +3,9 @@
 - `history/epoch_N.json`: the epoch's metrics in seed 001's shape
   (`{"epoch", "step", "config", "metrics": {"train": {...}, "val": {...}}}`);
 - `training_log.txt`: the console lines, with a timestamp;
-- `workflow.json` and `config.json`: the workflow as run and the resolved config (seed 003);
+- `workflow.json` and `config.json`: the workflow as run and the resolved config;
+- the files the Trainer adds: `hyperparameters.json` (its params, seed 000) and, in the
+  experiments layout, `config.yaml` (seed 003);
 - `tensorboard/`: TensorBoard event files with every epoch metric, when tensorboard is installed.
 """
 from __future__ import annotations
@@ -18,7 +20,6 @@ from nodeflow.core.files import atomic_write_text, in_folder
 from nodeflow.core.text import checkpoint_line, epoch_line
 
 Emit = Callable[..., None]
-FILES = ("workflow.json", "config.json", "training_log.txt", "history", "tensorboard")  # what a run writes here
 
 
 def seed_shape(epoch: int, step: int, config: Mapping[str, Any], metrics: Mapping[str, float]) -> dict[str, Any]:
@@ -36,8 +37,10 @@ def seed_shape(epoch: int, step: int, config: Mapping[str, Any], metrics: Mappin
 class HistoryFiles:
     """An event tap: forwards every event to `emit` and writes the history files."""
 
-    def __init__(self, folder: Path, emit: Emit, config: Mapping[str, Any], workflow_text: str):
+    def __init__(self, folder: Path, emit: Emit, config: Mapping[str, Any], workflow_text: str,
+                 files: Mapping[str, str] | None = None):
         self.folder = folder
+        self.files = dict(files or {})  # more files written at the start: name -> text
         self.forward = emit
         self.config = dict(config)
         self.workflow_text = workflow_text
@@ -60,6 +63,8 @@ class HistoryFiles:
         self.folder.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.folder / "workflow.json", self.workflow_text)
         atomic_write_text(self.folder / "config.json", json.dumps(self.config, indent=2, default=str) + "\n")
+        for name, text in self.files.items():
+            atomic_write_text(self.folder / name, text)
         self.tensorboard = _tensorboard_writer(self.folder / "tensorboard")
         self._log(f"Training on {fields['device']}: {fields['train_size']} samples, "
                   f"{fields['val_size']} validation, {fields['epochs']} epochs, best by {fields['monitor']}")

@@ -15,16 +15,12 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from nodeflow.core.errors import DataError, Issue
-from nodeflow.core.ckpt_table import BACKUPS
 from nodeflow.core.files import fsync_dir
-from nodeflow.core.outputs import MANIFEST, conflict_message, folder_state, manifest_doc, next_free
-from nodeflow.training import history
-from nodeflow.training.checkpoint import BEST, FINAL, INTERRUPTED
+from nodeflow.core.layouts import Layout, state_of
+from nodeflow.core.outputs import MANIFEST, conflict_message, manifest_doc, next_free
 from nodeflow.training.manifest import read_manifest, start_run
 
-# names a run writes; `.pt*` covers compressed files (.pt.zst, .pt.gz) and set-aside ones (.pt.corrupt)
-RUN_FILES = (MANIFEST, "checkpoint_epoch_*.pt*", BEST + "*", FINAL + "*", INTERRUPTED + "*", "*.pt.corrupt*", BACKUPS,
-             *history.FILES)
+RUN_FILES = Layout().patterns  # names a run of the default layout writes
 PREVIOUS = "previous"
 
 
@@ -32,48 +28,51 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
-def folder_problem(folder: Path, continuing: bool, overwrite: bool) -> str | None:
-    """Why a run may not write into `folder` as asked, or None."""
-    state = folder_state(folder, RUN_FILES)
+def folder_problem(folder: Path, continuing: bool, overwrite: bool, layout: Layout = Layout()) -> str | None:
+    """Why a run may not write into the run folder `folder` as asked, or None."""
+    state = state_of(folder, layout)
     if overwrite or not (state.foreign or (state.run_id and not continuing)):
         return None
     return conflict_message(folder, state)
 
 
-def claim(folder: Path, continuing: bool, overwrite: bool, workflow_hash: str) -> tuple[str, Path | None]:
-    """Make `folder` this run's before anything is written there.
+def claim(folder: Path, continuing: bool, overwrite: bool, workflow_hash: str,
+          layout: Layout = Layout()) -> tuple[str, Path | None]:
+    """Make the run folder `folder` this run's before anything is written there.
 
     Returns the run id and, when earlier files were moved aside, where they went.
     """
-    problem = folder_problem(folder, continuing, overwrite)
+    problem = folder_problem(folder, continuing, overwrite, layout)
     if problem:
         raise DataError(Issue(problem, field="checkpoint_dir"))
-    state = folder_state(folder, RUN_FILES)
+    state = state_of(folder, layout)
+    checkpoints = layout.checkpoint_folder(folder)
     moved = None
     if state.foreign or (state.run_id and not continuing):
-        moved = move_aside(folder, state.run_id or "unnamed-" + time.strftime("%Y%m%d-%H%M%S"))
+        moved = move_aside(folder, state.run_id or "unnamed-" + time.strftime("%Y%m%d-%H%M%S"), layout)
     elif state.run_id:  # continuing our own run: drop the temp files of a save that was killed
-        for stale in folder.glob(".*.tmp"):
-            if is_run_temp(stale.name):
+        for stale in checkpoints.glob(".*.tmp"):
+            if is_run_temp(stale.name, layout.checkpoint_patterns):
                 stale.unlink(missing_ok=True)
-    run = dict((manifest_doc(folder) or {}).get("run") or {}) if moved is None else {}
+    run = dict((manifest_doc(checkpoints) or {}).get("run") or {}) if moved is None else {}
     run.setdefault("id", state.run_id if continuing and state.run_id else new_run_id())
     run.setdefault("started", time.strftime("%Y-%m-%dT%H:%M:%S"))
     run["workflow_hash"] = workflow_hash
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        start_run(folder, run)
+        checkpoints.mkdir(parents=True, exist_ok=True)
+        start_run(checkpoints, run)
     except OSError as exc:
         raise DataError(Issue(f"cannot write to {folder}: {exc.strerror or exc}", field="checkpoint_dir")) from None
     return run["id"], moved
 
 
-def move_aside(folder: Path, label: str) -> Path:
-    """Move every file a run wrote (or would write) into previous/<label>/; the manifest goes last."""
+def move_aside(folder: Path, label: str, layout: Layout = Layout()) -> Path:
+    """Move every file a run wrote (or would write) into previous/<label>/; the manifest goes last
+    (in the experiments layout it moves with checkpoints/, in one rename)."""
     entries = read_manifest(folder)
-    names = [p.name for p in folder.iterdir() if p.name != MANIFEST and (p.name in entries or is_run_temp(p.name)
-                                                                          or any(fnmatch(p.name, pattern)
-                                                                                 for pattern in RUN_FILES))]
+    names = [p.name for p in folder.iterdir() if p.name != MANIFEST and (
+        p.name in entries or is_run_temp(p.name, layout.patterns) or any(fnmatch(p.name, pattern)
+                                                                           for pattern in layout.patterns))]
     dest = next_free(folder / PREVIOUS / label)
     dest.mkdir(parents=True)
     for name in names + ([MANIFEST] if (folder / MANIFEST).exists() else []):
@@ -82,7 +81,7 @@ def move_aside(folder: Path, label: str) -> Path:
     return dest
 
 
-def is_run_temp(name: str) -> bool:
+def is_run_temp(name: str, patterns: tuple[str, ...] = RUN_FILES) -> bool:
     """A temp file our atomic writes leave when killed: `.NAME.<8 random characters>.tmp` for a run's name."""
     inner = name[1:-4].rpartition(".")[0] if name.startswith(".") and name.endswith(".tmp") else ""
-    return any(fnmatch(inner, pattern) for pattern in RUN_FILES)
+    return any(fnmatch(inner, pattern) for pattern in patterns)
