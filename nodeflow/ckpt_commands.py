@@ -55,6 +55,9 @@ def add_parser(sub: Any) -> None:
     summary.add_argument("--json", action="store_true")
     ckpt.add_parser("restore-backup", help="put the verified copy from backups/ back in place of a damaged file") \
         .add_argument("file")
+    scan = ckpt.add_parser("scan", help="every checkpoint under a folder, whoever wrote it (nothing is unpickled)")
+    scan.add_argument("root")
+    scan.add_argument("--json", action="store_true", help="one JSON object per file, then one listing the folders")
     plot = ckpt.add_parser("plot", help="train/val curves of the newest valid checkpoint to a PNG")
     plot.add_argument("folder")
     plot.add_argument("-o", "--output", default="curves.png")
@@ -88,12 +91,33 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(json.dumps({"file": name, "entry": entry, "problem": problem,
                               "cells": cells(name, entry, problem)}, default=str))
         return EXIT_OK
-    table = [COLUMNS, *(tuple(cells(*row).values()) for row in found)]
-    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]) - 1)]
-    for row in table:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+    _print_table(COLUMNS, [tuple(cells(*row).values()) for row in found])
     if not found:
         print(f"(no checkpoints{f' tagged {args.tag!r}' if args.tag else ''} in {folder})")
+    return EXIT_OK
+
+
+def _print_table(columns: tuple[str, ...], rows_: list[tuple[str, ...]]) -> None:
+    table = [columns, *rows_]
+    widths = [max(len(r[i]) for r in table) for i in range(len(columns) - 1)]
+    for row in table:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from nodeflow.core import scan
+
+    root = Path(args.root)
+    if not root.is_dir():
+        raise UserError(Issue("the library root does not exist or is not a folder", file=args.root))
+    records, folders = scan.scan(root)
+    if args.json:
+        for record in records:
+            print(json.dumps(record, default=str))
+        print(json.dumps({"folders": [str(f.resolve()) for f in folders]}))
+        return EXIT_OK
+    _print_table(scan.COLUMNS, [tuple(scan.cells(r).values()) for r in records])
+    print(f"{len(records)} file(s) under {root}")
     return EXIT_OK
 
 
@@ -260,6 +284,6 @@ def cmd_restore_backup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"list": cmd_list, "show": cmd_show, "verify": cmd_verify, "compare": cmd_compare,
+COMMANDS = {"scan": cmd_scan, "list": cmd_list, "show": cmd_show, "verify": cmd_verify, "compare": cmd_compare,
             "export": cmd_export, "prune": cmd_prune, "delete": cmd_delete, "plot": cmd_plot,
             "workflow": cmd_workflow, "tag": cmd_tag, "summary": cmd_summary, "restore-backup": cmd_restore_backup}

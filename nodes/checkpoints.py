@@ -14,16 +14,19 @@ from nodeflow.training.device import resolve_device
 def run_load_checkpoint(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     path = resolve_path(params["path"], Path(ctx.base_dir))
     device = resolve_device(ctx.device_override or "auto")
-    model, checkpoint = restore_model(path, map_location=device)
+    model, checkpoint = restore_model(path, map_location=device, model=inputs.get("model"))
     ctx.log(f"Loaded {path.name} (epoch {checkpoint.get('epoch')}, loss {checkpoint.get('loss')})")
     return {"model": model}
 
 
 LOAD_CHECKPOINT = NodeSpec(
     type="model.load_checkpoint", title="LoadCheckpoint", category="Models", run=run_load_checkpoint,
-    description="Rebuilds a trained model from a NodeFlow checkpoint (safe loading, weights only).",
+    description="Rebuilds a trained model from a checkpoint (safe loading, weights only): NodeFlow's, or any "
+                "file whose config names a model type; bare state_dicts load into a linked model node.",
+    inputs=(PortSpec("model", "model", "Architecture to load the weights into (for files with no config "
+                     "naming a model type)", optional=True),),
     outputs=(PortSpec("model", "model", "The trained model, in eval mode"),),
-    params=(ParamSpec("path", "file", "", "Checkpoint file (.pt), relative to the workflow file"),),
+    params=(ParamSpec("path", "file", "", "Checkpoint file (.pt, .pth), relative to the workflow file"),),
 )
 
 NODES = [LOAD_CHECKPOINT]

@@ -5,6 +5,7 @@ weights_only=True: tensors, plain containers and Python scalars only.
 """
 from __future__ import annotations
 
+import json
 import pickle
 import shutil
 import warnings
@@ -48,7 +49,7 @@ def _tensor_bytes(obj: Any) -> int:
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
-                    trust: bool = False, verify: bool = True) -> dict[str, Any]:
+                    trust: bool = False, verify: bool = True, any_weights: bool = False) -> dict[str, Any]:
     """Load with weights_only=True; any problem is a CheckpointError naming the file.
 
     With `verify`, a file listed in its folder's manifest must match its size and
@@ -56,6 +57,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
     loaded and a CheckpointWarning says so. Compressed files (.pt.zst, .pt.gz) are
     read transparently. `trust=True` (the CLI's --trust) allows arbitrary pickled objects:
     only for files from a source you trust, since loading them can run code.
+    `any_weights`: also accept other tools' files: a dict with `state_dict`, or a bare
+    state_dict, returned as {"model_state_dict": ...}.
     """
     path = Path(path)
     label = str(path)
@@ -81,6 +84,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         raise CheckpointError(Issue(f"corrupt or truncated checkpoint: {_first_line(exc)}",
                                     file=label)) from None
+    if any_weights and isinstance(data, dict) and "model_state_dict" not in data:
+        if isinstance(data.get("state_dict"), dict):
+            data = {**data, "model_state_dict": data["state_dict"]}
+        elif data and all(isinstance(v, torch.Tensor) for v in data.values()):
+            data = {"model_state_dict": data}
     if not isinstance(data, dict) or "model_state_dict" not in data:
         raise CheckpointError(Issue("not a NodeFlow checkpoint: no 'model_state_dict'", file=label))
     return data
@@ -91,22 +99,42 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:200] if text else type(exc).__name__
 
 
-def restore_model(path: str | Path, map_location: str | torch.device = "cpu",
-                  registry: Registry | None = None, trust: bool = False) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Rebuild the model a checkpoint was trained with and load its weights.
+def restore_model(path: str | Path, map_location: str | torch.device = "cpu", registry: Registry | None = None,
+                  trust: bool = False, model: torch.nn.Module | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the model a checkpoint was trained with and load its weights (into `model` instead,
+    when given: for files with no config naming a model type, such as bare state_dicts).
 
+    The config is the checkpoint's own, else a seed 000 `config.json` beside the file.
     Returns `(model, checkpoint)`; the model is in eval mode on `map_location`.
     """
-    checkpoint = load_checkpoint(path, map_location, trust)
-    model_config = (checkpoint.get("config") or {}).get("model") or {}
+    checkpoint = load_checkpoint(path, map_location, trust, any_weights=True)
+    if model is not None:
+        load_weights(model, checkpoint["model_state_dict"], str(path), "the linked model")
+        return model.to(map_location).eval(), checkpoint
+    model_config = model_config_of(checkpoint, Path(path))
     registry = registry or default_registry()
     spec = registry.get(model_config.get("type", ""))
     if spec is None or spec.rebuild is None:
-        raise CheckpointError(Issue(f"cannot rebuild model: unknown model type "
-                                    f"{model_config.get('type')!r} in config", file=str(path)))
+        known = f"unknown model type {model_config['type']!r}" if model_config.get("type") else \
+            "no config names its model type (a 'config' key, or config.json beside it)"
+        raise CheckpointError(Issue(f"cannot rebuild model: {known}; link a model node to LoadCheckpoint's "
+                                    "model input to load the weights into it", file=str(path)))
     model = spec.rebuild(model_config)
     load_weights(model, checkpoint["model_state_dict"], str(path), "the saved config")
     return model.to(map_location).eval(), checkpoint
+
+
+def model_config_of(checkpoint: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The model config naming a type: the checkpoint's own, else a config.json beside it (seed 000)."""
+    try:
+        beside = json.loads((path.parent / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        beside = None
+    for config in (checkpoint.get("config"), beside):
+        model = config.get("model", config) if isinstance(config, dict) else None
+        if isinstance(model, dict) and model.get("type"):
+            return model
+    return {}
 
 
 def load_weights(model: torch.nn.Module, weights: dict[str, Any], label: str, what: str = "this model") -> None:

@@ -1,0 +1,119 @@
+"""The checkpoint library: every checkpoint under a root folder, whoever wrote it (seed 000's
+`checkpoints/` directory). Standard library only; nothing is unpickled (nodeflow.core.peek).
+
+Found: NodeFlow's folders (any layout; checked against their manifest), loose .pt/.pth
+files, bare state_dicts, seed 000's `custom_models/<name>/config.json + weights.pth` and
+`experiments/<name>/model.pth + training_log.txt`, and other trainers' dicts with
+`model_state_dict`. `nodeflow ckpt scan ROOT` and the editor's Library view show this table.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from nodeflow.core.ckpt_table import BACKUPS, PATTERNS, read_entries, size_text, value_text, verify_file
+from nodeflow.core.peek import Opaque, PeekError, Tensor, peek
+
+COLUMNS = ("file", "kind", "model", "epoch", "metrics", "size", "status")
+SKIP = {BACKUPS, "tensorboard", "history", "__pycache__"}  # copies and logs, not checkpoints
+HASH_LIMIT = 16 << 20  # larger files listed in a manifest are checked by size; Verify hashes them
+BESIDE = ("config.json", "hyperparameters.json", "training_log.txt")
+METRIC_KEYS = ("best_acc", "accuracy", "acc", "val_acc", "val_accuracy", "loss", "val_loss", "best_loss")
+VERIFIED, UNVERIFIED, REFUSED = "verified", "unverified (no manifest)", "refused (pickled code)"
+
+
+def scan(root: Path) -> tuple[list[dict[str, Any]], list[Path]]:
+    """(one record per checkpoint file, sorted by path; every folder looked in, for a watcher)."""
+    records, folders = [], []
+    for here, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP and not d.startswith("."))
+        folder = Path(here)
+        folders.append(folder)
+        entries = read_entries(folder)
+        for name in sorted(files):
+            if any(Path(name).match(p) for p in PATTERNS):
+                records.append(describe(folder / name, entries.get(name), root))
+    return records, folders
+
+
+def describe(path: Path, entry: dict[str, Any] | None, root: Path) -> dict[str, Any]:
+    size = path.stat().st_size
+    record: dict[str, Any] = {"path": str(path.resolve()), "file": str(path.relative_to(root)), "size": size,
+                              "beside": [n for n in BESIDE if (path.parent / n).is_file()]}
+    if entry is not None:
+        problem = verify_file(path, entry, full=size <= HASH_LIMIT)
+        metrics = {entry["monitor"]: entry.get("monitor_value")} if entry.get("monitor") else {}
+        status = (VERIFIED if size <= HASH_LIMIT else "size matches (Verify checks SHA-256)") if problem is None \
+            else f"✗ {problem}"
+        return {**record, "kind": f"nodeflow {entry.get('kind', '')}".strip(), "model": entry.get("model_name", ""),
+                "epoch": entry.get("epoch"), "metrics": metrics, "status": status}
+    return {**record, **_unlisted(path)}
+
+
+def _unlisted(path: Path) -> dict[str, Any]:
+    """What the pickle shows of a file no manifest lists."""
+    guess = {"epoch": _epoch_in(path.name), "metrics": {}, "model": _config_type(path.parent / "config.json")}
+    if path.suffix in (".zst", ".gz"):
+        return {**guess, "kind": "compressed", "status": UNVERIFIED}
+    try:
+        found = peek(path)
+    except PeekError as exc:
+        return {**guess, "kind": "unreadable", "status": f"✗ {exc}"}
+    value = found.value
+    if found.unsafe:
+        kind = "pickled model" if isinstance(value, Opaque) else "pickled objects"
+        return {**guess, "kind": kind, "status": f"{REFUSED}: {found.unsafe[0]}"}
+    kind = _kind(path, value)
+    if isinstance(value, dict):
+        if isinstance(value.get("epoch"), int):
+            guess["epoch"] = value["epoch"]
+        metrics = value.get("metrics") if isinstance(value.get("metrics"), dict) else {}
+        metrics = {**{k: value[k] for k in METRIC_KEYS if isinstance(value.get(k), (int, float))}, **metrics}
+        guess["metrics"] = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+        config = value.get("config") if isinstance(value.get("config"), dict) else {}
+        guess["model"] = guess["model"] or _type_in(config)
+    return {**guess, "kind": kind, "status": UNVERIFIED}
+
+
+def _kind(path: Path, value: Any) -> str:
+    siblings = {p.name for p in path.parent.iterdir()}
+    version = re.fullmatch(r"(.+)_v(\d+)\.pth?", path.name)
+    if not isinstance(value, dict):
+        return "other"
+    if path.name.startswith("weights.") and "config.json" in siblings:
+        return "custom model"
+    if path.name.startswith("model.") and "training_log.txt" in siblings:
+        return "experiment"
+    if "model_state_dict" in value or isinstance(value.get("state_dict"), dict):
+        return "trainer checkpoint"
+    if value and all(isinstance(v, Tensor) for v in value.values()):
+        return f"state_dict v{version.group(2)}" if version else "state_dict"
+    return "other"
+
+
+def _epoch_in(name: str) -> int | None:
+    match = re.search(r"epoch_?(\d+)", name)
+    return int(match.group(1)) if match else None
+
+
+def _config_type(path: Path) -> str:
+    """The model type a seed 000 config.json names (ours: {"model": {"type": ...}} or {"type": ...})."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, ValueError):
+        return ""
+    return _type_in(doc) if isinstance(doc, dict) else ""
+
+
+def _type_in(config: dict[str, Any]) -> str:
+    model = config.get("model") if isinstance(config.get("model"), dict) else config
+    return model.get("type", "") if isinstance(model.get("type"), str) else ""
+
+
+def cells(record: dict[str, Any]) -> dict[str, str]:
+    metrics = ", ".join(f"{k}={value_text(v)}" for k, v in record["metrics"].items()) or "-"
+    return dict(zip(COLUMNS, (record["file"], record["kind"], record["model"] or "-", value_text(record["epoch"]),
+                              metrics, size_text(record["size"]), record["status"]), strict=True))
