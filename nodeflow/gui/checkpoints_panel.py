@@ -1,4 +1,5 @@
-"""The Checkpoints panel: the checkpoints in the selected Trainer's checkpoint_dir.
+"""The Checkpoints panel: the checkpoints in the selected Trainer's checkpoint_dir, and the
+Library view (nodeflow.gui.library_view) of every checkpoint under a root folder.
 
 The table comes from the folder's manifest (JSON), read in the editor's own process, at
 most once a second however fast a run saves. Each file up to 16 MiB is hashed once (again
@@ -15,6 +16,7 @@ from typing import Any
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from nodeflow.core.ckpt_table import cells, read_entries, rows, summary_line, verify_file
+from nodeflow.gui.library_view import LibraryView
 from nodeflow.gui.runner import run_tool
 from nodeflow.gui.tags_dialog import TagsDialog
 
@@ -30,7 +32,7 @@ class CheckpointsPanel(QtWidgets.QWidget):
     workflow_found = QtCore.Signal(str, str)  # the workflow text a checkpoint holds, that checkpoint's path
     refreshed = QtCore.Signal()
 
-    def __init__(self, run_dir: Path, parent: QtWidgets.QWidget | None = None):
+    def __init__(self, run_dir: Path, settings: QtCore.QSettings, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.run_dir = run_dir
         self.folder: Path | None = None
@@ -64,12 +66,25 @@ class CheckpointsPanel(QtWidgets.QWidget):
             buttons.addWidget(button)
             self.buttons[key] = button
         buttons.addStretch(1)
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
+        trainer_view = QtWidgets.QWidget(self)
+        layout = QtWidgets.QVBoxLayout(trainer_view)
+        layout.setContentsMargins(0, 4, 0, 0)
         layout.addWidget(self.folder_label)
         layout.addWidget(self.summary_label)
         layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
+        self.library = LibraryView(run_dir, settings, self)
+        self.library.message.connect(self.message)
+        self.library.inference_requested.connect(self.inference_requested)
+        self.views = QtWidgets.QTabWidget(self)
+        self.views.setObjectName("checkpoint_views")
+        self.views.addTab(trainer_view, "Trainer")
+        self.views.addTab(self.library, "Library")
+        self.views.currentChanged.connect(lambda _: self.views.currentWidget() is self.library
+                                          and self.library.rescan())
+        outer = QtWidgets.QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        outer.addWidget(self.views)
 
     def set_folder(self, folder: Path | None, why: str = "") -> None:
         self.folder = folder

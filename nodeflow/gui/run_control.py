@@ -30,7 +30,7 @@ class RunControl(QtCore.QObject):
     def __init__(self, window: MainWindow):
         super().__init__(window)
         self.window = window
-        self.panel = RunPanel(window.run_dir, window)
+        self.panel = RunPanel(window.run_dir, window.settings, window)
         self.process = RunProcess(self)
         self.process.event.connect(self._event)
         self.process.output.connect(self.panel.print)
@@ -196,9 +196,17 @@ class RunControl(QtCore.QObject):
             self.panel.print(f"{trainer.name()}.resume = {path} (Run to continue from it; Undo to take it back)")
 
     def _use_for_inference(self, path: str) -> None:
+        """Add a LoadCheckpoint for `path`; a model node selected on the canvas gives it the architecture
+        (for bare state_dicts): the weights must fit it, or the run names the first key or shape that differs."""
         graph = self.window.graph
+        models = [n for n in graph.selected_nodes() if spec_of(n) and spec_of(n).rebuild is not None]
         graph.undo_stack().beginMacro("Use checkpoint for inference")
-        node = editing.add_node(graph, self.window.registry.get("model.load_checkpoint"), (0.0, -200.0))
+        x, y = models[0].pos() if len(models) == 1 else (0.0, -200.0)
+        node = editing.add_node(graph, self.window.registry.get("model.load_checkpoint"), (x + 260.0, y))
         editing.set_params(graph, node, {"path": os.path.relpath(path, self.window.dirs()[0])})
+        if len(models) == 1:
+            node.get_input("model").connect_to(models[0].get_output("model"))
         graph.undo_stack().endMacro()
-        self.panel.print(f"Added {node.name()} loading {path}; link its model output to an Evaluate or Predict node.")
+        into = f" into {models[0].name()}'s architecture" if len(models) == 1 else ""
+        self.panel.print(f"Added {node.name()} loading {path}{into}; link its model output to an Evaluate or "
+                         "Predict node.")

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from nodeflow.console import Console, clock
 from nodeflow.gui.checkpoints_panel import CheckpointsPanel
@@ -44,7 +44,7 @@ class LineWriter:
 
 
 class RunPanel(QtWidgets.QWidget):
-    def __init__(self, run_dir: Path, parent: QtWidgets.QWidget | None = None):
+    def __init__(self, run_dir: Path, settings: QtCore.QSettings, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.validate_button = QtWidgets.QPushButton("Validate", self)
         self.check_button = QtWidgets.QPushButton("Check", self)
@@ -77,7 +77,7 @@ class RunPanel(QtWidgets.QWidget):
         self.console.setMaximumBlockCount(20000)
         self.console.setStyleSheet("font-family: monospace;")
         self.curves = CurvesCanvas()
-        self.checkpoints = CheckpointsPanel(run_dir, self)
+        self.checkpoints = CheckpointsPanel(run_dir, settings, self)
         self.runs = RunsPanel(self)
         self.issues = QtWidgets.QListWidget(self)
         self.issues.setObjectName("issues")
