@@ -21,7 +21,7 @@ def test_example_runs_headless_and_writes_loadable_checkpoints(path: Path, tmp_p
     trainer = next(n.name for n in load_workflow(path).nodes.values() if n.type == "train.trainer")
     result = run_cli("run", str(path), "--events", "jsonl", "--set", f"{trainer}.epochs=2",
                      "--set", f"{trainer}.save_every_n_epochs=1", "--set", f"{trainer}.checkpoint_dir=ck",
-                     cwd=tmp_path)
+                     "--set", f"{trainer}.layout=nodeflow", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     seen = events(result.stdout)
     assert seen[-1]["event"] == "run_end" and seen[-1]["status"] == "completed"
@@ -34,6 +34,17 @@ def test_example_runs_headless_and_writes_loadable_checkpoints(path: Path, tmp_p
         done = run_cli("ckpt", *command, cwd=tmp_path)
         assert done.returncode == 0, (command, done.stderr)
     assert "bitwise equal: yes" in done.stdout
+
+
+def test_shapes_resnet_uses_seed_003s_experiment_layout(tmp_path: Path) -> None:
+    result = run_cli("run", str(WORKFLOWS / "shapes_resnet.json"), "--set", "Trainer.epochs=5", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (run,) = (tmp_path / "experiments").iterdir()
+    assert run.name.startswith("resnet_shapes_")
+    assert sorted(p.name for p in (run / "checkpoints").glob("*.pt")) == ["best.pt", "epoch_0005.pt", "latest.pt"]
+    assert (run / "config.yaml").is_file() and (run / "tensorboard").is_dir()
+    best = torch.load(run / "checkpoints" / "best.pt")
+    assert best["monitor"] == "val_accuracy" and 0.0 <= best["best_acc"] <= 1.0
 
 
 def test_digits_cnn_acceptance(tmp_path: Path, digits_workflow: Path) -> None:
