@@ -1,7 +1,8 @@
 """Render the editor screenshots in docs/: `python docs/make_screenshots.py` (offscreen, about a minute).
 
 editor.png: the digits example; trainer-dialog.png: the Trainer's parameter dialog;
-run-in-progress.png: a real run of the example, grabbed after a few epochs.
+run-in-progress.png: a real run of the example, grabbed after a few epochs;
+library.png: the Checkpoints panel's Library view after that run.
 """
 from __future__ import annotations
 

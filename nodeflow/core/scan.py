@@ -65,7 +65,7 @@ def _unlisted(path: Path) -> dict[str, Any]:
     value = found.value
     if found.unsafe:
         kind = "pickled model" if isinstance(value, Opaque) else "pickled objects"
-        return {**guess, "kind": kind, "status": f"{REFUSED}: {found.unsafe[0]}"}
+        return {**guess, "model": "", "kind": kind, "status": f"{REFUSED}: {found.unsafe[0]}"}
     kind = _kind(path, value)
     if isinstance(value, dict):
         if isinstance(value.get("epoch"), int):

@@ -1,4 +1,4 @@
-"""The pictures in docs/: the editor, the Trainer's dialog, and a real run in progress."""
+"""The pictures in docs/: the editor, the Trainer's dialog, a real run in progress, and the Library."""
 from __future__ import annotations
 
 import os
@@ -12,11 +12,11 @@ from nodeflow.gui import editing
 from nodeflow.gui.app import make_window, run_until, screenshot
 from nodeflow.gui.runner import abandon_tools
 
-NAMES = ("editor.png", "trainer-dialog.png", "run-in-progress.png")
+NAMES = ("editor.png", "trainer-dialog.png", "run-in-progress.png", "library.png")
 
 
 def render_docs_screenshots(example: Path, out: Path) -> list[Path]:
-    """Render the three pictures of `example` (a copy, run in a temporary folder) into `out`."""
+    """Render the four pictures of `example` (a copy, run in a temporary folder) into `out`."""
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     work = Path(tempfile.mkdtemp(prefix="nodeflow-shots-"))
     os.chdir(work)
@@ -43,6 +43,13 @@ def render_docs_screenshots(example: Path, out: Path) -> list[Path]:
     screenshot(window, out / NAMES[2], "1440x900")
     window.runs.stop()
     run_until(lambda: not window.runs.process.running(), 60)
+    panel = window.runs.panel.checkpoints
+    window.runs.panel.tabs.setCurrentWidget(panel)
+    scanned: list[int] = []
+    panel.library.scanned.connect(lambda: scanned.append(1))
+    panel.views.setCurrentWidget(panel.library)  # the Library of ./checkpoints, with the run just made
+    run_until(lambda: bool(scanned), 60)
+    screenshot(window, out / NAMES[3], "1440x900")
     abandon_tools(window)
     window.undo.setClean()
     window.close()
