@@ -25,13 +25,15 @@ sys.path.insert(0, str(ROOT))
 
 from nodeflow.checkpoints import CheckpointConfig, CheckpointManager  # noqa: E402
 
-READ_ALL = "import os,sys\nfor d, _, fs in os.walk(sys.argv[1]):\n    for f in fs: open(os.path.join(d, f), 'rb').read()"
+READ_ALL = ("import os, sys\nfor d, _, fs in os.walk(sys.argv[1]):\n"
+            "    for f in fs: open(os.path.join(d, f), 'rb').read()")
 
 
 def build(root: Path, files: int) -> None:
     net = torch.nn.Sequential(torch.nn.Linear(13, 32), torch.nn.ReLU(), torch.nn.Linear(32, 3))
     managed = files // 5
-    manager = CheckpointManager(CheckpointConfig(checkpoint_dir=root, save_interval=1, max_checkpoints=0), "managed_run")
+    config = CheckpointConfig(checkpoint_dir=root, save_interval=1, max_checkpoints=0)
+    manager = CheckpointManager(config, "managed_run")
     for epoch in range(1, managed + 1):
         manager.save_checkpoint(net, epoch=epoch, step=epoch * 10, metrics={"val_loss": 1.0 / epoch})
     bare = root / "bare"

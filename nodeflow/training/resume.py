@@ -22,7 +22,8 @@ from nodeflow.training.rng import restore_rng
 if TYPE_CHECKING:
     from nodeflow.training.loop import TrainingLoop
 
-KIND_ORDER = {"interrupt": 5, "latest": 4, "final": 3, "periodic": 2, "best": 1}  # same step: same state; name the clearest
+# same step: same state; name the clearest
+KIND_ORDER = {"interrupt": 5, "latest": 4, "final": 3, "periodic": 2, "best": 1}
 
 
 def newest_valid(folder: Path, which: str = "auto") -> tuple[Path | None, list[tuple[str, str]]]:

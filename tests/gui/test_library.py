@@ -8,8 +8,8 @@ import torch
 
 from nodeflow.gui.graph import params_of
 from nodeflow.gui.library_view import LibraryView
-from tests.conftest import WORKFLOWS
-from tests.gui.conftest import click, node
+from tests.conftest import WORKFLOWS, run_cli
+from tests.gui.conftest import click, node, small_workflow
 from tests.training.test_library import seed_000_tree
 
 WAIT_MS = 60000
@@ -78,3 +78,16 @@ def test_use_for_inference_loads_a_bare_state_dict_into_the_selected_model(tmp_p
     library.buttons["infer"].click()
     assert "refused (pickled code)" in window.runs.panel.console.toPlainText()
     assert not [n for n in window.graph.all_nodes() if n.name() == "LoadCheckpoint"]
+
+
+def test_trainer_view_finds_a_named_experiments_checkpoints(tmp_path: Path, make_window: Any, qtbot: Any) -> None:
+    workflow = small_workflow(tmp_path, layout="experiments", checkpoint_dir="experiments", experiment_name="exp")
+    assert run_cli("run", str(workflow), cwd=tmp_path).returncode == 0
+    window = make_window(workflow)
+    panel = window.runs.panel.checkpoints
+    window.runs.panel.tabs.setCurrentWidget(panel)
+    click(window, node(window, "Trainer"))
+    qtbot.waitUntil(lambda: panel.table.rowCount() >= 4, timeout=WAIT_MS)
+    assert panel.folder == tmp_path / "experiments" / "exp" / "checkpoints"
+    files = {panel.table.item(r, 0).text() for r in range(panel.table.rowCount())}
+    assert {"epoch_0001.pt", "epoch_0003.pt", "latest.pt", "best.pt"} <= files

@@ -70,6 +70,27 @@ def test_ctrl_c_mid_epoch_then_resume_is_bit_identical(reference: Path, tmp_path
     assert_same_final(reference, tmp_path / "run")
 
 
+def test_ctrl_c_in_the_experiments_layout_resumes_from_latest_bit_identically(reference: Path,
+                                                                             tmp_path: Path) -> None:
+    layout = ["--set", "Trainer.layout=experiments", "--set", "Trainer.experiment_name=e"]
+    proc = start("experiments", tmp_path, *layout)
+    for line in proc.stdout:
+        if json.loads(line)["event"] == "epoch_end":
+            proc.send_signal(signal.SIGINT)
+            break
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    folder = tmp_path / "experiments" / "e" / "checkpoints"
+    assert torch.load(folder / "latest.pt")["batch_in_epoch"] > 0  # the interrupt went to latest.pt
+    result = run_cli(*ARGS, "--set", "Trainer.checkpoint_dir=experiments", *layout, "--resume", "auto", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "↻ Resuming from experiments/e/checkpoints/latest.pt" in result.stdout
+    final, resumed = torch.load(reference / "final_model.pt"), torch.load(folder / "latest.pt")
+    assert resumed["epoch"] == 3 and resumed["epoch_losses"] == final["epoch_losses"]
+    for name, tensor in final["model_state_dict"].items():
+        assert torch.equal(tensor, resumed["model_state_dict"][name]), name
+
+
 @pytest.mark.parametrize("marker, count, delay", [
     ('"batch_progress"', 3, 0.0),  # inside the first epoch: nothing saved yet
     ('"epoch_end"', 2, 0.0),  # right as epoch 2's checkpoints are being written
