@@ -9,12 +9,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.core.layouts import (EXTENSIONS, LAYOUTS, Layout, auto_name, experiment_of, name_problem,
                                    newest_experiment, planned_folder)
-from nodeflow.core.outputs import continues_run, name_run
+from nodeflow.core.outputs import name_run
 from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunContext
 from nodeflow.training.callbacks import ProgressEvents
@@ -56,12 +54,11 @@ def check_trainer(c: CheckInput) -> list[tuple[str, str]]:
 
 def check_folder(c: CheckInput) -> list[tuple[str, str]]:
     """Another run, or files NodeFlow did not write, in the run folder (placeholders: checked when named)."""
-    p, layout = c.params, Layout.of(c.params)
+    p = c.params
     folder = planned_folder(p)  # as the run names it: relative to cwd
     if folder is None:
         return []
-    reason = folder_problem(folder, continues_run(p["resume"], layout.checkpoint_folder(folder)), p["overwrite"],
-                            layout)
+    reason = folder_problem(folder, p["resume"], p["overwrite"], Layout.of(p))
     return [("checkpoint_dir", reason)] if reason else []
 
 
@@ -136,12 +133,13 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
         run = run_folder(params, model, train)
         folder = layout.checkpoint_folder(run)
         workflow_hash = hashlib.sha256(ctx.workflow_text.encode()).hexdigest()
-        run_id, moved = claim(run, continues_run(params["resume"], folder), params["overwrite"], workflow_hash,
-                              layout)
+        run_id, moved = claim(run, params["resume"], params["overwrite"], workflow_hash, layout)
         if moved is not None:
             ctx.log(f"moved the earlier files in {run} to {moved} (overwrite)")
         files = {"hyperparameters.json": json.dumps(snapshot["trainer"], indent=2) + "\n"}  # seed 000
         if layout.experiments:
+            import yaml  # only this layout writes YAML
+
             files["config.yaml"] = yaml.safe_dump({"checkpoint": seed_003_block(params, run), **snapshot},
                                                   sort_keys=False)
         emit = HistoryFiles(run, ctx.emit, snapshot, ctx.workflow_text, files)

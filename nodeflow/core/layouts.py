@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nodeflow.core.ckpt_table import BACKUPS
-from nodeflow.core.outputs import MANIFEST, FolderState, folder_state
+from nodeflow.core.outputs import MANIFEST, FolderState, continues_run, folder_state
 
 LAYOUTS = ("nodeflow", "experiments")
 EXTENSIONS = (".pt", ".pth")
@@ -89,6 +89,18 @@ class Layout:
 def state_of(folder: Path, layout: Layout) -> FolderState:
     """Another run's or foreign files in the run folder `folder`, with its manifest where `layout` keeps it."""
     return folder_state(folder, layout.patterns, layout.checkpoint_folder(folder))
+
+
+def in_the_way(folder: Path, layout: Layout, resume: str) -> FolderState | None:
+    """What stops a run from writing into the run folder `folder` (unless it moves it aside):
+    another run's manifest that `resume` does not continue, or files NodeFlow did not write."""
+    state = state_of(folder, layout)
+    return state if blocks(state, continues_run(resume, layout.checkpoint_folder(folder))) else None
+
+
+def blocks(state: FolderState, continuing: bool) -> bool:
+    """Whether a fresh run (or one continuing another run than `state`'s) must not write there."""
+    return bool(state.foreign or (state.run_id and not continuing))
 
 
 def checkpoint_home(folder: Path) -> Path:

@@ -142,9 +142,9 @@ def _walk(handle: IO[bytes]) -> Peek:
             found = Global(str(module), str(attr))
             if not found.safe:
                 unsafe.append(f"{found.module}.{found.name}")
-            stack.append(found if name != "INST" else Opaque(f"{found.module}.{found.name}"))
-            if name == "INST":
+            if name == "INST":  # its arguments sit above the mark: take them off first
                 pop_mark()
+            stack.append(found if name != "INST" else Opaque(f"{found.module}.{found.name}"))
         elif name == "REDUCE":
             args = stack.pop()
             stack[-1] = _call(stack[-1], args)

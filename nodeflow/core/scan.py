@@ -32,17 +32,20 @@ def scan(root: Path) -> tuple[list[dict[str, Any]], list[Path]]:
         dirs[:] = sorted(d for d in dirs if d not in SKIP and not d.startswith("."))
         folder = Path(here)
         folders.append(folder)
-        entries = read_entries(folder)
+        entries, names = read_entries(folder), set(files)  # read once per folder, not per file
+        model = _config_type(folder / "config.json") if "config.json" in names else ""
         for name in sorted(files):
             if any(Path(name).match(p) for p in PATTERNS):
-                records.append(describe(folder / name, entries.get(name), root))
+                records.append(describe(folder / name, entries.get(name), root, names, model))
     return records, folders
 
 
-def describe(path: Path, entry: dict[str, Any] | None, root: Path) -> dict[str, Any]:
+def describe(path: Path, entry: dict[str, Any] | None, root: Path, siblings: set[str],
+             model: str) -> dict[str, Any]:
+    """One file's record (`siblings`: the names in its folder; `model`: the type its config.json names)."""
     size = path.stat().st_size
     record: dict[str, Any] = {"path": str(path.resolve()), "file": str(path.relative_to(root)), "size": size,
-                              "beside": [n for n in BESIDE if (path.parent / n).is_file()]}
+                              "beside": [n for n in BESIDE if n in siblings]}
     if entry is not None:
         problem = verify_file(path, entry, full=size <= HASH_LIMIT)
         metrics = {entry["monitor"]: entry.get("monitor_value")} if entry.get("monitor") else {}
@@ -50,12 +53,12 @@ def describe(path: Path, entry: dict[str, Any] | None, root: Path) -> dict[str, 
             else f"✗ {problem}"
         return {**record, "kind": f"nodeflow {entry.get('kind', '')}".strip(), "model": entry.get("model_name", ""),
                 "epoch": entry.get("epoch"), "metrics": metrics, "status": status}
-    return {**record, **_unlisted(path)}
+    return {**record, **_unlisted(path, siblings, model)}
 
 
-def _unlisted(path: Path) -> dict[str, Any]:
+def _unlisted(path: Path, siblings: set[str], model: str) -> dict[str, Any]:
     """What the pickle shows of a file no manifest lists."""
-    guess = {"epoch": _epoch_in(path.name), "metrics": {}, "model": _config_type(path.parent / "config.json")}
+    guess = {"epoch": _epoch_in(path.name), "metrics": {}, "model": model}
     if path.suffix in (".zst", ".gz"):
         return {**guess, "kind": "compressed", "status": UNVERIFIED}
     try:
@@ -66,7 +69,7 @@ def _unlisted(path: Path) -> dict[str, Any]:
     if found.unsafe:
         kind = "pickled model" if isinstance(value, Opaque) else "pickled objects"
         return {**guess, "model": "", "kind": kind, "status": f"{REFUSED}: {found.unsafe[0]}"}
-    kind = _kind(path, value)
+    kind = _kind(path.name, value, siblings)
     if isinstance(value, dict):
         if isinstance(value.get("epoch"), int):
             guess["epoch"] = value["epoch"]
@@ -78,14 +81,13 @@ def _unlisted(path: Path) -> dict[str, Any]:
     return {**guess, "kind": kind, "status": UNVERIFIED}
 
 
-def _kind(path: Path, value: Any) -> str:
-    siblings = {p.name for p in path.parent.iterdir()}
-    version = re.fullmatch(r"(.+)_v(\d+)\.pth?", path.name)
+def _kind(name: str, value: Any, siblings: set[str]) -> str:
+    version = re.fullmatch(r"(.+)_v(\d+)\.pth?", name)
     if not isinstance(value, dict):
         return "other"
-    if path.name.startswith("weights.") and "config.json" in siblings:
+    if name.startswith("weights.") and "config.json" in siblings:
         return "custom model"
-    if path.name.startswith("model.") and "training_log.txt" in siblings:
+    if name.startswith("model.") and "training_log.txt" in siblings:
         return "experiment"
     if "model_state_dict" in value or isinstance(value.get("state_dict"), dict):
         return "trainer checkpoint"
@@ -102,7 +104,7 @@ def _epoch_in(name: str) -> int | None:
 def _config_type(path: Path) -> str:
     """The model type a seed 000 config.json names (ours: {"model": {"type": ...}} or {"type": ...})."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return ""
     return _type_in(doc) if isinstance(doc, dict) else ""

@@ -15,8 +15,8 @@ from typing import Any
 from NodeGraphQt import BaseNode
 from PySide6 import QtWidgets
 
-from nodeflow.core.layouts import Layout, planned_folder, state_of
-from nodeflow.core.outputs import conflict_summary, continues_run, next_free, output_problem
+from nodeflow.core.layouts import Layout, in_the_way, planned_folder
+from nodeflow.core.outputs import conflict_summary, next_free, output_problem
 from nodeflow.core.params import resolve_path
 from nodeflow.gui import editing
 from nodeflow.gui.graph import params_of, spec_of
@@ -47,9 +47,8 @@ def _ask_folder(parent: QtWidgets.QWidget, graph: Any, node: BaseNode, params: d
     if planned is None:
         return []  # named at run time: the run itself refuses a conflict
     folder = resolve_path(str(planned), run_dir)
-    state = state_of(folder, layout)
-    if not state.foreign and not (state.run_id and not continues_run(params["resume"],
-                                                                     layout.checkpoint_folder(folder))):
+    state = in_the_way(folder, layout, params["resume"])
+    if state is None:
         return []
     box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "Checkpoint folder in use",
                                 f"{node.name()}: {conflict_summary(folder, state)}.", parent=parent)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from nodeflow.core.errors import DataError, Issue
 from nodeflow.core.files import fsync_dir
-from nodeflow.core.layouts import Layout, state_of
-from nodeflow.core.outputs import MANIFEST, conflict_message, manifest_doc, next_free
+from nodeflow.core.layouts import Layout, blocks, in_the_way, state_of
+from nodeflow.core.outputs import MANIFEST, conflict_message, continues_run, manifest_doc, next_free
 from nodeflow.training.manifest import read_manifest, start_run
 
 RUN_FILES = Layout().patterns  # names a run of the default layout writes
@@ -28,27 +28,24 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
-def folder_problem(folder: Path, continuing: bool, overwrite: bool, layout: Layout = Layout()) -> str | None:
+def folder_problem(folder: Path, resume: str, overwrite: bool, layout: Layout = Layout()) -> str | None:
     """Why a run may not write into the run folder `folder` as asked, or None."""
-    state = state_of(folder, layout)
-    if overwrite or not (state.foreign or (state.run_id and not continuing)):
-        return None
-    return conflict_message(folder, state)
+    state = None if overwrite else in_the_way(folder, layout, resume)
+    return conflict_message(folder, state) if state is not None else None
 
 
-def claim(folder: Path, continuing: bool, overwrite: bool, workflow_hash: str,
+def claim(folder: Path, resume: str, overwrite: bool, workflow_hash: str,
           layout: Layout = Layout()) -> tuple[str, Path | None]:
     """Make the run folder `folder` this run's before anything is written there.
 
     Returns the run id and, when earlier files were moved aside, where they went.
     """
-    problem = folder_problem(folder, continuing, overwrite, layout)
-    if problem:
-        raise DataError(Issue(problem, field="checkpoint_dir"))
-    state = state_of(folder, layout)
-    checkpoints = layout.checkpoint_folder(folder)
+    state, checkpoints = state_of(folder, layout), layout.checkpoint_folder(folder)
+    continuing = continues_run(resume, checkpoints)
+    if blocks(state, continuing) and not overwrite:
+        raise DataError(Issue(conflict_message(folder, state), field="checkpoint_dir"))
     moved = None
-    if state.foreign or (state.run_id and not continuing):
+    if blocks(state, continuing):
         moved = move_aside(folder, state.run_id or "unnamed-" + time.strftime("%Y%m%d-%H%M%S"), layout)
     elif state.run_id:  # continuing our own run: drop the temp files of a save that was killed
         for stale in checkpoints.glob(".*.tmp"):
