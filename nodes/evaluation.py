@@ -1,9 +1,9 @@
-"""Evaluate (metrics on a dataset) and Predict (predictions written to a CSV)."""
+"""Evaluate (the task's metrics on a dataset) and Predict (one CSV row per sample)."""
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,60 +13,123 @@ from nodeflow.core.errors import DataError, Issue
 from nodeflow.core.outputs import output_problem, write_output_text
 from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import NodeSpec, ParamSpec, PortSpec, RunContext
-from nodeflow.training.data import CLASSIFICATION, DataBundle
+from nodeflow.core.tasks import (CLASSIFICATION, CONTRASTIVE, LANGUAGE_MODELLING, MULTILABEL, SEGMENTATION,
+                                 SEQUENCE_CLASSIFICATION, TASKS)
+from nodeflow.training.batches import LazyBatches, auto_workers
 from nodeflow.training.factory import make_loss
-from nodeflow.training.metrics import evaluate, predict
+from nodeflow.training.metrics import evaluate, outputs
+from nodeflow.training.tasks import clip_logits
 
-INPUTS = (PortSpec("model", "model", "Trained model"), PortSpec("dataset", "dataset", "Data to score"))
+INPUTS = (PortSpec("model", "model", "Trained model"), PortSpec("dataset", "dataset", "Data to score (any task)"))
 
 
 def _inputs(ctx: RunContext, inputs: Mapping[str, Any],
-            params: Mapping[str, Any]) -> tuple[torch.nn.Module, DataBundle, torch.device]:
+            params: Mapping[str, Any]) -> tuple[torch.nn.Module, Any, torch.device, LazyBatches | None]:
     model, data = inputs["model"], inputs["dataset"]
     if data is None or len(data) == 0:
         raise DataError(Issue("the connected dataset is empty (is its Split fraction 0?)", field="dataset"))
     if ctx.dry_run:  # one batch
         data = data.subset(torch.arange(min(len(data), params["batch_size"])), data.name)
     device = next(model.parameters()).device
-    return model, data, device
+    workers = auto_workers(data, params["num_workers"])
+    return model, data, device, LazyBatches(data, 0, False, workers, device) if data.lazy else None
 
 
 def run_evaluate(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    model, data, device = _inputs(ctx, inputs, params)
-    metrics = evaluate(model, data, make_loss("auto", data), device, params["batch_size"], params["top_k"])
+    model, data, device, loader = _inputs(ctx, inputs, params)
+    metrics = evaluate(model, data, make_loss("auto", data), device, params["batch_size"], params["top_k"], loader)
     ctx.report_metrics(metrics)
     return {"metrics": metrics}
 
 
 EVALUATE = NodeSpec(
     type="eval.evaluate", title="Evaluate", category="Evaluation", run=run_evaluate, inputs=INPUTS,
-    outputs=(PortSpec("metrics", "metrics", "loss, accuracy, per-class and top-k accuracy (or mae, rmse, r2)"),),
-    description="Scores a model on a dataset.",
+    outputs=(PortSpec("metrics", "metrics", "The task's metrics: accuracy, top-k, per-class, confusion matrix; "
+                      "mae, rmse, r2; dice and iou; perplexity; retrieval recall"),),
+    description="Scores a model on a dataset with its task's metrics (see docs/data.md).",
     params=(
         ParamSpec("batch_size", "int", 1024, "Samples per forward pass", min=1, max=1_000_000),
         ParamSpec("top_k", "int", 5, "Also report top-k accuracy when there are more than k classes",
                   min=0, max=1000),
+        ParamSpec("num_workers", "int", -1, "DataLoader workers for lazy data (-1: auto)", min=-1, max=64),
     ),
 )
 
 
+def _text(data: Any, ids: torch.Tensor) -> str:
+    if "tokenizer" not in data.info:
+        return ""
+    from nodeflow.training.tokenizer import load_tokenizer
+
+    return load_tokenizer(data.info["tokenizer"]).decode(ids.tolist())
+
+
+def prediction_rows(data: Any, model: torch.nn.Module, device: torch.device, batch_size: int,
+                    loader: LazyBatches | None = None) -> Iterator[list[Any]]:
+    """The header, then one row per sample, per the data's task."""
+    task, first, start = data.task, True, 0
+    kept: list[Any] = []
+    for out, x, y in outputs(model, data, device, batch_size, loader):
+        if first:
+            yield _header(data, out)
+            first = False
+        if task == CONTRASTIVE:
+            kept.append((out[0].cpu(), out[1].cpu(), y.cpu()))
+            continue
+        yield from _rows(data, out, x.cpu(), y.cpu(), start)
+        start += len(y)
+    if kept:
+        logits = clip_logits((torch.cat([k[0] for k in kept]), torch.cat([k[1] for k in kept])))
+        captions = torch.cat([k[2] for k in kept])
+        best = logits.argmax(dim=1)
+        rank = (logits > logits.diagonal()[:, None]).sum(dim=1)
+        for i in range(len(logits)):
+            yield [i, _text(data, captions[i]), _text(data, captions[best[i]]), int(rank[i]) + 1]
+
+
+def _header(data: Any, out: Any) -> list[str]:
+    if data.task == SEGMENTATION:
+        return ["index", "dice", "iou"] + [f"pixels_{n}" for n in data.class_names]
+    if data.task in (CLASSIFICATION, SEQUENCE_CLASSIFICATION, MULTILABEL, LANGUAGE_MODELLING, CONTRASTIVE):
+        columns = list(TASKS[data.task].predict)
+        return [c for c in columns if c != "text" or "tokenizer" in data.info]
+    width = out.shape[1]
+    return ["index"] + [f"target_{j}" for j in range(width)] + [f"prediction_{j}" for j in range(width)]
+
+
+def _rows(data: Any, out: torch.Tensor, x: torch.Tensor, y: torch.Tensor, start: int) -> Iterator[list[Any]]:
+    task, names, out = data.task, data.class_names, out.float().cpu()
+    text = "tokenizer" in data.info
+    for i in range(len(y)):
+        index = start + i
+        if task in (CLASSIFICATION, SEQUENCE_CLASSIFICATION):
+            conf, pred = out[i].softmax(dim=0).max(dim=0)
+            lead = [index] + ([_text(data, x[i])] if task == SEQUENCE_CLASSIFICATION and text else [])
+            yield lead + [names[int(y[i])], names[int(pred)], f"{float(conf):.6f}"]
+        elif task == MULTILABEL:
+            labels = names or tuple(str(j) for j in range(out.shape[1]))
+            yield [index, ";".join(n for j, n in enumerate(labels) if y[i, j] > 0.5),
+                   ";".join(n for j, n in enumerate(labels) if out[i, j] > 0)]
+        elif task == SEGMENTATION:
+            pred, classes = out[i].argmax(dim=0), out.shape[1]
+            inter = [int(((pred == c) & (y[i] == c)).sum()) for c in range(classes)]
+            sizes = [(int((pred == c).sum()), int((y[i] == c).sum())) for c in range(classes)]
+            present = [c for c in range(classes) if sum(sizes[c])]
+            dice = sum(2 * inter[c] / sum(sizes[c]) for c in present) / max(len(present), 1)
+            iou = sum(inter[c] / (sum(sizes[c]) - inter[c]) for c in present) / max(len(present), 1)
+            yield [index, f"{dice:.6f}", f"{iou:.6f}"] + [s[0] for s in sizes]
+        elif task == LANGUAGE_MODELLING:
+            loss = float(torch.nn.functional.cross_entropy(out[i], y[i]))
+            lead = [index, f"{loss:.6f}", f"{min(torch.tensor(loss).exp().item(), 1e30):.6g}"]
+            yield lead + ([_text(data, x[i]), _text(data, out[i].argmax(dim=-1))] if text else [])
+        else:
+            yield [index] + [f"{float(v):.6g}" for v in y[i]] + [f"{float(v):.6g}" for v in out[i]]
+
+
 def run_predict(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    model, data, device = _inputs(ctx, inputs, params)
-    out = predict(model, data, device, params["batch_size"]).float().cpu()
+    model, data, device, loader = _inputs(ctx, inputs, params)
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    if data.task == CLASSIFICATION:
-        probs = out.softmax(dim=1)
-        conf, pred = probs.max(dim=1)
-        writer.writerow(["index", "target", "prediction", "confidence"])
-        for i in range(len(data)):
-            writer.writerow([i, data.class_names[int(data.y[i])], data.class_names[int(pred[i])],
-                             f"{float(conf[i]):.6f}"])
-    else:
-        writer.writerow(["index"] + [f"target_{j}" for j in range(out.shape[1])]
-                        + [f"prediction_{j}" for j in range(out.shape[1])])
-        for i in range(len(data)):
-            writer.writerow([i] + [f"{float(v):.6g}" for v in data.y[i]] + [f"{float(v):.6g}" for v in out[i]])
+    csv.writer(buffer).writerows(prediction_rows(data, model, device, params["batch_size"], loader))
     path = resolve_path(params["path"], Path.cwd())
     if ctx.dry_run:
         ctx.log(f"dry run: would write predictions to {path}")
@@ -81,10 +144,13 @@ def run_predict(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
 
 PREDICT = NodeSpec(
     type="eval.predict", title="Predict", category="Evaluation", run=run_predict, inputs=INPUTS,
-    description="Writes one prediction per sample to a CSV (index, target, prediction, confidence).",
+    description="Writes one row per sample to a CSV: target, prediction and confidence for classes; "
+                "dice and iou per image for masks; loss, perplexity and decoded text for token blocks; "
+                "the best-matching caption and the true caption's rank for image-text pairs.",
     params=(
         ParamSpec("path", "outfile", "predictions.csv", "CSV file to write (relative to the current folder)"),
         ParamSpec("batch_size", "int", 1024, "Samples per forward pass", min=1, max=1_000_000),
+        ParamSpec("num_workers", "int", -1, "DataLoader workers for lazy data (-1: auto)", min=-1, max=64),
         ParamSpec("overwrite", "bool", False, "Replace path even when NodeFlow did not write it (a file it "
                   "wrote earlier is always replaced)"),
     ),

@@ -13,12 +13,13 @@ from torch import nn
 
 from nodeflow.core.errors import DataError, Issue
 from nodeflow.core.spec import NodeSpec, ParamSpec, PortSpec, RunContext
-from nodeflow.training.data import DataBundle
+from nodeflow.core.tasks import TABLE_TASKS
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU,
 }
-INPUTS = (PortSpec("dataset", "dataset", "Training data: sets the input shape and number of outputs"),)
+INPUTS = (PortSpec("dataset", "dataset", "Training data: sets the input shape and number of outputs",
+                   tasks=TABLE_TASKS),)
 OUTPUTS = (PortSpec("model", "model", "The untrained model"),)
 ACTIVATION = ParamSpec("activation", "choice", "relu", "Non-linearity", choices=tuple(ACTIVATIONS))
 DROPOUT = ParamSpec("dropout", "float", 0.0, "Dropout before the last layer", min=0.0, max=0.9)
@@ -110,7 +111,7 @@ def model_node(type_id: str, title: str, build: Callable[..., nn.Module], descri
         return model
 
     def run(ctx: RunContext, inputs: Mapping[str, Any], p: Mapping[str, Any]) -> dict[str, Any]:
-        data: DataBundle = inputs["dataset"]
+        data = inputs["dataset"]
         model = make(p, data.input_shape, data.output_size)
         count = sum(t.numel() for t in model.parameters())
         ctx.log(f"{title}: {count:,} parameters, input {data.input_shape}, {data.output_size} outputs")

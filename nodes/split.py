@@ -9,7 +9,6 @@ import torch
 
 from nodeflow.core.errors import DataError, Issue
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunContext
-from nodeflow.training.data import CLASSIFICATION, DataBundle
 
 
 def check_split(c: CheckInput) -> list[tuple[str, str]]:
@@ -35,8 +34,8 @@ def _split_off(index: np.ndarray, labels: np.ndarray | None, fraction: float,
 
 
 def run_split(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    data: DataBundle = inputs["dataset"]
-    labels = data.y.numpy() if params["stratify"] and data.task == CLASSIFICATION else None
+    data = inputs["dataset"]
+    labels = data.labels.numpy() if params["stratify"] and data.labels is not None else None
     index = np.arange(len(data))
     test_frac, val_frac = params["test_fraction"], params["val_fraction"]
     rest, test = _split_off(index, labels, test_frac, params["seed"])
@@ -44,7 +43,7 @@ def run_split(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, A
     if len(train) == 0:
         raise DataError(Issue(f"no samples left for training out of {len(data)}", field="val_fraction"))
 
-    def part(ix: np.ndarray, name: str) -> DataBundle | None:
+    def part(ix: np.ndarray, name: str) -> Any:
         return data.subset(torch.from_numpy(ix), f"{data.name}/{name}") if len(ix) else None
 
     ctx.log(f"Split {len(data)} samples: train {len(train)}, val {len(val)}, test {len(test)}")
@@ -58,12 +57,13 @@ def empty_parts(params: Mapping[str, Any]) -> set[str]:
 SPLIT = NodeSpec(
     type="data.split", title="Split", category="Data", run=run_split, check=check_split,
     empty_outputs=empty_parts,
-    description="Splits a dataset into train, validation and test parts (scikit-learn, stratified).",
-    inputs=(PortSpec("dataset", "dataset", "Data to split"),),
+    description="Splits a dataset into train, validation and test parts (scikit-learn; stratified when "
+                "the data has one class per sample).",
+    inputs=(PortSpec("dataset", "dataset", "Data to split (any task; in memory or lazy)"),),
     outputs=(
-        PortSpec("train", "dataset", "Training part"),
-        PortSpec("val", "dataset", "Validation part (empty when val_fraction is 0)", optional=True),
-        PortSpec("test", "dataset", "Test part (empty when test_fraction is 0)", optional=True),
+        PortSpec("train", "dataset", "Training part", passes="dataset"),
+        PortSpec("val", "dataset", "Validation part (empty when val_fraction is 0)", optional=True, passes="dataset"),
+        PortSpec("test", "dataset", "Test part (empty when test_fraction is 0)", optional=True, passes="dataset"),
     ),
     params=(
         ParamSpec("val_fraction", "float", 0.15, "Share of samples for validation", min=0.0, max=0.95),

@@ -15,11 +15,11 @@ from nodeflow.core.layouts import (EXTENSIONS, LAYOUTS, Layout, auto_name, exper
 from nodeflow.core.outputs import name_run
 from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunContext
+from nodeflow.core.tasks import ALL_MONITORS, TASKS
 from nodeflow.training.callbacks import ProgressEvents
 from nodeflow.training.checkpoint import load_checkpoint
 from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
 from nodeflow.training.checkpointing import Checkpoints
-from nodeflow.training.data import DataBundle
 from nodeflow.training.device import DEVICE_CHOICES, device_problem
 from nodeflow.training.dry_run import dry_fit
 from nodeflow.training.factory import LOSSES, OPTIMIZERS, SCHEDULERS
@@ -28,7 +28,7 @@ from nodeflow.training.loop import TrainConfig, TrainingLoop
 from nodeflow.training.resume import config_changes, newest_valid, set_aside
 from nodeflow.training.run_folder import RUN_FILES, claim, folder_problem
 
-MONITORS = ("auto", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
+MONITORS = ("auto",) + ALL_MONITORS
 PLACEHOLDERS = ("model", "dataset", "timestamp", "run")  # allowed in checkpoint_dir
 
 
@@ -39,6 +39,7 @@ def check_trainer(c: CheckInput) -> list[tuple[str, str]]:
         problems.append(("device", reason))
     if p["monitor"].startswith("val_") and "val" not in c.linked_inputs:
         problems.append(("monitor", f"{p['monitor']!r} needs the 'val' input connected"))
+    problems += _task_fit(p, c.input_tasks.get("train"))
     try:
         p["checkpoint_dir"].format(**dict.fromkeys(PLACEHOLDERS, "x"))
     except (KeyError, IndexError, ValueError):
@@ -52,6 +53,22 @@ def check_trainer(c: CheckInput) -> list[tuple[str, str]]:
     return problems
 
 
+def _task_fit(p: Mapping[str, Any], tasks: tuple[str, ...] | None) -> list[tuple[str, str]]:
+    """monitor and loss must fit the task of the training data (when validation can tell it)."""
+    if not tasks:
+        return []
+    what = " or ".join(t.replace("_", " ") for t in tasks)
+    problems = []
+    monitors = {m for t in tasks for m in TASKS[t].monitors}
+    if p["monitor"] != "auto" and p["monitor"] not in monitors:
+        problems.append(("monitor", f"{p['monitor']!r} is not reported for {what} data "
+                                    f"(choose from {', '.join(sorted(monitors))})"))
+    losses = {loss for t in tasks for loss in TASKS[t].losses}
+    if p["loss"] != "auto" and p["loss"] not in losses:
+        problems.append(("loss", f"{p['loss']!r} does not fit {what} data (use {', '.join(sorted(losses))})"))
+    return problems
+
+
 def check_folder(c: CheckInput) -> list[tuple[str, str]]:
     """Another run, or files NodeFlow did not write, in the run folder (placeholders: checked when named)."""
     p = c.params
@@ -62,7 +79,7 @@ def check_folder(c: CheckInput) -> list[tuple[str, str]]:
     return [("checkpoint_dir", reason)] if reason else []
 
 
-def run_folder(params: Mapping[str, Any], model: Any, data: DataBundle) -> Path:
+def run_folder(params: Mapping[str, Any], model: Any, data: Any) -> Path:
     """The run's folder: checkpoint_dir with {model}, {dataset}, {timestamp} filled in, and in the
     experiments layout the experiment folder inside it (seed 003's naming).
 
@@ -184,7 +201,8 @@ TRAINER = NodeSpec(
         ParamSpec("lr", "float", 1e-3, "Learning rate", label="Learning rate", min=1e-8, max=10.0, group="Optimizer"),
         ParamSpec("momentum", "float", 0.9, "Momentum (sgd only)", min=0.0, max=1.0, group="Optimizer"),
         ParamSpec("weight_decay", "float", 0.0, "L2 weight decay", min=0.0, max=1.0, group="Optimizer"),
-        ParamSpec("loss", "choice", "auto", "Loss (auto: cross_entropy for classes, mse for numbers)",
+        ParamSpec("loss", "choice", "auto", "Loss (auto: the task's usual one: cross_entropy for classes and "
+                  "tokens, bce for multi-label, mse for numbers, clip for image-text pairs)",
                   choices=LOSSES, group="Training"),
         ParamSpec("scheduler", "choice", "none", "Learning-rate schedule, stepped every epoch",
                   label="LR scheduler", choices=SCHEDULERS, group="Schedule"),
@@ -196,7 +214,10 @@ TRAINER = NodeSpec(
                   choices=DEVICE_CHOICES, group="Device"),
         ParamSpec("amp", "bool", False, "Mixed precision (float16 + GradScaler on cuda, bfloat16 on cpu)",
                   label="Mixed precision", group="Device"),
-        ParamSpec("seed", "int", 0, "Seed for data order and dropout", min=0, max=2**31 - 1, group="Training"),
+        ParamSpec("seed", "int", 0, "Seed for data order, augmentation and dropout", min=0, max=2**31 - 1,
+                  group="Training"),
+        ParamSpec("num_workers", "int", -1, "DataLoader worker processes for lazy data (-1: auto, "
+                  "min(4, cores - 1); in-memory data never uses workers)", min=-1, max=64, group="Device"),
         ParamSpec("checkpoint_dir", "outdir", "checkpoints",
                   "Folder for checkpoints (empty: no saving); may use {model}, {dataset}, {timestamp}, "
                   "{run} (run_1, run_2, …)", label="Checkpoint Directory", allow_empty=True, writes=RUN_FILES,
@@ -226,9 +247,11 @@ TRAINER = NodeSpec(
         ParamSpec("overwrite", "bool", False, "A fresh run into a folder holding another run (or files "
                   "NodeFlow did not write) moves them to previous/ first; never deletes them", group="Checkpoints"),
         ParamSpec("monitor", "choice", "auto", "Metric deciding best_model.pt (auto: val_loss when "
-                  "validation data is connected, else train_loss)", choices=MONITORS, group="Best model"),
+                  "validation data is connected, else train_loss); the task decides which exist",
+                  choices=MONITORS, group="Best model"),
         ParamSpec("mode", "choice", "auto", "Whether lower (min) or higher (max) monitored values are "
-                  "better; auto: max for accuracy, min for losses", choices=("auto", "min", "max"), group="Best model"),
+                  "better; auto: min for loss, mae, rmse and perplexity, max for the rest",
+                  choices=("auto", "min", "max"), group="Best model"),
         ParamSpec("stop_on_nan", "bool", True, "Stop with an error when the epoch's training loss is NaN or "
                   "infinite (it is never saved as best either way)", group="Training"),
         ParamSpec("min_delta", "float", 0.0, "Smallest change of the monitored value that counts as better",

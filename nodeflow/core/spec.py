@@ -36,6 +36,8 @@ class PortSpec:
     type: str
     help: str = ""
     optional: bool = False
+    tasks: tuple[str, ...] = ()  # dataset ports: the tasks given (outputs) or taken (inputs); () = any
+    passes: str = ""  # dataset outputs: give what this input gets (Split, augmentation)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class CheckInput:
     params: Mapping[str, Any]
     linked_inputs: frozenset[str]
     base_dir: Path
+    input_tasks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # linked dataset inputs
 
 
 class RunContext(Protocol):

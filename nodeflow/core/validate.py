@@ -17,6 +17,7 @@ from nodeflow.core.params import ParamError, check_path, coerce, resolve_path
 from nodeflow.core.writers import collisions
 from nodeflow.core.registry import Registry
 from nodeflow.core.spec import CheckInput, NodeSpec
+from nodeflow.core.tasks import port_tasks, task_problem
 from nodeflow.core.workflow import Node, Workflow
 
 PATH_TYPES = ("file", "dir", "outdir", "outfile")
@@ -68,10 +69,18 @@ def plan(workflow: Workflow, registry: Registry, outputs: bool = True) -> Plan:
     sources = _wiring(workflow, specs, bad)
     empty = {(nid, port) for nid, spec in specs.items() if spec.empty_outputs and nid in params
              for port in spec.empty_outputs(params[nid])}
+    gives = tasks_given(specs, params, sources)
     for node_id, spec in specs.items():
         node = workflow.nodes[node_id]
         wired = sources.get(node_id, {})
+        input_tasks = {port: tasks for port, src in wired.items() if (tasks := gives(*src)) is not None}
         for port in spec.inputs:
+            if port.name in wired:
+                src, src_port = wired[port.name]
+                problem = task_problem(input_tasks.get(port.name), spec, port.name,
+                                       f"{workflow.nodes[src].name}.{src_port}")
+                if problem:
+                    bad(node, port.name, problem)
             if not port.optional and port.name not in wired:
                 bad(node, port.name, f"required input '{port.name}' ({port.type}) is not connected")
             elif not port.optional and wired.get(port.name) in empty:
@@ -81,12 +90,34 @@ def plan(workflow: Workflow, registry: Registry, outputs: bool = True) -> Plan:
         for check in (spec.check, spec.check_outputs if outputs else None):
             if check and not any(i.node == node.name for i in issues):
                 linked = frozenset(p for p, source in wired.items() if source not in empty)
-                for field, message in check(CheckInput(params[node_id], linked, workflow.base_dir)):
+                given = CheckInput(params[node_id], linked, workflow.base_dir, input_tasks)
+                for field, message in check(given):
                     bad(node, field, message)
     order = _topological_order(workflow, sources, bad)
     if issues:
         raise ValidationError(issues)
     return Plan(tuple(order), params, sources)
+
+
+def tasks_given(specs: Mapping[str, NodeSpec], params: Mapping[str, Mapping[str, Any]],
+                sources: Mapping[str, Mapping[str, tuple[str, str]]]) -> Any:
+    """gives(node id, output port) -> the tasks that output can carry (None: any), through Splits."""
+    memo: dict[tuple[str, str], tuple[str, ...] | None] = {}
+
+    def gives(node_id: str, port_name: str, seen: frozenset[str] = frozenset()) -> tuple[str, ...] | None:
+        spec = specs.get(node_id)
+        port = spec.output(port_name) if spec else None
+        if spec is None or port is None or node_id in seen:
+            return None
+        if (node_id, port_name) not in memo:
+            def upstream(in_port: str) -> tuple[str, ...] | None:
+                src = sources.get(node_id, {}).get(in_port)
+                return gives(src[0], src[1], seen | {node_id}) if src else None
+
+            memo[node_id, port_name] = port_tasks(spec, port, params.get(node_id, {}), upstream)
+        return memo[node_id, port_name]
+
+    return gives
 
 
 def _params(node: Node, spec: NodeSpec, base_dir: Path, bad: Any, outputs: bool) -> dict[str, Any]:

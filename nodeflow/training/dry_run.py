@@ -11,7 +11,8 @@ import torch
 
 from nodeflow.core.ckpt_table import size_text
 from nodeflow.core.errors import DataError, Issue
-from nodeflow.training.data import CLASSIFICATION, DataBundle
+from nodeflow.core.tasks import CLASSIFICATION
+from nodeflow.training.data import DataBundle, LazyData
 from nodeflow.training.loop import Callback, TrainConfig, TrainingLoop
 from nodeflow.training.metrics import evaluate
 
@@ -20,9 +21,10 @@ PROBE_BATCHES = 4  # the first is warm-up; the others are timed
 
 def describe(value: Any) -> str:
     """What flows on a link, in a few words."""
-    if isinstance(value, DataBundle):
-        target = f"{value.num_classes} classes" if value.task == CLASSIFICATION else f"{value.output_size} value(s)"
-        return f"{len(value)} × {value.input_shape} {str(value.x.dtype).replace('torch.', '')} → {target}"
+    if isinstance(value, (DataBundle, LazyData)):
+        target = f"{value.num_classes} classes" if value.task == CLASSIFICATION else f"{value.output_size} outputs"
+        kind = "lazy" if value.lazy else str(value.x.dtype).replace("torch.", "")
+        return f"{len(value)} × {value.input_shape} {kind} → {target} ({value.task.replace('_', ' ')})"
     if isinstance(value, torch.nn.Module):
         count, size = model_size(value)
         kind = (getattr(value, "nodeflow_config", None) or {}).get("type") or type(value).__name__
@@ -58,7 +60,7 @@ class _Probe(Callback):
             raise _Enough
 
 
-def dry_fit(model: torch.nn.Module, train: DataBundle, val: DataBundle | None, config: TrainConfig,
+def dry_fit(model: torch.nn.Module, train: Any, val: Any | None, config: TrainConfig,
             emit: Callable[..., None]) -> torch.nn.Module:
     """A few real training steps in memory; emits `dry_run` with the time per batch and the ETAs."""
     probe = _Probe()

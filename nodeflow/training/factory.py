@@ -1,38 +1,22 @@
 """Losses, optimizers and LR schedulers by name, as the Trainer's params choose them."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from nodeflow.core.errors import DataError, Issue
-from nodeflow.training.data import CLASSIFICATION, DataBundle
+from nodeflow.core.tasks import ALL_LOSSES
+from nodeflow.training.tasks import LossFn
+from nodeflow.training.tasks import make_loss as task_loss
 
-LOSSES = ("auto", "cross_entropy", "bce", "mse", "l1", "smooth_l1")
+LOSSES = ("auto",) + ALL_LOSSES
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("none", "step", "cosine", "plateau")
 
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-_REGRESSION_LOSSES: dict[str, LossFn] = {"mse": F.mse_loss, "l1": F.l1_loss, "smooth_l1": F.smooth_l1_loss}
 
-
-def make_loss(name: str, data: DataBundle) -> LossFn:
+def make_loss(name: str, data: Any) -> LossFn:
     """The loss for `name` on this data's task; a mismatch is a DataError on field 'loss'."""
-    classify = data.task == CLASSIFICATION
-    if name == "auto":
-        name = "cross_entropy" if classify else "mse"
-    if classify and name == "cross_entropy":
-        return F.cross_entropy
-    if classify and name == "bce":
-        classes = data.num_classes
-        return lambda out, y: F.binary_cross_entropy_with_logits(out, F.one_hot(y, classes).to(out.dtype))
-    if not classify and name in _REGRESSION_LOSSES:
-        return _REGRESSION_LOSSES[name]
-    fits = "cross_entropy or bce" if classify else "mse, l1 or smooth_l1"
-    raise DataError(Issue(f"loss {name!r} does not fit {data.task} data '{data.name}' (use {fits})",
-                          field="loss"))
+    return task_loss(name, data.task, data.num_classes, data.name)
 
 
 def make_optimizer(name: str, params: Any, lr: float, weight_decay: float,

@@ -1,8 +1,10 @@
 """The training loop: a plain PyTorch loop with a callback surface.
 
 Per batch it does what a hand-written loop does (index, forward, backward, step)
-plus device-side accumulation of loss and accuracy: no host sync. Checkpointing,
-progress and events are callbacks; stopping is cooperative via `should_stop`.
+plus device-side accumulation of loss and accuracy: no host sync. In-memory data is
+indexed directly on the device; lazy data comes through a DataLoader with workers in the
+same seeded order. Checkpointing, progress and events are callbacks; stopping is
+cooperative via `should_stop`.
 """
 from __future__ import annotations
 
@@ -15,10 +17,12 @@ from typing import Any
 import torch
 
 from nodeflow.core.errors import DataError, Issue, RunInterrupted
-from nodeflow.training.data import CLASSIFICATION, DataBundle
+from nodeflow.core.tasks import CLASSIFICATION, TASKS, better
+from nodeflow.training.batches import LazyBatches, auto_workers, mix
 from nodeflow.training.device import resolve_device
 from nodeflow.training.factory import make_loss, make_optimizer, make_scheduler
-from nodeflow.training.metrics import evaluate
+from nodeflow.training.metrics import evaluate, forward
+from nodeflow.training.tasks import correct_count
 from nodeflow.training.resume import restore_loop
 from nodeflow.training.rng import seed_everything
 
@@ -42,6 +46,7 @@ class TrainConfig:
     mode: str = "auto"
     min_delta: float = 0.0
     stop_on_nan: bool = True
+    num_workers: int = -1  # lazy data: DataLoader workers (-1: min(4, cores - 1))
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> TrainConfig:
@@ -84,7 +89,7 @@ class Callback:
 
 
 class TrainingLoop:
-    def __init__(self, model: torch.nn.Module, train: DataBundle, val: DataBundle | None,
+    def __init__(self, model: torch.nn.Module, train: Any, val: Any | None,
                  config: TrainConfig, callbacks: Sequence[Callback] = (),
                  should_stop: Callable[[], bool] = lambda: False):
         self.config = config
@@ -93,6 +98,7 @@ class TrainingLoop:
         self.train_data, self.val_data = train, val
         self.callbacks = list(callbacks)
         self.should_stop = should_stop
+        self.task = TASKS[train.task]
         if train.task == CLASSIFICATION and train.num_classes < 2:
             raise DataError(Issue(f"training data '{train.name}' has {train.num_classes} class(es); "
                                   "classification needs at least 2", field="train"))
@@ -111,9 +117,16 @@ class TrainingLoop:
         if monitor == "auto":
             monitor = "val_loss" if val is not None else "train_loss"
         self.state = FitState(monitor=monitor)
-        self.mode = config.mode if config.mode != "auto" else "max" if "accuracy" in monitor else "min"
-        self._x = train.x.to(self.device)
-        self._y = train.y.to(self.device)
+        self.mode = config.mode if config.mode != "auto" else better(monitor)
+        self.lazy = train.lazy
+        if self.lazy:
+            self.batches = LazyBatches(train, config.seed, True, auto_workers(train, config.num_workers), self.device)
+        else:
+            self._x = train.x.to(self.device)
+            self._y = train.y.to(self.device)
+        self.val_batches = None
+        if val is not None and val.lazy:
+            self.val_batches = LazyBatches(val, config.seed, False, auto_workers(val, config.num_workers), self.device)
         # State of an epoch in progress: what a mid-epoch checkpoint needs for exact resume.
         self.epoch_start_loader_state = self.loader_generator.get_state()
         self.loss_sum = torch.zeros((), device=self.device)
@@ -156,23 +169,22 @@ class TrainingLoop:
             self.correct.zero_()
         else:
             self.loader_generator.set_state(self.epoch_start_loader_state)
-        order = torch.randperm(n, generator=self.loader_generator).to(self.device)
+        order = torch.randperm(n, generator=self.loader_generator)
+        order = order if self.lazy else order.to(self.device)
         bounds = list(range(0, n, cfg.batch_size)) + [n]
         if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
             del bounds[-2]  # a last batch of one sample joins the previous one (BatchNorm needs two)
         batches = len(bounds) - 1
         loss_sum, correct = self.loss_sum, self.correct
-        classify = self.train_data.task == CLASSIFICATION
-        for batch in range(first, batches):
-            index = order[bounds[batch]:bounds[batch + 1]]
-            xb, yb = self._x[index], self._y[index]
+        for batch, (xb, yb) in enumerate(self._batches(order, bounds, first), start=first):
             self.optimizer.zero_grad(set_to_none=True)
             if cfg.amp:
                 with torch.autocast(self.device.type, dtype=self.amp_dtype):
-                    out = model(xb).float()
+                    out = forward(model, self.train_data.task, xb, yb)
+                    out = out.float() if isinstance(out, torch.Tensor) else out
                     loss = self.loss_fn(out, yb)
             else:
-                out = model(xb)
+                out = forward(model, self.train_data.task, xb, yb)
                 loss = self.loss_fn(out, yb)
             if self.scaler is not None:
                 self.scaler.scale(loss).backward()
@@ -181,26 +193,41 @@ class TrainingLoop:
             else:
                 loss.backward()
                 self.optimizer.step()
-            loss_sum.add_(loss.detach(), alpha=index.numel())
-            if classify:
-                correct.add_((out.argmax(dim=1) == yb).sum())
+            loss_sum.add_(loss.detach(), alpha=yb.shape[0])
+            if self.task.train_accuracy:
+                correct.add_(correct_count(self.train_data.task, out, yb))
             self.state.step += 1
             self.state.batch_in_epoch = batch + 1
             self._call("on_batch_end", batch + 1, batches, loss)
             if self.should_stop():
                 raise RunInterrupted()
         metrics = {"train_loss": float(loss_sum) / n}
-        if classify:
+        if self.task.train_accuracy:
             metrics["train_accuracy"] = int(correct) / n
         return metrics
+
+    def _batches(self, order: torch.Tensor, bounds: list[int], first: int) -> Any:
+        """(x, y) on the device for batches first.. of this epoch's order; skipped ones are never read."""
+        if self.lazy:
+            todo = [order[bounds[b]:bounds[b + 1]].tolist() for b in range(first, len(bounds) - 1)]
+            yield from self.batches.epoch(todo, self.state.epoch)
+            return
+        augment = self.train_data.augment
+        for batch in range(first, len(bounds) - 1):
+            index = order[bounds[batch]:bounds[batch + 1]]
+            xb, yb = self._x[index], self._y[index]
+            if augment is not None:
+                generator = torch.Generator().manual_seed(mix(self.config.seed, self.state.epoch, batch))
+                xb, yb = augment.random(xb, yb, generator)
+            yield xb, yb
 
     def _end_epoch(self, metrics: dict[str, float], seconds: float) -> None:
         state = self.state
         if self.val_data is not None:
-            val = evaluate(self.model, self.val_data, self.loss_fn, self.device)
+            val = evaluate(self.model, self.val_data, self.loss_fn, self.device, loader=self.val_batches)
             metrics["val_loss"] = val["loss"]
-            if "accuracy" in val:
-                metrics["val_accuracy"] = val["accuracy"]
+            for name in self.task.epoch_metrics:
+                metrics[f"val_{name}"] = val[name]
         metrics["lr"] = float(self.optimizer.param_groups[0]["lr"])
         metrics["time"] = round(seconds, 4)
         value = metrics.get(state.monitor, math.nan)

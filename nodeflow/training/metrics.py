@@ -1,48 +1,38 @@
-"""Evaluation metrics: loss, accuracy, per-class and top-k accuracy, regression errors."""
+"""Evaluation: a model's outputs over a dataset, streamed batch by batch into the task's Scores."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 
-from nodeflow.training.data import CLASSIFICATION, DataBundle
-from nodeflow.training.factory import LossFn
+from nodeflow.core.tasks import TASKS
+from nodeflow.training.batches import LazyBatches, in_order
+from nodeflow.training.tasks import LossFn, Scores
+
+
+def forward(model: torch.nn.Module, task: str, x: torch.Tensor, y: torch.Tensor) -> Any:
+    """The model's output for a batch (a contrastive model also takes the captions)."""
+    return model(x, y) if TASKS[task].both_to_model else model(x)
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, data: DataBundle, device: torch.device,
-            batch_size: int = 1024) -> torch.Tensor:
-    """Raw model outputs for every sample, on `device`, in eval mode."""
+def outputs(model: torch.nn.Module, data: Any, device: torch.device, batch_size: int = 1024,
+            loader: LazyBatches | None = None) -> Iterator[tuple[Any, torch.Tensor, torch.Tensor]]:
+    """(output, x, y) per batch, in eval mode, in order."""
     was_training = model.training
     model.eval()
-    outs = [model(data.x[i:i + batch_size].to(device)) for i in range(0, len(data), batch_size)]
-    model.train(was_training)
-    return torch.cat(outs) if outs else torch.empty(0, device=device)
+    try:
+        for x, y in in_order(data, device, batch_size, loader):
+            yield forward(model, data.task, x, y), x, y
+    finally:
+        model.train(was_training)
 
 
-def evaluate(model: torch.nn.Module, data: DataBundle, loss_fn: LossFn, device: torch.device,
-             batch_size: int = 1024, top_k: int = 0) -> dict[str, Any]:
-    """Metrics as plain Python values (one host sync per call)."""
-    out = predict(model, data, device, batch_size).float()
-    y = data.y.to(device)
-    metrics: dict[str, Any] = {"loss": float(loss_fn(out, y)), "samples": len(data)}
-    if data.task == CLASSIFICATION:
-        pred = out.argmax(dim=1)
-        hits = pred == y
-        metrics["accuracy"] = float(hits.float().mean())
-        per_class = {}
-        for index, name in enumerate(data.class_names):
-            mask = y == index
-            if bool(mask.any()):
-                per_class[name] = float(hits[mask].float().mean())
-        metrics["per_class_accuracy"] = per_class
-        if 1 < top_k < data.num_classes:
-            top = out.topk(top_k, dim=1).indices
-            metrics[f"top{top_k}_accuracy"] = float((top == y[:, None]).any(dim=1).float().mean())
-    else:
-        err = out - y
-        metrics["mae"] = float(err.abs().mean())
-        metrics["rmse"] = float(err.pow(2).mean().sqrt())
-        total = (y - y.mean(dim=0)).pow(2).sum()
-        metrics["r2"] = float(1 - err.pow(2).sum() / total) if float(total) > 0 else 0.0
-    return metrics
+def evaluate(model: torch.nn.Module, data: Any, loss_fn: LossFn, device: torch.device,
+             batch_size: int = 1024, top_k: int = 0, loader: LazyBatches | None = None) -> dict[str, Any]:
+    """The task's metrics as plain Python values."""
+    scores = Scores(data.task, loss_fn, tuple(data.class_names), top_k)
+    for out, _, y in outputs(model, data, device, batch_size, loader):
+        scores.update(out, y)
+    return scores.result()
