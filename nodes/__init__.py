@@ -1,7 +1,8 @@
 """The built-in node types, one family per module."""
 from __future__ import annotations
 
-from nodes import checkpoints, datasets, evaluation, models, split, training
+from nodes import (augment, checkpoints, datasets, evaluation, generators, image_data, models, split, text_data,
+                   training)
 
-NODES = [*datasets.NODES, *split.NODES, *models.NODES, *checkpoints.NODES, *training.NODES,
-         *evaluation.NODES]
+NODES = [*datasets.NODES, *image_data.NODES, *text_data.NODES, *generators.NODES, *augment.NODES, *split.NODES,
+         *models.NODES, *checkpoints.NODES, *training.NODES, *evaluation.NODES]

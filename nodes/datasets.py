@@ -1,4 +1,7 @@
-"""Dataset nodes: Digits, CSV, ImageFolder, TensorFile and Synthetic. Each outputs a DataBundle."""
+"""Table and tensor dataset nodes: Digits, CSV, TensorFile and Synthetic. Each outputs a DataBundle.
+
+Image folders are in nodes/image_data.py, text in nodes/text_data.py, generated data in
+nodes/generators.py."""
 from __future__ import annotations
 
 import csv
@@ -13,9 +16,10 @@ import torch
 from nodeflow.core.errors import DataError, Issue
 from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunContext
-from nodeflow.training.data import CLASSIFICATION, REGRESSION, make_bundle
+from nodeflow.core.tasks import CLASSIFICATION, MULTILABEL, REGRESSION
+from nodeflow.training.data import make_bundle
 
-OUT = (PortSpec("dataset", "dataset", "Features and targets"),)
+OUT = (PortSpec("dataset", "dataset", "Features and targets", tasks=(CLASSIFICATION, REGRESSION)),)
 TASK = ParamSpec("task", "choice", "auto", "classification, regression, or decided from the targets",
                  choices=("auto", CLASSIFICATION, REGRESSION))
 MAX_AUTO_CLASSES = 50
@@ -71,7 +75,8 @@ def run_digits(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, 
 
 
 DIGITS = NodeSpec(
-    type="data.digits", title="Digits", category="Data", run=run_digits, outputs=OUT,
+    type="data.digits", title="Digits", category="Data", run=run_digits,
+    outputs=(PortSpec("dataset", "dataset", "Images and class ids", tasks=(CLASSIFICATION,)),),
     description="scikit-learn's 1,797 handwritten digits (8x8 grey images, 10 classes); no download.",
     params=(ParamSpec("flatten", "bool", False, "Give 64 features instead of 1x8x8 images"),),
 )
@@ -146,61 +151,6 @@ CSV = NodeSpec(
 )
 
 
-# --- ImageFolder --------------------------------------------------------------------------
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
-
-
-def _class_folders(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def check_image_folder(c: CheckInput) -> list[tuple[str, str]]:
-    root = resolve_path(c.params["path"], c.base_dir)
-    folders = _class_folders(root)
-    if not folders:
-        return [("path", f"{root} has no class sub-folders (expected one folder per class)")]
-    return []
-
-
-def run_image_folder(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    from PIL import Image, UnidentifiedImageError
-
-    root = _param_path(ctx, params["path"])
-    size, mode = params["image_size"], "RGB" if params["color"] == "rgb" else "L"
-    images, labels, names = [], [], []
-    for folder in _class_folders(root):
-        files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            continue
-        names.append(folder.name)
-        for file in files:
-            try:
-                with Image.open(file) as img:
-                    pixels = np.asarray(img.convert(mode).resize((size, size)), dtype=np.float32)
-            except (OSError, UnidentifiedImageError) as exc:
-                raise DataError(Issue(f"cannot read image {file}: {exc}", field="path")) from None
-            images.append(pixels.reshape(size, size, -1).transpose(2, 0, 1) / 255.0)
-            labels.append(len(names) - 1)
-    if not images:
-        raise DataError(Issue(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {root}", field="path"))
-    bundle = make_bundle(np.stack(images), labels, CLASSIFICATION, tuple(names), root.name,
-                         {"image_size": size, "color": params["color"]})
-    return {"dataset": bundle}
-
-
-IMAGE_FOLDER = NodeSpec(
-    type="data.image_folder", title="ImageFolder", category="Data", run=run_image_folder,
-    outputs=OUT, check=check_image_folder,
-    description="Images in one sub-folder per class (PNG/JPG), resized to a square.",
-    params=(
-        ParamSpec("path", "dir", "", "Folder holding one sub-folder per class"),
-        ParamSpec("image_size", "int", 32, "Images are resized to this many pixels square", min=4, max=512),
-        ParamSpec("color", "choice", "rgb", "Channels to keep", choices=("rgb", "grayscale")),
-    ),
-)
-
-
 # --- TensorFile ---------------------------------------------------------------------------
 
 def run_tensor_file(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -245,6 +195,14 @@ def run_synthetic(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[st
     from sklearn.datasets import make_classification, make_regression
 
     n, f, seed = params["samples"], params["features"], params["seed"]
+    if params["task"] == MULTILABEL:
+        from sklearn.datasets import make_multilabel_classification
+
+        x, y = make_multilabel_classification(n_samples=n, n_features=f, n_classes=params["classes"],
+                                              n_labels=2, random_state=seed)
+        x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-6)
+        names = tuple(f"label_{i}" for i in range(params["classes"]))
+        return {"dataset": make_bundle(x, y, MULTILABEL, names, "synthetic")}
     if params["task"] == REGRESSION:
         x, y = make_regression(n_samples=n, n_features=f, noise=params["noise"] * 10, random_state=seed)
         y = (y - y.mean()) / (y.std() or 1.0)
@@ -267,16 +225,18 @@ def check_synthetic(c: CheckInput) -> list[tuple[str, str]]:
 
 
 SYNTHETIC = NodeSpec(
-    type="data.synthetic", title="Synthetic", category="Data", run=run_synthetic, outputs=OUT,
+    type="data.synthetic", title="Synthetic", category="Data", run=run_synthetic,
+    outputs=(PortSpec("dataset", "dataset", "Features and targets", tasks=(CLASSIFICATION, REGRESSION, MULTILABEL)),),
     check=check_synthetic, description="Seeded random data (scikit-learn generators) for tests and demos.",
     params=(
-        ParamSpec("task", "choice", CLASSIFICATION, "Kind of targets", choices=(CLASSIFICATION, REGRESSION)),
+        ParamSpec("task", "choice", CLASSIFICATION, "Kind of targets (multilabel: several of `classes` per sample)",
+                  choices=(CLASSIFICATION, REGRESSION, MULTILABEL)),
         ParamSpec("samples", "int", 500, "Number of samples", min=4, max=1_000_000),
         ParamSpec("features", "int", 8, "Number of features", min=1, max=10_000),
-        ParamSpec("classes", "int", 3, "Number of classes (classification)", min=2, max=1000),
+        ParamSpec("classes", "int", 3, "Number of classes (classification) or labels (multilabel)", min=2, max=1000),
         ParamSpec("noise", "float", 0.5, "Noise level (0 = clean)", min=0.0, max=10.0),
         ParamSpec("seed", "int", 0, "Random seed", min=0, max=2**31 - 1),
     ),
 )
 
-NODES = [DIGITS, CSV, IMAGE_FOLDER, TENSOR_FILE, SYNTHETIC]
+NODES = [DIGITS, CSV, TENSOR_FILE, SYNTHETIC]

@@ -14,6 +14,7 @@ from NodeGraphQt.constants import NodePropWidgetEnum
 from PySide6 import QtCore, QtGui
 
 from nodeflow.core import NodeSpec, Registry, link_problem
+from nodeflow.core.tasks import port_tasks, task_problem
 
 ID_PROP = "nf_id"
 PARAM_PREFIX = "nf_param_"
@@ -100,7 +101,24 @@ class FlowGraph(NodeGraph):
         if src is None or dst is None:
             return None
         problem = link_problem(src, out_port, dst, in_port, out_node.name())
-        return f"Link refused: {problem} '{in_node.name()}.{in_port}'." if problem else None
+        if problem:
+            return f"Link refused: {problem} '{in_node.name()}.{in_port}'."
+        problem = task_problem(self.tasks_given(out_node, out_port), dst, in_port, f"{out_node.name()}.{out_port}")
+        return f"Link refused: {problem}." if problem else None
+
+    def tasks_given(self, node: BaseNode, port: str, seen: frozenset[str] = frozenset()) -> tuple[str, ...] | None:
+        """The tasks an output can carry, following Split and Augment back to the data (as validation does)."""
+        spec = spec_of(node)
+        out = spec.output(port) if spec else None
+        if spec is None or out is None or node.id in seen:
+            return None
+
+        def upstream(in_port: str) -> tuple[str, ...] | None:
+            linked = node.inputs().get(in_port)
+            sources = linked.connected_ports() if linked else []
+            return self.tasks_given(sources[0].node(), sources[0].name(), seen | {node.id}) if sources else None
+
+        return port_tasks(spec, out, params_of(node), upstream)
 
     def _on_connection_changed(self, disconnected: list, connected: list) -> None:
         allowed = []

@@ -39,17 +39,19 @@ class Augment:
         return rest if rest.has_random else None
 
     def fixed(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One sample [C, H, W] (and its mask [H, W])."""
+        """A sample [C, H, W] (mask [H, W]) or a batch [B, C, H, W] (masks [B, H, W])."""
+        single = x.dim() == 3
+        x, y = (x[None], y[None]) if single else (x, y)
         if self.resize and tuple(x.shape[-2:]) != (self.resize, self.resize):
-            x = F.interpolate(x[None].float(), size=(self.resize, self.resize), mode="bilinear",
-                              align_corners=False, antialias=True)[0]
+            size = (self.resize, self.resize)
+            x = F.interpolate(x.float(), size=size, mode="bilinear", align_corners=False, antialias=True)
             if self.masks:
-                y = F.interpolate(y[None, None].float(), size=(self.resize, self.resize), mode="nearest")[0, 0].long()
+                y = F.interpolate(y[:, None].float(), size=size, mode="nearest")[:, 0].long()
         if self.mean:
-            mean = torch.tensor(self.mean, dtype=x.dtype).reshape(-1, 1, 1)
-            std = torch.tensor(self.std or (1.0,), dtype=x.dtype).reshape(-1, 1, 1)
+            mean = torch.tensor(self.mean, dtype=x.dtype).reshape(1, -1, 1, 1)
+            std = torch.tensor(self.std or (1.0,), dtype=x.dtype).reshape(1, -1, 1, 1)
             x = (x - mean) / std
-        return x, y
+        return (x[0], y[0]) if single else (x, y)
 
     def random(self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """A batch; every random number comes from `g` (a CPU generator), in a fixed order."""

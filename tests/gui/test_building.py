@@ -72,6 +72,20 @@ def test_incompatible_link_is_refused_with_the_reason(qtbot: Any, make_window: A
     assert [p.node().name() for p in evaluate.get_input("dataset").connected_ports()] == ["Split"]
 
 
+def test_a_link_whose_task_the_model_cannot_take_is_refused_through_the_split(qtbot: Any, make_window: Any) -> None:
+    """Phantoms (masks) through Split into an MLP: the canvas says why, as validation does."""
+    window = make_window(WORKFLOWS / "digits_cnn.json")
+    phantoms = add_from_palette(qtbot, window, "Phantoms", (-300, 300))
+    split, cnn = node(window, "Split"), node(window, "CNN")
+    split.get_input("dataset").disconnect_from(node(window, "Digits").get_output("dataset"))
+    drag_link(window, phantoms.get_output("dataset"), split.get_input("dataset"))
+    cnn.get_input("dataset").disconnect_from(split.get_output("train"))
+    drag_link(window, split.get_output("train"), cnn.get_input("dataset"))
+    assert cnn.get_input("dataset").connected_ports() == []
+    assert ("Link refused: Split.train gives segmentation data; CNN takes classification, multilabel or "
+            "regression data.") in window.runs.panel.console.toPlainText()
+
+
 def test_a_file_with_an_incompatible_link_does_not_open_and_the_canvas_is_kept(make_window: Any,
                                                                             tmp_path: Path) -> None:
     doc = json.loads((WORKFLOWS / "digits_cnn.json").read_text())

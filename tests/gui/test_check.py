@@ -19,7 +19,7 @@ def test_check_labels_every_link_and_gives_an_eta_without_writing(qtbot: Any, ma
     assert ended.args[0] == 0, panel.console.toPlainText()
     texts = window.runs.labels.texts()
     assert len(texts) == len(window.workflow().links) == 7
-    assert "1797 × [1, 8, 8] float32 → 10 classes" in texts  # Digits -> Split
+    assert "1797 × [1, 8, 8] float32 → 10 classes (classification)" in texts  # Digits -> Split
     assert "model.cnn: 53,194 parameters, 208 KiB" in texts  # CNN -> Trainer
     assert "per epoch" in panel.status.text() and "for 12 epochs" in panel.status.text()
     assert badge_of(node(window, "Trainer")) == "done"

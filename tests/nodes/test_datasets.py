@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from nodeflow.core import CheckInput, DataError
-from nodes.datasets import CSV, DIGITS, IMAGE_FOLDER, SYNTHETIC, TENSOR_FILE
+from nodes.datasets import CSV, DIGITS, SYNTHETIC, TENSOR_FILE
+from nodes.image_data import IMAGE_FOLDER
 from nodes.split import SPLIT
 from tests.conftest import WORKFLOWS
 
@@ -79,12 +80,15 @@ def test_image_folder_reads_one_class_per_folder(tmp_path: Path) -> None:
         (tmp_path / name).mkdir()
         for i in range(3):
             Image.new("RGB", (10 + i, 12), colour).save(tmp_path / name / f"{i}.png")
-    data = run(IMAGE_FOLDER, tmp_path, path=".", image_size=8)["dataset"]
-    assert data.class_names == ("blue", "red") and data.input_shape == [3, 8, 8]
+    lazy = run(IMAGE_FOLDER, tmp_path, path=".", image_size=8)["dataset"]
+    assert lazy.lazy and lazy.class_names == ("blue", "red") and lazy.input_shape == [3, 8, 8]
+    assert lazy.labels.tolist() == [0, 0, 0, 1, 1, 1]  # known without decoding (stratified splits)
+    data = run(IMAGE_FOLDER, tmp_path, path=".", image_size=8, cache=True)["dataset"]
+    assert not data.lazy and torch.equal(data.x, lazy.materialize().x)
     assert float(data.x[data.y == 1][:, 0].mean()) == pytest.approx(1.0)  # red channel of "red"
     (tmp_path / "red" / "broken.png").write_bytes(b"nope")
     with pytest.raises(DataError, match="broken.png"):
-        run(IMAGE_FOLDER, tmp_path, path=".", image_size=8)
+        run(IMAGE_FOLDER, tmp_path, path=".", image_size=8, cache=True)
 
 
 def test_tensor_file_npz_and_pt(tmp_path: Path) -> None:
@@ -127,6 +131,6 @@ def test_images_of_mixed_sizes_and_modes_are_converted_and_resized(tmp_path: Pat
     Image.new("P", (9, 9)).save(tmp_path / "b" / "palette.gif")
     Image.new("RGB", (30, 20), (0, 0, 255)).save(tmp_path / "b" / "photo.jpg")
     rgb = run(IMAGE_FOLDER, tmp_path, path=".", image_size=16)["dataset"]
-    assert rgb.x.shape == (4, 3, 16, 16)
-    grey = run(IMAGE_FOLDER, tmp_path, path=".", image_size=16, color="grayscale")["dataset"]
-    assert grey.x.shape == (4, 1, 16, 16)
+    assert [tuple(rgb.sample(i)[0].shape) for i in range(len(rgb))] == [(3, 16, 16)] * 4  # streamed
+    grey = run(IMAGE_FOLDER, tmp_path, path=".", image_size=16, color="grayscale", cache=True)["dataset"]
+    assert grey.x.shape == (4, 1, 16, 16)  # decoded into memory
