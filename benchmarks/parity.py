@@ -3,7 +3,7 @@
 Same model, data, seed and batch order. Prints whether the final weights are bitwise
 equal and the time ratio (NodeFlow / plain, median of alternating repeats).
 
-    python benchmarks/parity.py [--epochs 5] [--repeats 5]
+    python benchmarks/parity.py [--epochs 4] [--repeats 15] [--batch 16 64]
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from nodeflow.training.rng import seed_everything  # noqa: E402
 from nodes.datasets import DIGITS  # noqa: E402
 from nodes.models import CNN  # noqa: E402
 
-BATCH, LR, SEED = 64, 1e-3, 0
+LR, SEED = 1e-3, 0
 
 
 def data():
@@ -39,7 +39,7 @@ def new_model(bundle):
                         "output_size": bundle.output_size})
 
 
-def plain_loop(bundle, epochs: int) -> torch.nn.Module:
+def plain_loop(bundle, epochs: int, batch: int) -> torch.nn.Module:
     """What a person writes by hand: shuffle, slice, forward, backward, step."""
     model = new_model(bundle)
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
@@ -49,8 +49,8 @@ def plain_loop(bundle, epochs: int) -> torch.nn.Module:
     model.train()
     for _ in range(epochs):
         order = torch.randperm(n, generator=generator)
-        for start in range(0, n, BATCH):
-            index = order[start:start + BATCH]
+        for start in range(0, n, batch):
+            index = order[start:start + batch]
             optimizer.zero_grad(set_to_none=True)
             loss = F.cross_entropy(model(x[index]), y[index])
             loss.backward()
@@ -58,8 +58,8 @@ def plain_loop(bundle, epochs: int) -> torch.nn.Module:
     return model
 
 
-def nodeflow_loop(bundle, epochs: int) -> torch.nn.Module:
-    config = TrainConfig(epochs=epochs, batch_size=BATCH, lr=LR, seed=SEED, device="cpu")
+def nodeflow_loop(bundle, epochs: int, batch: int) -> torch.nn.Module:
+    config = TrainConfig(epochs=epochs, batch_size=batch, lr=LR, seed=SEED, device="cpu")
     loop = TrainingLoop(new_model(bundle), bundle, None, config, [ProgressEvents(lambda *a, **k: None)])
     loop.fit()
     return loop.model
@@ -71,30 +71,36 @@ def timed(fn, *args):
     return time.perf_counter() - start, out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=15)
-    args = parser.parse_args()
-    bundle = data()
-    plain_loop(bundle, 1), nodeflow_loop(bundle, 1)  # warm up allocator and kernels
+def compare(bundle, epochs: int, batch: int, repeats: int) -> None:
+    plain_loop(bundle, 1, batch), nodeflow_loop(bundle, 1, batch)  # warm up allocator and kernels
     ratios, plain_times, ours_times, equal = [], [], [], True
-    for i in range(args.repeats):
+    for i in range(repeats):
         runs = [(plain_loop, plain_times), (nodeflow_loop, ours_times)]
         models = {}
         for fn, times in runs if i % 2 == 0 else runs[::-1]:  # alternate who goes first
-            seconds, models[fn] = timed(fn, bundle, args.epochs)
+            seconds, models[fn] = timed(fn, bundle, epochs, batch)
             times.append(seconds)
         ratios.append(ours_times[-1] / plain_times[-1])
         equal &= all(torch.equal(a, b) for a, b in zip(models[plain_loop].state_dict().values(),
                                                         models[nodeflow_loop].state_dict().values()))
-    print(f"digits CNN, {len(bundle)} samples, {args.epochs} epochs, batch {BATCH}, "
-          f"{torch.get_num_threads()} threads, {args.repeats} paired runs")
+    print(f"digits CNN, {len(bundle)} samples, {epochs} epochs, batch {batch}, "
+          f"{torch.get_num_threads()} threads, {repeats} paired runs")
     print(f"plain loop   median {statistics.median(plain_times):.3f}s")
     print(f"TrainingLoop median {statistics.median(ours_times):.3f}s (with progress events)")
     q1, q3 = statistics.quantiles(ratios, n=4)[0], statistics.quantiles(ratios, n=4)[2]
     print(f"ratio (median of pairs) {statistics.median(ratios):.3f}  [IQR {q1:.3f}-{q3:.3f}]  "
           f"weights bitwise equal: {equal}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--batch", type=int, nargs="+", default=[16, 64])
+    args = parser.parse_args()
+    bundle = data()
+    for batch in args.batch:
+        compare(bundle, args.epochs, batch, args.repeats)
 
 
 if __name__ == "__main__":

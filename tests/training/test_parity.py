@@ -8,6 +8,6 @@ from benchmarks.parity import data, nodeflow_loop, plain_loop
 
 def test_trainingloop_weights_equal_a_plain_loop_bit_for_bit() -> None:
     bundle = data()
-    plain, ours = plain_loop(bundle, 2), nodeflow_loop(bundle, 2)
+    plain, ours = plain_loop(bundle, 2, 64), nodeflow_loop(bundle, 2, 64)
     for (name, a), b in zip(plain.state_dict().items(), ours.state_dict().values()):
         assert torch.equal(a, b), name
