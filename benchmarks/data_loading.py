@@ -5,7 +5,7 @@ Writes N 64x64 RGB PNGs (10 classes) to a temporary folder, then in fresh child 
    process and of its largest worker, next to what the images take as float32 tensors;
 2. images/s of one epoch, lazy with workers vs the same images decoded into memory first
    (ImageFolder cache=true, the loop's fast path); the ratio is lazy / in memory.
-Same model (CNN, channels 32,64), batch 64, seed 0, CPU.
+Same model (CNN, channels 32,64), batch 32, seed 0, CPU.
 
     python benchmarks/data_loading.py               # 20,000 images
     python benchmarks/data_loading.py --images 4000 # quicker
@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SIZE = 64
+SIZE, BATCH = 64, 32
 
 
 def write_images(folder: Path, count: int) -> None:
@@ -60,12 +60,13 @@ def epoch(folder: str, cache: bool) -> dict[str, float]:
     data = IMAGE_FOLDER.run(ctx, {}, IMAGE_FOLDER.defaults() | {"path": folder, "image_size": SIZE,
                                                                 "cache": cache})["dataset"]
     model = CNN.run(ctx, {"dataset": data}, CNN.defaults())["model"]
-    loop = TrainingLoop(model, data, None, TrainConfig(epochs=1, batch_size=64, device="cpu"))
+    loop = TrainingLoop(model, data, None, TrainConfig(epochs=1, batch_size=BATCH, device="cpu"))
+    before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     loop.fit()
     seconds = time.perf_counter() - started
     del loop
-    return {"seconds": seconds, "images": len(data), "workers": 0 if cache else -1,
+    return {"seconds": seconds, "images": len(data), "before_mb": before_mb,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
             "threads": torch.get_num_threads()}
@@ -95,7 +96,8 @@ def main() -> None:
         shutil.rmtree(work)
     print(f"{args.images:,} PNGs of {SIZE}x{SIZE} RGB; as float32 tensors they take {tensors_mb:,.0f} MB")
     print(f"lazy epoch (ImageFolder streaming, DataLoader workers): peak RSS {lazy['peak_rss_mb']:,.0f} MB "
-          f"(largest worker {lazy['worker_peak_rss_mb']:,.0f} MB)")
+          f"(largest worker {lazy['worker_peak_rss_mb']:,.0f} MB; {lazy['before_mb']:,.0f} MB before the epoch: "
+          f"torch, the model, the file list)")
     print(f"in-memory epoch (cache=true):                           peak RSS {memory['peak_rss_mb']:,.0f} MB")
     lazy_speed, memory_speed = lazy["images"] / lazy["seconds"], memory["images"] / memory["seconds"]
     print(f"images/s: lazy {lazy_speed:,.0f}, in memory {memory_speed:,.0f}; lazy / in memory = "

@@ -18,6 +18,7 @@ import torch
 
 from nodeflow.core.errors import DataError, Issue, RunInterrupted
 from nodeflow.core.tasks import CLASSIFICATION, TASKS, better
+from nodeflow.training.allocator import keep_freed_memory
 from nodeflow.training.batches import LazyBatches, auto_workers, mix
 from nodeflow.training.device import resolve_device
 from nodeflow.training.factory import make_loss, make_optimizer, make_scheduler
@@ -94,6 +95,7 @@ class TrainingLoop:
                  should_stop: Callable[[], bool] = lambda: False):
         self.config = config
         self.device = resolve_device(config.device)
+        keep_freed_memory()
         self.model = model.to(self.device)
         self.train_data, self.val_data = train, val
         self.callbacks = list(callbacks)
