@@ -51,8 +51,8 @@ def run_augment(ctx: RunContext, inputs: Mapping[str, Any], p: Mapping[str, Any]
     return {"dataset": replace(data, x=x.contiguous(), y=y.contiguous(), augment=augment.random_only())}
 
 
-def _chance(name: str, what: str) -> ParamSpec:
-    return ParamSpec(name, "float", 0.0, f"Probability of {what} (training only)", min=0.0, max=1.0)
+def _chance(name: str, label: str, what: str) -> ParamSpec:
+    return ParamSpec(name, "float", 0.0, f"Probability of {what} (training only)", min=0.0, max=1.0, label=label)
 
 
 def _amount(name: str, what: str) -> ParamSpec:
@@ -72,13 +72,13 @@ AUGMENT = NodeSpec(
         ParamSpec("mean", "str", "", "Per-channel mean to subtract, e.g. 0.5,0.5,0.5 (empty: none)", allow_empty=True),
         ParamSpec("std", "str", "", "Per-channel std to divide by, e.g. 0.25,0.25,0.25", allow_empty=True),
         ParamSpec("crop_padding", "int", 0, "Random crop after padding by this many pixels (0: off)", min=0, max=256),
-        _chance("hflip", "a horizontal flip"),
-        _chance("vflip", "a vertical flip"),
+        _chance("hflip", "Horizontal flip", "a horizontal flip"),
+        _chance("vflip", "Vertical flip", "a vertical flip"),
         ParamSpec("rotation", "float", 0.0, "Random rotation in [-v, v] degrees (training only)", min=0.0, max=180.0),
         _amount("brightness", "Brightness"),
         _amount("contrast", "Contrast"),
         _amount("saturation", "Saturation (RGB only)"),
-        _chance("erasing", "blanking a random rectangle"),
+        _chance("erasing", "Random erasing", "blanking a random rectangle"),
     ),
 )
 
