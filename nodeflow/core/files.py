@@ -46,15 +46,16 @@ class HashingWriter:
         self.handle.flush()
 
 
-def in_folder(folder: Path, write: Callable[[], None]) -> None:
-    """Run `write` with `folder` present; if the folder vanishes meanwhile, recreate it and retry once."""
-    for attempt in range(2):
+def in_folder(folder: Path, write: Callable[[], None], attempts: int = 5) -> None:
+    """Run `write` with `folder` present; if the folder vanishes meanwhile (a cleanup script
+    may remove it more than once), recreate it and retry, up to `attempts` times."""
+    for attempt in range(attempts):
         folder.mkdir(parents=True, exist_ok=True)
         try:
             write()
             return
         except FileNotFoundError:
-            if attempt:
+            if attempt == attempts - 1:
                 raise
 
 
