@@ -12,14 +12,13 @@ import torch
 from torch import nn
 
 from nodeflow.core.errors import DataError, Issue
-from nodeflow.core.spec import NodeSpec, ParamSpec, PortSpec, RunContext
-from nodeflow.core.tasks import TABLE_TASKS
+from nodeflow.core.spec import CheckFn, NodeSpec, ParamSpec, PortSpec, RunContext
+from nodeflow.core.tasks import LANGUAGE_MODELLING, TABLE_TASKS
+from nodes.gpt import GPT_PARAMS, build_gpt, check_gpt
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU,
 }
-INPUTS = (PortSpec("dataset", "dataset", "Training data: sets the input shape and number of outputs",
-                   tasks=TABLE_TASKS),)
 OUTPUTS = (PortSpec("model", "model", "The untrained model"),)
 ACTIVATION = ParamSpec("activation", "choice", "relu", "Non-linearity", choices=tuple(ACTIVATIONS))
 DROPOUT = ParamSpec("dropout", "float", 0.0, "Dropout before the last layer", min=0.0, max=0.9)
@@ -98,9 +97,12 @@ def build_resnet(p: Mapping[str, Any], in_shape: list[int], out: int) -> nn.Modu
 
 
 def model_node(type_id: str, title: str, build: Callable[..., nn.Module], description: str,
-               params: tuple[ParamSpec, ...]) -> NodeSpec:
-    """A model node: run builds from the connected data, rebuild from a saved config."""
+               params: tuple[ParamSpec, ...], tasks: tuple[str, ...] = TABLE_TASKS,
+               check: CheckFn | None = None) -> NodeSpec:
+    """A model node for data of `tasks`: run builds from the connected data, rebuild from a saved config."""
     all_params = params + (SEED,)
+    inputs = (PortSpec("dataset", "dataset", "Training data: sets the input shape and number of outputs",
+                       tasks=tasks),)
 
     def make(p: Mapping[str, Any], in_shape: list[int], out: int) -> nn.Module:
         with torch.random.fork_rng(devices=[]):
@@ -121,7 +123,7 @@ def model_node(type_id: str, title: str, build: Callable[..., nn.Module], descri
         params = {q.name: q.default for q in all_params} | dict(config.get("params", {}))
         return make(params, list(config["input_shape"]), int(config["output_size"]))
 
-    return NodeSpec(type=type_id, title=title, category="Models", run=run, inputs=INPUTS,
+    return NodeSpec(type=type_id, title=title, category="Models", run=run, inputs=inputs, check=check,
                     outputs=OUTPUTS, params=all_params, description=description, rebuild=rebuild)
 
 
@@ -142,4 +144,8 @@ RESNET = model_node("model.resnet", "ResNet", build_resnet, "Residual network of
     DROPOUT,
 ))
 
-NODES = [MLP, CNN, RESNET]
+GPT = model_node("model.gpt", "GPT", build_gpt, "GPT-2 architecture (nanoGPT's): learned positions, pre-LayerNorm "
+                 "blocks of causal self-attention, tied embeddings. Next-token logits for token blocks.",
+                 GPT_PARAMS, tasks=(LANGUAGE_MODELLING,), check=check_gpt)
+
+NODES = [MLP, CNN, RESNET, GPT]

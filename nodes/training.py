@@ -195,17 +195,28 @@ TRAINER = NodeSpec(
     ),
     params=(
         ParamSpec("epochs", "int", 10, "Number of passes over the training data", min=1, max=100_000, group="Training"),
+        ParamSpec("max_iters", "int", 0, "Train for this many optimizer steps instead (0: use epochs); the "
+                  "last epoch stops when they are done (nanoGPT's max_iters)", min=0, max=100_000_000,
+                  group="Training"),
         ParamSpec("batch_size", "int", 64, "Samples per optimizer step (a last batch of one sample joins "
                   "the previous one)", min=1, max=1_000_000, group="Training"),
         ParamSpec("optimizer", "choice", "adam", "Optimizer", choices=OPTIMIZERS, group="Optimizer"),
         ParamSpec("lr", "float", 1e-3, "Learning rate", label="Learning rate", min=1e-8, max=10.0, group="Optimizer"),
         ParamSpec("momentum", "float", 0.9, "Momentum (sgd only)", min=0.0, max=1.0, group="Optimizer"),
-        ParamSpec("weight_decay", "float", 0.0, "L2 weight decay", min=0.0, max=1.0, group="Optimizer"),
+        ParamSpec("weight_decay", "float", 0.0, "L2 weight decay (adamw: decoupled, and not on biases or "
+                  "norm weights)", min=0.0, max=1.0, group="Optimizer"),
+        ParamSpec("grad_clip", "float", 0.0, "Clip the gradients' total norm to this (0: off)", min=0.0,
+                  max=1e6, group="Optimizer"),
         ParamSpec("loss", "choice", "auto", "Loss (auto: the task's usual one: cross_entropy for classes and "
                   "tokens, bce for multi-label, mse for numbers, clip for image-text pairs)",
                   choices=LOSSES, group="Training"),
-        ParamSpec("scheduler", "choice", "none", "Learning-rate schedule, stepped every epoch",
+        ParamSpec("scheduler", "choice", "none", "Learning-rate schedule, stepped every epoch; warmup_cosine: "
+                  "linear warmup, then cosine decay to min_lr at the last step, stepped every batch",
                   label="LR scheduler", choices=SCHEDULERS, group="Schedule"),
+        ParamSpec("warmup_iters", "int", 0, "warmup_cosine: steps of linear warmup", min=0, max=100_000_000,
+                  group="Schedule"),
+        ParamSpec("min_lr", "float", 0.0, "warmup_cosine: the learning rate at the last step", min=0.0,
+                  max=10.0, group="Schedule"),
         ParamSpec("step_size", "int", 10, "step: epochs between decays; plateau: patience", min=1, max=100_000,
                   group="Schedule"),
         ParamSpec("gamma", "float", 0.1, "Factor the LR is multiplied by (step, plateau)", min=1e-6, max=1.0,

@@ -19,6 +19,9 @@ def epoch_line(event: dict[str, Any]) -> str:
         parts.append(f"Val Loss: {m['val_loss']:.4f}")
     if "val_accuracy" in m:
         parts.append(f"Val Acc: {_pct(m['val_accuracy'])}")
+    for key, value in m.items():  # the task's other per-epoch values: val_perplexity, val_mean_dice, ...
+        if key.startswith("val_") and key not in ("val_loss", "val_accuracy") and isinstance(value, float):
+            parts.append(f"{key[4:].replace('_', ' ').title()}: {value:.4f}")
     return ", ".join(parts)
 
 
@@ -28,8 +31,12 @@ def metrics_line(node: str, m: dict[str, Any]) -> str:
                         for k, v in m.items() if k.startswith("top") and k.endswith("_accuracy"))
         return (f"{node}: accuracy {_pct(m['accuracy'])}{extra}, loss {m['loss']:.4f} "
                 f"({m['samples']} samples)")
-    return f"{node}: loss {m['loss']:.4f}, mae {m['mae']:.4f}, rmse {m['rmse']:.4f}, r2 {m['r2']:.4f} " \
-           f"({m['samples']} samples)"
+    if "mae" in m:
+        return f"{node}: loss {m['loss']:.4f}, mae {m['mae']:.4f}, rmse {m['rmse']:.4f}, r2 {m['r2']:.4f} " \
+               f"({m['samples']} samples)"
+    values = ", ".join(f"{k.replace('_', ' ')} {v:.4f}" for k, v in m.items()  # other tasks: every number
+                       if isinstance(v, float) and k != "samples")
+    return f"{node}: {values} ({m['samples']} samples)"
 
 
 def checkpoint_line(e: dict[str, Any]) -> str:

@@ -80,6 +80,7 @@ def dry_fit(model: torch.nn.Module, train: Any, val: Any | None, config: TrainCo
     epoch = per_batch * probe.batches + val_seconds
     count, size = model_size(loop.model)
     emit("dry_run", seconds_per_batch=per_batch, batches=probe.batches, epoch_seconds=epoch,
-         run_seconds=epoch * config.epochs, epochs=config.epochs, parameters=count, weights_bytes=size,
+         run_seconds=per_batch * loop.steps + val_seconds * loop.config.epochs, epochs=loop.config.epochs,
+         parameters=count, weights_bytes=size,
          training_bytes=4 * size, device=str(loop.device))
     return loop.model

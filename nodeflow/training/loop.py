@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import torch
@@ -21,7 +21,7 @@ from nodeflow.core.tasks import CLASSIFICATION, TASKS, better
 from nodeflow.training.allocator import keep_freed_memory
 from nodeflow.training.batches import LazyBatches, auto_workers, mix
 from nodeflow.training.device import resolve_device
-from nodeflow.training.factory import make_loss, make_optimizer, make_scheduler
+from nodeflow.training.factory import PER_BATCH, make_loss, make_optimizer, make_scheduler
 from nodeflow.training.metrics import evaluate, forward
 from nodeflow.training.tasks import correct_count
 from nodeflow.training.resume import restore_loop
@@ -48,6 +48,10 @@ class TrainConfig:
     min_delta: float = 0.0
     stop_on_nan: bool = True
     num_workers: int = -1  # lazy data: DataLoader workers (-1: min(4, cores - 1))
+    max_iters: int = 0  # stop after this many optimizer steps (0: all epochs); sets epochs
+    warmup_iters: int = 0  # warmup_cosine
+    min_lr: float = 0.0  # warmup_cosine
+    grad_clip: float = 0.0  # clip the gradient norm (0: off)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> TrainConfig:
@@ -106,11 +110,16 @@ class TrainingLoop:
                                   "classification needs at least 2", field="train"))
         if len(train) == 0:
             raise DataError(Issue(f"training data '{train.name}' is empty", field="train"))
+        per_epoch = batch_count(len(train), config.batch_size)
+        if config.max_iters:  # an iteration budget: as many epochs as it takes, the last one cut short
+            config = self.config = replace(config, epochs=-(-config.max_iters // per_epoch))
+        self.steps = config.max_iters or config.epochs * per_epoch
         self.loss_fn = make_loss(config.loss, train)
         self.optimizer = make_optimizer(config.optimizer, self.model.parameters(), config.lr,
                                         config.weight_decay, config.momentum)
-        self.scheduler = make_scheduler(config.scheduler, self.optimizer, config.epochs,
-                                        config.step_size, config.gamma)
+        self.scheduler = make_scheduler(config.scheduler, self.optimizer, config.epochs, config.step_size,
+                                        config.gamma, self.steps, config.warmup_iters, config.min_lr)
+        self.per_batch_scheduler = config.scheduler == PER_BATCH
         use_scaler = config.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
         self.amp_dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
@@ -173,10 +182,11 @@ class TrainingLoop:
             self.loader_generator.set_state(self.epoch_start_loader_state)
         order = torch.randperm(n, generator=self.loader_generator)
         order = order if self.lazy else order.to(self.device)
-        bounds = list(range(0, n, cfg.batch_size)) + [n]
-        if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
-            del bounds[-2]  # a last batch of one sample joins the previous one (BatchNorm needs two)
+        bounds = batch_bounds(n, cfg.batch_size)
         batches = len(bounds) - 1
+        if cfg.max_iters:  # the last epoch of an iteration budget stops early
+            batches = min(batches, cfg.max_iters - (self.state.step - first))
+            bounds = bounds[:batches + 1]
         loss_sum, correct = self.loss_sum, self.correct
         for batch, (xb, yb) in enumerate(self._batches(order, bounds, first), start=first):
             self.optimizer.zero_grad(set_to_none=True)
@@ -190,11 +200,18 @@ class TrainingLoop:
                 loss = self.loss_fn(out, yb)
             if self.scaler is not None:
                 self.scaler.scale(loss).backward()
+                if cfg.grad_clip:
+                    self.scaler.unscale_(self.optimizer)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
             else:
                 loss.backward()
+                if cfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 self.optimizer.step()
+            if self.per_batch_scheduler:
+                self.scheduler.step()
             loss_sum.add_(loss.detach(), alpha=yb.shape[0])
             if self.task.train_accuracy:
                 correct.add_(correct_count(self.train_data.task, out, yb))
@@ -203,9 +220,10 @@ class TrainingLoop:
             self._call("on_batch_end", batch + 1, batches, loss)
             if self.should_stop():
                 raise RunInterrupted()
-        metrics = {"train_loss": float(loss_sum) / n}
+        seen = bounds[-1]  # samples this epoch trained on (all n, unless an iteration budget ended it)
+        metrics = {"train_loss": float(loss_sum) / seen}
         if self.task.train_accuracy:
-            metrics["train_accuracy"] = int(correct) / n
+            metrics["train_accuracy"] = int(correct) / seen
         return metrics
 
     def _batches(self, order: torch.Tensor, bounds: list[int], first: int) -> Any:
@@ -235,7 +253,7 @@ class TrainingLoop:
         value = metrics.get(state.monitor, math.nan)
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.scheduler.step(value)
-        elif self.scheduler is not None:
+        elif self.scheduler is not None and not self.per_batch_scheduler:
             self.scheduler.step()
         if self.config.stop_on_nan and not math.isfinite(metrics["train_loss"]):
             raise TrainingDiverged(f"training diverged: train loss is {metrics['train_loss']} in epoch "
@@ -260,3 +278,16 @@ class TrainingLoop:
             return True
         delta = self.config.min_delta
         return value < best - delta if self.mode == "min" else value > best + delta
+
+
+def batch_bounds(n: int, batch_size: int) -> list[int]:
+    """Where each batch of an epoch starts, then n; a last batch of one sample joins the previous
+    one (BatchNorm needs two)."""
+    bounds = list(range(0, n, batch_size)) + [n]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+        del bounds[-2]
+    return bounds
+
+
+def batch_count(n: int, batch_size: int) -> int:
+    return len(batch_bounds(n, batch_size)) - 1

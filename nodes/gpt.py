@@ -1,0 +1,120 @@
+"""GPT (the GPT-2 architecture) in plain torch, after nanoGPT's model.py.
+
+Learned token and position embeddings, pre-LayerNorm blocks of causal self-attention
+(F.scaled_dot_product_attention) and a 4x GELU MLP, a final LayerNorm, and an output
+layer that shares the token embedding's weights. Takes token blocks [batch, T] and
+returns next-token logits [batch, T, vocabulary].
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nodeflow.core.errors import DataError, Issue
+from nodeflow.core.spec import CheckInput, ParamSpec
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, width: int, heads: int, dropout: float, bias: bool):
+        super().__init__()
+        self.qkv = nn.Linear(width, 3 * width, bias=bias)
+        self.proj = nn.Linear(width, width, bias=bias)
+        self.heads, self.dropout = heads, dropout
+        self.out_dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, steps, width = x.shape
+        q, k, v = (t.view(batch, steps, self.heads, width // self.heads).transpose(1, 2)
+                   for t in self.qkv(x).split(width, dim=2))
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0,
+                                           is_causal=True)
+        return self.out_dropout(self.proj(y.transpose(1, 2).reshape(batch, steps, width)))
+
+
+class Block(nn.Module):
+    def __init__(self, width: int, heads: int, dropout: float, bias: bool):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(width, bias=bias), nn.LayerNorm(width, bias=bias)
+        self.attn = SelfAttention(width, heads, dropout, bias)
+        self.mlp = nn.Sequential(nn.Linear(width, 4 * width, bias=bias), nn.GELU(),
+                                 nn.Linear(4 * width, width, bias=bias), nn.Dropout(dropout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class GPT(nn.Module):
+    def __init__(self, vocab: int, block_size: int, layers: int, heads: int, width: int, dropout: float,
+                 bias: bool):
+        super().__init__()
+        self.block_size = block_size
+        self.tokens, self.positions = nn.Embedding(vocab, width), nn.Embedding(block_size, width)
+        self.drop = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(Block(width, heads, dropout, bias) for _ in range(layers))
+        self.norm = nn.LayerNorm(width, bias=bias)
+        self.head = nn.Linear(width, vocab, bias=False)
+        self.head.weight = self.tokens.weight  # tied, as in GPT-2
+        for name, param in self.named_parameters():
+            if name.endswith(".weight") and param.dim() == 2:
+                # GPT-2's init; residual projections scaled down by the depth
+                std = 0.02 / math.sqrt(2 * layers) if name.endswith(("proj.weight", "mlp.2.weight")) else 0.02
+                nn.init.normal_(param, 0.0, std)
+            elif name.endswith(".bias"):
+                nn.init.zeros_(param)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        steps = ids.shape[1]
+        position = torch.arange(steps, device=ids.device)
+        x = self.drop(self.tokens(ids) + self.positions(position))
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.norm(x))
+
+    @torch.no_grad()
+    def generate(self, ids: torch.Tensor, new_tokens: int, temperature: float = 1.0, top_k: int = 0,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Append `new_tokens` sampled tokens to each row of `ids` (greedy at temperature 0)."""
+        for _ in range(new_tokens):
+            logits = self(ids[:, -self.block_size:])[:, -1, :].float()
+            if temperature <= 0:
+                following = logits.argmax(dim=-1, keepdim=True)
+            else:
+                logits = logits / temperature
+                if top_k:
+                    floor = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]
+                    logits = logits.masked_fill(logits < floor, -math.inf)
+                following = torch.multinomial(logits.softmax(dim=-1), 1, generator=generator)
+            ids = torch.cat([ids, following], dim=1)
+        return ids
+
+
+def check_gpt(c: CheckInput) -> list[tuple[str, str]]:
+    if c.params["n_embd"] % c.params["n_head"]:
+        return [("n_embd", f"n_embd {c.params['n_embd']} is not divisible by n_head {c.params['n_head']}")]
+    return []
+
+
+def build_gpt(p: Mapping[str, Any], in_shape: list[int], out: int) -> nn.Module:
+    if len(in_shape) != 1:
+        raise DataError(Issue(f"GPT needs token blocks shaped [block_size]; got {in_shape}", field="dataset"))
+    block = p["block_size"] or in_shape[0]
+    if in_shape[0] > block:
+        raise DataError(Issue(f"the data's blocks are {in_shape[0]} tokens, longer than block_size {block}",
+                              field="block_size"))
+    return GPT(out, block, p["n_layer"], p["n_head"], p["n_embd"], p["dropout"], p["bias"])
+
+
+GPT_PARAMS = (
+    ParamSpec("n_layer", "int", 4, "Transformer blocks", min=1, max=96),
+    ParamSpec("n_head", "int", 4, "Attention heads per block (n_embd must divide by it)", min=1, max=128),
+    ParamSpec("n_embd", "int", 128, "Width of the embeddings and blocks", min=8, max=16384),
+    ParamSpec("block_size", "int", 0, "Longest context in tokens (0: the data's block size)", min=0, max=65536),
+    ParamSpec("dropout", "float", 0.0, "Dropout in attention, MLP and embeddings", min=0.0, max=0.9),
+    ParamSpec("bias", "bool", False, "Biases in linear layers and LayerNorms (GPT-2 has them)"),
+)
