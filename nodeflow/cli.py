@@ -1,4 +1,6 @@
-"""Headless commands: `run`, `validate`, `nodes`, `devices`, `ckpt`, `runs`. Argument parsing and exit codes only.
+"""Headless commands: `run`, `validate`, `nodes`, `devices`, `generate`, `ckpt`, `runs`.
+
+Argument parsing and exit codes only.
 
 Exit codes: 0 done, 1 failure during the run, 2 invalid input, 130 interrupted.
 """
@@ -62,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     nodes = sub.add_parser("nodes", help="list every node type with its ports and params")
     nodes.add_argument("--markdown", action="store_true", help="print the Markdown node reference")
     sub.add_parser("devices", help="the devices this machine can train on, one JSON object per line")
+    generate = sub.add_parser("generate", help="sample text from a language-model checkpoint (GPT)")
+    generate.add_argument("checkpoint", help="a checkpoint file, e.g. checkpoints/shakespeare_gpt/run_1/best_model.pt")
+    generate.add_argument("--prompt", default="\n", help="text to continue (default: a new line)")
+    generate.add_argument("--max-new-tokens", type=int, default=500)
+    generate.add_argument("--temperature", type=float, default=0.8, help="0: always the likeliest token")
+    generate.add_argument("--top-k", type=int, default=200, help="sample among the k likeliest tokens (0: all)")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--device", default="cpu")
     ckpt_commands.add_parser(sub)
     runs_commands.add_parser(sub)
     return parser
@@ -114,6 +124,20 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    from nodeflow.training.device import device_problem, resolve_device
+    from nodeflow.training.generate import load_generator, sample
+
+    reason = device_problem(args.device)
+    if reason:
+        raise UserError(Issue(reason, field="--device"))
+    if args.max_new_tokens < 0:
+        raise UserError(Issue("must be 0 or more", field="--max-new-tokens"))
+    model, tokenizer = load_generator(args.checkpoint, str(resolve_device(args.device)))
+    print(sample(model, tokenizer, args.prompt, args.max_new_tokens, args.temperature, args.top_k, args.seed))
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     registry, workflow, run_plan = _prepare(args)
     from nodeflow.console import Console, jsonl_sink
@@ -159,7 +183,7 @@ class _stop_on_signals:
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "devices": cmd_devices,
-            "ckpt": ckpt_commands.run, "runs": runs_commands.run}
+            "generate": cmd_generate, "ckpt": ckpt_commands.run, "runs": runs_commands.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,6 +26,8 @@ TOKENIZER_PARAMS = (
 )
 BLOCK = ParamSpec("block_size", "int", 64, "Tokens per training block (the model's context length)",
                   min=2, max=100_000)
+STRIDE = ParamSpec("stride", "int", 0, "A training block starts every this many tokens (0: block_size, no "
+                   "overlap; 1: at every position, as nanoGPT samples)", min=0, max=100_000)
 VAL_FRACTION = ParamSpec("val_fraction", "float", 0.1, "Share of the text, from its end, held out for "
                          "validation (nanoGPT: the first 90 % trains)", min=0.0, max=0.9)
 LM_OUTPUTS = (
@@ -48,12 +50,12 @@ def encode_rows(tokenizer: Any, texts: Sequence[str], length: int) -> torch.Tens
     return ids
 
 
-def _blocks(ids: torch.Tensor, block: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Non-overlapping blocks: x = ids[i*T : i*T+T], y = the same shifted by one token."""
-    count = (len(ids) - 1) // block
-    x = ids[:count * block].reshape(count, block)
-    y = ids[1:count * block + 1].reshape(count, block)
-    return x, y
+def _blocks(ids: torch.Tensor, block: int, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Blocks starting every `stride` tokens: x = ids[i*S : i*S+T], y = the same shifted by one token.
+
+    Views of `ids` (unfold), not copies: with stride 1 there is a block at every position and
+    the text is still held once; a batch gathers its blocks when the loop indexes them."""
+    return ids[:-1].unfold(0, block, stride), ids[1:].unfold(0, block, stride)
 
 
 def language_data(text: str, params: Mapping[str, Any], name: str) -> tuple[DataBundle, DataBundle | None]:
@@ -73,8 +75,9 @@ def language_data(text: str, params: Mapping[str, Any], name: str) -> tuple[Data
                 continue
             raise DataError(Issue(f"{name}: the {part} text is {len(ids)} tokens, not enough for one block of "
                                   f"block_size {block} (+1 target token)", field="block_size"))
-        x, y = _blocks(ids, block)
-        parts.append(make_bundle(x, y, LANGUAGE_MODELLING, (), f"{name}/{part}", info))
+        stride = (params.get("stride") or block) if part == "train" else block  # val: each token scored once
+        x, y = _blocks(ids, block, stride)
+        parts.append(make_bundle(x, y, LANGUAGE_MODELLING, (), f"{name}/{part}", info, contiguous=False))
     return parts[0], parts[1]
 
 
@@ -118,7 +121,7 @@ TEXT_FILE = NodeSpec(
     outputs=LM_OUTPUTS, empty_outputs=lambda p: {"val"} if p["val_fraction"] == 0 else set(),
     description="A plain-text corpus cut into block_size token blocks for next-token prediction.",
     params=(ParamSpec("path", "file", "", "UTF-8 text file, relative to the workflow file"),
-            BLOCK, VAL_FRACTION, *TOKENIZER_PARAMS),
+            BLOCK, STRIDE, VAL_FRACTION, *TOKENIZER_PARAMS),
 )
 
 

@@ -203,6 +203,8 @@ TRAINER = NodeSpec(
         ParamSpec("optimizer", "choice", "adam", "Optimizer", choices=OPTIMIZERS, group="Optimizer"),
         ParamSpec("lr", "float", 1e-3, "Learning rate", label="Learning rate", min=1e-8, max=10.0, group="Optimizer"),
         ParamSpec("momentum", "float", 0.9, "Momentum (sgd only)", min=0.0, max=1.0, group="Optimizer"),
+        ParamSpec("beta2", "float", 0.999, "Adam's second-moment decay (adam, adamw; nanoGPT uses 0.99 on "
+                  "small data)", min=0.0, max=0.99999, group="Optimizer"),
         ParamSpec("weight_decay", "float", 0.0, "L2 weight decay (adamw: decoupled, and not on biases or "
                   "norm weights)", min=0.0, max=1.0, group="Optimizer"),
         ParamSpec("grad_clip", "float", 0.0, "Clip the gradients' total norm to this (0: off)", min=0.0,

@@ -148,8 +148,9 @@ class LazyData:
 
 
 def make_bundle(x: Any, y: Any, task: str, class_names: tuple[str, ...] = (), name: str = "",
-                info: Mapping[str, Any] | None = None) -> DataBundle:
-    """Build a bundle with the dtypes the loop expects (token ids and class ids as int64)."""
+                info: Mapping[str, Any] | None = None, contiguous: bool = True) -> DataBundle:
+    """Build a bundle with the dtypes the loop expects (token ids and class ids as int64);
+    `contiguous=False` keeps overlapping views (token blocks) as they are."""
     x_t = torch.as_tensor(x, dtype=torch.int64 if task in TOKEN_INPUTS else torch.float32)
     if task in LABELLED:
         y_t = torch.as_tensor(y, dtype=torch.int64).reshape(-1)
@@ -158,4 +159,6 @@ def make_bundle(x: Any, y: Any, task: str, class_names: tuple[str, ...] = (), na
     else:
         y_t = torch.as_tensor(y, dtype=torch.float32)
         y_t = y_t.reshape(-1, 1) if y_t.dim() == 1 else y_t
-    return DataBundle(x_t.contiguous(), y_t.contiguous(), task, tuple(class_names), name, dict(info or {}))
+    if contiguous:
+        x_t, y_t = x_t.contiguous(), y_t.contiguous()
+    return DataBundle(x_t, y_t, task, tuple(class_names), name, dict(info or {}))

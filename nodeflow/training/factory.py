@@ -21,16 +21,17 @@ def make_loss(name: str, data: Any) -> LossFn:
     return task_loss(name, data.task, data.num_classes, data.name)
 
 
-def make_optimizer(name: str, params: Any, lr: float, weight_decay: float,
-                   momentum: float) -> torch.optim.Optimizer:
+def make_optimizer(name: str, params: Any, lr: float, weight_decay: float, momentum: float,
+                   beta2: float = 0.999) -> torch.optim.Optimizer:
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    betas = (0.9, beta2)
     if name == "adamw":  # no decay on biases and norm weights (what GPT-2 and nanoGPT do)
         params = list(params)
         groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
                   {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-        return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr)
-    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, betas=betas)
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, betas=betas)
 
 
 def make_scheduler(name: str, optimizer: torch.optim.Optimizer, epochs: int, step_size: int,

@@ -35,6 +35,7 @@ class TrainConfig:
     optimizer: str = "adam"
     lr: float = 1e-3
     momentum: float = 0.9
+    beta2: float = 0.999  # adam, adamw
     weight_decay: float = 0.0
     loss: str = "auto"
     scheduler: str = "none"
@@ -116,7 +117,7 @@ class TrainingLoop:
         self.steps = config.max_iters or config.epochs * per_epoch
         self.loss_fn = make_loss(config.loss, train)
         self.optimizer = make_optimizer(config.optimizer, self.model.parameters(), config.lr,
-                                        config.weight_decay, config.momentum)
+                                        config.weight_decay, config.momentum, config.beta2)
         self.scheduler = make_scheduler(config.scheduler, self.optimizer, config.epochs, config.step_size,
                                         config.gamma, self.steps, config.warmup_iters, config.min_lr)
         self.per_batch_scheduler = config.scheduler == PER_BATCH

@@ -70,6 +70,17 @@ def test_shakespeare_example_trains_and_restores_from_its_checkpoint(tmp_path: P
     assert checkpoint["config"]["data"]["tokenizer"] and checkpoint["step"] == 60
     assert type(model).__name__ == "GPT" and model.block_size == 64
 
+    generate = ["generate", "ck/final_model.pt", "--prompt", "ROMEO:", "--max-new-tokens", "50", "--seed", "3"]
+    first, again = run_cli(*generate, cwd=tmp_path), run_cli(*generate, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    text = first.stdout.rstrip("\n")
+    assert text.startswith("ROMEO:") and len(text) == len("ROMEO:") + 50  # decoded with the stored tokenizer
+    assert again.stdout == first.stdout  # the same seed, the same text
+    unknown = run_cli("generate", "ck/final_model.pt", "--prompt", "naïve €", cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().splitlines() == [
+        "error: field '--prompt': the prompt has characters the model never saw in training: 'ï€'"]
+
 
 def test_heads_that_do_not_divide_the_width_are_refused_before_training(tmp_path: Path) -> None:
     doc = json.loads((WORKFLOWS / "shakespeare_gpt.json").read_text())

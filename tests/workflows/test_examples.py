@@ -17,7 +17,8 @@ from tests.nodes.test_datasets import Ctx
 
 
 TINY = {  # examples too big for CI at their full size: the same graph, smaller
-    "shakespeare_gpt": ["GPT.n_layer=1", "GPT.n_embd=32", "Trainer.max_iters=0", "Trainer.batch_size=512"],
+    "shakespeare_gpt": ["GPT.n_layer=1", "GPT.n_embd=32", "Trainer.max_iters=0", "Trainer.batch_size=512",
+                        "Shakespeare.stride=0"],
 }
 
 

@@ -1,0 +1,37 @@
+"""Text from a language-model checkpoint, decoded with the tokenizer stored inside it."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nodeflow.core.errors import CheckpointError, Issue
+from nodeflow.training.checkpoint import restore_model
+from nodeflow.training.tokenizer import load_tokenizer
+
+
+def load_generator(path: str | Path, device: str = "cpu") -> tuple[Any, Any]:
+    """(model, tokenizer) of a checkpoint whose model can generate (GPT)."""
+    model, checkpoint = restore_model(path, device)
+    tokenizer = ((checkpoint.get("config") or {}).get("data") or {}).get("tokenizer")
+    if not hasattr(model, "generate") or not tokenizer:
+        kind = getattr(model, "nodeflow_config", {}).get("type", type(model).__name__)
+        raise CheckpointError(Issue(f"cannot generate text: it holds a {kind} without a tokenizer; generate "
+                                    "needs a language model trained on text (GPT)", file=str(path)))
+    return model, load_tokenizer(tokenizer)
+
+
+def sample(model: Any, tokenizer: Any, prompt: str, new_tokens: int, temperature: float = 0.8,
+           top_k: int = 200, seed: int = 0) -> str:
+    """The prompt and `new_tokens` sampled tokens after it, as text; the same seed gives the same text."""
+    ids = tokenizer.encode(prompt or "\n")
+    if not ids or 0 in ids:
+        unknown = sorted({c for c in prompt if 0 in tokenizer.encode(c)})
+        raise CheckpointError(Issue(f"the prompt has characters the model never saw in training: "
+                                    f"{''.join(unknown)!r}", field="--prompt"))
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    start = torch.tensor([ids], dtype=torch.int64, device=device)
+    out = model.generate(start, new_tokens, temperature, top_k, generator)
+    return tokenizer.decode(out[0].tolist())
