@@ -34,8 +34,8 @@ def cycle(doc: dict) -> None:
 CASES = {
     "missing file": (lambda t: "nope.json", [], "nope.json: file not found"),
     "malformed json": (lambda t: write(t, "bad.json", '{"format": "nodeflow.workflow",'), [], "not valid JSON"),
-    "unknown node type": (lambda t: mutate(t, "u.json", lambda d: d["nodes"]["cnn"].update(type="model.gpt")),
-                          [], "node 'CNN' field 'type': unknown node type 'model.gpt'"),
+    "unknown node type": (lambda t: mutate(t, "u.json", lambda d: d["nodes"]["cnn"].update(type="model.gpt5")),
+                          [], "node 'CNN' field 'type': unknown node type 'model.gpt5'"),
     "cycle": (lambda t: mutate(t, "c.json", cycle), [], "node 'Split' field 'links': part of a cycle: Split -> Split"),
     "missing link": (lambda t: mutate(t, "m.json", lambda d: d["links"].pop(0)), [],
                      "node 'Split' field 'dataset': required input 'dataset' (dataset) is not connected"),
