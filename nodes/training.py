@@ -15,7 +15,7 @@ from nodeflow.core.layouts import (EXTENSIONS, LAYOUTS, Layout, auto_name, exper
 from nodeflow.core.outputs import name_run
 from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunContext
-from nodeflow.core.tasks import ALL_MONITORS, TASKS
+from nodeflow.core.tasks import ALL_MONITORS, TASKS, either
 from nodeflow.training.callbacks import ProgressEvents
 from nodeflow.training.checkpoint import load_checkpoint
 from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
@@ -57,7 +57,7 @@ def _task_fit(p: Mapping[str, Any], tasks: tuple[str, ...] | None) -> list[tuple
     """monitor and loss must fit the task of the training data (when validation can tell it)."""
     if not tasks:
         return []
-    what = " or ".join(t.replace("_", " ") for t in tasks)
+    what = either([t.replace("_", " ") for t in tasks])
     problems = []
     monitors = {m for t in tasks for m in TASKS[t].monitors}
     if p["monitor"] != "auto" and p["monitor"] not in monitors:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from nodeflow.core.spec import NodeSpec, PortSpec
 
@@ -86,9 +87,32 @@ def port_tasks(spec: NodeSpec, port: PortSpec, params: Mapping[str, object],
     return (chosen,) if chosen in port.tasks else port.tasks
 
 
+def either(names: tuple[str, ...] | list[str]) -> str:
+    """'a', 'a or b', 'a, b or c'."""
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
 def _names(tasks: tuple[str, ...]) -> str:
-    words = [t.replace("_", " ") for t in tasks]
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+    return either([t.replace("_", " ") for t in tasks])
+
+
+def tasks_at(key: Any, port_name: str, spec_of: Callable[[Any], NodeSpec | None],
+             params_of: Callable[[Any], Mapping[str, object]],
+             source_of: Callable[[Any, str], tuple[Any, str] | None],
+             seen: frozenset = frozenset()) -> tuple[str, ...] | None:
+    """The tasks output `port_name` of node `key` can carry (None: any), following `passes`
+    ports (Split, Augment) upstream. Validation walks the workflow, the editor its canvas."""
+    spec = spec_of(key)
+    port = spec.output(port_name) if spec else None
+    if spec is None or port is None or key in seen:
+        return None
+
+    def upstream(in_port: str) -> tuple[str, ...] | None:
+        src = source_of(key, in_port)
+        return tasks_at(src[0], src[1], spec_of, params_of, source_of, seen | {key}) if src else None
+
+    return port_tasks(spec, port, params_of(key), upstream)
 
 
 def task_problem(given: tuple[str, ...] | None, dst: NodeSpec, dst_port: str, src_label: str) -> str | None:

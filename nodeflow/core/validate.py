@@ -17,7 +17,7 @@ from nodeflow.core.params import ParamError, check_path, coerce, resolve_path
 from nodeflow.core.writers import collisions
 from nodeflow.core.registry import Registry
 from nodeflow.core.spec import CheckInput, NodeSpec
-from nodeflow.core.tasks import port_tasks, task_problem
+from nodeflow.core.tasks import task_problem, tasks_at
 from nodeflow.core.workflow import Node, Workflow
 
 PATH_TYPES = ("file", "dir", "outdir", "outfile")
@@ -69,7 +69,10 @@ def plan(workflow: Workflow, registry: Registry, outputs: bool = True) -> Plan:
     sources = _wiring(workflow, specs, bad)
     empty = {(nid, port) for nid, spec in specs.items() if spec.empty_outputs and nid in params
              for port in spec.empty_outputs(params[nid])}
-    gives = tasks_given(specs, params, sources)
+    def gives(node_id: str, port: str) -> tuple[str, ...] | None:
+        return tasks_at(node_id, port, specs.get, lambda n: params.get(n, {}),
+                        lambda n, p: sources.get(n, {}).get(p))
+
     for node_id, spec in specs.items():
         node = workflow.nodes[node_id]
         wired = sources.get(node_id, {})
@@ -97,27 +100,6 @@ def plan(workflow: Workflow, registry: Registry, outputs: bool = True) -> Plan:
     if issues:
         raise ValidationError(issues)
     return Plan(tuple(order), params, sources)
-
-
-def tasks_given(specs: Mapping[str, NodeSpec], params: Mapping[str, Mapping[str, Any]],
-                sources: Mapping[str, Mapping[str, tuple[str, str]]]) -> Any:
-    """gives(node id, output port) -> the tasks that output can carry (None: any), through Splits."""
-    memo: dict[tuple[str, str], tuple[str, ...] | None] = {}
-
-    def gives(node_id: str, port_name: str, seen: frozenset[str] = frozenset()) -> tuple[str, ...] | None:
-        spec = specs.get(node_id)
-        port = spec.output(port_name) if spec else None
-        if spec is None or port is None or node_id in seen:
-            return None
-        if (node_id, port_name) not in memo:
-            def upstream(in_port: str) -> tuple[str, ...] | None:
-                src = sources.get(node_id, {}).get(in_port)
-                return gives(src[0], src[1], seen | {node_id}) if src else None
-
-            memo[node_id, port_name] = port_tasks(spec, port, params.get(node_id, {}), upstream)
-        return memo[node_id, port_name]
-
-    return gives
 
 
 def _params(node: Node, spec: NodeSpec, base_dir: Path, bad: Any, outputs: bool) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from NodeGraphQt.constants import NodePropWidgetEnum
 from PySide6 import QtCore, QtGui
 
 from nodeflow.core import NodeSpec, Registry, link_problem
-from nodeflow.core.tasks import port_tasks, task_problem
+from nodeflow.core.tasks import task_problem, tasks_at
 
 ID_PROP = "nf_id"
 PARAM_PREFIX = "nf_param_"
@@ -106,19 +106,14 @@ class FlowGraph(NodeGraph):
         problem = task_problem(self.tasks_given(out_node, out_port), dst, in_port, f"{out_node.name()}.{out_port}")
         return f"Link refused: {problem}." if problem else None
 
-    def tasks_given(self, node: BaseNode, port: str, seen: frozenset[str] = frozenset()) -> tuple[str, ...] | None:
+    def tasks_given(self, node: BaseNode, port: str) -> tuple[str, ...] | None:
         """The tasks an output can carry, following Split and Augment back to the data (as validation does)."""
-        spec = spec_of(node)
-        out = spec.output(port) if spec else None
-        if spec is None or out is None or node.id in seen:
-            return None
-
-        def upstream(in_port: str) -> tuple[str, ...] | None:
-            linked = node.inputs().get(in_port)
+        def source(view: BaseNode, in_port: str) -> tuple[BaseNode, str] | None:
+            linked = view.inputs().get(in_port)
             sources = linked.connected_ports() if linked else []
-            return self.tasks_given(sources[0].node(), sources[0].name(), seen | {node.id}) if sources else None
+            return (sources[0].node(), sources[0].name()) if sources else None
 
-        return port_tasks(spec, out, params_of(node), upstream)
+        return tasks_at(node, port, spec_of, params_of, source)
 
     def _on_connection_changed(self, disconnected: list, connected: list) -> None:
         allowed = []

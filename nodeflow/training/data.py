@@ -59,7 +59,7 @@ class DataBundle:
     @property
     def output_size(self) -> int:
         """Width of the model's last layer for this data."""
-        return output_size(self.task, self.class_names, self.y, self.info)
+        return output_size(self.task, self.class_names, int(self.y.shape[-1]) if self.y.dim() > 1 else 1, self.info)
 
     def subset(self, index: torch.Tensor, name: str) -> DataBundle:
         return replace(self, x=self.x[index], y=self.y[index], name=name)
@@ -68,12 +68,13 @@ class DataBundle:
         return describe(self)
 
 
-def output_size(task: str, class_names: tuple[str, ...], y: torch.Tensor, info: Mapping[str, Any]) -> int:
+def output_size(task: str, class_names: tuple[str, ...], target_width: int, info: Mapping[str, Any]) -> int:
+    """Width of the model's last layer: the vocabulary, the classes, or the targets' width."""
     if "vocab_size" in info and task != SEQUENCE_CLASSIFICATION:
         return int(info["vocab_size"])
     if class_names and task != REGRESSION:
         return len(class_names)
-    return int(y.shape[-1]) if task in (REGRESSION, MULTILABEL) and y.dim() > 1 else 1
+    return target_width if task in (REGRESSION, MULTILABEL) else 1
 
 
 def describe(data: Any) -> dict[str, Any]:
@@ -121,7 +122,7 @@ class LazyData:
 
     @property
     def output_size(self) -> int:
-        return output_size(self.task, self.class_names, torch.zeros(1, self.target_width), self.info)
+        return output_size(self.task, self.class_names, self.target_width, self.info)
 
     def sample(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Sample i of this (sub)set as the task's (input, target) pair, fixed transforms applied."""

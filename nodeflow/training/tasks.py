@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from nodeflow.core.errors import DataError, Issue
 from nodeflow.core.tasks import (CLASSIFICATION, CONTRASTIVE, LANGUAGE_MODELLING, MULTILABEL, REGRESSION,
-                                 SEGMENTATION, SEQUENCE_CLASSIFICATION, TASKS)
+                                 SEGMENTATION, SEQUENCE_CLASSIFICATION, TASKS, either)
 
 LossFn = Callable[[Any, torch.Tensor], torch.Tensor]
 
@@ -45,17 +45,13 @@ def _tokens_ce(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(out.flatten(0, -2), y.flatten())
 
 
-def _either(names: tuple[str, ...]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-
-
 def make_loss(name: str, task: str, classes: int = 0, data_name: str = "") -> LossFn:
     """The loss `name` for `task` ('auto': the task's first); a mismatch is a DataError on field 'loss'."""
     spec = TASKS[task]
     name = spec.losses[0] if name == "auto" else name
     if name not in spec.losses:
         raise DataError(Issue(f"loss {name!r} does not fit {task.replace('_', ' ')} data '{data_name}' "
-                              f"(use {_either(spec.losses)})", field="loss"))
+                              f"(use {either(spec.losses)})", field="loss"))
     if task == LANGUAGE_MODELLING:
         return _tokens_ce
     if name == "cross_entropy":
@@ -80,7 +76,7 @@ class Scores:
 
     def __init__(self, task: str, loss_fn: LossFn, class_names: tuple[str, ...], top_k: int = 0):
         self.task, self.loss_fn, self.names, self.top_k = task, loss_fn, class_names, top_k
-        self.loss_sum, self.samples = 0.0, 0
+        self.samples = 0
         self.kept: dict[str, list[torch.Tensor]] = {}
         self.sums: dict[str, torch.Tensor] = {}
 
@@ -94,7 +90,7 @@ class Scores:
 
     def update(self, out: Any, y: torch.Tensor) -> None:
         n = len(y)
-        self.loss_sum += float(self.loss_fn(out, y)) * n
+        self._add(loss=self.loss_fn(out, y).detach().float() * n)  # summed on the device: no sync per batch
         self.samples += n
         if self.task in (CLASSIFICATION, SEQUENCE_CLASSIFICATION):
             out = out.float()
@@ -115,9 +111,10 @@ class Scores:
             self._keep(image=out[0].float(), text=out[1].float())
 
     def result(self) -> dict[str, Any]:
-        metrics: dict[str, Any] = {"loss": self.loss_sum / max(self.samples, 1), "samples": self.samples}
-        kept = {k: torch.cat(v) for k, v in self.kept.items()}
         sums = {k: v.cpu() for k, v in self.sums.items()}
+        loss = float(sums.pop("loss", 0.0)) / max(self.samples, 1)
+        metrics: dict[str, Any] = {"loss": loss, "samples": self.samples}
+        kept = {k: torch.cat(v) for k, v in self.kept.items()}
         metrics.update(_RESULTS[self.task](self, kept, sums, metrics["loss"]))
         return metrics
 

@@ -17,7 +17,7 @@ from nodes.image_data import IMAGE_FOLDER
 from nodes.models import CNN
 from tests.conftest import ROOT, WORKFLOWS, run_cli
 from tests.nodes.test_datasets import run
-from tests.training.test_resume import assert_same_final
+from tests.training.test_resume import assert_same_final, uninterrupted
 
 SHAPES = ["run", str(WORKFLOWS / "shapes_resnet.json"), "--set", "Trainer.epochs=2", "--set",
           "Trainer.layout=nodeflow", "--set", "Trainer.num_workers=2", "--set", "Trainer.batch_size=8",
@@ -45,10 +45,7 @@ def test_the_worker_count_does_not_change_the_weights() -> None:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cwd = tmp_path_factory.mktemp("lazy_reference")
-    result = run_cli(*SHAPES, "--set", "Trainer.checkpoint_dir=ref", cwd=cwd)
-    assert result.returncode == 0, result.stderr
-    return cwd / "ref"
+    return uninterrupted(tmp_path_factory, "lazy_reference", *SHAPES)
 
 
 def test_ctrl_c_mid_epoch_with_workers_then_resume_is_bit_identical(reference: Path, tmp_path: Path) -> None:

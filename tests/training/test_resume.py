@@ -46,12 +46,17 @@ def assert_same_final(a: Path, b: Path) -> None:
         assert verify_file(b / name, entry) is None, name
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cwd = tmp_path_factory.mktemp("reference")
-    result = run_cli(*ARGS, "--set", "Trainer.checkpoint_dir=ref", cwd=cwd)
+def uninterrupted(factory: pytest.TempPathFactory, name: str, *args: str) -> Path:
+    """The checkpoint folder of a run that was never stopped: what resumed runs must equal."""
+    cwd = factory.mktemp(name)
+    result = run_cli(*args, "--set", "Trainer.checkpoint_dir=ref", cwd=cwd)
     assert result.returncode == 0, result.stderr
     return cwd / "ref"
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return uninterrupted(tmp_path_factory, "reference", *ARGS)
 
 
 def test_ctrl_c_mid_epoch_then_resume_is_bit_identical(reference: Path, tmp_path: Path) -> None:
