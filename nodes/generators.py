@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from nodeflow.core.spec import NodeSpec, ParamSpec, PortSpec, RunContext
-from nodeflow.core.tasks import CONTRASTIVE, SEGMENTATION, SEQUENCE_CLASSIFICATION
+from nodeflow.core.tasks import CLASSIFICATION, CONTRASTIVE, SEGMENTATION, SEQUENCE_CLASSIFICATION
 from nodeflow.training.data import make_bundle
 from nodes.text_data import BLOCK, LM_OUTPUTS, MAX_LENGTH, TOKENIZER_PARAMS, VAL_FRACTION, encode_rows, \
     language_data, text_classes, tokenizer_for
@@ -109,17 +109,17 @@ SPOTS = {"top left": (0.25, 0.25), "top right": (0.25, 0.75), "bottom left": (0.
          "bottom right": (0.75, 0.75), "center": (0.5, 0.5)}
 
 
-def draw_shape(size: int, shape: str, colour: str, big: bool, spot: str) -> np.ndarray:
+def draw_shape(size: int, shape: str, colour: str, cy: float, cx: float, r: float,
+               background: np.ndarray | float = 0.05) -> np.ndarray:
+    """A [3, size, size] image: `shape` of radius r (fraction of the side) centred at (cy, cx)."""
     rows, cols = np.mgrid[0:size, 0:size] / size
-    cy, cx = SPOTS[spot]
-    r = 0.2 if big else 0.1
     if shape == "circle":
         inside = (rows - cy) ** 2 + (cols - cx) ** 2 <= r * r
     elif shape == "square":
         inside = (abs(rows - cy) <= r * 0.85) & (abs(cols - cx) <= r * 0.85)
     else:
         inside = (rows >= cy - r) & (rows <= cy + r) & (abs(cols - cx) <= (rows - (cy - r)) / 2)
-    image = np.full((3, size, size), 0.05, dtype=np.float32)
+    image = np.broadcast_to(np.asarray(background, dtype=np.float32), (3, size, size)).copy()
     image[:, inside] = np.array(COLOURS[colour], dtype=np.float32)[:, None]
     return image
 
@@ -129,7 +129,7 @@ def run_shape_captions(ctx: RunContext, inputs: Mapping[str, Any], params: Mappi
     images, captions = [], []
     for _ in range(params["samples"]):
         shape, colour, big, spot = rng.choice(SHAPES), rng.choice(list(COLOURS)), rng.random() < 0.5, rng.choice(list(SPOTS))
-        images.append(draw_shape(size, shape, colour, big, spot))
+        images.append(draw_shape(size, shape, colour, *SPOTS[spot], 0.2 if big else 0.1))
         place = "in the center" if spot == "center" else f"at the {spot}"
         captions.append(f"a {'large' if big else 'small'} {colour} {shape} {place}")
     tokenizer = tokenizer_for(params, "\n".join(captions))
@@ -146,6 +146,34 @@ SHAPE_CAPTIONS = NodeSpec(
     params=(_samples(1000), ParamSpec("image_size", "int", 32, "Pixels square", min=8, max=512),
             ParamSpec("caption_length", "int", 48, "Tokens per caption (padded or cut)", min=2, max=4096),
             *TOKENIZER_PARAMS, SEED),
+)
+
+
+# --- Shapes ------------------------------------------------------------------------------
+
+def run_shapes(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """Each class is a colour and a shape, drawn anywhere, at any size, on a noisy grey background."""
+    rng, size = np.random.default_rng(params["seed"]), params["image_size"]
+    names = tuple(f"{colour} {shape}" for colour in COLOURS for shape in SHAPES)
+    labels = rng.integers(0, len(names), params["samples"])
+    images = []
+    for label in labels:
+        colour, shape = names[label].split()
+        r = rng.uniform(0.12, 0.3)
+        cy, cx = rng.uniform(r, 1 - r, size=2)
+        background = rng.uniform(0.0, 0.4) + rng.normal(0, params["noise"], (3, size, size))
+        images.append(draw_shape(size, shape, colour, cy, cx, r, background))
+    return {"dataset": make_bundle(np.stack(images), labels, CLASSIFICATION, names, "shapes",
+                                   {"image_size": size})}
+
+
+SHAPES_NODE = NodeSpec(
+    type="data.shapes", title="Shapes", category="Data", run=run_shapes,
+    outputs=(PortSpec("dataset", "dataset", "RGB images and their class", tasks=(CLASSIFICATION,)),),
+    description="12 classes of coloured shapes (red circle, blue triangle, ...) at random places and sizes on "
+                "noisy backgrounds: a CIFAR-sized image classification set.",
+    params=(_samples(3000), ParamSpec("image_size", "int", 32, "Pixels square", min=8, max=512),
+            ParamSpec("noise", "float", 0.1, "Standard deviation of the background noise", min=0.0, max=1.0), SEED),
 )
 
 
@@ -192,4 +220,4 @@ PHANTOMS = NodeSpec(
             ParamSpec("noise", "float", 0.05, "Standard deviation of the added noise", min=0.0, max=1.0), SEED),
 )
 
-NODES = [STORIES, REVIEWS, SHAPE_CAPTIONS, PHANTOMS]
+NODES = [STORIES, REVIEWS, SHAPE_CAPTIONS, SHAPES_NODE, PHANTOMS]

@@ -20,68 +20,62 @@ from nodeflow.core.spec import CheckInput, ParamSpec
 
 
 class SelfAttention(nn.Module):
-    def __init__(self, width: int, heads: int, dropout: float, bias: bool):
+    """Multi-head self-attention: causal (GPT) or bidirectional with an optional key mask (encoders)."""
+
+    def __init__(self, width: int, heads: int, dropout: float, bias: bool, causal: bool = True):
         super().__init__()
         self.qkv = nn.Linear(width, 3 * width, bias=bias)
         self.proj = nn.Linear(width, width, bias=bias)
-        self.heads, self.dropout = heads, dropout
+        self.heads, self.dropout, self.causal = heads, dropout, causal
         self.out_dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """`keep`: [batch, steps] bool, False for padding keys no query may attend to."""
         batch, steps, width = x.shape
         q, k, v = (t.view(batch, steps, self.heads, width // self.heads).transpose(1, 2)
                    for t in self.qkv(x).split(width, dim=2))
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0,
-                                           is_causal=True)
+        mask = None if keep is None else keep[:, None, None, :]
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=self.causal,
+                                           dropout_p=self.dropout if self.training else 0.0)
         return self.out_dropout(self.proj(y.transpose(1, 2).reshape(batch, steps, width)))
 
 
 class Block(nn.Module):
-    def __init__(self, width: int, heads: int, dropout: float, bias: bool):
+    """Pre-LayerNorm transformer block: attention, then a 4x GELU MLP, each with a residual."""
+
+    def __init__(self, width: int, heads: int, dropout: float, bias: bool, causal: bool = True):
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(width, bias=bias), nn.LayerNorm(width, bias=bias)
-        self.attn = SelfAttention(width, heads, dropout, bias)
+        self.attn = SelfAttention(width, heads, dropout, bias, causal)
         self.mlp = nn.Sequential(nn.Linear(width, 4 * width, bias=bias), nn.GELU(),
                                  nn.Linear(4 * width, width, bias=bias), nn.Dropout(dropout))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x))
+    def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), keep)
         return x + self.mlp(self.norm2(x))
 
 
-class GPT(nn.Module):
-    def __init__(self, vocab: int, block_size: int, layers: int, heads: int, width: int, dropout: float,
-                 bias: bool):
-        super().__init__()
-        self.block_size = block_size
-        self.tokens, self.positions = nn.Embedding(vocab, width), nn.Embedding(block_size, width)
-        self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(Block(width, heads, dropout, bias) for _ in range(layers))
-        self.norm = nn.LayerNorm(width, bias=bias)
-        self.head = nn.Linear(width, vocab, bias=False)
-        self.head.weight = self.tokens.weight  # tied, as in GPT-2
-        for name, param in self.named_parameters():
-            if name.endswith(".weight") and param.dim() == 2:
-                # GPT-2's init; residual projections scaled down by the depth
-                std = 0.02 / math.sqrt(2 * layers) if name.endswith(("proj.weight", "mlp.2.weight")) else 0.02
-                nn.init.normal_(param, 0.0, std)
-            elif name.endswith(".bias"):
-                nn.init.zeros_(param)
+def gpt2_init(model: nn.Module, layers: int) -> None:
+    """GPT-2's init: N(0, 0.02) matrices, residual projections scaled down by the depth, zero biases."""
+    for name, param in model.named_parameters():
+        if name.endswith(".weight") and param.dim() == 2:
+            std = 0.02 / math.sqrt(2 * layers) if name.endswith(("proj.weight", "mlp.2.weight")) else 0.02
+            nn.init.normal_(param, 0.0, std)
+        elif name.endswith(".bias"):
+            nn.init.zeros_(param)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        steps = ids.shape[1]
-        position = torch.arange(steps, device=ids.device)
-        x = self.drop(self.tokens(ids) + self.positions(position))
-        for block in self.blocks:
-            x = block(x)
-        return self.head(self.norm(x))
+
+class Sampler:
+    """`generate` for language models with a `block_size` whose forward gives next-token logits."""
+
+    block_size: int
 
     @torch.no_grad()
     def generate(self, ids: torch.Tensor, new_tokens: int, temperature: float = 1.0, top_k: int = 0,
                  generator: torch.Generator | None = None) -> torch.Tensor:
         """Append `new_tokens` sampled tokens to each row of `ids` (greedy at temperature 0)."""
         for _ in range(new_tokens):
-            logits = self(ids[:, -self.block_size:])[:, -1, :].float()
+            logits = self(ids[:, -self.block_size:])[:, -1, :].float()  # type: ignore[operator]
             if temperature <= 0:
                 following = logits.argmax(dim=-1, keepdim=True)
             else:
@@ -94,13 +88,36 @@ class GPT(nn.Module):
         return ids
 
 
+class GPT(Sampler, nn.Module):
+    def __init__(self, vocab: int, block_size: int, layers: int, heads: int, width: int, dropout: float,
+                 bias: bool):
+        super().__init__()
+        self.block_size = block_size
+        self.tokens, self.positions = nn.Embedding(vocab, width), nn.Embedding(block_size, width)
+        self.drop = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(Block(width, heads, dropout, bias) for _ in range(layers))
+        self.norm = nn.LayerNorm(width, bias=bias)
+        self.head = nn.Linear(width, vocab, bias=False)
+        self.head.weight = self.tokens.weight  # tied, as in GPT-2
+        gpt2_init(self, layers)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        steps = ids.shape[1]
+        position = torch.arange(steps, device=ids.device)
+        x = self.drop(self.tokens(ids) + self.positions(position))
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.norm(x))
+
+
 def check_gpt(c: CheckInput) -> list[tuple[str, str]]:
     if c.params["n_embd"] % c.params["n_head"]:
         return [("n_embd", f"n_embd {c.params['n_embd']} is not divisible by n_head {c.params['n_head']}")]
     return []
 
 
-def build_gpt(p: Mapping[str, Any], in_shape: list[int], out: int) -> nn.Module:
+def build_gpt(p: Mapping[str, Any], shape: Any) -> nn.Module:
+    in_shape, out = shape.input, shape.out
     if len(in_shape) != 1:
         raise DataError(Issue(f"GPT needs token blocks shaped [block_size]; got {in_shape}", field="dataset"))
     block = p["block_size"] or in_shape[0]

@@ -166,7 +166,8 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
             checkpoint_dir=folder, save_interval=params["save_every_n_epochs"],
             max_checkpoints=params["max_checkpoints"], save_best_only=params["save_best_only"],
             compression=params["compression"], backup_checkpoints=params["backup_checkpoints"]))
-        callbacks.append(Checkpoints(manager, emit, snapshot, ctx.workflow_text, info, layout, params["save_best"]))
+        callbacks.append(Checkpoints(manager, emit, snapshot, ctx.workflow_text, info, layout, params["save_best"],
+                                     params["save_every_n_iters"]))
     callbacks.insert(0, ProgressEvents(emit, str(folder or "")))
     loop = TrainingLoop(model, train, val, config, callbacks, ctx.should_stop)
     if params["resume"]:
@@ -200,6 +201,8 @@ TRAINER = NodeSpec(
                   group="Training"),
         ParamSpec("batch_size", "int", 64, "Samples per optimizer step (a last batch of one sample joins "
                   "the previous one)", min=1, max=1_000_000, group="Training"),
+        ParamSpec("grad_accum_steps", "int", 1, "Add up the gradients of this many batches before each optimizer "
+                  "step (a larger effective batch in the same memory)", min=1, max=100_000, group="Training"),
         ParamSpec("optimizer", "choice", "adam", "Optimizer", choices=OPTIMIZERS, group="Optimizer"),
         ParamSpec("lr", "float", 1e-3, "Learning rate", label="Learning rate", min=1e-8, max=10.0, group="Optimizer"),
         ParamSpec("momentum", "float", 0.9, "Momentum (sgd only)", min=0.0, max=1.0, group="Optimizer"),
@@ -229,6 +232,8 @@ TRAINER = NodeSpec(
                   label="Mixed precision", group="Device"),
         ParamSpec("seed", "int", 0, "Seed for data order, augmentation and dropout", min=0, max=2**31 - 1,
                   group="Training"),
+        ParamSpec("generation_samples", "int", 2, "Language models: texts sampled after each epoch into the "
+                  "history files and the run panel (0: none)", min=0, max=32, group="Training"),
         ParamSpec("num_workers", "int", -1, "DataLoader worker processes for lazy data (-1: auto, "
                   "min(4, cores - 1); in-memory data never uses workers)", min=-1, max=64, group="Device"),
         ParamSpec("checkpoint_dir", "outdir", "checkpoints",
@@ -237,6 +242,8 @@ TRAINER = NodeSpec(
                   group="Checkpoints"),
         ParamSpec("save_every_n_epochs", "int", 5, "Save checkpoint_epoch_N.pt every N epochs",
                   label="Save Every N Epochs", min=1, max=100_000, group="Checkpoints"),
+        ParamSpec("save_every_n_iters", "int", 0, "Also save checkpoint_iter_N.pt every N batches inside an "
+                  "epoch, for iteration-based runs (0: off)", min=0, max=100_000_000, group="Checkpoints"),
         ParamSpec("max_checkpoints", "int", 0, "Periodic files to keep, oldest removed first (0: keep all; "
                   "best and final are never removed)", min=0, max=100_000, group="Checkpoints"),
         ParamSpec("save_best", "bool", True, "Write best_model.pt (best.pt) whenever the monitored value improves",

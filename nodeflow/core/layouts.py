@@ -50,6 +50,10 @@ class Layout:
     def periodic(self, epoch: int) -> str:
         return (f"epoch_{epoch:04d}" if self.experiments else f"checkpoint_epoch_{epoch}") + self.extension
 
+    def periodic_step(self, step: int) -> str:
+        """A periodic checkpoint inside an epoch (save_every_n_iters)."""
+        return (f"step_{step:07d}" if self.experiments else f"checkpoint_iter_{step}") + self.extension
+
     @property
     def best(self) -> str:
         return ("best" if self.experiments else "best_model") + self.extension
@@ -74,8 +78,8 @@ class Layout:
     @property
     def checkpoint_patterns(self) -> tuple[str, ...]:
         """Names a run writes in its checkpoint folder (`.pt*`: also .pth and compressed files)."""
-        stems = ("epoch_*", "latest", "best") if self.experiments else \
-            ("checkpoint_epoch_*", "best_model", "final_model", "checkpoint_interrupted")
+        stems = ("epoch_*", "step_*", "latest", "best") if self.experiments else \
+            ("checkpoint_epoch_*", "checkpoint_iter_*", "best_model", "final_model", "checkpoint_interrupted")
         return (MANIFEST, *(stem + ".pt*" for stem in stems), "*.pt*.corrupt*", BACKUPS)
 
     @property

@@ -39,4 +39,5 @@ class ProgressEvents(Callback):
     def on_epoch_end(self, loop: TrainingLoop) -> None:
         state = loop.state
         self.emit("epoch_end", epoch=state.epoch, epochs=loop.config.epochs, step=state.step,
-                  metrics=dict(state.metrics), monitor=state.monitor, improved=state.improved)
+                  metrics=dict(state.metrics), monitor=state.monitor, improved=state.improved,
+                  report=loop.epoch_report)

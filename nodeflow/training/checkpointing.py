@@ -23,8 +23,10 @@ class Checkpoints(Callback):
     `layout` the file names (and, in the experiments layout, latest.pt after every epoch)."""
 
     def __init__(self, manager: CheckpointManager, emit: Emit, config: Mapping[str, Any], workflow_text: str = "",
-                 info: Mapping[str, Any] | None = None, layout: Layout = Layout(), save_best: bool = True):
+                 info: Mapping[str, Any] | None = None, layout: Layout = Layout(), save_best: bool = True,
+                 every_n_iters: int = 0):
         self.manager = manager
+        self.every_n_iters = every_n_iters
         self.layout = layout
         self.save_best = save_best
         self.emit = emit
@@ -38,6 +40,14 @@ class Checkpoints(Callback):
         except OSError as exc:
             raise DataError(Issue(f"cannot create {self.manager.folder}: {exc.strerror}",
                                   field="checkpoint_dir")) from None
+
+    def on_batch_end(self, loop: TrainingLoop, batch: int, batches: int, loss: Any) -> None:
+        """save_every_n_iters: a periodic file inside the epoch, at the end of an accumulation only."""
+        every = self.every_n_iters
+        if every and batch < batches and batch % loop.accum == 0 and loop.state.step % every == 0 \
+                and not self.manager.config.save_best_only:
+            self._save(loop, self.layout.periodic_step(loop.state.step), "periodic")
+            self._prune_periodic()
 
     def on_epoch_end(self, loop: TrainingLoop) -> None:
         epoch, config, layout = loop.state.epoch, self.manager.config, self.layout

@@ -35,3 +35,23 @@ def sample(model: Any, tokenizer: Any, prompt: str, new_tokens: int, temperature
     start = torch.tensor([ids], dtype=torch.int64, device=device)
     out = model.generate(start, new_tokens, temperature, top_k, generator)
     return tokenizer.decode(out[0].tolist())
+
+
+def epoch_samples(model: Any, data: Any, count: int, seed: int, new_tokens: int = 100) -> list[str]:
+    """`count` texts for the history files: each continues the first tokens of a block of `data`.
+
+    Uses its own seeded generator, so the training's random streams (and exact resume) are untouched."""
+    tokenizer = load_tokenizer(data.info["tokenizer"]) if "tokenizer" in data.info else None
+    if tokenizer is None or not len(data):
+        return []
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    texts = []
+    for i in range(count):
+        start = data.sample(i * len(data) // count)[0][:8].to(device)
+        out = model.generate(start[None], new_tokens, 0.8, 200, generator)
+        texts.append(tokenizer.decode(out[0].tolist()))
+    model.train(was_training)
+    return texts

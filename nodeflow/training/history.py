@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -22,16 +23,39 @@ from nodeflow.core.text import checkpoint_line, epoch_line
 Emit = Callable[..., None]
 
 
-def seed_shape(epoch: int, step: int, config: Mapping[str, Any], metrics: Mapping[str, float]) -> dict[str, Any]:
-    """Split flat `train_*` / `val_*` metrics into seed 001's nested train/val form."""
-    groups: dict[str, dict[str, float]] = {"train": {}, "val": {}}
-    for key, value in metrics.items():
-        prefix, _, name = key.partition("_")
-        if prefix in groups and name:
-            groups[prefix][name] = value
-    groups["train"]["time"] = metrics.get("time", 0.0)
-    return {"epoch": epoch, "step": step, "config": dict(config), "metrics": groups,
-            "learning_rate": metrics.get("lr")}
+SEED_NAMES = {"token_accuracy": "accuracy", "per_class_accuracy": None, "confusion_matrix": None, "samples": None}
+
+
+def seed_shape(epoch: int, step: int, config: Mapping[str, Any], metrics: Mapping[str, float],
+               report: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One epoch in seed 001's schema: `metrics.train` / `metrics.val` with loss, accuracy, time and
+    the task's values (perplexity for language models; `retrieval` with R@k for CLIP; per-class
+    Dice and IoU for segmentation), `class_accuracies`, `learning_rate`, `generation_samples`."""
+    report = report or {}
+    train = {k[6:]: v for k, v in metrics.items() if k.startswith("train_")}
+    val: dict[str, Any] = {}
+    for key, value in (report.get("val") or {k[4:]: v for k, v in metrics.items() if k.startswith("val_")}).items():
+        name = SEED_NAMES.get(key, key)
+        if name and not key.startswith(("i2t_r", "t2i_r")):
+            val[name] = value
+    if "perplexity" in val:
+        train["perplexity"] = math.exp(min(train["loss"], 700.0))
+    if "temperature" in report:
+        train["temperature"] = report["temperature"]
+    train["time"] = metrics.get("time", 0.0)
+    groups: dict[str, Any] = {"train": train}
+    if val:
+        groups["val"] = val | {"time": report.get("val_time", 0.0)}
+    doc: dict[str, Any] = {"epoch": epoch, "step": step, "config": dict(config), "metrics": groups}
+    found = report.get("val") or {}
+    if "i2t_r1" in found:
+        groups["retrieval"] = {f"{way.upper()}_R@{k}": found[f"{way}_r{k}"] for way in ("i2t", "t2i") for k in (1, 5, 10)}
+    if isinstance(found.get("per_class_accuracy"), dict):
+        doc["class_accuracies"] = list(found["per_class_accuracy"].values())
+    doc["learning_rate"] = metrics.get("lr")
+    if "generation_samples" in report:
+        doc["generation_samples"] = report["generation_samples"]
+    return doc
 
 
 class HistoryFiles:
@@ -72,7 +96,7 @@ class HistoryFiles:
     def _epoch(self, fields: Mapping[str, Any]) -> None:
         epoch, metrics = fields["epoch"], fields["metrics"]
         folder = self.folder / "history"
-        doc = seed_shape(epoch, fields["step"], self.config.get("trainer", {}), metrics)
+        doc = seed_shape(epoch, fields["step"], self.config.get("trainer", {}), metrics, fields.get("report"))
         text = json.dumps(doc, indent=2) + "\n"
         in_folder(folder, lambda: atomic_write_text(folder / f"epoch_{epoch}.json", text))
         self._log(epoch_line(dict(fields)))

@@ -53,6 +53,8 @@ class TrainConfig:
     warmup_iters: int = 0  # warmup_cosine
     min_lr: float = 0.0  # warmup_cosine
     grad_clip: float = 0.0  # clip the gradient norm (0: off)
+    grad_accum_steps: int = 1  # batches whose gradients add up before each optimizer step
+    generation_samples: int = 2  # language models: texts sampled after each epoch (history files)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> TrainConfig:
@@ -112,9 +114,11 @@ class TrainingLoop:
         if len(train) == 0:
             raise DataError(Issue(f"training data '{train.name}' is empty", field="train"))
         per_epoch = batch_count(len(train), config.batch_size)
+        accum = self.accum = max(1, config.grad_accum_steps)
         if config.max_iters:  # an iteration budget: as many epochs as it takes, the last one cut short
-            config = self.config = replace(config, epochs=-(-config.max_iters // per_epoch))
-        self.steps = config.max_iters or config.epochs * per_epoch
+            config = self.config = replace(config, epochs=-(-config.max_iters * accum // per_epoch))
+        self.steps = config.max_iters or config.epochs * -(-per_epoch // accum)  # optimizer steps
+        self.epoch_report: dict[str, Any] = {}  # per-epoch values that are not plain numbers (history files)
         self.loss_fn = make_loss(config.loss, train)
         self.optimizer = make_optimizer(config.optimizer, self.model.parameters(), config.lr,
                                         config.weight_decay, config.momentum, config.beta2)
@@ -142,7 +146,7 @@ class TrainingLoop:
         # State of an epoch in progress: what a mid-epoch checkpoint needs for exact resume.
         self.epoch_start_loader_state = self.loader_generator.get_state()
         self.loss_sum = torch.zeros((), device=self.device)
-        self.correct = torch.zeros((), device=self.device, dtype=torch.int64)
+        self.correct = torch.zeros((), device=self.device)
         self._resumed = False
 
     def restore(self, checkpoint: Mapping[str, Any]) -> None:
@@ -186,11 +190,13 @@ class TrainingLoop:
         bounds = batch_bounds(n, cfg.batch_size)
         batches = len(bounds) - 1
         if cfg.max_iters:  # the last epoch of an iteration budget stops early
-            batches = min(batches, cfg.max_iters - (self.state.step - first))
+            batches = min(batches, cfg.max_iters * self.accum - (self.state.step - first))
             bounds = bounds[:batches + 1]
-        loss_sum, correct = self.loss_sum, self.correct
+        loss_sum, correct, accum = self.loss_sum, self.correct, self.accum
         for batch, (xb, yb) in enumerate(self._batches(order, bounds, first), start=first):
-            self.optimizer.zero_grad(set_to_none=True)
+            stepping = accum == 1 or (batch + 1) % accum == 0 or batch + 1 == batches
+            if accum == 1 or batch % accum == 0:
+                self.optimizer.zero_grad(set_to_none=True)
             if cfg.amp:
                 with torch.autocast(self.device.type, dtype=self.amp_dtype):
                     out = forward(model, self.train_data.task, xb, yb)
@@ -200,18 +206,20 @@ class TrainingLoop:
                 out = forward(model, self.train_data.task, xb, yb)
                 loss = self.loss_fn(out, yb)
             if self.scaler is not None:
-                self.scaler.scale(loss).backward()
-                if cfg.grad_clip:
-                    self.scaler.unscale_(self.optimizer)
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
+                self.scaler.scale(loss if accum == 1 else loss / accum).backward()
+                if stepping:
+                    if cfg.grad_clip:
+                        self.scaler.unscale_(self.optimizer)
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
             else:
-                loss.backward()
-                if cfg.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                self.optimizer.step()
-            if self.per_batch_scheduler:
+                (loss if accum == 1 else loss / accum).backward()
+                if stepping:
+                    if cfg.grad_clip:
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                    self.optimizer.step()
+            if self.per_batch_scheduler and stepping:
                 self.scheduler.step()
             loss_sum.add_(loss.detach(), alpha=yb.shape[0])
             if self.task.train_accuracy:
@@ -219,12 +227,12 @@ class TrainingLoop:
             self.state.step += 1
             self.state.batch_in_epoch = batch + 1
             self._call("on_batch_end", batch + 1, batches, loss)
-            if self.should_stop():
+            if stepping and self.should_stop():  # never inside an accumulation: its gradients are not saved
                 raise RunInterrupted()
         seen = bounds[-1]  # samples this epoch trained on (all n, unless an iteration budget ended it)
         metrics = {"train_loss": float(loss_sum) / seen}
         if self.task.train_accuracy:
-            metrics["train_accuracy"] = int(correct) / seen
+            metrics["train_accuracy"] = float(correct) / seen
         return metrics
 
     def _batches(self, order: torch.Tensor, bounds: list[int], first: int) -> Any:
@@ -244,11 +252,23 @@ class TrainingLoop:
 
     def _end_epoch(self, metrics: dict[str, float], seconds: float) -> None:
         state = self.state
+        self.epoch_report = {}
         if self.val_data is not None:
-            val = evaluate(self.model, self.val_data, self.loss_fn, self.device, loader=self.val_batches)
+            started = time.perf_counter()
+            val = evaluate(self.model, self.val_data, self.loss_fn, self.device, top_k=5, loader=self.val_batches)
+            self.epoch_report = {"val": val, "val_time": round(time.perf_counter() - started, 4)}
             metrics["val_loss"] = val["loss"]
             for name in self.task.epoch_metrics:
                 metrics[f"val_{name}"] = val[name]
+        scale = getattr(self.model, "logit_scale", None)
+        if isinstance(scale, torch.Tensor):  # CLIP's learned temperature
+            self.epoch_report["temperature"] = float(scale.detach().exp())
+        if self.config.generation_samples and hasattr(self.model, "generate"):
+            from nodeflow.training.generate import epoch_samples
+
+            self.epoch_report["generation_samples"] = epoch_samples(
+                self.model, self.val_data or self.train_data, self.config.generation_samples,
+                mix(self.config.seed, state.epoch))
         metrics["lr"] = float(self.optimizer.param_groups[0]["lr"])
         metrics["time"] = round(seconds, 4)
         value = metrics.get(state.monitor, math.nan)

@@ -68,6 +68,8 @@ def correct_count(task: str, out: Any, y: torch.Tensor) -> torch.Tensor | None:
     """Correct predictions in a training batch (device tensor, no sync), for train_accuracy."""
     if task in (CLASSIFICATION, SEQUENCE_CLASSIFICATION):
         return (out.argmax(dim=1) == y).sum()
+    if task == LANGUAGE_MODELLING:  # each sample's share of correctly predicted tokens
+        return (out.argmax(dim=-1) == y).float().mean(dim=-1).sum()
     return None
 
 
@@ -162,7 +164,8 @@ def _segmentation(s: Scores, _: Any, sums: dict[str, torch.Tensor], __: float) -
     return {"pixel_accuracy": float(sums["correct"]) / max(int(sums["pixels"]), 1),
             "dice": dict(zip(names, dice.tolist())), "iou": dict(zip(names, iou.tolist())),
             "mean_dice": float(dice[present].mean()) if bool(present.any()) else 1.0,
-            "mean_iou": float(iou[present].mean()) if bool(present.any()) else 1.0}
+            "mean_iou": float(iou[present].mean()) if bool(present.any()) else 1.0,
+            "foreground_dice": float(dice[1:][present[1:]].mean()) if bool(present[1:].any()) else 1.0}
 
 
 def _language(s: Scores, _: Any, sums: dict[str, torch.Tensor], loss: float) -> dict[str, Any]:
