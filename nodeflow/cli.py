@@ -101,7 +101,10 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         reason = device_problem(device)
         if reason:
             raise UserError(Issue(reason, field="--device"))
-    return registry, workflow, plan(workflow, registry, outputs=not getattr(args, "dry_run", False))
+    checked = plan(workflow, registry, outputs=not getattr(args, "dry_run", False))
+    for warning in checked.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return registry, workflow, checked
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

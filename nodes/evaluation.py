@@ -19,6 +19,7 @@ from nodeflow.training.batches import LazyBatches, auto_workers
 from nodeflow.training.factory import make_loss
 from nodeflow.training.metrics import evaluate, outputs
 from nodeflow.training.tasks import clip_logits
+from nodeflow.training.tokenizer import tokenizer_mismatch
 
 INPUTS = (PortSpec("model", "model", "Trained model"), PortSpec("dataset", "dataset", "Data to score (any task)"))
 
@@ -28,6 +29,9 @@ def _inputs(ctx: RunContext, inputs: Mapping[str, Any],
     model, data = inputs["model"], inputs["dataset"]
     if data is None or len(data) == 0:
         raise DataError(Issue("the connected dataset is empty (is its Split fraction 0?)", field="dataset"))
+    mismatch = tokenizer_mismatch(getattr(model, "nodeflow_data", None), data.info)
+    if mismatch:
+        raise DataError(Issue(mismatch, field="dataset"))
     if ctx.dry_run:  # one batch
         data = data.subset(torch.arange(min(len(data), params["batch_size"])), data.name)
     device = next(model.parameters()).device

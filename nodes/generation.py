@@ -11,7 +11,7 @@ from nodeflow.core.tasks import LANGUAGE_MODELLING
 
 def run_generate(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     from nodeflow.training.generate import sample
-    from nodeflow.training.tokenizer import load_tokenizer
+    from nodeflow.training.tokenizer import load_tokenizer, tokenizer_mismatch
 
     model, data = inputs["model"], inputs["dataset"]
     if not hasattr(model, "generate"):
@@ -19,6 +19,9 @@ def run_generate(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str
                               field="model"))
     if "tokenizer" not in data.info:
         raise DataError(Issue(f"'{data.name}' has no tokenizer to decode with", field="dataset"))
+    mismatch = tokenizer_mismatch(getattr(model, "nodeflow_data", None), data.info)
+    if mismatch:
+        raise DataError(Issue(mismatch, field="dataset"))
     tokenizer = load_tokenizer(data.info["tokenizer"])
     new_tokens = 8 if ctx.dry_run else params["max_new_tokens"]
     try:

@@ -26,6 +26,7 @@ from nodeflow.training.factory import LOSSES, OPTIMIZERS, SCHEDULERS
 from nodeflow.training.history import HistoryFiles
 from nodeflow.training.loop import TrainConfig, TrainingLoop
 from nodeflow.training.resume import config_changes, newest_valid, set_aside
+from nodeflow.training.tokenizer import tokenizer_mismatch
 from nodeflow.training.run_folder import RUN_FILES, claim, folder_problem
 
 MONITORS = ("auto",) + ALL_MONITORS
@@ -123,6 +124,9 @@ def resume_from(ctx: RunContext, loop: TrainingLoop, resume: str, folder: Path |
     else:
         path = resolve_path(resume, Path.cwd())
     checkpoint = load_checkpoint(path)
+    mismatch = tokenizer_mismatch((checkpoint.get("config") or {}).get("data"), snapshot["data"])
+    if mismatch:
+        raise CheckpointError(Issue(f"cannot resume from {path}: {mismatch}", field="resume"))
     loop.restore(checkpoint)
     changes = config_changes(checkpoint.get("config") or {}, snapshot)
     ctx.emit("resumed", path=str(path), epoch=loop.state.epoch, step=loop.state.step, changes=changes)
@@ -140,6 +144,7 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
         "data": train.describe(),
         "node": ctx.node_name,
     }
+    model.nodeflow_data = snapshot["data"]  # what Evaluate, Predict and Generate check their data against
     if ctx.dry_run:  # a few steps in memory: no folder claimed, nothing resumed or written
         return {"model": dry_fit(model, train, val, config, ctx.emit), "history": {}}
     emit: Any = ctx.emit

@@ -114,6 +114,7 @@ class NodeSpec:
     check_outputs: CheckFn | None = None
     migrate: MigrateFn | None = None  # (params saved at an older version, that version)
     rebuild: Callable[[Mapping[str, Any]], Any] | None = None  # model nodes: config -> module
+    warning: Callable[[Mapping[str, Any]], str] | None = None  # what the user should know before running it
     empty_outputs: Callable[[Mapping[str, Any]], set[str]] | None = None  # outputs these params leave empty
     sections: tuple[str, ...] = ()  # dialog sections, in order (params pick one with `group`)
     collapsed: tuple[str, ...] = ()  # sections shown closed until opened: the rarely changed ones

@@ -30,6 +30,7 @@ class Plan:
     order: tuple[str, ...]
     params: Mapping[str, Mapping[str, Any]]
     sources: Mapping[str, Mapping[str, tuple[str, str]]]  # dst id -> port -> (src id, port)
+    warnings: tuple[Issue, ...] = ()  # not errors: what the user should know (e.g. code it runs)
 
 
 def migrate_nodes(workflow: Workflow, registry: Registry) -> None:
@@ -99,7 +100,10 @@ def plan(workflow: Workflow, registry: Registry, outputs: bool = True) -> Plan:
     order = _topological_order(workflow, sources, bad)
     if issues:
         raise ValidationError(issues)
-    return Plan(tuple(order), params, sources)
+    warnings = tuple(Issue(spec.warning(params[node_id]), node=node.name, file=file)
+                     for node_id, node in workflow.nodes.items()
+                     if (spec := registry.get(node.type)) is not None and spec.warning is not None)
+    return Plan(tuple(order), params, sources, warnings)
 
 
 def _params(node: Node, spec: NodeSpec, base_dir: Path, bad: Any, outputs: bool) -> dict[str, Any]:

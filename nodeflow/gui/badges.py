@@ -8,9 +8,9 @@ from __future__ import annotations
 from NodeGraphQt import BaseNode
 from PySide6 import QtGui, QtWidgets
 
-COLOURS = {"issue": "#e0a030", "running": "#3d8fd6", "done": "#4caf50", "failed": "#d9534f",
+COLOURS = {"issue": "#e0a030", "warning": "#c08020", "running": "#3d8fd6", "done": "#4caf50", "failed": "#d9534f",
            "stopped": "#9e9e9e"}
-LABELS = {"issue": "! issue", "running": "● running", "done": "✓ done", "failed": "✗ failed", "stopped": "■ stopped"}
+LABELS = {"issue": "! issue", "warning": "⚠ note", "running": "● running", "done": "✓ done", "failed": "✗ failed", "stopped": "■ stopped"}
 
 
 def set_badge(node: BaseNode, status: str, detail: str = "") -> None:
@@ -28,7 +28,7 @@ def set_badge(node: BaseNode, status: str, detail: str = "") -> None:
         font.setPointSize(9)
         badge.setFont(font)
         node.view._nf_badge = badge
-    badge.setText(LABELS[status] + (f": {detail[:60]}" if detail and status in ("failed", "issue") else ""))
+    badge.setText(LABELS[status] + (f": {detail[:60]}" if detail and status in ("failed", "issue", "warning") else ""))
     badge.setBrush(QtGui.QBrush(QtGui.QColor(COLOURS[status])))
     badge.setToolTip(detail)
     badge.setPos(2, -badge.boundingRect().height() - 2)

@@ -69,7 +69,7 @@ class RunControl(QtCore.QObject):
         if workflow.path is None:
             workflow.path = self.window.dirs()[0] / "untitled.json"  # relative inputs resolve from there
         try:
-            plan(workflow, self.window.registry, outputs)  # output folders resolve against the cwd: the run folder
+            checked = plan(workflow, self.window.registry, outputs)  # output folders resolve against the cwd
         except UserError as exc:
             for issue in exc.issues:
                 self.panel.issues.addItem(str(issue).replace(f"{workflow.path}: ", ""))
@@ -81,6 +81,11 @@ class RunControl(QtCore.QObject):
             return False
         self.panel.status.setText("Valid: ready to run")
         self.panel.issues.addItem("No issues.")
+        for warning in checked.warnings:
+            self.panel.issues.addItem("Note: " + str(warning).replace(f"{workflow.path}: ", ""))
+            node = self._node(warning.node)
+            if node is not None:
+                set_badge(node, "warning", warning.message)
         return True
 
     def run(self) -> None:

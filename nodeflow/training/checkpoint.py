@@ -121,6 +121,7 @@ def restore_model(path: str | Path, map_location: str | torch.device = "cpu", re
                                     "model input to load the weights into it", file=str(path)))
     model = spec.rebuild(model_config)
     load_weights(model, checkpoint["model_state_dict"], str(path), "the saved config")
+    model.nodeflow_data = (checkpoint.get("config") or {}).get("data")  # its tokenizer, checked against new data
     return model.to(map_location).eval(), checkpoint
 
 

@@ -86,3 +86,18 @@ def load_tokenizer(text: str) -> CharTokenizer | BPETokenizer:
     from tokenizers import Tokenizer
 
     return BPETokenizer(Tokenizer.from_str(data["tokenizer"]))
+
+
+def tokenizer_mismatch(trained_with: Any, data_info: Any) -> str | None:
+    """Why a model trained with the data described by `trained_with` cannot read data with
+    `data_info` (another tokenizer: the same ids would mean other text); None when it can."""
+    ours = (trained_with or {}).get("tokenizer") if isinstance(trained_with, dict) else None
+    theirs = data_info.get("tokenizer")
+    if not ours or not theirs or ours == theirs:
+        return None
+
+    def label(text: str) -> str:
+        tokenizer = load_tokenizer(text)
+        return f"{tokenizer.kind}, {tokenizer.vocab_size} ids"
+
+    return f"the model was trained with another tokenizer ({label(ours)}) than this data's ({label(theirs)})"
