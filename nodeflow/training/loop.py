@@ -195,6 +195,7 @@ class TrainingLoop:
         loss_sum, correct, accum = self.loss_sum, self.correct, self.accum
         for batch, (xb, yb) in enumerate(self._batches(order, bounds, first), start=first):
             stepping = accum == 1 or (batch + 1) % accum == 0 or batch + 1 == batches
+            group = min(accum, batches - batch // accum * accum)  # batches in this accumulation (the last: fewer)
             if accum == 1 or batch % accum == 0:
                 self.optimizer.zero_grad(set_to_none=True)
             if cfg.amp:
@@ -206,7 +207,7 @@ class TrainingLoop:
                 out = forward(model, self.train_data.task, xb, yb)
                 loss = self.loss_fn(out, yb)
             if self.scaler is not None:
-                self.scaler.scale(loss if accum == 1 else loss / accum).backward()
+                self.scaler.scale(loss if group == 1 else loss / group).backward()
                 if stepping:
                     if cfg.grad_clip:
                         self.scaler.unscale_(self.optimizer)
@@ -214,7 +215,7 @@ class TrainingLoop:
                     self.scaler.step(self.optimizer)
                     self.scaler.update()
             else:
-                (loss if accum == 1 else loss / accum).backward()
+                (loss if group == 1 else loss / group).backward()
                 if stepping:
                     if cfg.grad_clip:
                         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

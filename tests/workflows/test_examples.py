@@ -1,6 +1,7 @@
 """Every example workflow runs headless; digits_cnn meets the issue's acceptance checks."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,22 @@ from tests.nodes.test_datasets import Ctx
 
 TINY = {  # examples too big for CI at their full size: the same graph, smaller
     "shakespeare_gpt": ["GPT.n_layer=1", "GPT.n_embd=32", "Trainer.max_iters=0", "Trainer.batch_size=512",
-                        "Shakespeare.stride=0"],
+                        "Shakespeare.stride=0", "Generate.max_new_tokens=20"],
+    "stories_modern": ["Stories.samples=60", "ModernTransformer.n_layer=1", "Trainer.max_iters=0",
+                       "Generate.max_new_tokens=20"],
+    "sentiment_bert": ["Reviews.samples=300"],
+    "shapes_vit": ["Shapes.samples=300", "ViT.n_layer=1"],
+    "shapes_clip": ["ShapeCaptions.samples=300"],
+    "phantom_unet": ["Phantoms.samples=24", "UNet.channels=8,16"],
+    "resnet20": ["Shapes.samples=200"],
+}
+HISTORY = {  # seed 001's per-epoch keys each family adds to metrics.train / metrics.val / the top level
+    "shakespeare_gpt": ({"loss", "perplexity", "accuracy", "time"}, {"loss", "perplexity", "accuracy", "time"},
+                        {"generation_samples", "learning_rate"}),
+    "stories_modern": ({"perplexity", "accuracy"}, {"perplexity", "accuracy"}, {"generation_samples"}),
+    "shapes_vit": ({"accuracy"}, {"accuracy", "top5_accuracy"}, {"class_accuracies", "learning_rate"}),
+    "shapes_clip": ({"temperature", "time"}, {"i2t_accuracy", "t2i_accuracy", "time"}, set()),
+    "phantom_unet": (set(), {"dice", "iou", "foreground_dice"}, set()),
 }
 
 
@@ -41,6 +57,15 @@ def test_example_runs_headless_and_writes_loadable_checkpoints(path: Path, tmp_p
         done = run_cli("ckpt", *command, cwd=tmp_path)
         assert done.returncode == 0, (command, done.stderr)
     assert "bitwise equal: yes" in done.stdout
+    model, _ = restore_model(tmp_path / "ck" / "final_model.pt")  # rebuilt from the checkpoint's own config
+    assert model.nodeflow_config["type"] == torch.load(tmp_path / "ck" / "final_model.pt")["config"]["model"]["type"]
+    if path.stem in HISTORY:
+        train, val, top = HISTORY[path.stem]
+        epoch = json.loads((tmp_path / "ck" / "history" / "epoch_2.json").read_text())
+        assert set(epoch["metrics"]["train"]) >= train and set(epoch["metrics"]["val"]) >= val
+        assert set(epoch) >= top
+        if path.stem == "shapes_clip":
+            assert set(epoch["metrics"]["retrieval"]) == {f"{w}_R@{k}" for w in ("I2T", "T2I") for k in (1, 5, 10)}
 
 
 def test_shapes_resnet_uses_seed_003s_experiment_layout(tmp_path: Path) -> None:
