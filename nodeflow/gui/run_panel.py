@@ -81,10 +81,14 @@ class RunPanel(QtWidgets.QWidget):
         self.runs = RunsPanel(self)
         self.issues = QtWidgets.QListWidget(self)
         self.issues.setObjectName("issues")
+        self.samples = QtWidgets.QPlainTextEdit(self)  # a language model's texts, sampled after each epoch
+        self.samples.setObjectName("samples")
+        self.samples.setReadOnly(True)
+        self.samples.setPlaceholderText("Texts a GPT or ModernTransformer writes after each epoch appear here.")
         self.tabs = QtWidgets.QTabWidget(self)
         self.tabs.setObjectName("run_tabs")
         for widget, title in ((self.console, "Console"), (self.curves, "Curves"), (self.checkpoints, "Checkpoints"),
-                              (self.runs, "Runs"), (self.issues, "Issues")):
+                              (self.runs, "Runs"), (self.issues, "Issues"), (self.samples, "Samples")):
             self.tabs.addTab(widget, title)
         self.tabs.currentChanged.connect(lambda _: self.tabs.currentWidget() is self.runs and self.runs.refresh())
         layout = QtWidgets.QVBoxLayout(self)
@@ -115,6 +119,7 @@ class RunPanel(QtWidgets.QWidget):
         self.console.clear()
         self.console_sink = Console(LineWriter(self.print))
         self.curves.clear()
+        self.samples.clear()
         self.progress.setValue(0)
         self.status.setText("Starting…")
         self.print(f"$ nodeflow run {path} --events jsonl" + (" --dry-run" if dry_run else ""))
@@ -133,6 +138,10 @@ class RunPanel(QtWidgets.QWidget):
             self.status.setText(text)
         elif kind == "epoch_end":
             self.curves.add_epoch(e)
+            texts = (e.get("report") or {}).get("generation_samples")
+            if texts:
+                rule = "\n" + "─" * 40 + "\n"
+                self.samples.setPlainText(f"After epoch {e['epoch']}/{e['epochs']}:\n\n" + rule.join(texts))
         elif kind == "dry_run":
             self.check_text = (f"{e['node']}: about {clock(e['epoch_seconds'])} per epoch, "
                                f"{clock(e['run_seconds'])} for {e['epochs']} epochs")

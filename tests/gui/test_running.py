@@ -2,6 +2,7 @@
 Stop leaves an interrupt checkpoint; a killed or crashing child leaves the editor usable."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -133,3 +134,34 @@ def test_closing_the_editor_during_a_run_stops_the_child_cleanly(qtbot: Any, mak
         os.kill(pid, 0)
     assert (tmp_path / "ck" / "checkpoint_interrupted.pt").is_file()
     assert names(window)  # the document was not touched
+
+
+def test_a_language_model_run_shows_its_latest_samples_and_the_generated_text(
+        qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    window = make_window(Path(__file__).parents[2] / "workflows" / "stories_modern.json")
+    window.meta.path = tmp_path / "stories.json"
+    for name, param, value in (("Stories", "samples", 60), ("ModernTransformer", "n_layer", 1),
+                               ("Trainer", "max_iters", 0), ("Trainer", "epochs", 2),
+                               ("Trainer", "checkpoint_dir", str(tmp_path / "ck")), ("Generate", "max_new_tokens", 20)):
+        node(window, name).set_property(f"nf_param_{param}", value)
+    code, summary = run_and_wait(qtbot, window)
+    assert (code, summary) == (0, "Run completed."), window.runs.panel.console.toPlainText()
+    samples = window.runs.panel.samples.toPlainText()
+    assert samples.startswith("After epoch 2/2:") and samples.count("─" * 40) == 1  # the Trainer's two samples
+    console = window.runs.panel.console.toPlainText()
+    assert "[Generate] Generated:" in console and "Once upon a time" in console
+
+
+def test_a_python_model_node_carries_a_note_that_the_workflow_runs_its_code(
+        qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    (tmp_path / "net.py").write_text("from torch import nn\n\n\nclass Net(nn.Linear):\n    pass\n")
+    path = small_workflow(tmp_path)
+    doc = json.loads(path.read_text())
+    doc["nodes"]["cnn"].update(type="model.python", params={"target": "net.py:Net"})
+    path.write_text(json.dumps(doc))
+    window = make_window(path)
+    assert window.runs.validate(), window.runs.panel.issues.item(0).text()
+    model = node(window, "CNN")
+    assert badge_of(model) == "warning" and "runs Python code from net.py" in model.view._nf_badge.toolTip()
+    notes = [window.runs.panel.issues.item(i).text() for i in range(window.runs.panel.issues.count())]
+    assert any(n.startswith("Note: node 'CNN'") and "net.py" in n for n in notes)
