@@ -69,7 +69,7 @@ def plain_loop(train, iters: int) -> torch.nn.Module:
 def nodeflow_loop(train, iters: int) -> torch.nn.Module:
     config = TrainConfig(epochs=1, max_iters=iters, batch_size=BATCH, optimizer="adamw", lr=LR, weight_decay=0.1,
                          grad_clip=1.0, scheduler="warmup_cosine", warmup_iters=WARMUP, min_lr=MIN_LR, seed=SEED,
-                         device="cpu")
+                         device="cpu", generation_samples=0)  # the step only: no sampling after the epoch
     loop = TrainingLoop(new_model(train), train, None, config, [ProgressEvents(lambda *a, **k: None)])
     loop.fit()
     return loop.model

@@ -5,10 +5,12 @@ checkpoints go there); the Evaluate node's metrics and the run time are read fro
 event stream. Beside sentiment_bert it trains the bag-of-words baseline: the same reviews
 and split, token counts into an MLP, which cannot see word order.
 
-    python benchmarks/model_examples.py [NAME ...]     # default: all seven (about 15 minutes on 2 cores)
+    python benchmarks/model_examples.py [NAME ...] [--set NODE.PARAM=VALUE ...]
+    # default: all seven (about 25 minutes on 2 cores); --set as for `main.py run`, e.g. other seeds
 """
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -35,11 +37,12 @@ HEADLINES = {  # what each issue-9 target is about
 }
 
 
-def run_example(name: str) -> dict:
+def run_example(name: str, settings: list[str]) -> dict:
     path = ROOT / "workflows" / f"{name}.json"
+    extra = [arg for setting in settings for arg in ("--set", setting)]
     with tempfile.TemporaryDirectory() as scratch:
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, str(ROOT / "main.py"), "run", str(path), "--events", "jsonl"],
+        done = subprocess.run([sys.executable, str(ROOT / "main.py"), "run", str(path), "--events", "jsonl", *extra],
                               cwd=scratch, capture_output=True, text=True)
         seconds = time.perf_counter() - started
     if done.returncode:
@@ -79,10 +82,15 @@ def bag_of_words_baseline() -> float:
 
 
 def main() -> None:
-    names = sys.argv[1:] or list(HEADLINES)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cpu")
-    for name in names:
-        print(f"{name:16} {run_example(name)}", flush=True)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help=f"any of {', '.join(HEADLINES)} (default: all)")
+    parser.add_argument("--set", action="append", default=[], dest="settings", metavar="NODE.PARAM=VALUE")
+    args = parser.parse_args()
+    if set(args.names) - set(HEADLINES):
+        parser.error(f"unknown example(s): {', '.join(sorted(set(args.names) - set(HEADLINES)))}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cpu", *args.settings)
+    for name in args.names or list(HEADLINES):
+        print(f"{name:16} {run_example(name, args.settings)}", flush=True)
         if name == "sentiment_bert":
             print(f"{'  bag of words':16} {{'accuracy': {bag_of_words_baseline():.4f}}}  (token counts → MLP 64)")
 
