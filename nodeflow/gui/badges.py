@@ -10,7 +10,8 @@ from PySide6 import QtGui, QtWidgets
 
 COLOURS = {"issue": "#e0a030", "warning": "#c08020", "running": "#3d8fd6", "done": "#4caf50", "failed": "#d9534f",
            "stopped": "#9e9e9e"}
-LABELS = {"issue": "! issue", "warning": "⚠ note", "running": "● running", "done": "✓ done", "failed": "✗ failed", "stopped": "■ stopped"}
+LABELS = {"issue": "! issue", "warning": "⚠ note", "running": "● running", "done": "✓ done", "failed": "✗ failed",
+          "stopped": "■ stopped"}
 
 
 def set_badge(node: BaseNode, status: str, detail: str = "") -> None:

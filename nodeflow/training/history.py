@@ -49,7 +49,8 @@ def seed_shape(epoch: int, step: int, config: Mapping[str, Any], metrics: Mappin
     doc: dict[str, Any] = {"epoch": epoch, "step": step, "config": dict(config), "metrics": groups}
     found = report.get("val") or {}
     if "i2t_r1" in found:
-        groups["retrieval"] = {f"{way.upper()}_R@{k}": found[f"{way}_r{k}"] for way in ("i2t", "t2i") for k in (1, 5, 10)}
+        groups["retrieval"] = {f"{way.upper()}_R@{k}": found[f"{way}_r{k}"]
+                               for way in ("i2t", "t2i") for k in (1, 5, 10)}
     if isinstance(found.get("per_class_accuracy"), dict):
         doc["class_accuracies"] = list(found["per_class_accuracy"].values())
     doc["learning_rate"] = metrics.get("lr")

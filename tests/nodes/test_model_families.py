@@ -87,8 +87,8 @@ def test_gradient_accumulation_matches_one_large_batch() -> None:
 
 
 def test_iteration_checkpoints_resume_to_the_same_weights(tmp_path: Path) -> None:
-    common = [*SMALL_STORIES[:4], "--set", "Trainer.epochs=1", "--set", "Trainer.max_iters=9",
-              "--set", "Trainer.batch_size=4", "--set", "Trainer.save_every_n_iters=3", "--set", "Generate.max_new_tokens=5"]
+    common = [*SMALL_STORIES, "--set", "Trainer.epochs=1", "--set", "Trainer.max_iters=9",
+              "--set", "Trainer.batch_size=4", "--set", "Trainer.save_every_n_iters=3"]
     whole = run_cli("run", STORIES, *common, "--set", "Trainer.checkpoint_dir=ck", cwd=tmp_path)
     assert whole.returncode == 0, whole.stderr
     assert {p.name for p in (tmp_path / "ck").glob("checkpoint_iter_*.pt")} == {"checkpoint_iter_3.pt",
@@ -131,6 +131,7 @@ def test_python_model_from_a_file_beside_the_workflow(tmp_path: Path) -> None:
     node.update(type="model.python", params={"target": "my_net.py:Net", "kwargs": '{"hidden": 24}'})
     (folder / "wf.json").write_text(json.dumps(workflow))
     base = ["--set", "Trainer.epochs=2", "--set", "Trainer.checkpoint_dir=ck"]
+    other = ["--set", "Trainer.epochs=2", "--set", "Trainer.checkpoint_dir=ck3", "--set"]
     checked = run_cli("validate", str(folder / "wf.json"), *base, cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr
     assert "warning:" in checked.stderr and "runs Python code from my_net.py" in checked.stderr
@@ -141,10 +142,8 @@ def test_python_model_from_a_file_beside_the_workflow(tmp_path: Path) -> None:
     shutil.move(tmp_path / "ck", elsewhere / "ck")
     model, _ = restore_model(elsewhere / "ck" / "final_model.pt")  # the file is found by its saved path
     assert type(model).__name__ == "Net" and model.body[1].out_features == 24
-    bad = run_cli("run", str(folder / "wf.json"), *base[:-1], "Trainer.checkpoint_dir=ck3", "--set", "CNN.target=my_net.py:NOT_A_MODULE",
-                  cwd=tmp_path)
+    bad = run_cli("run", str(folder / "wf.json"), *other, "CNN.target=my_net.py:NOT_A_MODULE", cwd=tmp_path)
     assert bad.returncode == 2 and not (tmp_path / "ck3").exists()
     assert "field 'target': my_net.py has a non-nn.Module 'NOT_A_MODULE'" in bad.stderr
-    missing = run_cli("run", str(folder / "wf.json"), *base[:-1], "Trainer.checkpoint_dir=ck3", "--set", "CNN.target=no_such_pkg.mod:Net",
-                      cwd=tmp_path)
+    missing = run_cli("run", str(folder / "wf.json"), *other, "CNN.target=no_such_pkg.mod:Net", cwd=tmp_path)
     assert missing.returncode == 2 and "no_such_pkg.mod does not import: ModuleNotFoundError" in missing.stderr
