@@ -51,7 +51,7 @@ def test_digits_workflow_built_from_the_palette_validates_and_matches_the_exampl
 
 def test_palette_search_filters_by_name_and_description(make_window: Any) -> None:
     window = make_window()
-    window.palette.search.setText("residual")
+    window.palette.search.setText("residual network")
     assert [s.title for s in window.palette.visible_specs()] == ["ResNet"]
     window.palette.search.setText("")
     assert len(window.palette.visible_specs()) == len(window.registry.all())
