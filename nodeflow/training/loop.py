@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from nodeflow.core.errors import DataError, Issue, RunInterrupted
-from nodeflow.core.tasks import CLASSIFICATION, TASKS, better
+from nodeflow.core.tasks import CLASSIFICATION, LANGUAGE_MODELLING, TASKS, better
 from nodeflow.training.allocator import keep_freed_memory
 from nodeflow.training.batches import LazyBatches, auto_workers, mix
 from nodeflow.training.device import resolve_device
@@ -146,7 +146,9 @@ class TrainingLoop:
         # State of an epoch in progress: what a mid-epoch checkpoint needs for exact resume.
         self.epoch_start_loader_state = self.loader_generator.get_state()
         self.loss_sum = torch.zeros((), device=self.device)
-        self.correct = torch.zeros((), device=self.device)
+        # correct predictions (classes) or the sum of per-sample token accuracies (language models)
+        self.correct = torch.zeros((), device=self.device, dtype=torch.float32 if train.task == LANGUAGE_MODELLING
+                                   else torch.int64)
         self._resumed = False
 
     def restore(self, checkpoint: Mapping[str, Any]) -> None:
@@ -194,10 +196,14 @@ class TrainingLoop:
             bounds = bounds[:batches + 1]
         loss_sum, correct, accum = self.loss_sum, self.correct, self.accum
         for batch, (xb, yb) in enumerate(self._batches(order, bounds, first), start=first):
-            stepping = accum == 1 or (batch + 1) % accum == 0 or batch + 1 == batches
-            group = min(accum, batches - batch // accum * accum)  # batches in this accumulation (the last: fewer)
-            if accum == 1 or batch % accum == 0:
+            if accum == 1:
+                stepping, group = True, 1
                 self.optimizer.zero_grad(set_to_none=True)
+            else:
+                stepping = (batch + 1) % accum == 0 or batch + 1 == batches
+                group = min(accum, batches - batch // accum * accum)  # batches in this group (the last: fewer)
+                if batch % accum == 0:
+                    self.optimizer.zero_grad(set_to_none=True)
             if cfg.amp:
                 with torch.autocast(self.device.type, dtype=self.amp_dtype):
                     out = forward(model, self.train_data.task, xb, yb)
