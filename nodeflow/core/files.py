@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -28,22 +30,64 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None], digest: bool = F
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
-    return target.sha256.hexdigest() if isinstance(target, HashingWriter) else None
+    return target.hexdigest() if isinstance(target, HashingWriter) else None
+
+
+PIECE = 8 << 20  # bytes per hand-off to the hashing thread
+PIECES = 4  # buffers: how far writing may run ahead of hashing
 
 
 class HashingWriter:
-    """A write-only file wrapper that updates a SHA-256 with every byte it passes on."""
+    """A write-only file wrapper that updates a SHA-256 with every byte it passes on, no read-back.
+
+    Large writes are copied in pieces into a few reused buffers (the caller may reuse its
+    memory once write returns) and hashed in order on a helper thread (hashlib releases the
+    GIL), so hashing runs beside serialization and writing instead of after them."""
 
     def __init__(self, handle: BinaryIO):
         self.handle = handle
         self.sha256 = hashlib.sha256()
+        self._free: queue.Queue[bytearray] = queue.Queue()
+        self._todo: queue.Queue[memoryview | None] = queue.Queue()
+        self._hasher: threading.Thread | None = None
 
     def write(self, data: bytes) -> int:
-        self.sha256.update(data)
-        return self.handle.write(data)
+        size = len(data)
+        if size < PIECE and self._hasher is None:
+            self.sha256.update(data)
+            self.handle.write(data)
+            return size
+        data = memoryview(data).cast("B")
+        for start in range(0, size, PIECE):
+            piece = self._buffer()[:min(PIECE, size - start)]
+            piece[:] = data[start:start + PIECE]
+            self._todo.put(piece)
+            self.handle.write(piece)
+        return size
+
+    def _buffer(self) -> memoryview:
+        if self._hasher is None:
+            for _ in range(PIECES):
+                self._free.put(bytearray(PIECE))
+            self._hasher = threading.Thread(target=self._hash, daemon=True)
+            self._hasher.start()
+        return memoryview(self._free.get())
+
+    def _hash(self) -> None:
+        while (piece := self._todo.get()) is not None:
+            self.sha256.update(piece)
+            self._free.put(piece.obj)  # type: ignore[arg-type]
 
     def flush(self) -> None:
         self.handle.flush()
+
+    def hexdigest(self) -> str:
+        """The SHA-256 of everything written; stops the helper thread."""
+        if self._hasher is not None:
+            self._todo.put(None)
+            self._hasher.join()
+            self._hasher = None
+        return self.sha256.hexdigest()
 
 
 def in_folder(folder: Path, write: Callable[[], None], attempts: int = 5) -> None:

@@ -75,3 +75,13 @@ def test_a_file_that_no_longer_matches_its_manifest_is_not_used(tmp_path: Path) 
     assert torch.load(path)["model_state_dict"]["w"].sum() != 4  # torch alone loads garbage
     with pytest.raises(CheckpointError, match="not used: SHA-256 does not match"):
         restore_model(path)
+
+
+def test_the_checksum_hashed_while_writing_is_the_files_sha256(tmp_path: Path) -> None:
+    """Large tensors pass the hashing thread in pieces; the digest must still be the file's own."""
+    import hashlib
+
+    state = {"model_state_dict": {"big": torch.randn(5_000_000), "small": torch.arange(3)}, "epoch": 1}
+    digest = atomic_save(state, tmp_path / "big.pt")
+    assert digest == hashlib.sha256((tmp_path / "big.pt").read_bytes()).hexdigest()
+    assert torch.equal(torch.load(tmp_path / "big.pt")["model_state_dict"]["big"], state["model_state_dict"]["big"])
