@@ -35,6 +35,11 @@ from nodeflow.core.workflow import dumps
 from nodeflow.runs import RunRecorder, changed_params
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
+RANK, WORLD = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))  # set by torchrun
+
+
+def _quiet(event: str, **fields: Any) -> None:
+    """The event sink of torchrun's ranks other than 0."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="auto|best|PATH",
                      help="continue every Trainer from a checkpoint: auto = newest valid one in its checkpoint_dir")
     run.add_argument("--events", choices=("jsonl",), help="print events as JSON lines instead of text")
+    run.add_argument("--nproc", type=int, metavar="N",
+                     help="train with N processes (DistributedDataParallel), started by torchrun's launcher; "
+                          "the same as `torchrun --nproc-per-node N -m nodeflow run WORKFLOW`")
     run.add_argument("--dry-run", action="store_true",
                      help="push one batch through the graph and write nothing: what flows on each link, "
                           "model sizes, time per batch and the ETA")
@@ -101,8 +109,9 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         reason = device_problem(device)
         if reason:
             raise UserError(Issue(reason, field="--device"))
-    checked = plan(workflow, registry, outputs=not getattr(args, "dry_run", False))
-    for warning in checked.warnings:
+    # under torchrun only rank 0 checks what is on disk where nodes write (it writes there) and speaks
+    checked = plan(workflow, registry, outputs=not getattr(args, "dry_run", False) and RANK == 0)
+    for warning in checked.warnings if RANK == 0 else ():
         print(f"warning: {warning}", file=sys.stderr)
     return registry, workflow, checked
 
@@ -142,24 +151,51 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.nproc is not None and WORLD == 1:
+        from nodeflow.launch import launch
+
+        return launch(args, _prepare(args)[1])
+    if WORLD > 1:  # started by torchrun: join the process group before anything else
+        from nodeflow.training import distributed
+
+        distributed.start(args.device)
+    try:
+        return _run(args)
+    finally:
+        if WORLD > 1:
+            distributed.stop()
+
+
+def _run(args: argparse.Namespace) -> int:
     registry, workflow, run_plan = _prepare(args)
     from nodeflow.console import Console, jsonl_sink
 
     sink = jsonl_sink() if args.events == "jsonl" else Console(sys.stdout, sys.stderr)
     describe: Any = None
-    if args.dry_run:  # not a run: nothing recorded
+    if RANK != 0:  # torchrun's other ranks: rank 0 prints and records
+        sink = _quiet
+    elif args.dry_run:  # not a run: nothing recorded
         from nodeflow.training.dry_run import describe
     else:
         text = dumps(workflow)
         sink = RunRecorder(sink, {"workflow": str(Path(args.workflow).resolve()), "workflow_text": text,
                                   "workflow_hash": hashlib.sha256(text.encode()).hexdigest(),
-                                  "changed": changed_params(dumps(load_workflow(args.workflow)), text)})
+                                  "changed": changed_params(dumps(_as_saved(args.workflow, registry)), text)})
     stop = threading.Event()
     executor = Executor(registry, sink, device_override=args.device, stop=stop, dry_run=args.dry_run,
                         describe=describe)
     with _stop_on_signals(stop):
         executor.run(workflow, run_plan)
     return EXIT_OK
+
+
+def _as_saved(path: str, registry: Any) -> Any:
+    """The workflow file before --set, its params brought up to the current node versions."""
+    from nodeflow.core.validate import migrate_nodes
+
+    workflow = load_workflow(path)
+    migrate_nodes(workflow, registry)
+    return workflow
 
 
 class _stop_on_signals:
@@ -191,19 +227,28 @@ COMMANDS = {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "devic
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]  # what --nproc hands every process
     warnings.showwarning = _show_warning
     try:
         return COMMANDS[args.command](args)
     except UserError as exc:
-        for issue in exc.issues:
+        for issue in exc.issues if RANK == 0 else ():  # every rank finds the same problem: said once
             print(f"error: {issue}", file=sys.stderr)
         return EXIT_INVALID
     except (RunInterrupted, KeyboardInterrupt):
-        print("Interrupted.", file=sys.stderr)
+        if RANK == 0:
+            print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except NodeRunError as exc:
         if isinstance(exc.__cause__, BrokenPipeError):
             return _reader_went_away()
+        if WORLD > 1:
+            from nodeflow.training.distributed import peer_failure
+
+            if peer_failure(exc.__cause__ or exc):  # another rank failed and says why itself
+                return EXIT_FAILED
+            print(f"error: [rank {RANK}] {exc}", file=sys.stderr)
+            return EXIT_FAILED
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except BrokenPipeError:

@@ -16,11 +16,12 @@ from nodeflow.core.outputs import name_run
 from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunContext
 from nodeflow.core.tasks import ALL_MONITORS, TASKS, either
+from nodeflow.training import distributed
 from nodeflow.training.callbacks import ProgressEvents
 from nodeflow.training.checkpoint import load_checkpoint
 from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
 from nodeflow.training.checkpointing import Checkpoints
-from nodeflow.training.device import DEVICE_CHOICES, device_problem
+from nodeflow.training.device import DEVICE_CHOICES, device_problem, resolve_device
 from nodeflow.training.dry_run import dry_fit
 from nodeflow.training.factory import LOSSES, OPTIMIZERS, SCHEDULERS
 from nodeflow.training.history import HistoryFiles
@@ -38,6 +39,9 @@ def check_trainer(c: CheckInput) -> list[tuple[str, str]]:
     reason = device_problem(p["device"])
     if reason:
         problems.append(("device", reason))
+    elif p["amp"] == "fp16" and resolve_device(p["device"]).type != "cuda":
+        problems.append(("amp", f"fp16 needs a CUDA device (device {p['device']!r} is "
+                                f"{resolve_device(p['device']).type} here); use bf16"))
     if p["monitor"].startswith("val_") and "val" not in c.linked_inputs:
         problems.append(("monitor", f"{p['monitor']!r} needs the 'val' input connected"))
     problems += _task_fit(p, c.input_tasks.get("train"))
@@ -107,22 +111,24 @@ def seed_003_block(params: Mapping[str, Any], folder: Path) -> dict[str, Any]:
             "resume": params["resume"]}
 
 
-def resume_from(ctx: RunContext, loop: TrainingLoop, resume: str, folder: Path | None,
-                snapshot: Mapping[str, Any]) -> None:
-    """Restore `loop` from the checkpoint `resume` names; 'auto' with none found starts fresh."""
-    if resume in ("auto", "best"):
-        assert folder is not None  # check_trainer guarantees it
-        path, skipped = newest_valid(folder, resume)
-        for name, problem in skipped:
-            moved = set_aside(folder, name)
-            ctx.log(f"skipping {folder / name}: {problem}" + (f"; set aside as {moved.name}" if moved else ""))
-        if path is None:
-            if resume == "best":
-                raise CheckpointError(Issue(f"no valid best checkpoint in {folder}", field="resume"))
-            ctx.log(f"no checkpoint to resume from in {folder}; starting from scratch")
-            return
-    else:
-        path = resolve_path(resume, Path.cwd())
+def resume_path(ctx: RunContext, resume: str, folder: Path | None) -> Path | None:
+    """The checkpoint `resume` names; 'auto' with none found: None (start fresh)."""
+    if resume not in ("auto", "best"):
+        return resolve_path(resume, Path.cwd())
+    assert folder is not None  # check_trainer guarantees it
+    path, skipped = newest_valid(folder, resume)
+    for name, problem in skipped:
+        moved = set_aside(folder, name)
+        ctx.log(f"skipping {folder / name}: {problem}" + (f"; set aside as {moved.name}" if moved else ""))
+    if path is None:
+        if resume == "best":
+            raise CheckpointError(Issue(f"no valid best checkpoint in {folder}", field="resume"))
+        ctx.log(f"no checkpoint to resume from in {folder}; starting from scratch")
+    return path
+
+
+def resume_from(ctx: RunContext, loop: TrainingLoop, path: Path, snapshot: Mapping[str, Any]) -> None:
+    """Restore `loop` from the checkpoint at `path`."""
     checkpoint = load_checkpoint(path)
     mismatch = tokenizer_mismatch((checkpoint.get("config") or {}).get("data"), snapshot["data"])
     if mismatch:
@@ -150,21 +156,20 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
     emit: Any = ctx.emit
     callbacks: list[Any] = []
     folder = None
+    lead = distributed.rank() == 0  # under torchrun only rank 0 claims folders and writes files
     if params["checkpoint_dir"]:
         layout = Layout.of(params)
-        run = run_folder(params, model, train)
-        folder = layout.checkpoint_folder(run)
         workflow_hash = hashlib.sha256(ctx.workflow_text.encode()).hexdigest()
-        run_id, moved = claim(run, params["resume"], params["overwrite"], workflow_hash, layout)
-        if moved is not None:
-            ctx.log(f"moved the earlier files in {run} to {moved} (overwrite)")
-        files = {"hyperparameters.json": json.dumps(snapshot["trainer"], indent=2) + "\n"}  # seed 000
-        if layout.experiments:
-            import yaml  # only this layout writes YAML
+        run, run_id = distributed.on_rank0(lambda: claim_run(ctx, params, model, train, workflow_hash, layout))
+        folder = layout.checkpoint_folder(run)
+        if lead:
+            files = {"hyperparameters.json": json.dumps(snapshot["trainer"], indent=2) + "\n"}  # seed 000
+            if layout.experiments:
+                import yaml  # only this layout writes YAML
 
-            files["config.yaml"] = yaml.safe_dump({"checkpoint": seed_003_block(params, run), **snapshot},
-                                                  sort_keys=False)
-        emit = HistoryFiles(run, ctx.emit, snapshot, ctx.workflow_text, files)
+                files["config.yaml"] = yaml.safe_dump({"checkpoint": seed_003_block(params, run), **snapshot},
+                                                      sort_keys=False)
+            emit = HistoryFiles(run, ctx.emit, snapshot, ctx.workflow_text, files)
         info = {"experiment": run.name, "device": settings["device"], "workflow_hash": workflow_hash,
                 "run_id": run_id}
         manager = CheckpointManager(CheckpointConfig(
@@ -172,19 +177,41 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
             max_checkpoints=params["max_checkpoints"], save_best_only=params["save_best_only"],
             compression=params["compression"], backup_checkpoints=params["backup_checkpoints"]))
         callbacks.append(Checkpoints(manager, emit, snapshot, ctx.workflow_text, info, layout, params["save_best"],
-                                     params["save_every_n_iters"]))
+                                     params["save_every_n_iters"], params["async_save"], writes=lead))
     callbacks.insert(0, ProgressEvents(emit, str(folder or "")))
-    loop = TrainingLoop(model, train, val, config, callbacks, ctx.should_stop)
+    loop = TrainingLoop(model, train, val, config, callbacks, ctx.should_stop, ctx.log)
     if params["resume"]:
-        resume_from(ctx, loop, params["resume"], folder, snapshot)
+        path = distributed.on_rank0(lambda: resume_path(ctx, params["resume"], folder))
+        if path is not None:
+            resume_from(ctx, loop, path, snapshot)
     state = loop.fit()
+    distributed.barrier()  # the other ranks wait for rank 0's last file
     emit("fit_end", epochs=state.epoch, best=state.best, best_epoch=state.best_epoch, monitor=state.monitor)
     history = {"epoch_losses": list(state.epoch_losses), **{k: list(v) for k, v in state.history.items()}}
     return {"model": loop.model, "history": history}
 
 
+def claim_run(ctx: RunContext, params: Mapping[str, Any], model: Any, train: Any, workflow_hash: str,
+              layout: Layout) -> tuple[Path, str]:
+    """The run folder, claimed for this run (earlier files moved aside with overwrite)."""
+    run = run_folder(params, model, train)
+    run_id, moved = claim(run, params["resume"], params["overwrite"], workflow_hash, layout)
+    if moved is not None:
+        ctx.log(f"moved the earlier files in {run} to {moved} (overwrite)")
+    return run, run_id
+
+
+def migrate_trainer(params: dict[str, Any], version: int) -> dict[str, Any]:
+    """Version 1 saved amp as a bool (float16 on cuda, bfloat16 on cpu)."""
+    if isinstance(params.get("amp"), bool):
+        cuda = str(params.get("device", "auto")).startswith("cuda")
+        params["amp"] = ("fp16" if cuda else "bf16") if params["amp"] else "off"
+    return params
+
+
 TRAINER = NodeSpec(
     type="train.trainer", title="Trainer", category="Training", run=run_trainer, check=check_trainer,
+    version=2, migrate=migrate_trainer,
     check_outputs=check_folder,
     sections=("Training", "Optimizer", "Schedule", "Device", "Checkpoints", "Best model", "Resume"),
     collapsed=("Schedule", "Device", "Best model", "Resume"),
@@ -233,8 +260,11 @@ TRAINER = NodeSpec(
                   group="Schedule"),
         ParamSpec("device", "str", "auto", "auto, cpu, cuda, cuda:N or mps; auto picks cuda, then mps, then cpu",
                   choices=DEVICE_CHOICES, group="Device"),
-        ParamSpec("amp", "bool", False, "Mixed precision (float16 + GradScaler on cuda, bfloat16 on cpu)",
-                  label="Mixed precision", group="Device"),
+        ParamSpec("amp", "choice", "off", "Mixed precision: bf16 (autocast to bfloat16, cpu or cuda) or "
+                  "fp16 (float16 with a GradScaler, cuda only)", label="Mixed precision",
+                  choices=("off", "bf16", "fp16"), group="Device"),
+        ParamSpec("compile", "bool", False, "torch.compile the model for training; where compiling fails, "
+                  "one line says so and training goes on without it", group="Device"),
         ParamSpec("seed", "int", 0, "Seed for data order, augmentation and dropout", min=0, max=2**31 - 1,
                   group="Training"),
         ParamSpec("generation_samples", "int", 2, "Language models: texts sampled after each epoch into the "
@@ -249,6 +279,9 @@ TRAINER = NodeSpec(
                   label="Save Every N Epochs", min=1, max=100_000, group="Checkpoints"),
         ParamSpec("save_every_n_iters", "int", 0, "Also save checkpoint_iter_N.pt every N batches inside an "
                   "epoch, for iteration-based runs (0: off)", min=0, max=100_000_000, group="Checkpoints"),
+        ParamSpec("async_save", "bool", True, "Write checkpoints on a background thread: training waits only "
+                  "for a copy of the state (the final and interrupt saves wait for the write)",
+                  group="Checkpoints"),
         ParamSpec("max_checkpoints", "int", 0, "Periodic files to keep, oldest removed first (0: keep all; "
                   "best and final are never removed)", min=0, max=100_000, group="Checkpoints"),
         ParamSpec("save_best", "bool", True, "Write best_model.pt (best.pt) whenever the monitored value improves",

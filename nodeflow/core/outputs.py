@@ -157,7 +157,10 @@ def output_problem(path: Path, overwrite: bool = False, hint: str = "set overwri
 
 
 def write_output(path: Path, write: Callable[[BinaryIO], None], writer: str) -> None:
-    """Write `path` atomically and record it as NodeFlow's (the caller checked output_problem)."""
+    """Write `path` atomically and record it as NodeFlow's (the caller checked output_problem).
+    Under torchrun only rank 0 writes: every rank computed the same output."""
+    if os.environ.get("RANK", "0") != "0":
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, write)
     files = _record(path.parent)

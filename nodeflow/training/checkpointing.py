@@ -10,6 +10,8 @@ from nodeflow import __version__
 from nodeflow.checkpoints import CheckpointManager
 from nodeflow.core.errors import DataError, Issue
 from nodeflow.core.layouts import Layout
+from nodeflow.training import distributed
+from nodeflow.training.background import BackgroundWriter, Events, snapshot
 from nodeflow.training.loop import Callback, TrainingLoop
 from nodeflow.training.manifest import prune_periodic
 from nodeflow.training.rng import capture_rng
@@ -24,8 +26,9 @@ class Checkpoints(Callback):
 
     def __init__(self, manager: CheckpointManager, emit: Emit, config: Mapping[str, Any], workflow_text: str = "",
                  info: Mapping[str, Any] | None = None, layout: Layout = Layout(), save_best: bool = True,
-                 every_n_iters: int = 0):
+                 every_n_iters: int = 0, async_save: bool = False, writes: bool = True):
         self.manager = manager
+        self.writes = writes  # False on torchrun's other ranks: they only join the collectives of a save
         self.every_n_iters = every_n_iters
         self.layout = layout
         self.save_best = save_best
@@ -33,8 +36,11 @@ class Checkpoints(Callback):
         self.config = dict(config)
         self.workflow_text = workflow_text  # provenance: the graph as run, in every checkpoint
         self.info = dict(info or {})  # experiment, workflow_hash, device, run_id
+        self.writer = BackgroundWriter() if async_save else None
 
     def on_fit_start(self, loop: TrainingLoop) -> None:
+        if not self.writes:
+            return
         try:
             self.manager.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -42,62 +48,100 @@ class Checkpoints(Callback):
                                   field="checkpoint_dir")) from None
 
     def on_batch_end(self, loop: TrainingLoop, batch: int, batches: int, loss: Any) -> None:
-        """save_every_n_iters: a periodic file inside the epoch, at the end of an accumulation only."""
+        """A background save's error surfaces here; save_every_n_iters: a periodic file inside the
+        epoch, at the end of an accumulation only."""
+        if self.writer is not None:
+            self._emit_all(self.writer.poll())
         every = self.every_n_iters
         if every and batch < batches and batch % loop.accum == 0 and loop.state.step % every == 0 \
                 and not self.manager.config.save_best_only:
-            self._save(loop, self.layout.periodic_step(loop.state.step), "periodic")
-            self._prune_periodic()
+            self._save(loop, [(self.layout.periodic_step(loop.state.step), "periodic")])
 
     def on_epoch_end(self, loop: TrainingLoop) -> None:
         epoch, config, layout = loop.state.epoch, self.manager.config, self.layout
-        periodic = best = None
+        files = []
         if not config.save_best_only and epoch % config.save_interval == 0:
-            periodic = self._save(loop, layout.periodic(epoch), "periodic")
-        if loop.state.improved and self.save_best:  # the same state as the periodic file: serialized once
-            best = self._save(loop, layout.best, "best", same_as=periodic)
+            files.append((layout.periodic(epoch), "periodic"))
+        if loop.state.improved and self.save_best:
+            files.append((layout.best, "best"))
         if layout.latest:
-            self._save(loop, layout.latest, "latest", same_as=periodic or best)
-        if periodic is not None:
-            self._prune_periodic()
+            files.append((layout.latest, "latest"))
+        if files:
+            self._save(loop, files)
 
     def on_fit_end(self, loop: TrainingLoop) -> None:
+        self.finish()
         if self.layout.final:  # experiments: latest.pt already holds the final state
-            self._save(loop, self.layout.final, "final")
+            self._save(loop, [(self.layout.final, "final")], wait=True)
 
     def on_interrupt(self, loop: TrainingLoop) -> None:
-        self._save(loop, self.layout.interrupt, "interrupt")
+        self.finish()
+        self._save(loop, [(self.layout.interrupt, "interrupt")], wait=True)
 
-    def _save(self, loop: TrainingLoop, name: str, kind: str, same_as: Path | None = None) -> Path:
+    def finish(self) -> None:
+        """Wait for a background save in flight and report it."""
+        if self.writer is not None:
+            self._emit_all(self.writer.wait())
+
+    def _save(self, loop: TrainingLoop, files: list[tuple[str, str]], wait: bool = False) -> None:
+        """Save one state under each of `files` (name, kind): serialized once, the other names get
+        copies of those bytes. Async: snapshot now, write on the background thread."""
         data = payload(loop, self.config)
+        if not self.writes:
+            return
         data["workflow"] = self.workflow_text
         if self.layout.experiments:  # seed 003's key: the best monitored value (an accuracy or not)
             data["best_acc"] = loop.state.best
+        state = loop.state
+        fields = {"epoch": state.epoch, "step": state.step, "monitor": state.monitor}
+        values = {kind: state.best if kind == "best" else state.metrics.get(state.monitor) for _, kind in files}
+        periodic = any(kind == "periodic" for _, kind in files)
+
+        def job(data: dict[str, Any]) -> Events:
+            events: Events = []
+            first: Path | None = None
+            for name, kind in files:
+                path = self._write(name, data, kind, first)
+                first = first or path
+                events.append(("checkpoint_saved", {"kind": kind, "path": str(path), **fields, "value": values[kind]}))
+            return events + (self._prune_periodic() if periodic else [])
+
+        if self.writer is None or wait:
+            self._emit_all(job(data))
+        else:
+            frozen = snapshot(data)  # all the training thread waits for
+            self._emit_all(self.writer.submit(lambda: job(frozen)))
+
+    def _write(self, name: str, data: dict[str, Any], kind: str, same_as: Path | None) -> Path:
         try:
-            path = self.manager.save_file(name, data, kind, self.info, same_as=same_as)
+            return self.manager.save_file(name, data, kind, self.info, same_as=same_as)
         except OSError as exc:
             raise RuntimeError(f"could not write checkpoint {self.manager.folder / name}: {exc.strerror or exc}; "
                                f"earlier checkpoints are intact") from None
-        state = loop.state
-        value = state.best if kind == "best" else state.metrics.get(state.monitor)
-        self.emit("checkpoint_saved", kind=kind, path=str(path), epoch=state.epoch, step=state.step,
-                  monitor=state.monitor, value=value)
-        return path
 
-    def _prune_periodic(self) -> None:
+    def _prune_periodic(self) -> Events:
         keep, folder = self.manager.config.max_checkpoints, self.manager.folder
-        if keep > 0:
-            for name in prune_periodic(folder, keep, self.info.get("run_id", "")):
-                self.emit("checkpoint_deleted", path=str(folder / name), reason="max_checkpoints")
+        if keep <= 0:
+            return []
+        return [("checkpoint_deleted", {"path": str(folder / name), "reason": "max_checkpoints"})
+                for name in prune_periodic(folder, keep, self.info.get("run_id", ""))]
+
+    def _emit_all(self, events: Events) -> None:
+        for event, fields in events:
+            self.emit(event, **fields)
 
 
 def payload(loop: TrainingLoop, config: Mapping[str, Any]) -> dict[str, Any]:
     """The checkpoint dict: seed keys first, then what exact resume needs."""
     state = loop.state
     mid_epoch = state.batch_in_epoch > 0
+    loss_sum, correct = loop.loss_sum.detach().clone(), loop.correct.detach().clone()
+    if mid_epoch:  # the epoch's running sums over every rank (a collective: all ranks build the payload)
+        distributed.all_sum(loss_sum, correct)
     rng = capture_rng(loop.loader_generator)
     if mid_epoch:  # resume replays this epoch's data order, then skips the batches done
         rng["loader"] = loop.epoch_start_loader_state
+    rng_ranks = distributed.gathered(rng) if loop.world > 1 else None  # each rank's dropout stream
     return {
         "epoch": state.epoch,
         "model_state_dict": loop.model.state_dict(),
@@ -109,8 +153,10 @@ def payload(loop: TrainingLoop, config: Mapping[str, Any]) -> dict[str, Any]:
         "config": dict(config),
         "step": state.step,
         "batch_in_epoch": state.batch_in_epoch,
-        "epoch_loss_sum": loop.loss_sum.detach().cpu().clone() if mid_epoch else None,
-        "epoch_correct": loop.correct.detach().cpu().clone() if mid_epoch else None,
+        "epoch_loss_sum": loss_sum.cpu() if mid_epoch else None,
+        "epoch_correct": correct.cpu() if mid_epoch else None,
+        "world_size": loop.world,
+        "rng_ranks": rng_ranks,
         "metrics": dict(state.metrics),
         "history": {k: list(v) for k, v in state.history.items()},
         "monitor": state.monitor,

@@ -18,6 +18,7 @@ import torch
 
 from nodeflow.core.errors import DataError, Issue, RunInterrupted
 from nodeflow.core.tasks import CLASSIFICATION, LANGUAGE_MODELLING, TASKS, better
+from nodeflow.training import distributed
 from nodeflow.training.allocator import keep_freed_memory
 from nodeflow.training.batches import LazyBatches, auto_workers, mix
 from nodeflow.training.device import resolve_device
@@ -43,7 +44,8 @@ class TrainConfig:
     gamma: float = 0.1
     device: str = "auto"
     seed: int = 0
-    amp: bool = False
+    amp: str = "off"  # off | bf16 | fp16 (fp16: with a GradScaler)
+    compile: bool = False  # torch.compile the model for training (falls back to eager when it fails)
     monitor: str = "auto"
     mode: str = "auto"
     min_delta: float = 0.0
@@ -60,6 +62,16 @@ class TrainConfig:
     def from_params(cls, params: Mapping[str, Any]) -> TrainConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in params.items() if k in names})
+
+
+AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def amp_mode(value: Any) -> str:
+    """The amp setting as off | bf16 | fp16; True (older workflows and configs) means bf16."""
+    if value is True:
+        return "bf16"
+    return "off" if value in (False, None, "") else str(value)
 
 
 @dataclass
@@ -99,9 +111,11 @@ class Callback:
 class TrainingLoop:
     def __init__(self, model: torch.nn.Module, train: Any, val: Any | None,
                  config: TrainConfig, callbacks: Sequence[Callback] = (),
-                 should_stop: Callable[[], bool] = lambda: False):
+                 should_stop: Callable[[], bool] = lambda: False, log: Callable[[str], None] = print):
         self.config = config
-        self.device = resolve_device(config.device)
+        self.log = log
+        self.device = distributed.local_device(resolve_device(config.device))
+        self.rank, self.world = distributed.rank(), distributed.world_size()
         keep_freed_memory()
         self.model = model.to(self.device)
         self.train_data, self.val_data = train, val
@@ -113,7 +127,10 @@ class TrainingLoop:
                                   "classification needs at least 2", field="train"))
         if len(train) == 0:
             raise DataError(Issue(f"training data '{train.name}' is empty", field="train"))
-        per_epoch = batch_count(len(train), config.batch_size)
+        if len(train) < self.world:
+            raise DataError(Issue(f"training data '{train.name}' has {len(train)} samples, fewer than the "
+                                  f"{self.world} processes", field="train"))
+        per_epoch = batch_count(len(train), config.batch_size, self.world)
         accum = self.accum = max(1, config.grad_accum_steps)
         if config.max_iters:  # an iteration budget: as many epochs as it takes, the last one cut short
             config = self.config = replace(config, epochs=-(-config.max_iters * accum // per_epoch))
@@ -125,9 +142,20 @@ class TrainingLoop:
         self.scheduler = make_scheduler(config.scheduler, self.optimizer, config.epochs, config.step_size,
                                         config.gamma, self.steps, config.warmup_iters, config.min_lr)
         self.per_batch_scheduler = config.scheduler == PER_BATCH
-        use_scaler = config.amp and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
-        self.amp_dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
+        self.amp_dtype = AMP_DTYPES[amp_mode(config.amp)]
+        self.scaler = torch.amp.GradScaler(self.device.type) if self.amp_dtype == torch.float16 else None
+        self.train_model = self.model  # what the batches go through: compiled or wrapped for DDP
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.train_model = DistributedDataParallel(self.model, device_ids=ids)
+        self.compile_note = ""
+        if config.compile:
+            try:
+                self.train_model = torch.compile(self.train_model)
+            except Exception as exc:
+                self._compile_failed(exc)
         self.loader_generator = torch.Generator()
         monitor = config.monitor
         if monitor == "auto":
@@ -178,7 +206,7 @@ class TrainingLoop:
 
     def _train_epoch(self) -> dict[str, float]:
         model, cfg = self.model, self.config
-        model.train()
+        self.train_model.train()
         n = len(self.train_data)
         first = self.state.batch_in_epoch  # > 0 only when resuming mid-epoch
         if first == 0:
@@ -189,13 +217,16 @@ class TrainingLoop:
             self.loader_generator.set_state(self.epoch_start_loader_state)
         order = torch.randperm(n, generator=self.loader_generator)
         order = order if self.lazy else order.to(self.device)
-        bounds = batch_bounds(n, cfg.batch_size)
+        bounds = batch_bounds(n, cfg.batch_size, self.world)
         batches = len(bounds) - 1
         if cfg.max_iters:  # the last epoch of an iteration budget stops early
             batches = min(batches, cfg.max_iters * self.accum - (self.state.step - first))
             bounds = bounds[:batches + 1]
-        loss_sum, correct, accum = self.loss_sum, self.correct, self.accum
+        loss_sum, correct, accum, world = self.loss_sum, self.correct, self.accum, self.world
         for batch, (xb, yb) in enumerate(self._batches(order, bounds, first), start=first):
+            # DDP averages the ranks' gradients; weighting each rank's mean loss by its share of the
+            # global batch makes that average the gradient of the global batch's mean, uneven last batch too
+            share = 1.0 if world == 1 else yb.shape[0] * world / (bounds[batch + 1] - bounds[batch])
             if accum == 1:
                 stepping, group = True, 1
                 self.optimizer.zero_grad(set_to_none=True)
@@ -204,16 +235,16 @@ class TrainingLoop:
                 group = min(accum, batches - batch // accum * accum)  # batches in this group (the last: fewer)
                 if batch % accum == 0:
                     self.optimizer.zero_grad(set_to_none=True)
-            if cfg.amp:
+            if self.amp_dtype is not None:
                 with torch.autocast(self.device.type, dtype=self.amp_dtype):
-                    out = forward(model, self.train_data.task, xb, yb)
+                    out = self._forward(xb, yb)
                     out = out.float() if isinstance(out, torch.Tensor) else out
                     loss = self.loss_fn(out, yb)
             else:
-                out = forward(model, self.train_data.task, xb, yb)
+                out = self._forward(xb, yb)
                 loss = self.loss_fn(out, yb)
             if self.scaler is not None:
-                self.scaler.scale(loss if group == 1 else loss / group).backward()
+                self.scaler.scale(loss if group == 1 and share == 1.0 else loss * share / group).backward()
                 if stepping:
                     if cfg.grad_clip:
                         self.scaler.unscale_(self.optimizer)
@@ -221,7 +252,7 @@ class TrainingLoop:
                     self.scaler.step(self.optimizer)
                     self.scaler.update()
             else:
-                (loss if group == 1 else loss / group).backward()
+                (loss if group == 1 and share == 1.0 else loss * share / group).backward()
                 if stepping:
                     if cfg.grad_clip:
                         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -234,23 +265,40 @@ class TrainingLoop:
             self.state.step += 1
             self.state.batch_in_epoch = batch + 1
             self._call("on_batch_end", batch + 1, batches, loss)
-            if stepping and self.should_stop():  # never inside an accumulation: its gradients are not saved
+            # never inside an accumulation (its gradients are not saved); all ranks stop at the same step
+            if stepping and distributed.any_rank(self.should_stop(), self.device):
                 raise RunInterrupted()
+        distributed.all_sum(loss_sum, correct)
         seen = bounds[-1]  # samples this epoch trained on (all n, unless an iteration budget ended it)
         metrics = {"train_loss": float(loss_sum) / seen}
         if self.task.train_accuracy:
             metrics["train_accuracy"] = float(correct) / seen
         return metrics
 
+    def _forward(self, xb: Any, yb: Any) -> Any:
+        try:
+            return forward(self.train_model, self.train_data.task, xb, yb)
+        except Exception as exc:  # torch.compile fails on the first call, not when asked
+            if not self.config.compile or self.compile_note:
+                raise
+            self._compile_failed(exc)
+            return forward(self.train_model, self.train_data.task, xb, yb)
+
+    def _compile_failed(self, exc: BaseException) -> None:
+        self.compile_note = f"torch.compile failed ({_first_line(exc)}); training without it"
+        self.train_model = getattr(self.train_model, "_orig_mod", self.train_model)
+        self.log(self.compile_note)
+
     def _batches(self, order: torch.Tensor, bounds: list[int], first: int) -> Any:
         """(x, y) on the device for batches first.. of this epoch's order; skipped ones are never read."""
+        rank, world = self.rank, self.world  # each rank: every world-th sample of each global batch
         if self.lazy:
-            todo = [order[bounds[b]:bounds[b + 1]].tolist() for b in range(first, len(bounds) - 1)]
+            todo = [order[bounds[b] + rank:bounds[b + 1]:world].tolist() for b in range(first, len(bounds) - 1)]
             yield from self.batches.epoch(todo, self.state.epoch)
             return
         augment = self.train_data.augment
         for batch in range(first, len(bounds) - 1):
-            index = order[bounds[batch]:bounds[batch + 1]]
+            index = order[bounds[batch] + rank:bounds[batch + 1]:world]
             xb, yb = self._x[index], self._y[index]
             if augment is not None:
                 generator = torch.Generator().manual_seed(mix(self.config.seed, self.state.epoch, batch))
@@ -308,14 +356,19 @@ class TrainingLoop:
         return value < best - delta if self.mode == "min" else value > best + delta
 
 
-def batch_bounds(n: int, batch_size: int) -> list[int]:
-    """Where each batch of an epoch starts, then n; a last batch of one sample joins the previous
-    one (BatchNorm needs two)."""
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0][:160] if lines else type(exc).__name__)
+
+
+def batch_bounds(n: int, batch_size: int, world: int = 1) -> list[int]:
+    """Where each global batch of an epoch starts, then n; a last batch of one sample joins the
+    previous one (BatchNorm needs two), and with `world` processes one too small to give each a sample."""
     bounds = list(range(0, n, batch_size)) + [n]
-    if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] < max(2, world):
         del bounds[-2]
     return bounds
 
 
-def batch_count(n: int, batch_size: int) -> int:
-    return len(batch_bounds(n, batch_size)) - 1
+def batch_count(n: int, batch_size: int, world: int = 1) -> int:
+    return len(batch_bounds(n, batch_size, world)) - 1

@@ -70,6 +70,12 @@ def config_changes(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str =
 
 
 def restore_loop(loop: TrainingLoop, ckpt: Mapping[str, Any]) -> None:
+    saved_world = int(ckpt.get("world_size") or 1)
+    if ckpt.get("batch_in_epoch") and saved_world != loop.world:
+        raise CheckpointError(Issue(f"this checkpoint was saved mid-epoch by {saved_world} process(es) and this "
+                                    f"run has {loop.world}: a mid-epoch state resumes only under the same number; "
+                                    "resume from the last epoch-boundary checkpoint instead "
+                                    "(checkpoint_epoch_N.pt, or best/final)", field="resume"))
     try:
         loop.model.load_state_dict(ckpt["model_state_dict"])
         loop.optimizer.load_state_dict(ckpt["optimizer_state_dict"])
@@ -88,9 +94,11 @@ def restore_loop(loop: TrainingLoop, ckpt: Mapping[str, Any]) -> None:
     state.metrics = dict(ckpt.get("metrics") or {})
     if ckpt.get("monitor") == state.monitor:
         state.best, state.best_epoch = ckpt.get("best"), int(ckpt.get("best_epoch", 0))
-    if "rng" in ckpt:
-        restore_rng(ckpt["rng"], loop.loader_generator)
+    ranks = ckpt.get("rng_ranks") or []
+    rng = ranks[loop.rank] if len(ranks) == loop.world else ckpt.get("rng")  # another world size: rank 0's
+    if rng is not None:
+        restore_rng(rng, loop.loader_generator)
     loop.epoch_start_loader_state = loop.loader_generator.get_state()
-    if state.batch_in_epoch:
+    if state.batch_in_epoch and loop.rank == 0:  # the saved sums are over all ranks: counted once
         loop.loss_sum.copy_(torch.as_tensor(ckpt["epoch_loss_sum"]))
         loop.correct.copy_(torch.as_tensor(ckpt["epoch_correct"]))

@@ -59,9 +59,74 @@ def test_every_optimizer_and_scheduler_trains(optimizer: str, scheduler: str) ->
 
 
 def test_mixed_precision_on_cpu_trains() -> None:
-    _, state = fit(TrainConfig(epochs=3, amp=True, lr=0.01))
+    _, state = fit(TrainConfig(epochs=3, amp="bf16", lr=0.01))
     assert all(math.isfinite(v) for v in state.epoch_losses)
     assert state.epoch_losses[-1] < state.epoch_losses[0]
+
+
+def test_the_fp16_grad_scaler_state_round_trips_through_a_resume(tmp_path: Path) -> None:
+    """fp16 keeps a GradScaler (cuda in the Trainer; the loop runs it on cpu too, which is what CI has)."""
+    config = TrainConfig(epochs=3, amp="fp16", lr=0.01, batch_size=32)
+    whole, _ = fit(config)
+    calls = {"n": 0}
+
+    def stop_mid_epoch() -> bool:
+        calls["n"] += 1
+        return calls["n"] == 12
+
+    manager = CheckpointManager(CheckpointConfig(tmp_path, save_interval=100, max_checkpoints=0))
+    with pytest.raises(RunInterrupted):
+        fit(config, [Checkpoints(manager, lambda e, **f: None, {})], stop_mid_epoch)
+    saved = torch.load(tmp_path / "checkpoint_interrupted.pt")
+    assert saved["scaler_state_dict"]["scale"] > 0 and saved["step"] == 12
+    data = blobs()
+    resumed = TrainingLoop(mlp(data), data, blobs(60, seed=1), config)
+    resumed.restore(saved)
+    assert resumed.scaler.state_dict() == saved["scaler_state_dict"]
+    resumed.fit()
+    assert resumed.scaler.state_dict() == whole.scaler.state_dict()
+    for name, tensor in whole.model.state_dict().items():
+        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+
+
+def test_background_saves_hold_the_state_of_their_epoch_and_report_every_file(tmp_path: Path) -> None:
+    runs = {}
+    for mode in ("sync", "async"):
+        manager = CheckpointManager(CheckpointConfig(tmp_path / mode, save_interval=1, max_checkpoints=2))
+        events: list[tuple[str, dict]] = []
+        ckpt = Checkpoints(manager, lambda e, **f: events.append((e, f)), {}, async_save=mode == "async")
+        fit(TrainConfig(epochs=4, lr=0.01), [ckpt])
+        runs[mode] = events
+    assert sorted(f["path"].replace("async", "sync") for e, f in runs["async"]) == \
+        sorted(f["path"] for e, f in runs["sync"])  # the same files saved and pruned, all reported
+    for name in ("checkpoint_epoch_3.pt", "checkpoint_epoch_4.pt", "best_model.pt"):
+        a, b = torch.load(tmp_path / "sync" / name), torch.load(tmp_path / "async" / name)
+        assert a["epoch"] == b["epoch"]
+        for key, tensor in a["model_state_dict"].items():  # not the weights of a later step
+            assert torch.equal(tensor, b["model_state_dict"][key]), (name, key)
+    assert not (tmp_path / "async" / "checkpoint_epoch_1.pt").exists()  # max_checkpoints=2
+
+
+def test_a_failed_background_save_stops_training_with_one_line_and_keeps_earlier_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import nodeflow.checkpoints as api
+
+    real, calls = api.atomic_save, {"n": 0}
+
+    def full_disk_on_the_third_save(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "atomic_save", full_disk_on_the_third_save)
+    manager = CheckpointManager(CheckpointConfig(tmp_path, save_interval=1, max_checkpoints=0))
+    ckpt = Checkpoints(manager, lambda e, **f: None, {}, save_best=False, async_save=True)
+    with pytest.raises(RuntimeError, match=r"could not write checkpoint .*checkpoint_epoch_3.pt: No space left "
+                                           r"on device; earlier checkpoints are intact"):
+        fit(TrainConfig(epochs=6, lr=0.01), [ckpt])
+    assert [torch.load(tmp_path / f"checkpoint_epoch_{n}.pt")["epoch"] for n in (1, 2)] == [1, 2]
+    assert not list(tmp_path.glob("*.tmp")) and not (tmp_path / "checkpoint_epoch_3.pt").exists()
 
 
 def test_nan_is_never_the_best_value() -> None:

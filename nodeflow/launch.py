@@ -1,0 +1,75 @@
+"""`nodeflow run WORKFLOW --nproc N`: start N processes through torchrun's own launcher
+(torch.distributed.run), each running `python -m nodeflow run WORKFLOW` with the same arguments.
+
+The workflow was validated here first, so bad input is one line and exit 2 before any process
+starts. A failed rank prints its own one-line error; the launcher's summary becomes one line.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from typing import Any
+
+from nodeflow.core import Issue, UserError
+
+
+def launch(args: argparse.Namespace, workflow: Any) -> int:
+    n = args.nproc
+    if n < 1:
+        raise UserError(Issue(f"must be 1 or more, got {n}", field="--nproc"))
+    cuda = _cuda_requested(args, workflow)
+    if cuda:
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count < n:
+            raise UserError(Issue(f"{n} processes on cuda need {n} GPUs; this machine has {count}",
+                                  field="--nproc"))
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n)))  # threads per process
+    for name in ("torch.distributed.elastic", "torch.distributed.elastic.multiprocessing.api"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)  # its failure report becomes our one line
+    argv = _without_nproc(args.argv)
+    try:
+        run(get_args_parser().parse_args(["--standalone", "--nproc-per-node", str(n), "-m", "nodeflow", *argv]))
+    except ChildFailedError as exc:
+        return _exit_code(exc)
+    return 0
+
+
+def _cuda_requested(args: argparse.Namespace, workflow: Any) -> bool:
+    devices = [args.device] if args.device else [str(n.params.get("device", "")) for n in workflow.nodes.values()
+                                                  if "amp" in n.params]
+    return any(d.startswith("cuda") for d in devices if d)
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
+
+
+def _exit_code(exc: Any) -> int:
+    """The first failure's exit code; a rank killed by a signal is one line here (it could not speak)."""
+    rank, failure = min(exc.failures.items(), key=lambda item: item[1].timestamp)
+    code = failure.exitcode
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        print(f"error: rank {rank} was killed by {name}; every rank stopped. `--resume auto` continues "
+              f"from the last checkpoint", file=sys.stderr)
+        return 1
+    return code
