@@ -28,6 +28,7 @@ def launch(args: argparse.Namespace, workflow: Any) -> int:
         if count < n:
             raise UserError(Issue(f"{n} processes on cuda need {n} GPUs; this machine has {count}",
                                   field="--nproc"))
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
 
@@ -39,6 +40,9 @@ def launch(args: argparse.Namespace, workflow: Any) -> int:
         run(get_args_parser().parse_args(["--standalone", "--nproc-per-node", str(n), "-m", "nodeflow", *argv]))
     except ChildFailedError as exc:
         return _exit_code(exc)
+    except SignalException:  # Ctrl-C or the editor's Stop: the ranks were asked to stop too
+        print("Interrupted.", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from NodeGraphQt import BackdropNode, BaseNode
 
+from nodeflow.core.validate import migrate_nodes
 from nodeflow.core import Issue, Link, Node, Workflow, WorkflowFileError, link_problem
 from nodeflow.core.workflow import ID_PATTERN
 from nodeflow.gui.graph import ID_PROP, PARAM_PREFIX, FlowGraph, graph_type, params_of, set_tooltips, spec_of
@@ -62,6 +63,7 @@ def add_workflow(graph: FlowGraph, workflow: Workflow, offset: tuple[float, floa
     problems = preflight(graph, workflow)
     if problems:
         raise WorkflowFileError(problems)
+    migrate_nodes(workflow, graph.registry)  # params saved by older node versions, brought up to date
     positions = workflow.layout.get("nodes", {}) if isinstance(workflow.layout.get("nodes"), dict) else {}
     made: dict[str, BaseNode] = {}
     for index, node in enumerate(workflow.nodes.values()):

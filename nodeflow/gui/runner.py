@@ -51,6 +51,9 @@ class RunProcess(QtCore.QObject):
     def start(self, workflow: Path, cwd: Path, device: str = "", resume: str = "",
               overrides: Sequence[str] = (), dry_run: bool = False) -> None:
         args = ["run", str(workflow), "--events", "jsonl"] + (["--dry-run"] if dry_run else [])
+        if device.startswith("ddp:"):  # N processes (DDP): `run --nproc N --device DEVICE`; a dry run uses one
+            _, count, device = device.split(":", 2)
+            args += [] if dry_run else ["--nproc", count]
         args += ["--device", device] if device else []
         args += ["--resume", resume] if resume else []
         for override in overrides:

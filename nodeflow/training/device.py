@@ -1,6 +1,7 @@
 """Device names (`auto`, `cpu`, `cuda`, `cuda:N`, `mps`) to torch devices, with clear errors."""
 from __future__ import annotations
 
+import os
 import re
 
 import torch
@@ -37,10 +38,17 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def available_devices() -> list[dict[str, str]]:
-    """What the editor's device picker offers: auto, cpu, each CUDA device by name and memory, mps."""
+def available_devices(cores: int | None = None) -> list[dict[str, str]]:
+    """What the editor's device picker offers: auto, cpu, each CUDA device by name and memory, mps,
+    and data-parallel runs where they make sense: one process per GPU with 2 or more GPUs, 2 CPU
+    processes with 4 or more cores. Those are `ddp:N:DEVICE` (`run --nproc N --device DEVICE`)."""
     found = [{"device": "auto", "label": "auto"}, {"device": "cpu", "label": "cpu"}]
-    for index in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if gpus >= 2:
+        found.append({"device": f"ddp:{gpus}:cuda", "label": f"{gpus} processes (DDP), one per GPU"})
+    if (cores or os.cpu_count() or 1) >= 4:
+        found.append({"device": "ddp:2:cpu", "label": "2 processes (DDP) on cpu"})
+    for index in range(gpus):
         props = torch.cuda.get_device_properties(index)
         found.append({"device": f"cuda:{index}",
                       "label": f"cuda:{index} · {props.name} ({props.total_memory / 2**30:.0f} GiB)"})

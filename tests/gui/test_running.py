@@ -43,9 +43,10 @@ def test_run_from_the_editor_writes_periodic_best_and_final_while_the_plot_fills
     files = {p.name for p in (tmp_path / "ck").glob("*.pt")}
     assert files == {"checkpoint_epoch_1.pt", "checkpoint_epoch_2.pt", "checkpoint_epoch_3.pt", "best_model.pt",
                      "final_model.pt"}
-    # while training: epoch N's event arrives after checkpoint_epoch_{N-1} exists, and the plot has N points
+    # while training, the plot has N points at epoch N, and files appear: saves run in the background,
+    # one at a time, so epoch 1's files exist once epoch 2's save has started, before epoch 3's event
     assert [epoch for epoch, _, _ in seen] == [1, 2, 3]
-    assert "checkpoint_epoch_1.pt" in seen[1][1] and "best_model.pt" in seen[1][1]
+    assert "checkpoint_epoch_1.pt" in seen[2][1] and "best_model.pt" in seen[2][1]
     assert [points for _, _, points in seen] == [1, 2, 3]
     assert len(window.runs.panel.curves.points("val_loss")) == 3
     assert window.runs.panel.progress.value() == 1000
@@ -165,3 +166,21 @@ def test_a_python_model_node_carries_a_note_that_the_workflow_runs_its_code(
     assert badge_of(model) == "warning" and "runs Python code from net.py" in model.view._nf_badge.toolTip()
     notes = [window.runs.panel.issues.item(i).text() for i in range(window.runs.panel.issues.count())]
     assert any(n.startswith("Note: node 'CNN'") and "net.py" in n for n in notes)
+
+
+def test_the_device_picker_offers_ddp_and_runs_the_workflow_in_two_processes(
+        qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    from nodeflow.training.device import available_devices
+
+    window = make_window(small_workflow(tmp_path))
+    node(window, "Trainer").set_property("nf_param_epochs", 2)
+    window.runs.panel.set_devices(available_devices(cores=8))  # this CI machine has fewer cores than that
+    picker = window.runs.panel.device
+    picker.setCurrentIndex(picker.findText("2 processes (DDP) on cpu"))
+    assert picker.currentData() == "ddp:2:cpu"
+    code, summary = run_and_wait(qtbot, window)
+    assert (code, summary) == (0, "Run completed."), window.runs.panel.console.toPlainText()
+    assert "--nproc" in window.runs.process.process.arguments()
+    console = window.runs.panel.console.toPlainText()
+    assert console.count("Epoch [2/2], Loss:") == 1  # rank 0 speaks; rank 1 trains quietly
+    assert torch.load(tmp_path / "ck" / "final_model.pt")["world_size"] == 2
