@@ -266,7 +266,8 @@ class TrainingLoop:
             self.state.batch_in_epoch = batch + 1
             self._call("on_batch_end", batch + 1, batches, loss)
             # never inside an accumulation (its gradients are not saved); all ranks stop at the same step
-            if stepping and distributed.any_rank(self.should_stop(), self.device):
+            if stepping and (self.should_stop() if world == 1 else distributed.any_rank(self.should_stop(),
+                                                                                          self.device)):
                 raise RunInterrupted()
         distributed.all_sum(loss_sum, correct)
         seen = bounds[-1]  # samples this epoch trained on (all n, unless an iteration budget ended it)
