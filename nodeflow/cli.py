@@ -151,23 +151,24 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    registry, workflow, run_plan = _prepare(args)
     if args.nproc is not None and WORLD == 1:
         from nodeflow.launch import launch
 
-        return launch(args, _prepare(args)[1])
-    if WORLD > 1:  # started by torchrun: join the process group before anything else
+        return launch(args, workflow)
+    if WORLD > 1:  # started by torchrun: join the process group (nccl where the Trainer uses CUDA)
+        from nodeflow.launch import requested_device
         from nodeflow.training import distributed
 
-        distributed.start(args.device)
+        distributed.start(requested_device(args, workflow))
     try:
-        return _run(args)
+        return _run(args, registry, workflow, run_plan)
     finally:
         if WORLD > 1:
             distributed.stop()
 
 
-def _run(args: argparse.Namespace) -> int:
-    registry, workflow, run_plan = _prepare(args)
+def _run(args: argparse.Namespace, registry: Any, workflow: Any, run_plan: Any) -> int:
     from nodeflow.console import Console, jsonl_sink
 
     sink = jsonl_sink() if args.events == "jsonl" else Console(sys.stdout, sys.stderr)

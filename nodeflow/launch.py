@@ -20,8 +20,7 @@ def launch(args: argparse.Namespace, workflow: Any) -> int:
     n = args.nproc
     if n < 1:
         raise UserError(Issue(f"must be 1 or more, got {n}", field="--nproc"))
-    cuda = _cuda_requested(args, workflow)
-    if cuda:
+    if requested_device(args, workflow).startswith("cuda"):
         import torch
 
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -46,10 +45,10 @@ def launch(args: argparse.Namespace, workflow: Any) -> int:
     return 0
 
 
-def _cuda_requested(args: argparse.Namespace, workflow: Any) -> bool:
-    devices = [args.device] if args.device else [str(n.params.get("device", "")) for n in workflow.nodes.values()
-                                                  if "amp" in n.params]
-    return any(d.startswith("cuda") for d in devices if d)
+def requested_device(args: argparse.Namespace, workflow: Any) -> str:
+    """The device the run trains on: --device, else the first Trainer's `device` param."""
+    devices = [str(n.params.get("device", "auto")) for n in workflow.nodes.values() if "amp" in n.params]
+    return args.device or (devices[0] if devices else "auto")
 
 
 def _without_nproc(argv: list[str]) -> list[str]:

@@ -43,8 +43,8 @@ def stop() -> None:
 
 
 def local_device(device: torch.device) -> torch.device:
-    """A rank's own GPU: plain `cuda` means cuda:LOCAL_RANK under torchrun."""
-    if device.type == "cuda" and device.index is None and launched():
+    """A rank's own GPU: under torchrun any cuda device means cuda:LOCAL_RANK."""
+    if device.type == "cuda" and launched():
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     return device
 

@@ -127,9 +127,9 @@ class TrainingLoop:
                                   "classification needs at least 2", field="train"))
         if len(train) == 0:
             raise DataError(Issue(f"training data '{train.name}' is empty", field="train"))
-        if len(train) < self.world:
-            raise DataError(Issue(f"training data '{train.name}' has {len(train)} samples, fewer than the "
-                                  f"{self.world} processes", field="train"))
+        if self.world > 1 and min(len(train), config.batch_size) < self.world:
+            raise DataError(Issue(f"every process needs a sample of each batch: batch_size {config.batch_size} and "
+                                  f"{len(train)} training samples, {self.world} processes", field="batch_size"))
         per_epoch = batch_count(len(train), config.batch_size, self.world)
         accum = self.accum = max(1, config.grad_accum_steps)
         if config.max_iters:  # an iteration budget: as many epochs as it takes, the last one cut short

@@ -142,3 +142,8 @@ def test_a_mid_epoch_checkpoint_is_refused_under_another_world_size(tmp_path: Pa
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "saved mid-epoch by 1 process(es) and this run has 2" in lines[0], result.stderr
     assert "epoch-boundary checkpoint" in lines[0] and mid.read_bytes() == before
+    boundary = mid.with_name("final_model.pt")  # a one-process epoch boundary resumes under DDP
+    resumed = run_cli(*WINE, "--nproc", "2", "--set", "Trainer.epochs=3", "--set", f"Trainer.resume={boundary}",
+                      cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"Resuming from {boundary} (epoch 1" in resumed.stdout and "Epoch [3/3]" in resumed.stdout

@@ -221,3 +221,20 @@ def test_a_best_epoch_that_is_also_a_periodic_one_is_serialized_once_into_two_in
     periodic.write_bytes(bytes(data))  # damage to one file leaves the other intact
     entries = read_entries(tmp_path)
     assert verify_file(best, entries["best_model.pt"]) is None and verify_file(periodic, entries[periodic.name])
+
+
+def test_compile_that_fails_says_so_in_one_line_and_training_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine without a working C++ compiler: torch.compile fails on the first batch."""
+    import torch._dynamo
+    import torch._inductor.config as inductor
+
+    monkeypatch.setattr(inductor.cpp, "cxx", ("/nonexistent/c++",))
+    data, notes = blobs(), []
+    try:
+        loop = TrainingLoop(mlp(data), data, None, TrainConfig(epochs=3, lr=0.01, compile=True), log=notes.append)
+        state = loop.fit()
+    finally:
+        torch._dynamo.reset()
+    assert len(notes) == 1 and notes[0].startswith("torch.compile failed (") \
+        and notes[0].endswith("); training without it") and "\n" not in notes[0]
+    assert state.epoch == 3 and state.epoch_losses[-1] < state.epoch_losses[0]
