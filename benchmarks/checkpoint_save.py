@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nodeflow.checkpoints import CheckpointConfig, CheckpointManager  # noqa: E402
-from nodeflow.training.background import BackgroundWriter, snapshot  # noqa: E402
+from nodeflow.training.background import BackgroundWriter  # noqa: E402
 
 
 def state(megabytes: int) -> dict:
@@ -58,8 +58,7 @@ def main() -> None:
         writer = BackgroundWriter()
 
         def save_async(payload: dict) -> None:
-            frozen = snapshot(payload)
-            writer.submit(lambda: manager.save_file("async.pt", frozen, "periodic") and [])
+            writer.save(payload, lambda frozen: manager.save_file("async.pt", frozen, "periodic") and [])
         for size in args.sizes:
             payload = state(size)
             buffer = io.BytesIO()

@@ -11,7 +11,7 @@ from nodeflow.checkpoints import CheckpointManager
 from nodeflow.core.errors import DataError, Issue
 from nodeflow.core.layouts import Layout
 from nodeflow.training import distributed
-from nodeflow.training.background import BackgroundWriter, Events, snapshot
+from nodeflow.training.background import BackgroundWriter, Events
 from nodeflow.training.loop import Callback, TrainingLoop
 from nodeflow.training.manifest import prune_periodic
 from nodeflow.training.rng import capture_rng
@@ -109,8 +109,7 @@ class Checkpoints(Callback):
         if self.writer is None or wait:
             self._emit_all(job(data))
         else:
-            frozen = snapshot(data)  # all the training thread waits for
-            self._emit_all(self.writer.submit(lambda: job(frozen)))
+            self._emit_all(self.writer.save(data, job))
 
     def _write(self, name: str, data: dict[str, Any], kind: str, same_as: Path | None) -> Path:
         try:
