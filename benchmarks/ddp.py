@@ -1,6 +1,7 @@
 """Data-parallel training on CPU: samples/s of 1 process against 2 (gloo), and whether they agree.
 
-Runs the digits CNN example headless (`main.py run ... --events jsonl`), once in one process
+Runs the digits CNN example headless (`main.py run ... --events jsonl`), without BatchNorm and
+dropout (which see each rank's own batch and random stream), once in one process
 and once with `--nproc 2`, alternating over repeats, in scratch folders. Samples/s is the
 training set size over the epoch's training time (validation excluded), median over epochs
 after the first. On a 2-core machine two processes share the cores, so expect well under 2×:
@@ -25,7 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def run(nproc: int, epochs: int, batch: int, cwd: Path) -> tuple[float, list[float]]:
     args = [sys.executable, str(ROOT / "main.py"), "run", str(ROOT / "workflows" / "digits_cnn.json"),
             "--events", "jsonl", "--set", f"Trainer.epochs={epochs}", "--set", f"Trainer.batch_size={batch}",
-            "--set", "Trainer.checkpoint_dir=", "--set", "Trainer.device=cpu"]
+            "--set", "Trainer.checkpoint_dir=", "--set", "Trainer.device=cpu",
+            # without BatchNorm (per-rank statistics) and dropout (per-rank masks) the two must agree
+            "--set", "CNN.batch_norm=false", "--set", "CNN.dropout=0"]
     args += ["--nproc", str(nproc)] if nproc > 1 else []
     done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     if done.returncode != 0:
@@ -51,7 +54,7 @@ def main() -> None:
                 rate, losses[nproc] = run(nproc, args.epochs, args.batch_size, Path(tmp))
                 rates[nproc].append(rate)
     one, two = statistics.median(rates[1]), statistics.median(rates[2])
-    print(f"{os.cpu_count()} cores, digits CNN, global batch {args.batch_size}, {args.epochs} epochs, "
+    print(f"{os.cpu_count()} cores, digits CNN (no BatchNorm, no dropout), global batch {args.batch_size}, {args.epochs} epochs, "
           f"{args.repeats} alternating repeats")
     print(f"1 process:   {one:8.0f} samples/s")
     print(f"2 processes: {two:8.0f} samples/s ({two / one:.2f}x)")
