@@ -211,7 +211,8 @@ class _stop_on_signals:
             raise KeyboardInterrupt
         self.stop.set()
         again = " (press Ctrl-C again to force)" if signum == signal.SIGINT else ""  # SIGTERM: the editor's Stop
-        print(f"\nStopping after the current batch{again}...", file=sys.stderr, flush=True)
+        if RANK == 0:
+            print(f"\nStopping after the current batch{again}...", file=sys.stderr, flush=True)
 
     def __enter__(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):

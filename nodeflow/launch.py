@@ -32,15 +32,15 @@ def launch(args: argparse.Namespace, workflow: Any) -> int:
     from torch.distributed.run import get_args_parser, run
 
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n)))  # threads per process
-    for name in ("torch.distributed.elastic", "torch.distributed.elastic.multiprocessing.api"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)  # its failure report becomes our one line
+    for name in list(logging.root.manager.loggerDict):  # the agent's reports become our one line
+        if name.startswith("torch.distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     argv = _without_nproc(args.argv)
     try:
         run(get_args_parser().parse_args(["--standalone", "--nproc-per-node", str(n), "-m", "nodeflow", *argv]))
     except ChildFailedError as exc:
         return _exit_code(exc)
-    except SignalException:  # Ctrl-C or the editor's Stop: the ranks were asked to stop too
-        print("Interrupted.", file=sys.stderr)
+    except SignalException:  # Ctrl-C or the editor's Stop: the agent passed it on; rank 0 says so
         return 130
     return 0
 

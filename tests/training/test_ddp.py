@@ -103,6 +103,24 @@ def test_kill_9_of_one_rank_fails_the_job_cleanly_and_resume_auto_completes_it_e
         assert torch.equal(tensor, y["model_state_dict"][name]), name
 
 
+def test_stop_reaches_every_rank_and_rank_0_writes_the_interrupt_checkpoint(tmp_path: Path) -> None:
+    """The editor's Stop (SIGTERM to `run --nproc`): all ranks stop at the same step, one set of lines."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), *DIGITS, "--set", "Trainer.epochs=200",
+                             "--nproc", "2", "--events", "jsonl", "--set", "Trainer.checkpoint_dir=run"],
+                            cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for line in proc.stdout:
+        if '"checkpoint_saved"' in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert [line for line in err.splitlines() if line.strip()] == ["Stopping after the current batch...",
+                                                                    "Interrupted."], err
+    saved = torch.load(tmp_path / "run" / "checkpoint_interrupted.pt")
+    assert saved["world_size"] == 2 and 1 <= saved["epoch"] < 200
+
+
 def test_two_nodes_rendezvous_on_localhost(tmp_path: Path, wine_runs: tuple[Path, Path]) -> None:
     """Multi-node as documented: one torchrun per machine, here both on 127.0.0.1."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
