@@ -234,8 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except UserError as exc:
-        for issue in exc.issues if RANK == 0 else ():  # every rank finds the same problem: said once
-            print(f"error: {issue}", file=sys.stderr)
+        rank = getattr(exc, "rank", None)  # set where one rank met bad data while training
+        for issue in exc.issues if RANK == 0 or rank is not None else ():  # the same problem on every rank: once
+            print(f"error: {'' if rank is None else f'[rank {rank}] '}{issue}", file=sys.stderr)
         return EXIT_INVALID
     except (RunInterrupted, KeyboardInterrupt):
         if RANK == 0:

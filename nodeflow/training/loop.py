@@ -197,6 +197,10 @@ class TrainingLoop:
         except RunInterrupted:
             self._call("on_interrupt")
             raise
+        except DataError as exc:  # a sample that only this rank reads (lazy data): it says so itself
+            if self.world > 1:
+                exc.rank = self.rank  # type: ignore[attr-defined]
+            raise
         self._call("on_fit_end")
         return self.state
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -134,6 +135,17 @@ def test_two_nodes_rendezvous_on_localhost(tmp_path: Path, wine_runs: tuple[Path
         assert node.returncode == 0
     assert train_losses(tmp_path / "checkpoints" / "wine_mlp" / "run_1") == \
         train_losses(wine_runs[1] / "checkpoints" / "wine_mlp" / "run_1")
+
+
+def test_a_bad_sample_that_one_rank_reads_stops_every_rank_with_that_ranks_one_line(tmp_path: Path) -> None:
+    shutil.copytree(WORKFLOWS / "data" / "shapes", tmp_path / "data" / "shapes")
+    shutil.copy(WORKFLOWS / "shapes_augment.json", tmp_path)
+    (tmp_path / "data" / "shapes" / "square" / "square_003.png").write_bytes(b"not a png")
+    result = run_cli("run", str(tmp_path / "shapes_augment.json"), "--nproc", "2", "--set", "Trainer.epochs=1",
+                     "--set", "Trainer.num_workers=0", cwd=tmp_path)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "square_003.png" in lines[0] and lines[0].startswith("error: [rank "), result.stderr
 
 
 @pytest.mark.parametrize("args, field", [
