@@ -152,7 +152,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     registry, workflow, run_plan = _prepare(args)
-    if args.nproc is not None and WORLD == 1:
+    if args.nproc is not None and WORLD == 1 and not args.dry_run:  # a dry run pushes one batch: one process
         from nodeflow.launch import launch
 
         return launch(args, workflow)
