@@ -11,7 +11,7 @@ For each size, alternating over repeats (median times):
               itself is waited for outside the timing, before the next repeat.
 Prints each as a ratio against raw in the same run, and async against ours sync.
 
-    python benchmarks/checkpoint_save.py [--sizes 4 100 400] [--repeats 5]
+    python benchmarks/checkpoint_save.py [--sizes 4 100 400] [--repeats 9]
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def write_fsync(path: Path, write) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[4, 100, 400], help="state sizes in MB")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {args.repeats} alternating repeats, median seconds; ratio against raw")
     with tempfile.TemporaryDirectory(dir=".") as tmp:

@@ -9,6 +9,7 @@ pickles.
 """
 from __future__ import annotations
 
+import io
 import pickletools
 import zipfile
 from dataclasses import dataclass, field
@@ -68,7 +69,7 @@ def peek(path: Path) -> Peek:
                 member = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
                 if member is None:
                     raise PeekError("a zip file without data.pkl (not a torch checkpoint)")
-                with archive.open(member) as handle:
+                with _member(path, archive.getinfo(member)) as handle:
                     return _walk(handle)
         with path.open("rb") as handle:
             first = _walk(handle)
@@ -81,6 +82,20 @@ def peek(path: Path) -> Peek:
         raise PeekError(exc.strerror or str(exc)) from None
     except (zipfile.BadZipFile, EOFError, ValueError, IndexError, KeyError, TypeError, AttributeError):
         raise PeekError("not a readable checkpoint (truncated, or not a pickle)") from None
+
+
+def _member(path: Path, info: zipfile.ZipInfo) -> IO[bytes]:
+    """A stored member's bytes, read past its local header without zipfile's CRC check:
+    NodeFlow saves without zip CRCs (its manifest holds a SHA-256 instead)."""
+    if info.compress_type != zipfile.ZIP_STORED:
+        return zipfile.ZipFile(path).open(info)
+    with path.open("rb") as handle:
+        handle.seek(info.header_offset)
+        header = handle.read(30)
+        if header[:4] != b"PK\x03\x04":
+            raise zipfile.BadZipFile("bad local header")
+        handle.seek(int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little"), 1)
+        return io.BytesIO(handle.read(info.file_size))
 
 
 def _walk(handle: IO[bytes]) -> Peek:

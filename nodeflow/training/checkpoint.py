@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+import threading
 import warnings
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +38,35 @@ def atomic_save(payload: dict[str, Any], path: Path, compression: str = "none") 
     free = shutil.disk_usage(path.parent).free
     if free < needed:
         raise OSError(28, f"not enough free space ({free >> 20} MiB free, about {needed >> 20} MiB needed)")
-    return atomic_write(path, lambda handle: compress.save(payload, handle, compression), digest=True) or ""
+    with without_zip_crc():
+        return atomic_write(path, lambda handle: compress.save(payload, handle, compression), digest=True) or ""
+
+
+_crc_lock = threading.Lock()
+_crc_saves = 0
+_crc_before = True
+
+
+@contextmanager
+def without_zip_crc() -> Iterator[None]:
+    """torch.save computes a CRC-32 of every record inside the zip, a third of a save's time,
+    holding the GIL (which stalls the hashing thread). Our files carry a SHA-256 in the
+    manifest, checked on every load, so they leave the CRC out, as torch allows
+    (set_crc32_options). torch.load reads them as always; `unzip -t` reports the missing CRCs.
+    The option is process-wide: it is off while any of our saves runs, then as it was."""
+    global _crc_saves, _crc_before
+    with _crc_lock:
+        if _crc_saves == 0:
+            _crc_before = torch.serialization.get_crc32_options()
+            torch.serialization.set_crc32_options(False)
+        _crc_saves += 1
+    try:
+        yield
+    finally:
+        with _crc_lock:
+            _crc_saves -= 1
+            if _crc_saves == 0:
+                torch.serialization.set_crc32_options(_crc_before)
 
 
 def _tensor_bytes(obj: Any) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import torch
 
 from nodeflow import restore_model
 from nodeflow.core import CheckpointError
+from nodeflow.core.peek import peek
 from nodeflow.training.checkpoint import atomic_save, load_checkpoint
 
 
@@ -85,3 +87,8 @@ def test_the_checksum_hashed_while_writing_is_the_files_sha256(tmp_path: Path) -
     digest = atomic_save(state, tmp_path / "big.pt")
     assert digest == hashlib.sha256((tmp_path / "big.pt").read_bytes()).hexdigest()
     assert torch.equal(torch.load(tmp_path / "big.pt")["model_state_dict"]["big"], state["model_state_dict"]["big"])
+    # saved without zip CRC-32s (the SHA-256 stands in): the Library still reads a copy away from its manifest
+    assert peek(tmp_path / "big.pt").value["epoch"] == 1
+    # and the user's own torch.save keeps its CRCs
+    torch.save(state, tmp_path / "theirs.pt")
+    assert zipfile.ZipFile(tmp_path / "theirs.pt").testzip() is None
