@@ -2,6 +2,8 @@
 
 For each size, alternating over repeats (median times):
 - raw:        the serialized bytes written to a file + fsync (the floor for a durable write);
+- raw atomic: the same bytes written to a temp file + fsync, renamed over the previous file,
+              folder fsync: the crash-safe protocol alone, without serializing or hashing;
 - torch.save: torch.save into a file + fsync;
 - ours sync:  CheckpointManager.save_file, the Trainer's save path (free-space check,
               torch.save into a temp file with the SHA-256 hashed as bytes pass, fsync, rename,
@@ -29,6 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nodeflow.checkpoints import CheckpointConfig, CheckpointManager  # noqa: E402
+from nodeflow.core.files import atomic_write  # noqa: E402
 from nodeflow.training.background import BackgroundWriter  # noqa: E402
 
 
@@ -66,6 +69,7 @@ def main() -> None:
             blob = buffer.getvalue()
             ways = {
                 "raw": lambda: write_fsync(root / "raw.bin", lambda h: h.write(blob)),
+                "raw atomic": lambda: atomic_write(root / "atomic.bin", lambda h: h.write(blob)),
                 "torch.save": lambda: write_fsync(root / "plain.pt", lambda h: torch.save(payload, h)),
                 "ours sync": lambda: manager.save_file("checkpoint.pt", payload, "periodic"),
                 "ours async": lambda: save_async(payload),
