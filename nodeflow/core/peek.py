@@ -87,8 +87,9 @@ def peek(path: Path) -> Peek:
 def _member(path: Path, info: zipfile.ZipInfo) -> IO[bytes]:
     """A stored member's bytes, read past its local header without zipfile's CRC check:
     NodeFlow saves without zip CRCs (its manifest holds a SHA-256 instead)."""
-    if info.compress_type != zipfile.ZIP_STORED:
-        return zipfile.ZipFile(path).open(info)
+    if info.compress_type != zipfile.ZIP_STORED:  # not torch's: read it the ordinary way
+        with zipfile.ZipFile(path) as archive:
+            return io.BytesIO(archive.read(info))
     with path.open("rb") as handle:
         handle.seek(info.header_offset)
         header = handle.read(30)
