@@ -1,13 +1,13 @@
 """Durable atomic file writes, the one protocol every file we write goes through."""
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import os
 import queue
 import tempfile
 import threading
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -59,7 +59,7 @@ class HashingWriter:
         self._todo: queue.Queue[memoryview | None] = queue.Queue()
         self._hasher: threading.Thread | None = None
         self._pool: list[bytearray] = []
-        self._written = self._flushed = 0
+        self._flushed = 0  # where the last writeback request ended
 
     def write(self, data: bytes) -> int:
         size = len(data)
@@ -73,11 +73,11 @@ class HashingWriter:
                 piece[:] = data[start:start + PIECE]
                 self._todo.put(piece)
                 self.handle.write(piece)
-        self._written += size
-        if self._written - self._flushed >= WRITEBACK:
+        written = self.handle.tell()
+        if written - self._flushed >= WRITEBACK:
             self.handle.flush()
-            start_writeback(self.handle.fileno(), self._flushed, self._written - self._flushed)
-            self._flushed = self._written
+            start_writeback(self.handle.fileno(), self._flushed, written - self._flushed)
+            self._flushed = written
         return size
 
     def _buffer(self) -> memoryview:
@@ -110,7 +110,10 @@ class HashingWriter:
         return self.sha256.hexdigest()
 
 
+@cache
 def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    import ctypes  # only where a large save needs it
+
     try:
         function = ctypes.CDLL(None, use_errno=True).sync_file_range
     except (OSError, AttributeError, TypeError):  # not Linux
@@ -119,14 +122,12 @@ def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
     return function
 
 
-_SYNC_FILE_RANGE = _sync_file_range()
-
-
 def start_writeback(fd: int, offset: int, length: int) -> None:
     """Ask the kernel to start writing a byte range to disk without waiting (Linux's
     sync_file_range with SYNC_FILE_RANGE_WRITE); elsewhere nothing: the fsync does it all."""
-    if _SYNC_FILE_RANGE is not None:
-        _SYNC_FILE_RANGE(fd, offset, length, 2)
+    function = _sync_file_range()
+    if function is not None:
+        function(fd, offset, length, 2)
 
 
 def in_folder(folder: Path, write: Callable[[], None], attempts: int = 5) -> None:

@@ -2,8 +2,9 @@
 
 The training thread blocks only for `snapshot` (device→CPU copies of the tensors, into the
 previous save's buffers); a single writer thread serializes, fsyncs, renames and commits the
-manifest entry. At most one save is in flight: the next waits for it. The writer's error, or the events it produced, come back
-to the training thread at the next `poll` or `wait`, so emitting stays on one thread.
+manifest entry. At most one save is in flight: the next waits for it. The writer's error, or
+the events it produced, come back to the training thread at the next `poll` or `wait`, so
+emitting stays on one thread.
 """
 from __future__ import annotations
 

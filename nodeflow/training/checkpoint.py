@@ -43,8 +43,6 @@ def atomic_save(payload: dict[str, Any], path: Path, compression: str = "none") 
 
 
 _crc_lock = threading.Lock()
-_crc_saves = 0
-_crc_before = True
 
 
 @contextmanager
@@ -53,20 +51,14 @@ def without_zip_crc() -> Iterator[None]:
     holding the GIL (which stalls the hashing thread). Our files carry a SHA-256 in the
     manifest, checked on every load, so they leave the CRC out, as torch allows
     (set_crc32_options). torch.load reads them as always; `unzip -t` reports the missing CRCs.
-    The option is process-wide: it is off while any of our saves runs, then as it was."""
-    global _crc_saves, _crc_before
+    The option is process-wide: our saves take turns, and each puts it back as it found it."""
     with _crc_lock:
-        if _crc_saves == 0:
-            _crc_before = torch.serialization.get_crc32_options()
-            torch.serialization.set_crc32_options(False)
-        _crc_saves += 1
-    try:
-        yield
-    finally:
-        with _crc_lock:
-            _crc_saves -= 1
-            if _crc_saves == 0:
-                torch.serialization.set_crc32_options(_crc_before)
+        before = torch.serialization.get_crc32_options()
+        torch.serialization.set_crc32_options(False)
+        try:
+            yield
+        finally:
+            torch.serialization.set_crc32_options(before)
 
 
 def _tensor_bytes(obj: Any) -> int:
