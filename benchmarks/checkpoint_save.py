@@ -1,7 +1,10 @@
 """How long a checkpoint save blocks training: the Trainer's save path against plain writes of the same state.
 
 For each size, alternating over repeats (median times):
-- raw:        the serialized bytes written to a file + fsync (the floor for a durable write);
+- raw:        the serialized bytes written over the previous file + fsync, as a hand-written
+              loop saving to one path does (truncating frees the old file's blocks first);
+- raw fresh:  the same into a new file (the previous one is deleted outside the timing): the
+              floor for a durable write;
 - raw atomic: the same bytes written to a temp file + fsync, renamed over the previous file,
               folder fsync: the crash-safe protocol alone, without serializing or hashing;
 - torch.save: torch.save into a file + fsync;
@@ -23,6 +26,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -31,7 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nodeflow.checkpoints import CheckpointConfig, CheckpointManager  # noqa: E402
-from nodeflow.core.files import atomic_write  # noqa: E402
+from nodeflow.core.files import RELEASE, atomic_write  # noqa: E402
 from nodeflow.training.background import BackgroundWriter  # noqa: E402
 
 
@@ -69,6 +73,7 @@ def main() -> None:
             blob = buffer.getvalue()
             ways = {
                 "raw": lambda: write_fsync(root / "raw.bin", lambda h: h.write(blob)),
+                "raw fresh": lambda: write_fsync(root / "fresh.bin", lambda h: h.write(blob)),
                 "raw atomic": lambda: atomic_write(root / "atomic.bin", lambda h: h.write(blob)),
                 "torch.save": lambda: write_fsync(root / "plain.pt", lambda h: torch.save(payload, h)),
                 "ours sync": lambda: manager.save_file("checkpoint.pt", payload, "periodic"),
@@ -81,6 +86,10 @@ def main() -> None:
                     ways[name]()
                     times[name].append(time.perf_counter() - start)
                     writer.wait()  # the background write is not what training waits for
+                    (root / "fresh.bin").unlink(missing_ok=True)
+                    for thread in threading.enumerate():  # nor freeing a replaced file's blocks
+                        if thread.name == RELEASE:
+                            thread.join()
             median = {name: statistics.median(t) for name, t in times.items()}
             print(f"{size:>4} MB  " + "  ".join(f"{name} {median[name]:.3f}s ({median[name] / median['raw']:.2f}x)"
                                                 for name in ways)

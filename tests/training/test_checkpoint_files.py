@@ -80,14 +80,17 @@ def test_a_file_that_no_longer_matches_its_manifest_is_not_used(tmp_path: Path) 
 
 
 def test_the_checksum_hashed_while_writing_is_the_files_sha256(tmp_path: Path) -> None:
-    """Large tensors pass the hashing thread in pieces; the digest must still be the file's own."""
+    """Large tensors are hashed on a helper thread while small records are hashed inline; the digest
+    must still be the file's own, also when a large file is replaced (its blocks freed on a thread)."""
     import hashlib
 
-    state = {"model_state_dict": {"big": torch.randn(10_000_000), "small": torch.arange(3)}, "epoch": 1}
-    for name in ("first.pt", "big.pt"):  # 40 MB: disk writeback starts mid-save; the second reuses the buffers
-        digest = atomic_save(state, tmp_path / name)
-        assert digest == hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
+    state = {"model_state_dict": {"big": torch.randn(18_000_000), "small": torch.arange(3)}, "epoch": 1}
+    for _ in range(2):  # 72 MB: disk writeback starts mid-save; the second save replaces the first
+        state["model_state_dict"]["big"].add_(1)
+        digest = atomic_save(state, tmp_path / "big.pt")
+        assert digest == hashlib.sha256((tmp_path / "big.pt").read_bytes()).hexdigest()
     assert torch.equal(torch.load(tmp_path / "big.pt")["model_state_dict"]["big"], state["model_state_dict"]["big"])
+    assert [path.name for path in tmp_path.iterdir()] == ["big.pt"]  # no temp file left behind
     # saved without zip CRC-32s (the SHA-256 stands in): the Library still reads a copy away from its manifest
     assert peek(tmp_path / "big.pt").value["epoch"] == 1
     # and the user's own torch.save keeps its CRCs
