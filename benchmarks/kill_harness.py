@@ -8,6 +8,7 @@ epoch_losses with an uninterrupted run.
 
     python benchmarks/kill_harness.py --runs 20
     python benchmarks/kill_harness.py --runs 20 --data lazy
+    python benchmarks/kill_harness.py --runs 10 --data large
 
 --data lazy runs workflows/shapes_augment.json instead: ImageFolder streamed by 2 DataLoader
 workers with random augmentation; half of its random-time stops are Ctrl-C (SIGINT), which
@@ -34,6 +35,8 @@ COMMON = ["--set", "Trainer.epochs=3", "--set", "Trainer.save_every_n_epochs=1",
 DATA = {
     "memory": ("digits_cnn.json", ["--set", "Trainer.batch_size=16", "--set", "CNN.channels=64,128",
                                    "--set", "CNN.hidden=256", "--set", "CNN.dropout=0.3"]),
+    "large": ("digits_cnn.json", ["--set", "Trainer.batch_size=16", "--set", "CNN.channels=64,128",
+                                  "--set", "CNN.hidden=12000"]),  # 76 MB checkpoints
     "lazy": ("shapes_augment.json", ["--set", "Trainer.batch_size=8", "--set", "Trainer.num_workers=2",
                                      "--set", "ResNet.dropout=0.3"]),
 }
@@ -107,7 +110,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", choices=tuple(DATA), default="memory",
-                        help="memory: digits_cnn (tensors in memory); lazy: shapes_augment (ImageFolder streamed "
+                        help="memory: digits_cnn (tensors in memory); large: the same with 76 MB "
+                             "checkpoints (large writes hashed on a thread, replaced files freed on one); lazy: shapes_augment (ImageFolder streamed "
                              "by 2 DataLoader workers, random augmentation)")
     args = parser.parse_args()
     global DATA_KIND
