@@ -20,7 +20,7 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None], digest: bool = F
     With `digest`, returns the SHA-256 of the bytes written, hashed as they pass (no read-back).
     """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    hashing = None
+    hashing = old = None
     try:
         with os.fdopen(fd, "wb") as handle:
             hashing = HashingWriter(handle) if digest else None
@@ -29,8 +29,12 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None], digest: bool = F
             os.fsync(handle.fileno())
         old = _open_large(path)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if old is not None:
+            os.close(old)
+        if hashing is not None and hashing.error is not None and exc is not hashing.error:
+            raise hashing.error from None  # torch.save reports a failed write as "unexpected pos N"
         raise
     finally:
         checksum = hashing.hexdigest() if hashing is not None else None
@@ -76,10 +80,18 @@ class HashingWriter:
         self._done: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
         self._hasher: threading.Thread | None = None
         self._flushed = 0  # where the last writeback request ended
+        self.error: OSError | None = None  # a failed write, for the caller (torch.save hides it)
 
     def write(self, data: bytes) -> int:
-        size = len(data)
-        if size < PIECE:
+        try:
+            self._write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+        return len(data)
+
+    def _write(self, data: bytes) -> None:
+        if len(data) < PIECE:
             self.sha256.update(data)
             self.handle.write(data)
         else:
@@ -99,7 +111,6 @@ class HashingWriter:
             self.handle.flush()
             start_writeback(self.handle.fileno(), self._flushed, written - self._flushed)
             self._flushed = written
-        return size
 
     def _hash(self) -> None:
         while (piece := self._todo.get()) is not None:

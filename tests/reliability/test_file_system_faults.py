@@ -64,3 +64,21 @@ def test_checkpoint_dir_made_read_only_during_a_run_fails_cleanly(tmp_path: Path
     for name, entry in read_manifest(tmp_path / "ck").items():
         assert verify_file(tmp_path / "ck" / name, entry) is None
         torch.load(tmp_path / "ck" / name)
+
+
+def test_a_checkpoint_the_os_refuses_mid_tensor_fails_in_one_line(tmp_path: Path) -> None:
+    """A write that fails inside torch.save (here the file-size limit, as a disk filling up mid-save
+    would) names the file and the OS's reason, not torch's "unexpected pos", and leaves no temp file."""
+    resource = pytest.importorskip("resource")
+
+    def limit_file_size() -> None:  # 2 MB: the run's small files fit, a 12 MB checkpoint does not
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2 << 20, resource.RLIM_INFINITY))
+
+    done = subprocess.run([*RUN, "--set", "Trainer.epochs=2", "--set", "CNN.hidden=2000"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300, preexec_fn=limit_file_size,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 1, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "could not write checkpoint" in done.stderr and "checkpoint_epoch_1.pt: File too large" in done.stderr
+    assert "Traceback" not in done.stderr and "unexpected pos" not in done.stderr
+    assert not list((tmp_path / "ck").glob(".*.tmp")) and not list((tmp_path / "ck").glob("*.pt"))
