@@ -62,7 +62,7 @@ def _open_large(path: Path) -> int | None:
 
 
 PIECE = 1 << 20  # writes at least this large are hashed on a helper thread while the OS takes them
-WRITEBACK = 32 << 20  # start the disk write of every this many bytes while the rest is still coming
+WRITEBACK = 8 << 20  # start the disk write of every this many bytes while the rest is still coming
 
 
 class HashingWriter:
