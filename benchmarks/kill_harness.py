@@ -110,9 +110,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", choices=tuple(DATA), default="memory",
-                        help="memory: digits_cnn (tensors in memory); large: the same with 76 MB "
-                             "checkpoints (large writes hashed on a thread, replaced files freed on one); lazy: shapes_augment (ImageFolder streamed "
-                             "by 2 DataLoader workers, random augmentation)")
+                        help="memory: digits_cnn (tensors in memory); large: the same with 76 MB checkpoints "
+                             "(large writes hashed on a thread, replaced files freed on one); lazy: shapes_augment "
+                             "(ImageFolder streamed by 2 DataLoader workers, random augmentation)")
     args = parser.parse_args()
     global DATA_KIND
     DATA_KIND = args.data
