@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-import queue
 import tempfile
 import threading
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], None], digest: bool = False) -> str | None:
@@ -76,9 +78,7 @@ class HashingWriter:
     def __init__(self, handle: BinaryIO):
         self.handle = handle
         self.sha256 = hashlib.sha256()
-        self._todo: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
-        self._done: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
-        self._hasher: threading.Thread | None = None
+        self._hasher: ThreadPoolExecutor | None = None
         self._flushed = 0  # where the last writeback request ended
         self.error: OSError | None = None  # a failed write, for the caller (torch.save hides it)
 
@@ -96,29 +96,20 @@ class HashingWriter:
             self.handle.write(data)
         else:
             if self._hasher is None:
-                self._hasher = threading.Thread(target=self._hash, daemon=True)
-                self._hasher.start()
+                from concurrent.futures import ThreadPoolExecutor  # only where a large save needs it
+
+                self._hasher = ThreadPoolExecutor(1, thread_name_prefix="nodeflow-hash")
             view = memoryview(data).cast("B")
-            self._todo.put(view)
+            hashed = self._hasher.submit(self.sha256.update, view)
             try:
                 self.handle.write(view)
             finally:
-                error = self._done.get()
-            if error is not None:
-                raise error
+                hashed.result()
         written = self.handle.tell()
         if written - self._flushed >= WRITEBACK:
             self.handle.flush()
             start_writeback(self.handle.fileno(), self._flushed, written - self._flushed)
             self._flushed = written
-
-    def _hash(self) -> None:
-        while (piece := self._todo.get()) is not None:
-            try:
-                self.sha256.update(piece)
-                self._done.put(None)
-            except BaseException as error:  # noqa: BLE001 - handed to the writing thread
-                self._done.put(error)
 
     def flush(self) -> None:
         self.handle.flush()
@@ -126,8 +117,7 @@ class HashingWriter:
     def hexdigest(self) -> str:
         """The SHA-256 of everything written; stops the helper thread."""
         if self._hasher is not None:
-            self._todo.put(None)
-            self._hasher.join()
+            self._hasher.shutdown()
             self._hasher = None
         return self.sha256.hexdigest()
 

@@ -69,7 +69,7 @@ def peek(path: Path) -> Peek:
                 member = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
                 if member is None:
                     raise PeekError("a zip file without data.pkl (not a torch checkpoint)")
-                with _member(path, archive.getinfo(member)) as handle:
+                with _member(path, archive, archive.getinfo(member)) as handle:
                     return _walk(handle)
         with path.open("rb") as handle:
             first = _walk(handle)
@@ -84,12 +84,11 @@ def peek(path: Path) -> Peek:
         raise PeekError("not a readable checkpoint (truncated, or not a pickle)") from None
 
 
-def _member(path: Path, info: zipfile.ZipInfo) -> IO[bytes]:
+def _member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
     """A stored member's bytes, read past its local header without zipfile's CRC check:
     NodeFlow saves without zip CRCs (its manifest holds a SHA-256 instead)."""
     if info.compress_type != zipfile.ZIP_STORED:  # not torch's: read it the ordinary way
-        with zipfile.ZipFile(path) as archive:
-            return io.BytesIO(archive.read(info))
+        return archive.open(info)
     with path.open("rb") as handle:
         handle.seek(info.header_offset)
         header = handle.read(30)
