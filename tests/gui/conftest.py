@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,23 +70,39 @@ def view_point(window: MainWindow, item: QtWidgets.QGraphicsItem) -> QtCore.QPoi
     return window.graph.viewer().mapFromScene(item.sceneBoundingRect().center())
 
 
-def answer_modal(qtbot: Any, act: Callable[[QtWidgets.QWidget], None], timeout: int = 10000) -> list[str]:
-    """Run `act` on the next modal dialog as soon as it opens; returns errors seen while acting."""
-    errors: list[str] = []
+@contextmanager
+def answer_modal(qtbot: Any, act: Callable[[QtWidgets.QWidget], None], timeout: int = 10000) -> Iterator[None]:
+    """`with answer_modal(qtbot, act): press()` runs `act` on the modal dialog the press opens.
+
+    The test fails when no modal dialog appears within `timeout` ms of the block's end, and
+    with the error `act` raised; polling stops when the block ends.
+    """
+    state: dict[str, Any] = {"answered": False, "errors": [], "stop": False}
 
     def poll() -> None:
+        if state["stop"]:
+            return
         dialog = QtWidgets.QApplication.activeModalWidget()
         if dialog is None:
             QtCore.QTimer.singleShot(20, poll)
             return
+        state["answered"] = True
         try:
             act(dialog)
         except Exception as exc:  # reported by the test, after the dialog is closed
-            errors.append(repr(exc))
+            state["errors"].append(repr(exc))
             dialog.reject() if hasattr(dialog, "reject") else dialog.close()
 
     QtCore.QTimer.singleShot(0, poll)
-    return errors
+    try:
+        yield
+        try:
+            qtbot.waitUntil(lambda: state["answered"], timeout=timeout)
+        except qtbot.TimeoutError:
+            pytest.fail(f"no modal dialog appeared within {timeout} ms")
+    finally:
+        state["stop"] = True
+    assert not state["errors"], state["errors"]
 
 
 def click(window: MainWindow, item: Any) -> None:

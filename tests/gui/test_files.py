@@ -34,11 +34,11 @@ def test_title_shows_file_and_modified_mark_and_the_prompt_guards_unsaved_edits(
     node(window, "Trainer").set_property("nf_param_epochs", 3)
     assert window.isWindowModified()
     buttons = QtWidgets.QMessageBox.StandardButton
-    answer_modal(qtbot, lambda box: box.button(buttons.Cancel).click())
-    window.new()
+    with answer_modal(qtbot, lambda box: box.button(buttons.Cancel).click()):
+        window.new()
     assert "Trainer" in names(window)  # cancelled: nothing lost
-    answer_modal(qtbot, lambda box: box.button(buttons.Save).click())
-    window.new()
+    with answer_modal(qtbot, lambda box: box.button(buttons.Save).click()):
+        window.new()
     assert names(window) == [] and not window.isWindowModified()
     assert params_of_file(copy)["epochs"] == 3  # saved before the canvas was cleared
 

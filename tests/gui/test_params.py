@@ -36,9 +36,8 @@ def test_trainer_dialog_sets_checkpoint_dir_and_period_kept_after_save_and_reope
         assert ok_button(dialog).isEnabled()
         ok_button(dialog).click()
 
-    errors = answer_modal(qtbot, fill)
-    double_click(window, node(window, "Trainer"))
-    assert not errors
+    with answer_modal(qtbot, fill):
+        double_click(window, node(window, "Trainer"))
     params = params_of(node(window, "Trainer"))
     assert (params["checkpoint_dir"], params["save_every_n_epochs"]) == ("runs/my_experiment", 2)
     assert window.isWindowModified() and window.windowTitle().startswith("small.json")
@@ -61,9 +60,8 @@ def test_every_param_has_a_field_named_after_it_with_help_and_path_params_browse
                 assert has_browse == (param.type in ("file", "dir", "outdir", "outfile")), param.name
             dialog.findChild(QtWidgets.QPushButton, "cancel").click()
 
-        errors = answer_modal(qtbot, look)
-        window.edit_node(target)
-        assert not errors
+        with answer_modal(qtbot, look):
+            window.edit_node(target)
 
 
 def test_an_invalid_value_keeps_ok_disabled_and_says_why_and_cancel_changes_nothing(
@@ -86,9 +84,8 @@ def test_an_invalid_value_keeps_ok_disabled_and_says_why_and_cancel_changes_noth
         seen["fixed"] = ok_button(dialog).isEnabled()
         dialog.findChild(QtWidgets.QPushButton, "cancel").click()
 
-    errors = answer_modal(qtbot, act)
-    window.edit_node(node(window, "Trainer"))
-    assert not errors
+    with answer_modal(qtbot, act):
+        window.edit_node(node(window, "Trainer"))
     assert seen["bad"][0] is False and "fast" in seen["bad"][1]
     assert seen["placeholder"][0] is False and "placeholder" in seen["placeholder"][1]
     assert seen["name"] is False and seen["fixed"] is True
@@ -106,8 +103,8 @@ def test_undo_restores_a_changed_parameter_and_redo_applies_it_again(qtbot: Any,
         set_text(dialog, "lr", "0.005")
         ok_button(dialog).click()
 
-    answer_modal(qtbot, act)
-    window.edit_node(trainer)
+    with answer_modal(qtbot, act):
+        window.edit_node(trainer)
     assert (params_of(trainer)["epochs"], params_of(trainer)["lr"]) == (7, 0.005)
     window.undo.undo()  # one dialog = one undo step
     assert (params_of(trainer)["epochs"], params_of(trainer)["lr"]) == (20, 0.001)
@@ -136,6 +133,5 @@ def test_the_trainer_dialog_comes_in_sections_with_the_seed_fields_first_under_c
         assert "checkpoint not found" in dialog.findChild(QtWidgets.QLabel, "resume_error").text()
         dialog.reject()
 
-    errors = answer_modal(qtbot, look)
-    double_click(window, node(window, "Trainer"))
-    assert not errors
+    with answer_modal(qtbot, look):
+        double_click(window, node(window, "Trainer"))

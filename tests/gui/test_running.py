@@ -99,9 +99,9 @@ def test_a_killed_or_crashing_run_leaves_the_editor_usable(qtbot: Any, make_wind
     # still usable: earlier checkpoints intact, edits, validation and a new run work
     assert torch.load(tmp_path / "ck" / "checkpoint_epoch_1.pt")["epoch"] == 1
     node(window, "Trainer").set_property("nf_param_epochs", 1)
-    errors = answer_modal(qtbot, lambda box: next(b for b in box.buttons() if b.text() == "Continue").click())
-    code, summary = run_and_wait(qtbot, window)
-    assert not errors and code == 0 and badge_of(node(window, "Trainer")) == "done"
+    with answer_modal(qtbot, lambda box: next(b for b in box.buttons() if b.text() == "Continue").click()):
+        code, summary = run_and_wait(qtbot, window)
+    assert code == 0 and badge_of(node(window, "Trainer")) == "done"
     assert node(window, "Trainer").get_property("nf_param_resume") == "auto"
 
 
@@ -128,8 +128,8 @@ def test_closing_the_editor_during_a_run_stops_the_child_cleanly(qtbot: Any, mak
         window.runs.panel.run_button.click()
     pid = window.runs.process.process.processId()
     buttons = QtWidgets.QMessageBox.StandardButton
-    answer_modal(qtbot, lambda box: box.button(buttons.Yes).click())
-    assert window.close()
+    with answer_modal(qtbot, lambda box: box.button(buttons.Yes).click()):
+        assert window.close()
     assert not window.runs.process.running()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)

@@ -30,9 +30,9 @@ def test_a_second_run_offers_a_new_folder_and_leaves_the_first_alone(qtbot: Any,
                                                                      tmp_path: Path) -> None:
     window = first_run(qtbot, make_window, tmp_path)
     before = snapshot(tmp_path / "ck")
-    errors = answer_modal(qtbot, choose("New folder (ck_2)"))
-    code, _ = run_and_wait(qtbot, window)
-    assert not errors and code == 0
+    with answer_modal(qtbot, choose("New folder (ck_2)")):
+        code, _ = run_and_wait(qtbot, window)
+    assert code == 0
     assert node(window, "Trainer").get_property("nf_param_checkpoint_dir") == "ck_2"
     assert (tmp_path / "ck_2" / "final_model.pt").is_file() and snapshot(tmp_path / "ck") == before
     window.undo.undo()  # the new folder was an ordinary, undoable edit
@@ -44,14 +44,14 @@ def test_replace_moves_the_first_run_to_previous_and_cancel_starts_nothing(qtbot
     window = first_run(qtbot, make_window, tmp_path)
     before = snapshot(tmp_path / "ck")
     run_id = json.loads((tmp_path / "ck" / "manifest.json").read_text())["run"]["id"]
-    errors = answer_modal(qtbot, choose("Cancel"))
-    window.runs.panel.run_button.click()
+    with answer_modal(qtbot, choose("Cancel")):
+        window.runs.panel.run_button.click()
     qtbot.waitUntil(lambda: window.runs.panel.status.text() == "Not started")
-    assert not errors and not window.runs.process.running() and snapshot(tmp_path / "ck") == before
+    assert not window.runs.process.running() and snapshot(tmp_path / "ck") == before
 
-    errors = answer_modal(qtbot, choose("Replace"))
-    code, _ = run_and_wait(qtbot, window)
-    assert not errors and code == 0
+    with answer_modal(qtbot, choose("Replace")):
+        code, _ = run_and_wait(qtbot, window)
+    assert code == 0
     assert snapshot(tmp_path / "ck" / "previous" / run_id) == before
     assert json.loads((tmp_path / "ck" / "manifest.json").read_text())["run"]["id"] != run_id
     assert node(window, "Trainer").get_property("nf_param_overwrite") is False  # for that run only
@@ -68,14 +68,14 @@ def test_predict_onto_a_users_file_asks_first(qtbot: Any, make_window: Any, tmp_
                                                  "wine.csv").read_text())
     (tmp_path / "notes.txt").write_text("precious")
     window = make_window(workflow)
-    errors = answer_modal(qtbot, choose("Cancel"))
-    window.runs.panel.run_button.click()
+    with answer_modal(qtbot, choose("Cancel")):
+        window.runs.panel.run_button.click()
     qtbot.waitUntil(lambda: window.runs.panel.status.text() == "Not started")
-    assert not errors and (tmp_path / "notes.txt").read_text() == "precious" and not (tmp_path / "ck").exists()
+    assert (tmp_path / "notes.txt").read_text() == "precious" and not (tmp_path / "ck").exists()
 
-    errors = answer_modal(qtbot, choose("Yes"))
-    code, _ = run_and_wait(qtbot, window)
-    assert not errors and code == 0 and (tmp_path / "notes.txt").read_text().startswith("index,")
+    with answer_modal(qtbot, choose("Yes")):
+        code, _ = run_and_wait(qtbot, window)
+    assert code == 0 and (tmp_path / "notes.txt").read_text().startswith("index,")
 
 
 def test_the_trainer_dialog_stays_usable_after_a_run_into_its_folder(qtbot: Any, make_window: Any,
