@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--nproc", type=int, metavar="N",
                      help="train with N processes (DistributedDataParallel), started by torchrun's launcher; "
                           "the same as `torchrun --nproc-per-node N -m nodeflow run WORKFLOW`")
+    run.add_argument("--as", dest="as_path", metavar="PATH",
+                     help="run the file as if it were saved at PATH: relative inputs resolve from PATH's folder "
+                          "and the run is recorded under PATH (the editor runs unsaved edits this way)")
     run.add_argument("--dry-run", action="store_true",
                      help="push one batch through the graph and write nothing: what flows on each link, "
                           "model sizes, time per batch and the ETA")
@@ -80,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--top-k", type=int, default=200, help="sample among the k likeliest tokens (0: all)")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--device", default="cpu")
+    generate.add_argument("--trust", action="store_true",
+                          help="let the checkpoint run code: the Python file or module that builds its model "
+                               "(PythonModel), and pickled objects; only for checkpoints you trust")
     ckpt_commands.add_parser(sub)
     runs_commands.add_parser(sub)
     return parser
@@ -88,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     registry = default_registry()
     workflow = load_workflow(args.workflow)
+    if getattr(args, "as_path", None):
+        workflow.path = Path(args.as_path)
     trainers = [n.name for n in workflow.nodes.values() if (spec := registry.get(n.type)) and spec.param("layout")]
     overrides = []  # the YAML block first, so --set and --resume win over it
     if args.checkpoint_config:
@@ -145,7 +153,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise UserError(Issue(reason, field="--device"))
     if args.max_new_tokens < 0:
         raise UserError(Issue("must be 0 or more", field="--max-new-tokens"))
-    model, tokenizer = load_generator(args.checkpoint, str(resolve_device(args.device)))
+    model, tokenizer = load_generator(args.checkpoint, str(resolve_device(args.device)), trust=args.trust)
     print(sample(model, tokenizer, args.prompt, args.max_new_tokens, args.temperature, args.top_k, args.seed))
     return EXIT_OK
 
@@ -179,9 +187,10 @@ def _run(args: argparse.Namespace, registry: Any, workflow: Any, run_plan: Any) 
         from nodeflow.training.dry_run import describe
     else:
         text = dumps(workflow)
-        sink = RunRecorder(sink, {"workflow": str(Path(args.workflow).resolve()), "workflow_text": text,
+        saved = args.as_path if args.as_path and Path(args.as_path).is_file() else args.workflow
+        sink = RunRecorder(sink, {"workflow": str(Path(args.as_path or args.workflow).resolve()), "workflow_text": text,
                                   "workflow_hash": hashlib.sha256(text.encode()).hexdigest(),
-                                  "changed": changed_params(dumps(_as_saved(args.workflow, registry)), text)})
+                                  "changed": changed_params(dumps(_as_saved(saved, registry)), text)})
     stop = threading.Event()
     executor = Executor(registry, sink, device_override=args.device, stop=stop, dry_run=args.dry_run,
                         describe=describe)
@@ -259,9 +268,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-    """Our own warnings (a backup used, a backup not written) as one line; others as Python prints them."""
-    ours = getattr(sys.modules.get("nodeflow.training.checkpoint"), "CheckpointWarning", None)
-    if ours is not None and issubclass(category, ours):
+    """Our own warnings (a backup used, a backup not written, a node pack that did not load) as one
+    line; others as Python prints them."""
+    ours = tuple(cls for module, name in (("nodeflow.training.checkpoint", "CheckpointWarning"),
+                                          ("nodeflow.core.registry", "NodePackWarning"))
+                 if (cls := getattr(sys.modules.get(module), name, None)) is not None)
+    if issubclass(category, ours):
         print(f"warning: {message}", file=sys.stderr)
     else:
         SHOW_WARNING(message, category, *args, **kwargs)

@@ -1,4 +1,8 @@
-"""LoadCheckpoint: a trained model from a checkpoint file, for inference graphs."""
+"""LoadCheckpoint: a trained model from a checkpoint file, for inference graphs.
+
+A checkpoint whose model is built by Python code it names (PythonModel) is refused unless
+`trust_code` is on: opening a file never runs code by itself.
+"""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -14,7 +18,8 @@ from nodeflow.training.device import resolve_device
 def run_load_checkpoint(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     path = resolve_path(params["path"], Path(ctx.base_dir))
     device = resolve_device(ctx.device_override or "auto")
-    model, checkpoint = restore_model(path, map_location=device, model=inputs.get("model"))
+    model, checkpoint = restore_model(path, map_location=device, model=inputs.get("model"),
+                                      trust_code=params["trust_code"])
     ctx.log(f"Loaded {path.name} (epoch {checkpoint.get('epoch')}, loss {checkpoint.get('loss')})")
     return {"model": model}
 
@@ -26,7 +31,10 @@ LOAD_CHECKPOINT = NodeSpec(
     inputs=(PortSpec("model", "model", "Architecture to load the weights into (for files with no config "
                      "naming a model type)", optional=True),),
     outputs=(PortSpec("model", "model", "The trained model, in eval mode"),),
-    params=(ParamSpec("path", "file", "", "Checkpoint file (.pt, .pth), relative to the workflow file"),),
+    params=(ParamSpec("path", "file", "", "Checkpoint file (.pt, .pth), relative to the workflow file"),
+            ParamSpec("trust_code", "bool", False, "Rebuild a model made by your own Python code (a PythonModel's "
+                      ".py file or module, which the checkpoint names) by running that code: only for "
+                      "checkpoints you trust", label="Trust its code")),
 )
 
 NODES = [LOAD_CHECKPOINT]

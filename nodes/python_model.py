@@ -2,8 +2,9 @@
 
 A `.py` path is relative to the workflow file. Running the workflow runs that code, so
 validation says so (a warning on the node, in the editor too). The checkpoint's config keeps
-the target, the kwargs and the file's absolute path, so `restore_model` rebuilds the model
-wherever the module imports.
+the target, the kwargs and the file's absolute path, so `restore_model` can rebuild the model
+wherever the module imports; since that runs the code a checkpoint names, it does so only
+with `trust_code=True` (`code_of` says what would run, without running it).
 """
 from __future__ import annotations
 
@@ -109,19 +110,36 @@ def run(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -
     return {"model": model}
 
 
-def rebuild(config: Mapping[str, Any]) -> nn.Module:
+def _saved_target(config: Mapping[str, Any]) -> tuple[dict[str, Any], Path]:
+    """(params, base folder) that rebuild builds from: the file it was trained from, wherever
+    the checkpoint is opened, else the target as saved (relative to the current folder)."""
     params = PYTHON_MODEL.defaults() | dict(config.get("params", {}))
-    module, name = split_target(params["target"]) or ("", "")
-    source = config.get("source") or ""
-    if source:  # the file it was trained from, wherever the checkpoint is opened
+    _, name = split_target(params["target"]) or ("", "")
+    source = str(config.get("source") or "")
+    if source:
         params["target"] = f"{source}:{name}"
+    return params, Path(source).parent if source else Path.cwd()
+
+
+def code_of(config: Mapping[str, Any]) -> tuple[str, str]:
+    """What rebuilding `config` would run, without running it: ("file", absolute path) or ("module", name)."""
+    params, base = _saved_target(config)
+    module = (split_target(params["target"]) or (params["target"], ""))[0]
+    if module.endswith(".py"):
+        return "file", str(resolve_path(module, base).resolve())
+    return "module", module
+
+
+def rebuild(config: Mapping[str, Any]) -> nn.Module:
+    """Runs the user's code: restore_model asks for trust_code=True first (code_of says what runs)."""
+    params, base = _saved_target(config)
     shape = {k: config[k] for k in ("input_shape", "output_size") if k in config}
-    return build(params, Path(source).parent if source else Path.cwd(), shape)
+    return build(params, base, shape)
 
 
 PYTHON_MODEL = NodeSpec(
     type="model.python", title="PythonModel", category="Models", run=run, rebuild=rebuild, check=check,
-    warning=warn,
+    warning=warn, runs_code=code_of,
     inputs=(PortSpec("dataset", "dataset", "Training data (its shape is logged; your class decides what it takes)"),),
     outputs=(PortSpec("model", "model", "The untrained model"),),
     description="Your own nn.Module: package.module:ClassName, or file.py:ClassName beside the workflow, "

@@ -10,6 +10,7 @@ from nodeflow.core.errors import (
     Issue,
     NodeRunError,
     RunInterrupted,
+    UntrustedCodeError,
     UserError,
     ValidationError,
     WorkflowFileError,
@@ -24,6 +25,6 @@ from nodeflow.core.workflow import Link, Node, Workflow, load_workflow, save_wor
 __all__ = [
     "CheckInput", "CheckpointError", "DataError", "Executor", "Issue", "Link", "Node",
     "NodeRunError", "NodeSpec", "ParamSpec", "Plan", "PortSpec", "Registry", "RunInterrupted",
-    "RunResult", "UserError", "ValidationError", "Workflow", "WorkflowFileError",
+    "RunResult", "UntrustedCodeError", "UserError", "ValidationError", "Workflow", "WorkflowFileError",
     "apply_overrides", "default_registry", "link_problem", "load_workflow", "plan", "save_workflow",
 ]

@@ -55,6 +55,27 @@ class CheckpointError(UserError):
     """A checkpoint file is missing, corrupt or unsafe to load."""
 
 
+class UntrustedCodeError(CheckpointError):
+    """Rebuilding a checkpoint's model would run Python code, and nobody said yes to that.
+
+    A PythonModel checkpoint names the user code that builds its model: a `.py` file or
+    an importable module. Loading it runs that code, so it is refused (nothing imported,
+    nothing executed) until the caller passes `trust_code=True` (the CLI's `--trust`,
+    LoadCheckpoint's `trust_code` param). Qt-free, so the editor can catch it, ask the user
+    about `source` and call again with `trust_code=True`.
+
+    Attributes: `checkpoint` (the file asked for), `source` (the `.py` file's absolute path,
+    or the module's name), `kind` ("file" or "module").
+    """
+
+    def __init__(self, checkpoint: str, source: str, kind: str):
+        self.checkpoint, self.source, self.kind = checkpoint, source, kind
+        what = f"the Python file {source}" if kind == "file" else f"the Python module {source!r} (imported)"
+        super().__init__(Issue(f"not loaded: rebuilding its model runs {what}; allow it only if you trust "
+                               "that code (--trust on the command line, trust_code=True in Python or on "
+                               "LoadCheckpoint)", file=checkpoint))
+
+
 class RunInterrupted(Exception):
     """The run was stopped cooperatively (Ctrl-C, SIGTERM, Stop button)."""
 

@@ -28,6 +28,16 @@ PARAM_TYPES = {
 }
 
 
+# Words kept as spelled here wherever they appear in a param's title.
+TITLE_WORDS = {"lr": "LR", "n": "N", "nan": "NaN", "kv": "KV", "id": "ID", "cpu": "CPU", "gpu": "GPU"}
+
+
+def sentence_case(text: str) -> str:
+    """First word capitalised, the rest lower case; acronyms (TITLE_WORDS, or written in capitals) kept."""
+    words = [TITLE_WORDS.get(w.lower(), w if w.isupper() else w.lower()) for w in text.split()]
+    return " ".join(words)[:1].upper() + " ".join(words)[1:]
+
+
 @dataclass(frozen=True)
 class PortSpec:
     """A typed input or output of a node."""
@@ -58,7 +68,8 @@ class ParamSpec:
 
     @property
     def title(self) -> str:
-        return self.label or self.name.replace("_", " ").capitalize()
+        """The label users read: the declared label or the name, in sentence case ("Save every N epochs")."""
+        return sentence_case(self.label or self.name.replace("_", " "))
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,9 @@ class NodeSpec:
     check_outputs: CheckFn | None = None
     migrate: MigrateFn | None = None  # (params saved at an older version, that version)
     rebuild: Callable[[Mapping[str, Any]], Any] | None = None  # model nodes: config -> module
+    # model nodes whose rebuild runs the user's code: config -> ("file", absolute .py path) or
+    # ("module", name); restore_model refuses those without trust_code=True
+    runs_code: Callable[[Mapping[str, Any]], tuple[str, str]] | None = None
     warning: Callable[[Mapping[str, Any]], str] | None = None  # what the user should know before running it
     empty_outputs: Callable[[Mapping[str, Any]], set[str]] | None = None  # outputs these params leave empty
     sections: tuple[str, ...] = ()  # dialog sections, in order (params pick one with `group`)

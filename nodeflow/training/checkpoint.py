@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from nodeflow.core.ckpt_table import usable_file
-from nodeflow.core.errors import CheckpointError, Issue
+from nodeflow.core.errors import CheckpointError, Issue, UntrustedCodeError
 from nodeflow.core.files import atomic_write
 from nodeflow.core.registry import Registry, default_registry
 from nodeflow.training import compress
@@ -123,12 +123,16 @@ def _first_line(exc: BaseException) -> str:
 
 
 def restore_model(path: str | Path, map_location: str | torch.device = "cpu", registry: Registry | None = None,
-                  trust: bool = False, model: torch.nn.Module | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
+                  trust: bool = False, model: torch.nn.Module | None = None,
+                  trust_code: bool = False) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Rebuild the model a checkpoint was trained with and load its weights (into `model` instead,
     when given: for files with no config naming a model type, such as bare state_dicts).
 
-    The config is the checkpoint's own, else a seed 000 `config.json` beside the file.
+    The config is the checkpoint's own, else a `config.json` beside the file.
     Returns `(model, checkpoint)`; the model is in eval mode on `map_location`.
+    A model built by the user's own code (a PythonModel: a `.py` file or a module) is
+    rebuilt only with `trust_code=True`; otherwise UntrustedCodeError names that code and
+    nothing of it is imported or run. `trust` is about pickles (see load_checkpoint).
     """
     checkpoint = load_checkpoint(path, map_location, trust, any_weights=True)
     if model is not None:
@@ -142,6 +146,9 @@ def restore_model(path: str | Path, map_location: str | torch.device = "cpu", re
             "no config names its model type (a 'config' key, or config.json beside it)"
         raise CheckpointError(Issue(f"cannot rebuild model: {known}; link a model node to LoadCheckpoint's "
                                     "model input to load the weights into it", file=str(path)))
+    if spec.runs_code is not None and not trust_code:
+        kind, source = spec.runs_code(model_config)
+        raise UntrustedCodeError(str(path), source, kind)
     model = spec.rebuild(model_config)
     load_weights(model, checkpoint["model_state_dict"], str(path), "the saved config")
     model.nodeflow_data = (checkpoint.get("config") or {}).get("data")  # its tokenizer, checked against new data
@@ -149,7 +156,7 @@ def restore_model(path: str | Path, map_location: str | torch.device = "cpu", re
 
 
 def model_config_of(checkpoint: dict[str, Any], path: Path) -> dict[str, Any]:
-    """The model config naming a type: the checkpoint's own, else a config.json beside it (seed 000)."""
+    """The model config naming a type: the checkpoint's own, else a config.json beside it."""
     try:
         beside = json.loads((path.parent / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -11,9 +11,10 @@ from nodeflow.training.checkpoint import restore_model
 from nodeflow.training.tokenizer import load_tokenizer
 
 
-def load_generator(path: str | Path, device: str = "cpu") -> tuple[Any, Any]:
-    """(model, tokenizer) of a checkpoint whose model can generate (GPT)."""
-    model, checkpoint = restore_model(path, device)
+def load_generator(path: str | Path, device: str = "cpu", trust: bool = False) -> tuple[Any, Any]:
+    """(model, tokenizer) of a checkpoint whose model can generate (GPT); `trust`: the file may run code
+    (restore_model's trust and trust_code)."""
+    model, checkpoint = restore_model(path, device, trust=trust, trust_code=trust)
     tokenizer = ((checkpoint.get("config") or {}).get("data") or {}).get("tokenizer")
     if not hasattr(model, "generate") or not tokenizer:
         kind = getattr(model, "nodeflow_config", {}).get("type", type(model).__name__)

@@ -6,9 +6,11 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 import torch
 
 from nodeflow import restore_model
+from nodeflow.core import UntrustedCodeError
 from nodeflow.training.loop import TrainConfig, TrainingLoop
 from nodes.datasets import DIGITS
 from nodes.encoders import TextEncoder
@@ -105,6 +107,7 @@ def test_iteration_checkpoints_resume_to_the_same_weights(tmp_path: Path) -> Non
 
 
 MODULE = '''
+import pytest
 import torch
 from torch import nn
 
@@ -140,7 +143,10 @@ def test_python_model_from_a_file_beside_the_workflow(tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     shutil.move(tmp_path / "ck", elsewhere / "ck")
-    model, _ = restore_model(elsewhere / "ck" / "final_model.pt")  # the file is found by its saved path
+    with pytest.raises(UntrustedCodeError) as refused:  # rebuilding runs my_net.py: only when asked
+        restore_model(elsewhere / "ck" / "final_model.pt")
+    assert refused.value.kind == "file" and refused.value.source == str((folder / "my_net.py").resolve())
+    model, _ = restore_model(elsewhere / "ck" / "final_model.pt", trust_code=True)  # found by its saved path
     assert type(model).__name__ == "Net" and model.body[1].out_features == 24
     bad = run_cli("run", str(folder / "wf.json"), *other, "CNN.target=my_net.py:NOT_A_MODULE", cwd=tmp_path)
     assert bad.returncode == 2 and not (tmp_path / "ck3").exists()
