@@ -32,6 +32,7 @@ from nodeflow.core.ckpt_table import read_entries, rows, summary, verify_file
 from nodeflow.core.layouts import checkpoint_home
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.core.files import in_folder
+from nodeflow.core.folder_names import inside
 from nodeflow.core.manifest_edit import KEEP, check_tags, set_tags
 from nodeflow.core.outputs import MANIFEST, manifest_doc
 from nodeflow.training import compress
@@ -181,7 +182,7 @@ class CheckpointManager:
         `same_as`: a file this manager just saved from the same `payload`; its bytes are
         linked (or copied) instead of serializing the state again. Returns the file's path."""
         name = compress.file_name(name, self.compression)
-        path, tags = self.folder / name, check_tags(tags)
+        path, tags = inside(self.folder, name), check_tags(tags)
         info = {"experiment": self.experiment_name or self.folder.name, **(info or {})}
         saved: dict[str, Any] = {}
 

@@ -80,7 +80,10 @@ def check_folder(c: CheckInput) -> list[tuple[str, str]]:
     folder = planned_folder(p)  # as the run names it: relative to cwd
     if folder is None:
         return []
-    reason = folder_problem(folder, p["resume"], p["overwrite"], Layout.of(p))
+    try:
+        reason = folder_problem(folder, p["resume"], p["overwrite"], Layout.of(p))
+    except CheckpointError as exc:  # a manifest there that names files outside the folder
+        return [("checkpoint_dir", str(exc))]
     return [("checkpoint_dir", reason)] if reason else []
 
 
@@ -271,7 +274,7 @@ TRAINER = NodeSpec(
                   "history files and the run panel (0: none)", min=0, max=32, group="Training"),
         ParamSpec("num_workers", "int", -1, "DataLoader worker processes for lazy data (-1: auto, "
                   "min(4, cores - 1); in-memory data never uses workers)", min=-1, max=64, group="Device"),
-        ParamSpec("checkpoint_dir", "outdir", "checkpoints",
+        ParamSpec("checkpoint_dir", "outdir", "checkpoints/{model}_{dataset}/{run}",  # a new folder per run
                   "Folder for checkpoints (empty: no saving); may use {model}, {dataset}, {timestamp}, "
                   "{run} (run_1, run_2, …)", label="Checkpoint Directory", allow_empty=True, writes=RUN_FILES,
                   group="Checkpoints"),

@@ -14,13 +14,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from nodeflow.core.ckpt_table import backup_path, verify_file
+from nodeflow.core.ckpt_table import BACKUPS, verify_file
 from nodeflow.core.files import atomic_write, fsync_dir
+from nodeflow.core.folder_names import inside
 
 
 def make_backup(path: Path, link: bool = False) -> Path:
     """Copy (or hard-link) `path` into backups/ atomically; OSError when that folder cannot be written."""
-    target = backup_path(path)
+    target = _backup_of(path)
     target.parent.mkdir(exist_ok=True)
     place_copy(path, target, link)
     return target
@@ -42,9 +43,14 @@ def place_copy(source: Path, target: Path, link: bool = True) -> None:
         atomic_write(target, lambda out: shutil.copyfileobj(handle, out, 1 << 20))
 
 
+def _backup_of(path: Path) -> Path:
+    """backups/NAME for `path`, checked to lie inside the checkpoint folder's backups/."""
+    return inside(path.parent, Path(BACKUPS) / path.name)
+
+
 def remove_backup(path: Path) -> None:
     """Delete `path`'s backup if there is one; one that cannot be deleted (read-only backups/) stays, harmlessly."""
-    backup = backup_path(path)
+    backup = _backup_of(path)
     try:
         if backup.exists():
             backup.unlink()
@@ -56,7 +62,8 @@ def restore_backup(path: Path, entry: dict[str, Any] | None) -> str:
     """Put a verified backup back in place of `path`; the file it replaces is kept as NAME.corrupt.
 
     Returns a one-line account; raises ValueError when there is no backup that matches."""
-    backup = backup_path(path)
+    backup = _backup_of(path)
+    inside(path.parent, path.name)
     if entry is None:
         raise ValueError("no manifest entry, so no backup can be matched to it")
     if not backup.is_file():

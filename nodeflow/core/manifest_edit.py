@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from nodeflow.core.ckpt_table import read_entries
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.core.files import atomic_write_text
+from nodeflow.core.folder_names import check_entry_names
 from nodeflow.core.outputs import MANIFEST, MANIFEST_FORMAT, manifest_doc
 
 try:
@@ -45,6 +46,7 @@ def manifest_lock(folder: Path) -> Iterator[None]:
 
 def write_manifest(folder: Path, entries: Entries, run: dict[str, Any] | None = None) -> None:
     """Replace the entries; the run section is read and kept unless `run` is given ({}: none)."""
+    check_entry_names(entries, folder / MANIFEST)  # never write what the reader would refuse
     if run is None:
         run = (manifest_doc(folder) or {}).get("run")
     doc = {"format": MANIFEST_FORMAT, "version": 1, **({"run": run} if run else {}), "checkpoints": entries}

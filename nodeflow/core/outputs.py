@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from nodeflow.core.files import atomic_write, atomic_write_text, sha256_of
+from nodeflow.core.folder_names import check_manifest
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "nodeflow.checkpoints"
@@ -37,9 +38,15 @@ def read_json(path: Path) -> Any:
 
 
 def manifest_doc(folder: Path) -> dict[str, Any] | None:
-    """The folder's manifest when NodeFlow wrote it, else None (absent, corrupt, another tool's)."""
+    """The folder's manifest when NodeFlow wrote it, else None (absent, corrupt, another tool's).
+
+    Every read of a manifest comes here: one whose entries name anything but plain file
+    names in this folder is refused (CheckpointError naming the entry)."""
     doc = read_json(folder / MANIFEST)
-    return doc if isinstance(doc, dict) and doc.get("format") == MANIFEST_FORMAT else None
+    if not (isinstance(doc, dict) and doc.get("format") == MANIFEST_FORMAT):
+        return None
+    check_manifest(doc, folder / MANIFEST)
+    return doc
 
 
 def run_id_of(doc: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nodeflow.core.ckpt_table import BACKUPS, PATTERNS, read_entries, size_text, value_text, verify_file
+from nodeflow.core.errors import CheckpointError
 from nodeflow.core.peek import Opaque, PeekError, Tensor, peek
 
 COLUMNS = ("file", "kind", "model", "epoch", "metrics", "size", "status")
@@ -32,11 +33,16 @@ def scan(root: Path) -> tuple[list[dict[str, Any]], list[Path]]:
         dirs[:] = sorted(d for d in dirs if d not in SKIP and not d.startswith("."))
         folder = Path(here)
         folders.append(folder)
-        entries, names = read_entries(folder), set(files)  # read once per folder, not per file
+        try:
+            entries, refused = read_entries(folder), ""  # read once per folder, not per file
+        except CheckpointError as exc:  # its manifest names files outside the folder: not used
+            entries, refused = {}, f"✗ {exc.issues[0].message}"
+        names = set(files)
         model = _config_type(folder / "config.json") if "config.json" in names else ""
         for name in sorted(files):
             if any(Path(name).match(p) for p in PATTERNS):
-                records.append(describe(folder / name, entries.get(name), root, names, model))
+                record = describe(folder / name, entries.get(name), root, names, model)
+                records.append({**record, "status": refused} if refused else record)
     return records, folders
 
 

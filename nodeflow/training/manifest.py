@@ -18,6 +18,7 @@ from nodeflow.core.backups import remove_backup
 from nodeflow.core.ckpt_table import read_entries as read_manifest
 from nodeflow.core.ckpt_table import verify_file
 from nodeflow.core.files import sha256_of
+from nodeflow.core.folder_names import inside
 from nodeflow.core.manifest_edit import KEEP, Entries, edit_entries, write_manifest
 
 __all__ = ["read_manifest", "verify_file", "write_manifest", "start_run", "make_entry", "commit_entry",
@@ -101,11 +102,13 @@ def prune_periodic(folder: Path, keep: int, run_id: str = "") -> list[str]:
 
 def remove_checkpoints(folder: Path, names: list[str]) -> None:
     """Delete checkpoint files and their backups: their manifest entries first, so no entry ever outlives its file."""
+    for name in names:
+        inside(folder, name)
     edit_entries(folder, lambda entries: [entries.pop(n, None) for n in names])
     _unlink(folder, names)
 
 
 def _unlink(folder: Path, names: list[str]) -> None:
-    for name in names:
-        (folder / name).unlink(missing_ok=True)
-        remove_backup(folder / name)
+    for path in [inside(folder, name) for name in names]:  # all checked before any is deleted
+        path.unlink(missing_ok=True)
+        remove_backup(path)

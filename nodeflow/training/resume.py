@@ -15,6 +15,7 @@ import torch
 
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.core.ckpt_table import usable_file
+from nodeflow.core.folder_names import inside
 from nodeflow.core.manifest_edit import edit_entries
 from nodeflow.training.manifest import read_manifest
 from nodeflow.training.rng import restore_rng
@@ -47,7 +48,7 @@ def newest_valid(folder: Path, which: str = "auto") -> tuple[Path | None, list[t
 
 def set_aside(folder: Path, name: str) -> Path | None:
     """Rename a file that failed verification to NAME.corrupt and drop its manifest entry."""
-    path = folder / name
+    path = inside(folder, name)
     target = path.with_name(name + ".corrupt") if path.is_file() else None
     if target is not None:
         os.replace(path, target)

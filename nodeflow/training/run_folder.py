@@ -16,6 +16,7 @@ from pathlib import Path
 
 from nodeflow.core.errors import DataError, Issue
 from nodeflow.core.files import fsync_dir
+from nodeflow.core.folder_names import inside
 from nodeflow.core.layouts import Layout, blocks, in_the_way, state_of
 from nodeflow.core.outputs import MANIFEST, conflict_message, continues_run, manifest_doc, next_free
 from nodeflow.training.manifest import read_manifest, start_run
@@ -70,10 +71,12 @@ def move_aside(folder: Path, label: str, layout: Layout = Layout()) -> Path:
     names = [p.name for p in folder.iterdir() if p.name != MANIFEST and (
         p.name in entries or is_run_temp(p.name, layout.patterns) or any(fnmatch(p.name, pattern)
                                                                            for pattern in layout.patterns))]
-    dest = next_free(folder / PREVIOUS / label)
+    dest = next_free(inside(folder / PREVIOUS, label))
+    moves = [(inside(folder, name), inside(dest, name)) for name in names + ([MANIFEST] if (folder / MANIFEST).exists()
+                                                                           else [])]
     dest.mkdir(parents=True)
-    for name in names + ([MANIFEST] if (folder / MANIFEST).exists() else []):
-        os.replace(folder / name, dest / name)
+    for source, target in moves:
+        os.replace(source, target)
     fsync_dir(folder)
     return dest
 
