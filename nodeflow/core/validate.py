@@ -57,7 +57,7 @@ def plan(workflow: Workflow, registry: Registry, outputs: bool = True) -> Plan:
     for node in workflow.nodes.values():
         spec = registry.get(node.type)
         if spec is None:
-            bad(node, "type", f"unknown node type {node.type!r}")
+            bad(node, "type", registry.unknown_type(node.type))
             continue
         if node.version > spec.version:
             bad(node, "version", f"saved by a newer {spec.type} (version {node.version}; "
