@@ -1,8 +1,9 @@
 """The parameter dialog, generated from a node's declaration.
 
 One field per param, the right widget for its type, help as tooltips, the reason a value
-is wrong shown under its field, and OK disabled while any value is wrong. Every field's
-objectName is the param's name (the node name field is "name").
+is wrong shown under its field across the dialog's width, and OK disabled while any value
+is wrong (a typed number outside the bounds too: it is shown, never silently clamped).
+Every field's objectName is the param's name (the node name field is "name").
 """
 from __future__ import annotations
 
@@ -46,9 +47,7 @@ class Field:
     def _make_editor(self, value: Any, parent: QtWidgets.QWidget) -> QtWidgets.QWidget:
         spec = self.spec
         if spec.type == "int":
-            box = QtWidgets.QSpinBox(parent)
-            box.setRange(int(spec.min) if spec.min is not None else -INT_LIMIT,
-                         int(spec.max) if spec.max is not None else INT_LIMIT)
+            box = IntBox(spec, parent)
             box.setValue(int(value))
             return box
         if spec.type == "bool":
@@ -71,7 +70,7 @@ class Field:
     def raw(self) -> Any:
         editor = self.editor
         if isinstance(editor, QtWidgets.QSpinBox):
-            return editor.value()
+            return editor.cleanText()  # what is typed, checked against the bounds like any text
         if isinstance(editor, QtWidgets.QCheckBox):
             return editor.isChecked()
         if isinstance(editor, QtWidgets.QComboBox):
@@ -95,7 +94,7 @@ class Field:
     def changed_signal(self) -> Any:
         editor = self.editor
         if isinstance(editor, QtWidgets.QSpinBox):
-            return editor.valueChanged
+            return editor.textChanged
         if isinstance(editor, QtWidgets.QCheckBox):
             return editor.toggled
         if isinstance(editor, QtWidgets.QComboBox):
@@ -113,6 +112,28 @@ class Field:
             chosen, _ = QtWidgets.QFileDialog.getSaveFileName(parent, self.spec.title, start)
         if chosen:
             self.editor.setText(relative_if_inside(Path(chosen), self.base_dir))
+
+
+class IntBox(QtWidgets.QSpinBox):
+    """An int field whose arrows stay within the param's bounds while any typed integer is kept
+    as typed, so a value out of range (-5 for epochs) is shown with its reason instead of clamped."""
+
+    def __init__(self, spec: ParamSpec, parent: QtWidgets.QWidget):
+        super().__init__(parent)
+        self.low = int(spec.min) if spec.min is not None else -INT_LIMIT
+        self.high = int(spec.max) if spec.max is not None else INT_LIMIT
+        self.setRange(-INT_LIMIT, INT_LIMIT)
+
+    def stepBy(self, steps: int) -> None:
+        self.setValue(min(max(self.value() + steps, self.low), self.high))
+
+    def stepEnabled(self) -> QtWidgets.QAbstractSpinBox.StepEnabledFlag:
+        flags = QtWidgets.QAbstractSpinBox.StepEnabledFlag.StepNone
+        if self.value() < self.high:
+            flags |= QtWidgets.QAbstractSpinBox.StepEnabledFlag.StepUpEnabled
+        if self.value() > self.low:
+            flags |= QtWidgets.QAbstractSpinBox.StepEnabledFlag.StepDownEnabled
+        return flags
 
 
 def _text(value: Any) -> str:
@@ -148,7 +169,7 @@ class ParamDialog(QtWidgets.QDialog):
         self.name_error.setStyleSheet("color: #d9534f;")
         self.name_error.hide()
         form.addRow("Name", self.name_edit)
-        form.addRow("", self.name_error)
+        form.addRow(self.name_error)
         inner = QtWidgets.QWidget(self)
         column = QtWidgets.QVBoxLayout(inner)
         column.addLayout(form)
@@ -161,7 +182,7 @@ class ParamDialog(QtWidgets.QDialog):
             label.setToolTip(param.help)
             target = forms.get(param.group) or next(iter(forms.values()), form)
             target.addRow(label, field.widget)
-            target.addRow("", field.error)
+            target.addRow(field.error)  # the whole row's width: a long reason wraps across the dialog
             field.changed_signal().connect(self.revalidate)
             self.fields[param.name] = field
         column.addStretch(1)

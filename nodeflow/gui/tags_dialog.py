@@ -27,13 +27,14 @@ class TagsDialog(QtWidgets.QDialog):
         self.error = QtWidgets.QLabel("", self)
         self.error.setObjectName("tags_error")
         self.error.setStyleSheet("color: #d9534f")
+        self.error.setWordWrap(True)
         self.buttons = QtWidgets.QDialogButtonBox(
             QtWidgets.QDialogButtonBox.StandardButton.Ok | QtWidgets.QDialogButtonBox.StandardButton.Cancel, self)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         form = QtWidgets.QFormLayout(self)
         form.addRow("Tags", self.tags)
-        form.addRow("", self.error)
+        form.addRow(self.error)  # the dialog's width, as in the parameter dialog
         form.addRow("Description", self.description)
         form.addRow(self.buttons)
         self.tags.textChanged.connect(self._check)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtTest, QtWidgets
 
 from nodeflow.gui.graph import params_of
 from tests.conftest import WORKFLOWS
@@ -126,7 +126,7 @@ def test_the_trainer_dialog_comes_in_sections_with_the_seed_fields_first_under_c
         checkpoints = dialog.section("Checkpoints").parent().layout()
         body = checkpoints.itemAt(checkpoints.indexOf(dialog.section("Checkpoints")) + 1).widget()
         labels = [w.text() for w in body.findChildren(QtWidgets.QLabel) if w.text()]
-        assert labels[:2] == ["Checkpoint Directory", "Save Every N Epochs"]
+        assert labels[:2] == ["Checkpoint directory", "Save every N epochs"]
         assert not dialog.field("resume").isVisible()
         dialog.field("resume").setCurrentText("no/such/file.pt")  # a problem in a closed section opens it
         assert dialog.section("Resume").isChecked() and dialog.field("resume").isVisible()
@@ -135,3 +135,96 @@ def test_the_trainer_dialog_comes_in_sections_with_the_seed_fields_first_under_c
 
     with answer_modal(qtbot, look):
         double_click(window, node(window, "Trainer"))
+
+
+def type_into(dialog: QtWidgets.QWidget, name: str, text: str) -> QtWidgets.QWidget:
+    """Select the field's text and type over it, key by key, as a user would."""
+    field = dialog.field(name)
+    field.setFocus()
+    field.selectAll()
+    QtTest.QTest.keyClicks(field, text)
+    return field
+
+
+def error_of(dialog: QtWidgets.QWidget, name: str) -> QtWidgets.QLabel:
+    return dialog.findChild(QtWidgets.QLabel, f"{name}_error")
+
+
+def test_labels_are_in_one_style_sentence_case_with_acronyms_kept(qtbot: Any, make_window: Any) -> None:
+    window = make_window(WORKFLOWS / "digits_cnn.json")
+    seen: dict[str, str] = {}
+
+    def look(dialog: QtWidgets.QWidget) -> None:
+        for field in dialog.fields.values():
+            form = field.widget.parentWidget().layout()
+            label = form.labelForField(field.widget)
+            seen[field.spec.name] = label.text()
+        dialog.reject()
+
+    with answer_modal(qtbot, look):
+        double_click(window, node(window, "Trainer"))
+    assert seen["checkpoint_dir"] == "Checkpoint directory"
+    assert (seen["save_every_n_epochs"], seen["save_every_n_iters"]) == ("Save every N epochs", "Save every N iters")
+    assert (seen["lr"], seen["min_lr"], seen["scheduler"], seen["stop_on_nan"]) == (
+        "Learning rate", "Min LR", "LR scheduler", "Stop on NaN")
+    for name, text in seen.items():  # after the first word: lower case, or an acronym in capitals
+        assert all(w.islower() or w.isupper() or w == "NaN" or w[0].isdigit() for w in text.split()[1:]), (name, text)
+
+
+def test_a_typed_number_out_of_range_is_shown_with_its_reason_and_keeps_ok_disabled(
+        qtbot: Any, make_window: Any) -> None:
+    window = make_window(WORKFLOWS / "digits_cnn.json")
+    seen: dict[str, Any] = {}
+
+    def act(dialog: QtWidgets.QWidget) -> None:
+        epochs = type_into(dialog, "epochs", "-5")
+        seen["negative"] = (epochs.text(), ok_button(dialog).isEnabled(), error_of(dialog, "epochs").text())
+        type_into(dialog, "save_every_n_epochs", "999999")
+        seen["above"] = (ok_button(dialog).isEnabled(), error_of(dialog, "save_every_n_epochs").text())
+        type_into(dialog, "save_every_n_epochs", "2")
+        type_into(dialog, "epochs", "1")
+        QtTest.QTest.keyClick(epochs, QtCore.Qt.Key.Key_Down)  # the arrows stay within the bounds
+        seen["fixed"] = (epochs.text(), ok_button(dialog).isEnabled(), error_of(dialog, "epochs").isVisible())
+        ok_button(dialog).click()
+
+    with answer_modal(qtbot, act):
+        double_click(window, node(window, "Trainer"))
+    assert seen["negative"][:2] == ("-5", False) and "at least 1" in seen["negative"][2]
+    assert seen["above"][0] is False and "100000" in seen["above"][1]
+    assert seen["fixed"] == ("1", True, False)
+    assert (params_of(node(window, "Trainer"))["epochs"], params_of(node(window, "Trainer"))["save_every_n_epochs"]) \
+        == (1, 2)
+
+
+def test_a_fields_error_spans_the_dialog_width_instead_of_a_narrow_column(qtbot: Any, make_window: Any) -> None:
+    window = make_window(WORKFLOWS / "digits_cnn.json")
+    seen: dict[str, Any] = {}
+
+    def act(dialog: QtWidgets.QWidget) -> None:
+        field = type_into(dialog, "checkpoint_dir", "runs/{nonsense}")
+        error = error_of(dialog, "checkpoint_dir")
+        QtWidgets.QApplication.processEvents()  # the layout places the error that just appeared
+        form = error.parentWidget().layout()
+        label = form.labelForField(dialog.fields["checkpoint_dir"].widget)
+        seen["text"] = error.text()
+        seen["left"] = (error.geometry().left(), label.geometry().left())
+        seen["width"] = (error.width(), dialog.fields["checkpoint_dir"].widget.geometry().right() - label.x())
+        seen["lines"] = error.height() // error.fontMetrics().lineSpacing()
+        field.setText("runs/ok")
+        dialog.reject()
+
+    with answer_modal(qtbot, act):
+        double_click(window, node(window, "Trainer"))
+    assert "unknown placeholder" in seen["text"]
+    assert seen["left"][0] <= seen["left"][1]  # starts under the label, not under the field
+    assert seen["width"][0] >= seen["width"][1] - 4 and seen["lines"] == 1, seen
+
+
+def test_a_trainer_added_from_the_palette_saves_into_a_folder_of_its_own_per_run(
+        qtbot: Any, make_window: Any) -> None:
+    window = make_window()
+    QtTest.QTest.keyClicks(window.palette.search, "trainer")
+    QtTest.QTest.keyClick(window.palette.search, QtCore.Qt.Key.Key_Return)
+    folder = params_of(node(window, "Trainer"))["checkpoint_dir"]
+    assert folder != "checkpoints" and folder.startswith("checkpoints/") and folder.endswith("{run}")
+    assert "{model}" in folder and "{dataset}" in folder  # other models or data: other folders
