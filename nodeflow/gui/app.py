@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtWidgets
 
 from nodeflow.core import default_registry
+from nodeflow.gui.errors import ErrorReporter
 from nodeflow.gui.runner import abandon_tools
 from nodeflow.gui.window import MainWindow
 
@@ -60,6 +61,7 @@ def launch(argv: Sequence[str], default_workflow: str | None = None) -> int:
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([sys.argv[0]])
     app.setApplicationName("NodeFlow")
     window = make_window(args.workflow)
+    ErrorReporter(window).install()
     if args.workflow and window.meta.path is None:
         print(f"error: {window.banner.text.text()}", file=sys.stderr)
         if args.screenshot:

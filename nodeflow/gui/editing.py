@@ -13,9 +13,10 @@ from PySide6 import QtWidgets
 
 from nodeflow.core import NodeSpec, Workflow, WorkflowFileError
 from nodeflow.core.workflow import dumps, parse_workflow
-from nodeflow.gui.convert import add_workflow, flow_nodes, to_workflow, unique_id, unique_name
+from nodeflow.gui.convert import add_workflow, to_workflow, unique_id, unique_name
 from nodeflow.gui.graph import ID_PROP, PARAM_PREFIX, FlowGraph, graph_type, params_of, set_tooltips, spec_of
 from nodeflow.gui.param_dialog import ParamDialog
+from nodeflow.gui.placement import auto_layout, move_to_free_space
 
 BACKDROP = "nodeGraphQt.nodes.BackdropNode"
 PASTE_OFFSET = (40.0, 40.0)
@@ -34,9 +35,11 @@ def adopt(graph: FlowGraph, node: BaseNode) -> None:
 
 
 def add_node(graph: FlowGraph, spec: NodeSpec, pos: tuple[float, float]) -> BaseNode:
+    """A new node at `pos`, or the nearest free space below or right of it."""
     graph.undo_stack().beginMacro(f"Add {spec.title}")
     node = graph.create_node(graph_type(spec), name=unique_name(graph, spec.title), pos=list(pos))
     adopt(graph, node)
+    move_to_free_space(graph, [node])
     graph.undo_stack().endMacro()
     return node
 
@@ -75,7 +78,8 @@ def copy_selection(graph: FlowGraph, meta: Workflow) -> int:
 
 
 def paste(graph: FlowGraph) -> str | None:
-    """Add the clipboard's nodes with new ids and names; the reason when it holds no workflow nodes."""
+    """Add the clipboard's nodes with new ids and names, clear of the nodes already there;
+    the reason when it holds no workflow nodes."""
     text = QtWidgets.QApplication.clipboard().text()
     try:
         fragment = parse_workflow(json.loads(text), "clipboard")
@@ -86,7 +90,7 @@ def paste(graph: FlowGraph) -> str | None:
     graph.undo_stack().beginMacro("Paste")
     graph.clear_selection()
     try:
-        add_workflow(graph, fragment, offset=PASTE_OFFSET, fresh=True)
+        move_to_free_space(graph, add_workflow(graph, fragment, offset=PASTE_OFFSET, fresh=True))
     except WorkflowFileError as exc:
         return str(exc)
     finally:
@@ -112,8 +116,7 @@ def add_backdrop(graph: FlowGraph, text: str = "") -> BaseNode:
     return backdrop
 
 
-def auto_layout(graph: FlowGraph) -> None:
-    nodes = flow_nodes(graph)
-    if nodes:
-        graph.auto_layout_nodes(nodes)
-        graph.fit_to_selection() if graph.selected_nodes() else graph.center_on(nodes)
+def tidy(graph: FlowGraph) -> None:
+    """Auto layout, then frame the result."""
+    auto_layout(graph)
+    graph.fit_to_selection()

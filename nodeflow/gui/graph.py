@@ -11,7 +11,8 @@ from typing import Any
 
 from NodeGraphQt import BaseNode, NodeGraph
 from NodeGraphQt.constants import NodePropWidgetEnum
-from PySide6 import QtCore, QtGui
+from NodeGraphQt.qgraphics.node_base import NodeItem
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from nodeflow.core import NodeSpec, Registry, link_problem
 from nodeflow.core.tasks import task_problem, tasks_at
@@ -35,11 +36,23 @@ def graph_type(spec: NodeSpec) -> str:
     return f"{IDENTIFIER}.{spec.type.replace('.', '_')}"
 
 
+class FlowNodeItem(NodeItem):
+    """A node's view: a double-click anywhere on it, title included, opens its parameter dialog
+    (NodeGraphQt starts an inline rename on the title; the dialog's name field renames)."""
+
+    def mouseDoubleClickEvent(self, event: QtWidgets.QGraphicsSceneMouseEvent) -> None:
+        if event.button() == QtCore.Qt.MouseButton.LeftButton and self.viewer() is not None:
+            self.viewer().node_double_clicked.emit(self.id)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+
 def node_class(spec: NodeSpec) -> type[BaseNode]:
     """The NodeGraphQt class for one declaration: its ports, coloured by type, and hidden params."""
 
     def __init__(self: BaseNode) -> None:
-        BaseNode.__init__(self)
+        BaseNode.__init__(self, FlowNodeItem)
         for port in spec.inputs:
             self.add_input(port.name, color=port_colour(port.type))
         for port in spec.outputs:
@@ -84,10 +97,20 @@ class FlowGraph(NodeGraph):
         self.registry = registry
         self.register_nodes([node_class(s) for s in registry.all()])
         self.viewer().installEventFilter(self)
+        self.viewer().viewport().installEventFilter(self)
 
     def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
-        """Tab on the canvas: search the palette, then add the chosen node where the cursor was."""
-        if event.type() == QtCore.QEvent.Type.KeyPress and event.key() == QtCore.Qt.Key.Key_Tab:
+        """Tab on the canvas: search the palette, then add the chosen node where the cursor was.
+
+        The view keeps its own Ctrl/Shift/Alt flags from key events; a dialog opened with a
+        shortcut swallows the release, so they are taken from the keyboard whenever the view
+        gets focus back or the mouse is pressed on it."""
+        kind = event.type()
+        if kind in (QtCore.QEvent.Type.FocusIn, QtCore.QEvent.Type.Enter):
+            self.sync_modifiers(QtWidgets.QApplication.queryKeyboardModifiers())
+        elif kind == QtCore.QEvent.Type.MouseButtonPress:
+            self.sync_modifiers(event.modifiers())
+        if kind == QtCore.QEvent.Type.KeyPress and event.key() == QtCore.Qt.Key.Key_Tab:
             viewer = self.viewer()
             cursor = viewer.mapFromGlobal(QtGui.QCursor.pos())
             if not viewer.viewport().rect().contains(cursor):
@@ -95,6 +118,15 @@ class FlowGraph(NodeGraph):
             self.tab_pressed.emit(viewer.mapToScene(cursor))
             return True
         return super().eventFilter(watched, event)
+
+    def sync_modifiers(self, held: QtCore.Qt.KeyboardModifier) -> None:
+        viewer = self.viewer()
+        mods = QtCore.Qt.KeyboardModifier
+        viewer.CTRL_state = held == mods.ControlModifier
+        viewer.SHIFT_state = held in (mods.ShiftModifier, mods.ShiftModifier | mods.AltModifier)
+        viewer.ALT_state = held in (mods.AltModifier, mods.ShiftModifier | mods.AltModifier)
+        if not held:
+            viewer._cursor_text.setVisible(False)
 
     def refusal(self, out_node: BaseNode, out_port: str, in_node: BaseNode, in_port: str) -> str | None:
         src, dst = spec_of(out_node), spec_of(in_node)
@@ -116,14 +148,16 @@ class FlowGraph(NodeGraph):
         return tasks_at(node, port, spec_of, params_of, source)
 
     def _on_connection_changed(self, disconnected: list, connected: list) -> None:
-        allowed = []
+        """A refused drop changes nothing: the link it would have replaced stays, a link dragged
+        off its port goes back."""
         for a, b in connected:
             out_view, in_view = (a, b) if a.port_type == "out" else (b, a)
-            out_node = self.get_node_by_id(out_view.node.id)
-            in_node = self.get_node_by_id(in_view.node.id)
-            reason = self.refusal(out_node, out_view.name, in_node, in_view.name)
+            reason = self.refusal(self.get_node_by_id(out_view.node.id), out_view.name,
+                                  self.get_node_by_id(in_view.node.id), in_view.name)
             if reason:
                 self.link_refused.emit(reason)
-            else:
-                allowed.append((a, b))
-        super()._on_connection_changed(disconnected, allowed)
+                for start, detached in disconnected:
+                    if start is a:  # the view already removed the dragged link's pipe; the model kept it
+                        self.viewer().establish_connection(start, detached)
+                return
+        super()._on_connection_changed(disconnected, connected)

@@ -1,7 +1,8 @@
 """Labels on the canvas's links: what a Check (dry run) saw flowing on each one.
 
-View-only decoration, like the badges: never an edit. A label sits at its link's midpoint
-when it is shown; Run, another Check or a new file removes them all.
+View-only decoration, like the badges: never an edit. The labels are the editor's own scene
+items (not children of NodeGraphQt's pipes, which it deletes with their links), placed at
+their link's midpoint; the run controls remove them whenever the graph changes.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from PySide6 import QtGui, QtWidgets
 
 
 class LinkLabels:
-    def __init__(self) -> None:
+    def __init__(self, scene: QtWidgets.QGraphicsScene) -> None:
+        self.scene = scene
         self.items: list[QtWidgets.QGraphicsSimpleTextItem] = []
 
     def show(self, node: BaseNode, outputs: dict[str, Any]) -> None:
@@ -20,7 +22,7 @@ class LinkLabels:
         for port_name, text in outputs.items():
             port = node.get_output(port_name)
             for pipe in port.view.connected_pipes if port is not None else []:
-                label = QtWidgets.QGraphicsSimpleTextItem(str(text), pipe)
+                label = QtWidgets.QGraphicsSimpleTextItem(str(text))
                 label.setBrush(QtGui.QBrush(QtGui.QColor("#e8e8a0")))
                 font = QtGui.QFont()
                 font.setPointSize(8)
@@ -29,6 +31,7 @@ class LinkLabels:
                 middle = pipe.path().pointAtPercent(0.5)
                 label.setPos(middle.x() - label.boundingRect().width() / 2, middle.y() - 14)
                 label.setZValue(10)
+                self.scene.addItem(label)
                 self.items.append(label)
 
     def texts(self) -> list[str]:
@@ -36,6 +39,5 @@ class LinkLabels:
 
     def clear(self) -> None:
         for item in self.items:
-            if item.scene() is not None:
-                item.scene().removeItem(item)
+            self.scene.removeItem(item)
         self.items = []

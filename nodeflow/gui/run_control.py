@@ -1,8 +1,10 @@
-"""Validate, Run and Stop from the editor: the saved file runs in a child process, events drive the UI."""
+"""Validate, Check, Run and Stop from the editor: the graph as shown runs in a child process
+(a snapshot, so unsaved edits run without touching the workflow file); events drive the UI."""
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +13,7 @@ from PySide6 import QtCore, QtWidgets
 
 from nodeflow.core import UserError, apply_overrides, plan
 from nodeflow.core.layouts import Layout, planned_folder
+from nodeflow.core.workflow import dumps
 from nodeflow.gui import editing
 from nodeflow.gui.badges import badge_of, set_badge
 from nodeflow.gui.convert import flow_nodes
@@ -39,7 +42,8 @@ class RunControl(QtCore.QObject):
         self.panel.validate_button.clicked.connect(self.validate)
         self.panel.run_button.clicked.connect(self.run)
         self.panel.check_button.clicked.connect(self.check)
-        self.labels = LinkLabels()
+        self.labels = LinkLabels(window.graph.scene())
+        self.scratch = tempfile.TemporaryDirectory(prefix="nodeflow-run-")  # the snapshots runs execute
         self.panel.stop_button.clicked.connect(self.stop)
         self.panel.checkpoints.resume_requested.connect(self._resume_from)
         self.panel.checkpoints.inference_requested.connect(self._use_for_inference)
@@ -54,16 +58,35 @@ class RunControl(QtCore.QObject):
         return next((n for n in flow_nodes(self.window.graph) if n.name() == name), None)
 
     def reset(self) -> None:
+        """Forget everything shown about the previous graph (a new or opened file)."""
+        self.clear_marks()
+        self.panel.reset()
+        self.last_folders = {}
+        self.show_checkpoints_of(None)
+
+    def clear_marks(self) -> None:
+        """Remove badges, link labels and listed issues: they describe the graph before an edit."""
         for node in flow_nodes(self.window.graph):
             set_badge(node, "idle")
         self.labels.clear()
         self.panel.issues.clear()
-        self.last_folders = {}
-        self.show_checkpoints_of(None)
 
-    def validate(self, overrides: list[str] | None = None, outputs: bool = True) -> bool:
-        """Check the whole graph with the core; list every issue and mark it on its node."""
-        self.reset()
+    def graph_changed(self) -> None:
+        """After an edit: link labels are gone; issue marks are checked again so a fixed field loses its mark."""
+        self.labels.clear()
+        if self.process.running():
+            return
+        marked = [n for n in flow_nodes(self.window.graph) if badge_of(n) in ("issue", "warning", "done", "failed")]
+        if marked:
+            had_issues = any(badge_of(n) == "issue" for n in marked)
+            self.clear_marks()
+            if had_issues:
+                self.validate(quiet=True)
+
+    def validate(self, overrides: list[str] | None = None, outputs: bool = True, quiet: bool = False) -> bool:
+        """Check the whole graph with the core; list every issue and mark it on its node
+        (`quiet`: without switching tabs, as after an edit)."""
+        self.clear_marks()
         workflow = self.window.workflow()
         apply_overrides(workflow, self.window.registry, overrides or [])
         if workflow.path is None:
@@ -76,7 +99,8 @@ class RunControl(QtCore.QObject):
                 node = self._node(issue.node)
                 if node is not None:
                     set_badge(node, "issue", f"{issue.field + ': ' if issue.field else ''}{issue.message}")
-            self.panel.tabs.setCurrentWidget(self.panel.issues)
+            if not quiet:
+                self.panel.tabs.setCurrentWidget(self.panel.issues)
             self.panel.status.setText(f"{len(exc.issues)} issue(s) found")
             return False
         self.panel.status.setText("Valid: ready to run")
@@ -91,7 +115,7 @@ class RunControl(QtCore.QObject):
     def run(self) -> None:
         if self.process.running():
             return
-        overrides = confirm_writes(self.window, self.window.graph, flow_nodes(self.window.graph), self.window.run_dir)
+        overrides = confirm_writes(self.window, flow_nodes(self.window.graph), self.window.run_dir)
         if overrides is None:
             self.panel.status.setText("Not started")
             return
@@ -104,16 +128,18 @@ class RunControl(QtCore.QObject):
             self._start(dry_run=True)
 
     def _start(self, **options: Any) -> None:
-        if not self.window.save():
-            self.panel.status.setText("Not started: the workflow must be saved first")
-            return
+        """Run the graph as shown: a snapshot of it runs as the workflow file it stands for."""
         for node in flow_nodes(self.window.graph):
             set_badge(node, "idle")
         self.labels.clear()
-        path = self.window.meta.path
-        self.panel.run_started(path, options.get("dry_run", False))
+        as_path = self.window.meta.path or self.window.dirs()[0] / "untitled.json"
+        snapshot = Path(self.scratch.name) / "workflow.json"
+        snapshot.write_text(dumps(self.window.workflow()), encoding="utf-8")
+        unsaved = " (with unsaved edits)" if self.window.modified() or self.window.meta.path is None else ""
+        self.panel.run_started(as_path, options.get("dry_run", False), unsaved)
         self.panel.tabs.setCurrentWidget(self.panel.console)
-        self.process.start(path, self.window.run_dir, device=self.panel.device.currentData() or "", **options)
+        self.process.start(snapshot, self.window.run_dir, device=self.panel.device.currentData() or "",
+                           as_path=as_path, **options)
 
     def stop(self) -> None:
         if self.process.running():
@@ -144,7 +170,7 @@ class RunControl(QtCore.QObject):
         for node in flow_nodes(self.window.graph):
             if badge_of(node) == "running":
                 set_badge(node, "failed" if code not in (0, 130) else "stopped", summary)
-        self.panel.run_ended(summary)
+        self.panel.run_ended(code, summary)
         if code not in (0, 130):
             self.window.statusBar().showMessage(summary, 10000)
 
@@ -206,11 +232,14 @@ class RunControl(QtCore.QObject):
         graph = self.window.graph
         models = [n for n in graph.selected_nodes() if spec_of(n) and spec_of(n).rebuild is not None]
         graph.undo_stack().beginMacro("Use checkpoint for inference")
-        x, y = models[0].pos() if len(models) == 1 else (0.0, -200.0)
-        node = editing.add_node(graph, self.window.registry.get("model.load_checkpoint"), (x + 260.0, y))
+        viewer = graph.viewer()
+        centre = viewer.mapToScene(viewer.viewport().rect().center())
+        x, y = (models[0].pos()[0] + 260.0, models[0].pos()[1]) if len(models) == 1 else (centre.x(), centre.y())
+        node = editing.add_node(graph, self.window.registry.get("model.load_checkpoint"), (x, y))
         editing.set_params(graph, node, {"path": os.path.relpath(path, self.window.dirs()[0])})
         if len(models) == 1:
             node.get_input("model").connect_to(models[0].get_output("model"))
+        viewer.ensureVisible(node.view)
         graph.undo_stack().endMacro()
         into = f" into {models[0].name()}'s architecture" if len(models) == 1 else ""
         self.panel.print(f"Added {node.name()} loading {path}{into}; link its model output to an Evaluate or "

@@ -115,15 +115,21 @@ class RunPanel(QtWidgets.QWidget):
         self.stop_button.setEnabled(running)
         self.device.setEnabled(not running)
 
-    def run_started(self, path: Path, dry_run: bool = False) -> None:
+    def reset(self) -> None:
+        """Clear what the last run or check of another graph left: console, curves, progress, status, issues."""
         self.console.clear()
         self.console_sink = Console(LineWriter(self.print))
         self.curves.clear()
         self.samples.clear()
+        self.issues.clear()
         self.progress.setValue(0)
-        self.status.setText("Starting…")
-        self.print(f"$ nodeflow run {path} --events jsonl" + (" --dry-run" if dry_run else ""))
+        self.status.setText("Idle")
         self.check_text = ""
+
+    def run_started(self, path: Path, dry_run: bool = False, note: str = "") -> None:
+        self.reset()
+        self.status.setText("Starting…")
+        self.print(f"$ nodeflow run {path}" + (" --dry-run" if dry_run else "") + note)
         self.set_running(True)
 
     def show_event(self, e: dict[str, Any]) -> None:
@@ -149,10 +155,11 @@ class RunPanel(QtWidgets.QWidget):
         elif kind in ("checkpoint_saved", "checkpoint_deleted"):
             self.checkpoints.refresh_soon()
 
-    def run_ended(self, summary: str) -> None:
-        self.print(summary)
+    def run_ended(self, code: int, summary: str) -> None:
+        if code != 0:  # a clean end is already in the console, in the runner's own words
+            self.print(summary)
         self.status.setText(f"{summary} {self.check_text}".strip())
-        if summary == "Run completed.":
+        if code == 0:
             self.progress.setValue(1000)
         self.set_running(False)
         self.checkpoints.refresh()

@@ -30,7 +30,7 @@ def child_environment() -> QtCore.QProcessEnvironment:
 
 
 class RunProcess(QtCore.QObject):
-    """One run of a saved workflow file in a child process."""
+    """One run of a workflow file in a child process."""
 
     event = QtCore.Signal(object)  # each JSON event line, a dict
     output = QtCore.Signal(str)  # stderr and any stdout line that is not an event
@@ -49,8 +49,10 @@ class RunProcess(QtCore.QObject):
         return self.process is not None and self.process.state() != QtCore.QProcess.ProcessState.NotRunning
 
     def start(self, workflow: Path, cwd: Path, device: str = "", resume: str = "",
-              overrides: Sequence[str] = (), dry_run: bool = False) -> None:
+              overrides: Sequence[str] = (), dry_run: bool = False, as_path: Path | None = None) -> None:
+        """Run `workflow`; `as_path`: the file it stands for (a snapshot of unsaved edits runs as that file)."""
         args = ["run", str(workflow), "--events", "jsonl"] + (["--dry-run"] if dry_run else [])
+        args += ["--as", str(as_path)] if as_path else []
         if device.startswith("ddp:"):  # N processes (DDP): `run --nproc N --device DEVICE`; a dry run uses one
             _, count, device = device.split(":", 2)
             args += [] if dry_run else ["--nproc", count]

@@ -52,6 +52,15 @@ class Banner(QtWidgets.QFrame):
         self.show()
 
 
+def fitting_size(window: QtWidgets.QWidget, wanted: tuple[int, int] = (1440, 900)) -> tuple[int, int]:
+    """The window's first size: `wanted`, shrunk to the screen's free area (title bar and frame included)."""
+    screen = window.screen() or QtWidgets.QApplication.primaryScreen()
+    if screen is None:
+        return wanted
+    free = screen.availableGeometry()
+    return min(wanted[0], free.width() - 20), min(wanted[1], free.height() - 60)
+
+
 class MainWindow(QtWidgets.QMainWindow):
     """`run_dir` is where runs execute and output folders resolve: the editor's working directory."""
 
@@ -71,6 +80,12 @@ class MainWindow(QtWidgets.QMainWindow):
         column.addWidget(self.banner)
         column.addWidget(self.graph.widget, 1)
         self.setCentralWidget(central)
+        self.hint = QtWidgets.QLabel("Empty canvas: drag a node from the Nodes list, press Tab to search,\n"
+                                     "or open an example from File > Examples.", self.graph.viewer())
+        self.hint.setObjectName("empty_hint")
+        self.hint.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.hint.setStyleSheet("color: #8a8a8a; font-size: 14px; background: transparent;")
+        self.hint.setAttribute(QtCore.Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.palette = Palette(registry, self)
         self.properties = PropertiesPanel(self)
         self.runs = RunControl(self)
@@ -81,11 +96,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self.watcher.fileChanged.connect(self._changed_on_disk)
         self._wire()
         self._menus()
-        self.resize(1440, 900)
+        self.resize(*fitting_size(self))
         docks = [self.findChild(QtWidgets.QDockWidget, f"dock_{n}") for n in ("nodes", "properties", "run")]
         self.resizeDocks(docks[:2], [220, 300], QtCore.Qt.Orientation.Horizontal)
-        self.resizeDocks(docks[2:], [300], QtCore.Qt.Orientation.Vertical)
+        self.resizeDocks(docks[2:], [min(300, self.height() // 3)], QtCore.Qt.Orientation.Vertical)
         self._title()
+        self._graph_changed()
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.hint.resize(self.graph.viewer().size())
 
     def _dock(self, widget: QtWidgets.QWidget, title: str, area: QtCore.Qt.DockWidgetArea) -> None:
         dock = QtWidgets.QDockWidget(title, self)
@@ -100,7 +120,7 @@ class MainWindow(QtWidgets.QMainWindow):
         g.node_selection_changed.connect(lambda *_: self._selection())
         g.link_refused.connect(self._refused)
         self.undo.cleanChanged.connect(lambda clean: self._title())
-        self.undo.indexChanged.connect(lambda *_: self._selection())
+        self.undo.indexChanged.connect(lambda *_: self._graph_changed())
         g.tab_pressed.connect(self._tab_search)
         self.palette.chosen.connect(self.add_chosen)
         self.properties.edit_requested.connect(self.edit_node)
@@ -132,10 +152,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self._act(edit, "Select &All", self.graph.select_all, QtGui.QKeySequence.StandardKey.SelectAll)
         edit.addSeparator()
         self._act(edit, "Edit &Parameters…", self.edit_selected, "Ctrl+E")
-        self._act(edit, "Auto &Layout", lambda: editing.auto_layout(self.graph), "Ctrl+L")
+        self._act(edit, "Auto &Layout", lambda: editing.tidy(self.graph), "Ctrl+L")
         self._act(edit, "Add &Note (backdrop)", lambda: editing.add_backdrop(self.graph, "Note"), "Ctrl+B")
+        view = bar.addMenu("&View")
+        self._act(view, "&Fit to View", self.fit_view, "F")
+        self._act(view, "Zoom &In", lambda: self.zoom(1), QtGui.QKeySequence.StandardKey.ZoomIn)
+        self._act(view, "Zoom &Out", lambda: self.zoom(-1), QtGui.QKeySequence.StandardKey.ZoomOut)
+        self._act(view, "&Actual Size", lambda: self.graph.reset_zoom(), "Ctrl+0")
         run = bar.addMenu("&Run")
         self._act(run, "&Validate", self.runs.validate, "F7")
+        self._act(run, "&Check (one batch, nothing written)", self.runs.check, "F6")
         self._act(run, "&Run", self.runs.run, "F5")
         self._act(run, "&Stop", self.runs.stop, "Shift+F5")
         self._recent_menu()
@@ -155,6 +181,21 @@ class MainWindow(QtWidgets.QMainWindow):
         name = self.meta.path.name if self.meta.path else "untitled"
         self.setWindowTitle(f"{name}[*] — NodeFlow")
         self.setWindowModified(self.modified())
+
+    def _graph_changed(self) -> None:
+        """Every edit, undo, redo and load passes here: stale marks go, the selection's panels follow."""
+        self.hint.resize(self.graph.viewer().size())
+        self.hint.setVisible(not self.graph.all_nodes())
+        self.runs.graph_changed()
+        self._selection()
+
+    def fit_view(self) -> None:
+        """Frame the selected nodes, or all of them (F)."""
+        self.graph.fit_to_selection()
+
+    def zoom(self, step: int) -> None:
+        """One step in (1) or out (-1) about the view's centre, as the mouse wheel does."""
+        self.graph.viewer()._set_viewer_zoom(step, 0.0)  # NodeGraphQt's wheel zoom; set_zoom jumps
 
     def _selection(self) -> None:
         selected = [n for n in self.graph.selected_nodes() if spec_of(n) is not None]
@@ -276,6 +317,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return True
 
     def _replace(self, workflow: Workflow, disk_text: str) -> None:
+        self.runs.reset()  # what was shown of the old graph goes before the graph itself
         self.graph.clear_session()
         self.meta = Workflow(name=workflow.name, description=workflow.description, layout=workflow.layout,
                              path=workflow.path.resolve() if workflow.path else None)
@@ -286,11 +328,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._watch()
         self.runs.reset()
         self.banner.hide()
-        if self.graph.all_nodes():
-            self.graph.center_on(self.graph.all_nodes())
-            self.graph.fit_to_selection()
+        self.fit_view()
         self._title()
-        self._selection()
+        self._graph_changed()
 
     def save(self) -> bool:
         if self.meta.path is None:

@@ -1,10 +1,11 @@
 """Before a run: ask the user what to do where the run would meet another run's or foreign files.
 
-The headless runner refuses such runs (exit 2); the editor asks instead, as a file
-dialog does. A Trainer's folder holding another run: Continue (resume=auto), New
-folder (the next free name), Replace (moves the old files to previous/, never deletes)
-or Cancel. An output file NodeFlow did not write: Replace or Cancel. Edits to the graph
-are undoable; Replace is a one-off `--set NODE.overwrite=true` for this run only.
+The headless runner refuses such runs (exit 2); the editor asks instead, as a file dialog
+does. A Trainer's folder holding another run: the prompt says how far that run got; an
+unfinished run can be continued, a finished one extended by more epochs, or the run goes
+to a new folder (the default for a finished run), or the old files move to previous/
+(never deleted). An output file NodeFlow did not write: Replace or Cancel. Every choice
+is a `--set` override for this run only: the workflow is never edited by the prompt.
 """
 from __future__ import annotations
 
@@ -16,15 +17,14 @@ from NodeGraphQt import BaseNode
 from PySide6 import QtWidgets
 
 from nodeflow.core.layouts import Layout, in_the_way, planned_folder
-from nodeflow.core.outputs import conflict_summary, next_free, output_problem
+from nodeflow.core.outputs import conflict_summary, manifest_doc, next_free, output_problem
 from nodeflow.core.params import resolve_path
-from nodeflow.gui import editing
 from nodeflow.gui.graph import params_of, spec_of
 
 Role = QtWidgets.QMessageBox.ButtonRole
 
 
-def confirm_writes(parent: QtWidgets.QWidget, graph: Any, nodes: list[BaseNode], run_dir: Path) -> list[str] | None:
+def confirm_writes(parent: QtWidgets.QWidget, nodes: list[BaseNode], run_dir: Path) -> list[str] | None:
     """The `--set` overrides the user chose for this run, or None when they cancelled."""
     overrides: list[str] = []
     for node in nodes:
@@ -32,7 +32,7 @@ def confirm_writes(parent: QtWidgets.QWidget, graph: Any, nodes: list[BaseNode],
         if spec is None or spec.param("overwrite") is None or params.get("overwrite"):
             continue
         if spec.param("checkpoint_dir") is not None:
-            choice = _ask_folder(parent, graph, node, params, run_dir)
+            choice = _ask_folder(parent, node, params, run_dir)
         else:
             choice = _ask_files(parent, node, params, spec, run_dir)
         if choice is None:
@@ -41,7 +41,24 @@ def confirm_writes(parent: QtWidgets.QWidget, graph: Any, nodes: list[BaseNode],
     return overrides
 
 
-def _ask_folder(parent: QtWidgets.QWidget, graph: Any, node: BaseNode, params: dict[str, Any],
+def run_progress(folder: Path) -> tuple[str, int, bool]:
+    """How far the run in `folder` got: ("run ID finished 12/12 epochs, best val_loss 0.031", 12, finished)."""
+    doc = manifest_doc(folder) or {}
+    entries = [e for e in (doc.get("checkpoints") or {}).values() if isinstance(e, dict)]
+    run_id = (doc.get("run") or {}).get("id", "?")
+    done = max((int(e.get("epoch") or 0) for e in entries), default=0)
+    finished = any(e.get("is_final") or e.get("kind") == "final" for e in entries)
+    planned = next((((e.get("config") or {}).get("trainer") or {}).get("epochs") for e in entries
+                    if (e.get("config") or {}).get("trainer")), None)
+    text = f"run {run_id} {'finished' if finished else 'stopped after'} {done}"
+    text += f"/{planned} epochs" if planned else " epoch(s)"
+    best = next((e for e in entries if e.get("is_best") and e.get("monitor_value") is not None), None)
+    if best is not None:
+        text += f", best {best.get('monitor', 'loss')} {float(best['monitor_value']):.4g}"
+    return text, done, finished
+
+
+def _ask_folder(parent: QtWidgets.QWidget, node: BaseNode, params: dict[str, Any],
                 run_dir: Path) -> list[str] | None:
     planned, layout = planned_folder(params), Layout.of(params)
     if planned is None:
@@ -50,32 +67,40 @@ def _ask_folder(parent: QtWidgets.QWidget, graph: Any, node: BaseNode, params: d
     state = in_the_way(folder, layout, params["resume"])
     if state is None:
         return []
-    box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "Checkpoint folder in use",
-                                f"{node.name()}: {conflict_summary(folder, state)}.", parent=parent)
-    box.setObjectName("folder_in_use")
+    name, epochs = node.name(), int(params.get("epochs") or 0)
     suggestion = next_free(folder)
-    buttons = {"continue": box.addButton("Continue", Role.AcceptRole)} if state.run_id else {}
-    buttons["new"] = box.addButton(f"New folder ({suggestion.name})", Role.AcceptRole)
-    buttons["replace"] = box.addButton("Replace (move to previous/)", Role.DestructiveRole)
-    box.addButton(QtWidgets.QMessageBox.StandardButton.Cancel)
-    box.setInformativeText(("Continue resumes that run. " if state.run_id else "")
-                           + f"Replace moves the files into {folder.name}/previous/ and starts afresh; "
-                             "nothing is deleted.")
-    box.exec()
-    clicked = next((key for key, button in buttons.items() if box.clickedButton() is button), None)
-    if clicked == "continue":
-        editing.set_params(graph, node, {"resume": "auto"})
-    elif clicked == "new" and layout.experiments:
-        editing.set_params(graph, node, {"experiment_name": suggestion.name})
-    elif clicked == "new":
-        relative = not Path(os.path.expanduser(params["checkpoint_dir"])).is_absolute()
-        editing.set_params(graph, node, {"checkpoint_dir": os.path.relpath(suggestion, run_dir) if relative
-                                         else str(suggestion)})
-    elif clicked == "replace":
-        return [f"{node.name()}.overwrite=true"]
+    box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "Checkpoint folder in use", "", parent=parent)
+    box.setObjectName("folder_in_use")
+    choices: dict[str, tuple[QtWidgets.QAbstractButton, list[str]]] = {}
+    informative = ""
+    if state.run_id:
+        summary, done, finished = run_progress(layout.checkpoint_folder(folder))
+        box.setText(f"{name}: {folder} holds {summary}.")
+        if finished and epochs <= done:
+            more = epochs or 10
+            choices["more"] = (box.addButton(f"Train {more} more epochs", Role.AcceptRole),
+                               [f"{name}.resume=auto", f"{name}.epochs={done + more}"])
+            informative = f"Train {more} more epochs continues that run from its last checkpoint to epoch {done + more}. "
+        else:
+            label = f"Continue to {epochs} epochs" if finished else "Continue"
+            choices["continue"] = (box.addButton(label, Role.AcceptRole), [f"{name}.resume=auto"])
+            informative = "Continue resumes that run from its last checkpoint. "
     else:
-        return None
-    return []
+        box.setText(f"{name}: {conflict_summary(folder, state)}.")
+        finished = False
+    new_value = suggestion.name if layout.experiments else (
+        os.path.relpath(suggestion, run_dir) if not Path(os.path.expanduser(params["checkpoint_dir"])).is_absolute()
+        else str(suggestion))
+    choices["new"] = (box.addButton(f"New folder ({suggestion.name})", Role.AcceptRole),
+                      [f"{name}.{'experiment_name' if layout.experiments else 'checkpoint_dir'}={new_value}"])
+    choices["replace"] = (box.addButton("Replace (move to previous/)", Role.DestructiveRole),
+                          [f"{name}.overwrite=true"])
+    box.addButton(QtWidgets.QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(choices["new" if finished or not state.run_id else "continue"][0])
+    box.setInformativeText(informative + f"Replace moves the files into {folder.name}/previous/ and starts afresh; "
+                                         "nothing is deleted. The choice applies to this run only.")
+    box.exec()
+    return next((overrides for button, overrides in choices.values() if box.clickedButton() is button), None)
 
 
 def _ask_files(parent: QtWidgets.QWidget, node: BaseNode, params: dict[str, Any], spec: Any,

@@ -27,8 +27,10 @@ def run_and_wait(qtbot: Any, window: Any) -> tuple[int, str]:
 
 def test_run_from_the_editor_writes_periodic_best_and_final_while_the_plot_fills(
         qtbot: Any, make_window: Any, tmp_path: Path) -> None:
-    window = make_window(small_workflow(tmp_path))
-    node(window, "Trainer").set_property("nf_param_epochs", 3)  # an unsaved edit: Run saves it first
+    path = small_workflow(tmp_path, epochs=2)
+    saved = path.read_bytes()
+    window = make_window(path)
+    node(window, "Trainer").set_property("nf_param_epochs", 3)  # an unsaved edit: it runs, the file stays as it was
     seen: list[tuple[int, set[str], int]] = []
 
     def on_event(e: dict[str, Any]) -> None:
@@ -39,7 +41,7 @@ def test_run_from_the_editor_writes_periodic_best_and_final_while_the_plot_fills
     window.runs.process.event.connect(on_event)
     code, summary = run_and_wait(qtbot, window)
     assert (code, summary) == (0, "Run completed."), window.runs.panel.console.toPlainText()
-    assert not window.isWindowModified()
+    assert window.isWindowModified() and path.read_bytes() == saved  # only Save writes the workflow file
     files = {p.name for p in (tmp_path / "ck").glob("*.pt")}
     assert files == {"checkpoint_epoch_1.pt", "checkpoint_epoch_2.pt", "checkpoint_epoch_3.pt", "best_model.pt",
                      "final_model.pt"}
@@ -102,7 +104,7 @@ def test_a_killed_or_crashing_run_leaves_the_editor_usable(qtbot: Any, make_wind
     with answer_modal(qtbot, lambda box: next(b for b in box.buttons() if b.text() == "Continue").click()):
         code, summary = run_and_wait(qtbot, window)
     assert code == 0 and badge_of(node(window, "Trainer")) == "done"
-    assert node(window, "Trainer").get_property("nf_param_resume") == "auto"
+    assert node(window, "Trainer").get_property("nf_param_resume") == ""  # the choice was for that run only
 
 
 def test_a_run_that_fails_marks_the_node_with_its_error(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
