@@ -18,6 +18,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from nodeflow.core.ckpt_table import cells, read_entries, rows, summary_line, verify_file
 from nodeflow.gui.library_view import LibraryView
 from nodeflow.gui.runner import run_tool
+from nodeflow.gui.tables import record_table
 from nodeflow.gui.tags_dialog import TagsDialog
 
 REFRESH_MS = 1000  # at most one listing a second while a run saves
@@ -45,12 +46,12 @@ class CheckpointsPanel(QtWidgets.QWidget):
         self.folder_label.setObjectName("checkpoint_folder")
         self.summary_label = QtWidgets.QLabel("", self)  # seed 002's summary: count, MB, best, latest, times
         self.summary_label.setObjectName("checkpoint_summary")
-        self.table = QtWidgets.QTableWidget(0, 0, self)  # columns: those of `nodeflow ckpt list`
-        self.table.setObjectName("checkpoint_table")
-        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = record_table("checkpoint_table", (), self)  # columns: those of `nodeflow ckpt list`
+        heading = QtWidgets.QHBoxLayout()  # one line: the folder, then its summary
+        for label in (self.folder_label, self.summary_label):
+            label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
+            label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+            heading.addWidget(label, 1)
         buttons = QtWidgets.QHBoxLayout()
         self.buttons: dict[str, QtWidgets.QPushButton] = {}
         for key, text, slot in (("refresh", "Refresh", self.refresh), ("verify", "Verify", self.verify),
@@ -69,8 +70,7 @@ class CheckpointsPanel(QtWidgets.QWidget):
         trainer_view = QtWidgets.QWidget(self)
         layout = QtWidgets.QVBoxLayout(trainer_view)
         layout.setContentsMargins(0, 4, 0, 0)
-        layout.addWidget(self.folder_label)
-        layout.addWidget(self.summary_label)
+        layout.addLayout(heading)
         layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
         self.library = LibraryView(run_dir, settings, self)
@@ -78,6 +78,7 @@ class CheckpointsPanel(QtWidgets.QWidget):
         self.library.inference_requested.connect(self.inference_requested)
         self.views = QtWidgets.QTabWidget(self)
         self.views.setObjectName("checkpoint_views")
+        self.views.setDocumentMode(True)  # no frame of its own inside the run dock's tabs
         self.views.addTab(trainer_view, "Trainer")
         self.views.addTab(self.library, "Library")
         self.views.currentChanged.connect(lambda _: self.views.currentWidget() is self.library
@@ -89,6 +90,7 @@ class CheckpointsPanel(QtWidgets.QWidget):
     def set_folder(self, folder: Path | None, why: str = "") -> None:
         self.folder = folder
         self.folder_label.setText(str(folder) if folder else why or "Select a Trainer to see its checkpoints.")
+        self.folder_label.setToolTip(self.folder_label.text())
         self.refresh()
 
     def selected(self) -> list[Path]:
@@ -117,6 +119,7 @@ class CheckpointsPanel(QtWidgets.QWidget):
             self._show([])
             return
         self.summary_label.setText(summary_line(read_entries(self.folder)))
+        self.summary_label.setToolTip(self.summary_label.text())
         records = []
         for name, entry, problem in rows(self.folder, full=False):
             full = problem is None and (self.folder / name).stat().st_size <= HASH_LIMIT

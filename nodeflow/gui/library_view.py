@@ -15,6 +15,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from nodeflow.core.scan import COLUMNS, cells
 from nodeflow.gui.runner import run_tool
+from nodeflow.gui.tables import record_table
 
 RESCAN_MS = 500
 ROOT_KEY = "library/root"
@@ -40,13 +41,8 @@ class LibraryView(QtWidgets.QWidget):
         self.root_edit.editingFinished.connect(lambda: self.set_root(self.root_edit.text()))
         self.note = QtWidgets.QLabel("", self)  # inline problems and the count
         self.note.setObjectName("library_note")
-        self.table = QtWidgets.QTableWidget(0, len(COLUMNS), self)
-        self.table.setObjectName("library_table")
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.note.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
+        self.table = record_table("library_table", COLUMNS, self)
         bar = QtWidgets.QHBoxLayout()
         bar.addWidget(QtWidgets.QLabel("Root:", self))
         bar.addWidget(self.root_edit, 1)

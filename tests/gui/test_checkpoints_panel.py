@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,26 @@ def wait_console(qtbot: Any, window: Any, text: str) -> None:
     qtbot.waitUntil(lambda: text in window.runs.panel.console.toPlainText(), timeout=WAIT_MS)
 
 
+def compared(qtbot: Any, window: Any, first: str, second: str) -> str:
+    """Compare two checkpoints with the button; what the console says about their weights (yes/no)."""
+    panel = window.runs.panel.checkpoints
+    select(panel, first, second)
+    panel.buttons["compare"].click()
+    heading = f"{second} vs {first}:"
+
+    def answer() -> str | None:
+        text = window.runs.panel.console.toPlainText()
+        found = re.search(r"bitwise equal: (\S+)", text.split(heading, 1)[1]) if heading in text else None
+        return found.group(1) if found else None
+
+    qtbot.waitUntil(lambda: answer() is not None, timeout=WAIT_MS)
+    return answer() or ""
+
+
+def rows_shown(table: QtWidgets.QTableWidget) -> float:
+    return table.viewport().height() / table.verticalHeader().defaultSectionSize()
+
+
 def test_lists_the_trainers_checkpoints_with_their_manifest_fields(panel_window: Any, tmp_path: Path) -> None:
     panel = panel_window.runs.panel.checkpoints
     assert panel.folder_label.text() == str(tmp_path / "ck")
@@ -83,9 +104,8 @@ def test_verify_reports_a_flipped_byte_by_name(qtbot: Any, panel_window: Any, tm
 
 def test_compare_delete_resume_and_inference(qtbot: Any, panel_window: Any, tmp_path: Path) -> None:
     panel = panel_window.runs.panel.checkpoints
-    select(panel, "best_model.pt", "final_model.pt")
-    panel.buttons["compare"].click()
-    wait_console(qtbot, panel_window, "bitwise equal:")
+    assert compared(qtbot, panel_window, "checkpoint_epoch_3.pt", "final_model.pt") == "yes"  # the same weights
+    assert compared(qtbot, panel_window, "checkpoint_epoch_1.pt", "final_model.pt") == "no"
 
     select(panel, "checkpoint_epoch_1.pt")
     with answer_modal(qtbot, lambda box: box.button(QtWidgets.QMessageBox.StandardButton.Yes).click()):
@@ -105,6 +125,20 @@ def test_compare_delete_resume_and_inference(qtbot: Any, panel_window: Any, tmp_
     assert "LoadCheckpoint" in names(panel_window)
     loaded = params_of(node(panel_window, "LoadCheckpoint"))["path"]
     assert (tmp_path / loaded).resolve() == (tmp_path / "ck" / "best_model.pt").resolve()
+
+
+def test_the_tables_show_six_rows_at_the_default_dock_size_and_at_1280x720(qtbot: Any, panel_window: Any) -> None:
+    panel = panel_window.runs.panel.checkpoints
+    assert rows_shown(panel.table) >= 6, rows_shown(panel.table)
+    panel.views.setCurrentWidget(panel.library)
+    qtbot.waitUntil(lambda: panel.library.table.isVisible())
+    assert rows_shown(panel.library.table) >= 6, rows_shown(panel.library.table)
+    panel_window.resize(1280, 720)
+    qtbot.waitUntil(lambda: panel_window.size().toTuple() == (1280, 720))
+    assert rows_shown(panel.library.table) >= 6
+    panel.views.setCurrentWidget(panel.views.widget(0))
+    qtbot.waitUntil(lambda: panel.table.isVisible())
+    assert rows_shown(panel.table) >= 6 and panel_window.height() == 720
 
 
 def test_curves_open_in_a_window(qtbot: Any, panel_window: Any) -> None:
@@ -163,6 +197,8 @@ def test_tags_are_edited_in_a_dialog_checked_as_typed_and_the_summary_line_follo
         ok = dialog.buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Ok)
         dialog.tags.setText("x" * 65)
         seen["refused"] = (ok.isEnabled(), dialog.error.text())
+        QtWidgets.QApplication.processEvents()
+        seen["error_left"] = (dialog.error.x(), dialog.layout().labelForField(dialog.tags).x())  # the full width
         dialog.tags.setText("best-so-far, keep")
         dialog.description.setText("before the LR change")
         ok.click()
@@ -171,6 +207,7 @@ def test_tags_are_edited_in_a_dialog_checked_as_typed_and_the_summary_line_follo
     with answer_modal(qtbot, edit):
         panel.buttons["tags"].click()
     assert seen["refused"][0] is False and "is not a tag" in seen["refused"][1]
+    assert seen["error_left"][0] <= seen["error_left"][1]
     qtbot.waitUntil(lambda: cell(panel, "final_model.pt", "tags") == "best-so-far, keep", timeout=WAIT_MS)
     entry = json.loads((tmp_path / "ck" / "manifest.json").read_text())["checkpoints"]["final_model.pt"]
     assert entry["description"] == "before the LR change"
