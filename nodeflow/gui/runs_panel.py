@@ -1,7 +1,9 @@
-"""The Runs tab: every recorded run (the run index, read as JSON in this process); select two or
-more to see their curves overlaid and a table of the params that differ and the final metrics."""
+"""The Runs tab: the runs of the open workflow file (the run index, read as JSON in this process),
+or every run on this machine with "All runs"; select two or more to see their curves overlaid and
+a table of the params that differ and the final metrics."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
@@ -9,19 +11,33 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from PySide6 import QtCore, QtWidgets
 
+from nodeflow.gui.tables import record_table
 from nodeflow.runs import compare_table, final_metrics, load_runs
 
-COLUMNS = ("run", "status", "started", "workflow", "result")
+COLUMNS = ("run", "status", "started", "workflow", "folder", "result")
+
+
+def workflow_of(run: dict[str, Any]) -> Path | None:
+    """The workflow file a run was started from (the index records it resolved)."""
+    text = run.get("workflow")
+    return Path(text) if isinstance(text, str) and text else None
+
+
+def folder_text(folder: Path) -> str:
+    home = Path.home()
+    return f"~/{folder.relative_to(home)}" if folder.is_relative_to(home) and folder != home else str(folder)
 
 
 class RunsPanel(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.runs: list[dict[str, Any]] = []
-        self.table = self._table("runs_table", COLUMNS)
+        self.workflow: Path | None = None  # the open file; its runs are listed unless "All runs" is ticked
+        self.table = record_table("runs_table", COLUMNS, self)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.itemSelectionChanged.connect(self.show_selected)
-        self.diff = self._table("runs_diff", ())
+        self.table.setToolTip("Select two or more runs to compare them")
+        self.diff = record_table("runs_diff", (), self, rows=3)
         self.figure = Figure(figsize=(5, 2.4))
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setObjectName("runs_curves")
@@ -30,13 +46,20 @@ class RunsPanel(QtWidgets.QWidget):
         refresh = QtWidgets.QPushButton("Refresh", self)
         refresh.setObjectName("runs_refresh")
         refresh.clicked.connect(self.refresh)
-        hint = QtWidgets.QLabel("Select two or more runs to compare them.", self)
+        self.all_runs = QtWidgets.QCheckBox("All runs", self)
+        self.all_runs.setObjectName("runs_all")
+        self.all_runs.setToolTip("Every run recorded on this machine, not only those of the open workflow file")
+        self.all_runs.toggled.connect(self.refresh)
+        self.note = QtWidgets.QLabel("", self)  # whose runs are listed; select two or more to compare
+        self.note.setObjectName("runs_note")
+        self.note.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         left = QtWidgets.QWidget(self)
         column = QtWidgets.QVBoxLayout(left)
         column.setContentsMargins(0, 0, 0, 0)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(refresh)
-        row.addWidget(hint, 1)
+        row.addWidget(self.all_runs)
+        row.addWidget(self.note, 1)
         column.addLayout(row)
         column.addWidget(self.table, 1)
         right = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical, self)
@@ -45,34 +68,61 @@ class RunsPanel(QtWidgets.QWidget):
         split = QtWidgets.QSplitter(self)
         split.addWidget(left)
         split.addWidget(right)
-        split.setSizes([420, 800])
+        split.setSizes([520, 700])
         QtWidgets.QVBoxLayout(self).addWidget(split)
 
-    def _table(self, name: str, columns: tuple[str, ...]) -> QtWidgets.QTableWidget:
-        table = QtWidgets.QTableWidget(0, len(columns), self)
-        table.setObjectName(name)
-        table.setHorizontalHeaderLabels(list(columns))
-        table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        table.verticalHeader().hide()
-        table.horizontalHeader().setStretchLastSection(True)
-        return table
+    def set_workflow(self, path: Path | None) -> None:
+        """The workflow file now open (None: not saved yet); the list follows it when shown."""
+        self.workflow = path.resolve() if path is not None else None
+        if self.isVisible():
+            self.refresh()
+
+    def _listed(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if self.all_runs.isChecked():
+            return runs
+        return [r for r in runs if self.workflow is not None and workflow_of(r) is not None
+                and workflow_of(r).resolve() == self.workflow]
+
+    def _note(self, shown: int, total: int) -> str:
+        if self.all_runs.isChecked():
+            return f"all {total} run(s) on this machine"
+        if self.workflow is None:
+            return f"not saved yet: no runs ({total} in all)"
+        return f"{self.workflow.name}: {shown} of {total} run(s)"
 
     def refresh(self) -> None:
-        self.runs = list(reversed(load_runs()))  # newest first
+        chosen = {r["id"] for r in self.selected()}
+        every = list(reversed(load_runs()))  # newest first
+        self.runs = self._listed(every)
+        self.note.setText(self._note(len(self.runs), len(every)))
+        self.note.setToolTip(str(self.workflow or ""))
         self.table.blockSignals(True)
+        self.table.clearSelection()
         self.table.setRowCount(len(self.runs))
         for r, run in enumerate(self.runs):
             metrics = final_metrics(run)
             result = next((f"{k} {v:.4f}" for k, v in metrics.items() if k.endswith((".accuracy", ".r2"))
                            and isinstance(v, float)), "")
+            workflow = workflow_of(run)
             cells = (run["id"], run.get("status", "?"), run.get("started", ""),
-                     str(run.get("workflow", "")).rsplit("/", 1)[-1], result)
+                     workflow.name if workflow else "", folder_text(workflow.parent) if workflow else "", result)
+            tip = "\n".join([str(workflow or "no workflow file recorded"),
+                             *(f"{node}: checkpoints in {folder}" for node, folder in
+                               (run.get("checkpoints") or {}).items())])
             for c, text in enumerate(cells):
-                self.table.setItem(r, c, QtWidgets.QTableWidgetItem(text))
+                item = QtWidgets.QTableWidgetItem(text)
+                item.setToolTip(tip)
+                self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
+        self._select([r for r, run in enumerate(self.runs) if run["id"] in chosen])
         self.table.blockSignals(False)
         self.show_selected()
+
+    def _select(self, rows: list[int]) -> None:
+        """Keep the runs that were selected selected, wherever a refresh moved them."""
+        model, flags = self.table.selectionModel(), QtCore.QItemSelectionModel.SelectionFlag
+        for row in rows:
+            model.select(self.table.model().index(row, 0), flags.Select | flags.Rows)
 
     def selected(self) -> list[dict[str, Any]]:
         rows = sorted({i.row() for i in self.table.selectedIndexes()})
