@@ -17,6 +17,7 @@ from nodeflow.gui.graph import FlowGraph
 GAP = 40.0  # free space kept around a placed node
 COLUMN_GAP = 120.0
 ROW_GAP = 50.0
+BADGE_HEIGHT = 20.0  # the status badge drawn above a node
 
 
 def rect_of(node: BaseNode) -> QtCore.QRectF:
@@ -54,10 +55,11 @@ def pipe_crosses(pipe: QtCore.QObject, rect: QtCore.QRectF) -> bool:
 
 
 def links_under_nodes(graph: FlowGraph) -> list[tuple[str, str]]:
-    """(node, link) pairs where a link passes under a node it does not connect."""
+    """(node, link) pairs where a link passes under a node it does not connect, or under the
+    badge above it, or within a few pixels of its sides."""
     found = []
     for node in flow_nodes(graph):
-        rect = rect_of(node).adjusted(2, 2, -2, -2)
+        rect = rect_of(node).adjusted(-6, -BADGE_HEIGHT, 6, 6)
         for other in flow_nodes(graph):
             for port in other.output_ports():
                 for pipe in port.view.connected_pipes:
