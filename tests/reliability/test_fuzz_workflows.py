@@ -11,10 +11,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from nodeflow.cli import main
+from nodeflow.core import default_registry
 from tests.conftest import ROOT, WORKFLOWS
 
 VALID = json.loads((WORKFLOWS / "digits_cnn.json").read_text())
@@ -142,8 +143,32 @@ def tree(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*")}
 
 
+def told(doc: Any, work: Path) -> list[Path]:
+    """The folders a workflow names for writing, resolved from `work` as the run resolves them: each
+    outdir param's folder (up to its first placeholder) and the folder of each outfile param."""
+    registry, roots = default_registry(), []
+    nodes = doc.get("nodes") if isinstance(doc, dict) else None
+    for node in nodes.values() if isinstance(nodes, dict) else ():
+        spec = registry.get(node.get("type")) if isinstance(node, dict) and isinstance(node.get("type"), str) else None
+        params = node.get("params") if spec is not None and isinstance(node.get("params"), dict) else {}
+        for param in spec.params if spec is not None else ():
+            value = params.get(param.name, param.default)
+            if param.type in ("outdir", "outfile") and isinstance(value, str) and value:
+                path = Path(os.path.normpath(work / os.path.expanduser(value.split("{")[0])))
+                roots.append(path if param.type == "outdir" else path.parent)
+    return roots
+
+
+def written_where_told(root: Path, before: set[str], roots: list[Path]) -> list[str]:
+    """New paths under `root` that lie in none of `roots` (nor are a folder on the way to one)."""
+    new = [root / p for p in tree(root) - before]
+    return [str(p.relative_to(root)) for p in new
+            if not any(p == r or r in p.parents or p in r.parents for r in roots)]
+
+
 @settings(max_examples=40, deadline=None, derandomize=not RANDOM, suppress_health_check=[HealthCheck.too_slow])
 @given(doc=st.one_of(mutated(TINY), param_edits(), param_edits()))
+@example(doc=TINY)  # a run that trains, saves and predicts: where each file lands is checked every time
 def test_mutated_tiny_workflows_run_or_fail_cleanly_and_write_only_where_told(doc: dict) -> None:
     repo_before = {p for p in os.listdir(ROOT)}
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,4 +184,7 @@ def test_mutated_tiny_workflows_run_or_fail_cleanly_and_write_only_where_told(do
         event(f"exit {code}")
         if code == 2:
             assert tree(Path(tmp)) == before  # invalid input writes nothing
+        assert written_where_told(Path(tmp), before, told(doc, work)) == []  # whatever the exit code
+        if doc is TINY:
+            assert code == 0 and (work / "out" / "p.csv").is_file() and (work / "ck" / "final_model.pt").is_file()
     assert {p for p in os.listdir(ROOT)} == repo_before

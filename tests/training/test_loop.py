@@ -56,12 +56,31 @@ def test_every_optimizer_and_scheduler_trains(optimizer: str, scheduler: str) ->
     assert state.epoch_losses[-1] < state.epoch_losses[0]
     if scheduler in ("step", "cosine"):
         assert state.history["lr"][-1] < state.history["lr"][0]
+    kind = {"sgd": torch.optim.SGD, "adamw": torch.optim.AdamW, "adam": torch.optim.Adam}[optimizer]
+    assert type(loop.optimizer) is kind  # the one chosen, not a default
+    moments = {k for s in loop.optimizer.state.values() for k in s}
+    assert moments == ({"momentum_buffer"} if optimizer == "sgd" else {"step", "exp_avg", "exp_avg_sq"})
+    if optimizer == "sgd":  # and it trains differently from the default
+        default, _ = fit(TrainConfig(epochs=4, scheduler=scheduler, lr=0.05, step_size=1))
+        assert not all(torch.equal(a, b) for a, b in zip(loop.model.state_dict().values(),
+                                                         default.model.state_dict().values()))
 
 
 def test_mixed_precision_on_cpu_trains() -> None:
-    _, state = fit(TrainConfig(epochs=3, amp="bf16", lr=0.01))
+    """bf16: every training forward pass runs in bfloat16 under autocast; the weights stay float32."""
+    data = blobs()
+    model = mlp(data)
+    seen: set[torch.dtype] = set()
+    for layer in (m for m in model.modules() if isinstance(m, torch.nn.Linear)):
+        layer.register_forward_hook(lambda m, args, out: seen.add(out.dtype) if m.training else None)
+    loop = TrainingLoop(model, data, blobs(60, seed=1), TrainConfig(epochs=3, amp="bf16", lr=0.01))
+    state = loop.fit()
+    assert seen == {torch.bfloat16}
+    assert all(p.dtype == torch.float32 for p in model.parameters())
     assert all(math.isfinite(v) for v in state.epoch_losses)
     assert state.epoch_losses[-1] < state.epoch_losses[0]
+    plain, _ = fit(TrainConfig(epochs=3, lr=0.01))
+    assert not all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), plain.model.state_dict().values()))
 
 
 def test_the_fp16_grad_scaler_state_round_trips_through_a_resume(tmp_path: Path) -> None:

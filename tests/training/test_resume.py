@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,10 +27,12 @@ def start(folder: str, cwd: Path, *extra: str) -> subprocess.Popen[str]:
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
-def kill_after(proc: subprocess.Popen[str], marker: str, count: int, delay: float = 0.0) -> None:
-    seen = 0
+def kill_after(proc: subprocess.Popen[str], marker: str, count: int, delay: float = 0.0, after: str = "") -> None:
+    """kill -9 once `marker` was printed `count` times (counting only after the first `after`)."""
+    seen, armed = 0, not after
     for line in proc.stdout:
-        seen += marker in line
+        seen += armed and marker in line
+        armed = armed or after in line
         if seen >= count:
             time.sleep(delay)
             break
@@ -96,20 +99,22 @@ def test_ctrl_c_in_the_experiments_layout_resumes_from_latest_bit_identically(re
         assert torch.equal(tensor, resumed["model_state_dict"][name]), name
 
 
-@pytest.mark.parametrize("marker, count, delay", [
-    ('"batch_progress"', 3, 0.0),  # inside the first epoch: nothing saved yet
-    ('"epoch_end"', 2, 0.0),  # right as epoch 2's checkpoints are being written
-    ('"checkpoint_saved"', 3, 0.01),  # between or inside saves of epoch 2
-])
+@pytest.mark.parametrize("marker, count, delay, after", [
+    ('"batch_progress"', 3, 0.0, '"checkpoint_saved"'),  # inside epoch 2, after epoch 1's checkpoints were saved
+    ('"epoch_end"', 2, 0.0, ""),  # right as epoch 2's checkpoints are being written
+    ('"checkpoint_saved"', 3, 0.01, ""),  # between or inside saves of epoch 2
+], ids=["batch_progress", "epoch_end", "checkpoint_saved"])
 def test_kill_9_then_resume_auto_is_bit_identical(reference: Path, tmp_path: Path, marker: str,
-                                                  count: int, delay: float) -> None:
-    kill_after(start("run", tmp_path), marker, count, delay)
+                                                  count: int, delay: float, after: str) -> None:
+    kill_after(start("run", tmp_path), marker, count, delay, after)
     folder = tmp_path / "run"
-    if folder.exists():  # whatever is under a final name must open
-        for path in folder.glob("*.pt"):
-            torch.load(path)
+    for path in folder.glob("*.pt"):  # whatever is under a final name must open
+        torch.load(path)
+    assert (folder / "checkpoint_epoch_1.pt").is_file()  # there is something to resume from
     result = run_cli(*ARGS, "--set", "Trainer.checkpoint_dir=run", "--resume", "auto", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    resumed = re.search(r"↻ Resuming from run/\S+ \(epoch (\d+)", result.stdout)
+    assert resumed and int(resumed.group(1)) >= 1, result.stdout  # it continued, it did not start over
     assert_same_final(reference, folder)
     assert not list(folder.glob(".*.tmp"))
 
