@@ -178,6 +178,8 @@ class MainWindow(QtWidgets.QMainWindow):
         return not self.undo.isClean()
 
     def _title(self) -> None:
+        """The file's name, `*` while there are unsaved edits; the Runs tab follows the file."""
+        self.runs.panel.runs.set_workflow(self.meta.path)
         name = self.meta.path.name if self.meta.path else "untitled"
         self.setWindowTitle(f"{name}[*] — NodeFlow")
         self.setWindowModified(self.modified())

@@ -90,7 +90,6 @@ def test_two_runs_side_by_side(panel: RunsPanel, recorded: dict[str, Path]) -> N
     assert {r["id"] for r in panel.selected()} == chosen  # a refresh keeps the selection on the same runs
 
 
-@pytest.mark.xfail(strict=True, reason="until the window calls RunsPanel.set_workflow on open, save and new")
 def test_the_window_tells_the_runs_tab_which_file_is_open(recorded: dict[str, Path], make_window: Any,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NODEFLOW_HOME", str(recorded["home"]))
