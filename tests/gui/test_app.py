@@ -2,12 +2,14 @@
 and the pieces derived from the declarations (tooltips, port colours, Tab search)."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PySide6 import QtCore, QtGui, QtTest
 
 from nodeflow.gui.graph import PORT_COLOURS
@@ -87,14 +89,20 @@ def test_tab_then_search_adds_the_node_at_the_cursor_with_an_id_and_a_plain_name
     assert len(window.workflow().nodes) == 6
 
 
-def test_devices_lists_what_the_picker_offers(tmp_path: Path, qtbot: Any, make_window: Any) -> None:
-    done = main_py("devices", cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    import json
-
+def test_devices_lists_what_the_picker_offers(tmp_path: Path, qtbot: Any, make_window: Any,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # Child Pythons here see 8 cores, so `nodeflow devices` offers a 2-process CPU run on top of auto
+    # and cpu on any machine: a list that only reaches the picker when the editor passes it on.
+    (tmp_path / "cores").mkdir()
+    (tmp_path / "cores" / "sitecustomize.py").write_text("import os\nos.cpu_count = lambda: 8\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "cores"))
+    done = main_py("devices", cwd=tmp_path, env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path / 'cores'}"})
     found = [json.loads(line) for line in done.stdout.splitlines()]
     assert done.returncode == 0 and [d["device"] for d in found[:2]] == ["auto", "cpu"]
+    assert "ddp:2:cpu" in [d["device"] for d in found]
     window = make_window()
     picker = window.runs.panel.device
-    expected = len(found)  # auto and cpu, plus every CUDA device by name and memory where there is one
-    qtbot.waitUntil(lambda: picker.count() == expected or expected == 2, timeout=60000)
-    assert picker.itemData(0) == "" and picker.itemData(1) == "cpu"
+    qtbot.waitUntil(lambda: picker.count() == len(found), timeout=60000)
+    offered = [(picker.itemData(i), picker.itemText(i)) for i in range(picker.count())]
+    assert [data for data, _ in offered] == ["", "cpu", *(d["device"] for d in found[2:])]
+    assert [text for _, text in offered[2:]] == [d["label"] for d in found[2:]]
