@@ -128,9 +128,10 @@ def build_gpt(p: Mapping[str, Any], shape: Any) -> nn.Module:
 
 
 GPT_PARAMS = (
-    ParamSpec("n_layer", "int", 4, "Transformer blocks", min=1, max=96),
-    ParamSpec("n_head", "int", 4, "Attention heads per block (n_embd must divide by it)", min=1, max=128),
-    ParamSpec("n_embd", "int", 128, "Width of the embeddings and blocks", min=8, max=16384),
+    ParamSpec("n_layer", "int", 4, "Transformer blocks", min=1, max=96, on_node=True),
+    ParamSpec("n_head", "int", 4, "Attention heads per block (n_embd must divide by it)", min=1, max=128,
+              on_node=True),
+    ParamSpec("n_embd", "int", 128, "Width of the embeddings and blocks", min=8, max=16384, on_node=True),
     ParamSpec("block_size", "int", 0, "Longest context in tokens (0: the data's block size)", min=0, max=65536),
     ParamSpec("dropout", "float", 0.0, "Dropout in attention, MLP and embeddings", min=0.0, max=0.9),
     ParamSpec("bias", "bool", False, "Biases in linear layers and LayerNorms (GPT-2 has them)"),

@@ -230,16 +230,18 @@ TRAINER = NodeSpec(
         PortSpec("history", "history", "Per-epoch metrics"),
     ),
     params=(
-        ParamSpec("epochs", "int", 10, "Number of passes over the training data", min=1, max=100_000, group="Training"),
+        ParamSpec("epochs", "int", 10, "Number of passes over the training data", min=1, max=100_000,
+                  group="Training", on_node=True),
         ParamSpec("max_iters", "int", 0, "Train for this many optimizer steps instead (0: use epochs); the "
                   "last epoch stops when they are done (nanoGPT's max_iters)", min=0, max=100_000_000,
                   group="Training"),
         ParamSpec("batch_size", "int", 64, "Samples per optimizer step (a last batch of one sample joins "
-                  "the previous one)", min=1, max=1_000_000, group="Training"),
+                  "the previous one)", min=1, max=1_000_000, group="Training", on_node=True),
         ParamSpec("grad_accum_steps", "int", 1, "Add up the gradients of this many batches before each optimizer "
                   "step (a larger effective batch in the same memory)", min=1, max=100_000, group="Training"),
         ParamSpec("optimizer", "choice", "adam", "Optimizer", choices=OPTIMIZERS, group="Optimizer"),
-        ParamSpec("lr", "float", 1e-3, "Learning rate", label="Learning rate", min=1e-8, max=10.0, group="Optimizer"),
+        ParamSpec("lr", "float", 1e-3, "Learning rate", label="Learning rate", min=1e-8, max=10.0,
+                  group="Optimizer", on_node=True),
         ParamSpec("momentum", "float", 0.9, "Momentum (sgd only)", min=0.0, max=1.0, group="Optimizer"),
         ParamSpec("beta2", "float", 0.999, "Adam's second-moment decay (adam, adamw; nanoGPT uses 0.99 on "
                   "small data)", min=0.0, max=0.99999, group="Optimizer"),
@@ -277,9 +279,9 @@ TRAINER = NodeSpec(
         ParamSpec("checkpoint_dir", "outdir", "checkpoints/{model}_{dataset}/{run}",  # a new folder per run
                   "Folder for checkpoints (empty: no saving); may use {model}, {dataset}, {timestamp}, "
                   "{run} (run_1, run_2, …)", label="Checkpoint Directory", allow_empty=True, writes=RUN_FILES,
-                  group="Checkpoints"),
+                  group="Checkpoints", on_node=True),
         ParamSpec("save_every_n_epochs", "int", 5, "Save checkpoint_epoch_N.pt every N epochs",
-                  label="Save Every N Epochs", min=1, max=100_000, group="Checkpoints"),
+                  label="Save Every N Epochs", min=1, max=100_000, group="Checkpoints", on_node=True),
         ParamSpec("save_every_n_iters", "int", 0, "Also save checkpoint_iter_N.pt every N batches inside an "
                   "epoch, for iteration-based runs (0: off)", min=0, max=100_000_000, group="Checkpoints"),
         ParamSpec("async_save", "bool", True, "Write checkpoints on a background thread: training waits only "

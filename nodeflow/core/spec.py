@@ -65,6 +65,7 @@ class ParamSpec:
     allow_empty: bool = False  # for path params: "" is a valid "off" value
     writes: tuple[str, ...] = ()  # outdir params: the names (globs) a run writes inside the folder
     group: str = ""  # the dialog section it is shown in (NodeSpec.sections); "" = the first
+    on_node: bool = False  # also shown, and editable, on the node's body in the editor
 
     @property
     def title(self) -> str:
@@ -101,6 +102,24 @@ class RunContext(Protocol):
     def report_metrics(self, metrics: Mapping[str, Any]) -> None: ...
 
 
+@dataclass(frozen=True)
+class Reuse:
+    """How a node whose outputs are not plain JSON (a trained model) comes back from its own files
+    when it is unchanged since its last run, instead of running again.
+
+    `note(params, outputs)`, after a successful run: a JSON-able note of the files the outputs can
+    be reloaded from; its "from" names the file (shown to the user), its "what" what comes back.
+    `problem(note)`: why those files can no longer be used (gone, or not matching their manifest),
+    or None; cheap enough to call on every run, and torch-free.
+    `load(ctx, inputs, params, note)`: the outputs, rebuilt from the files; a UserError when it
+    cannot, and the node then runs instead.
+    """
+
+    note: Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
+    problem: Callable[[Mapping[str, Any]], str | None]
+    load: Callable[[RunContext, Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]], Mapping[str, Any]]
+
+
 RunFn = Callable[[RunContext, Mapping[str, Any], Mapping[str, Any]], Mapping[str, Any]]
 CheckFn = Callable[[CheckInput], list[tuple[str, str]]]
 MigrateFn = Callable[[dict[str, Any], int], dict[str, Any]]
@@ -130,6 +149,7 @@ class NodeSpec:
     runs_code: Callable[[Mapping[str, Any]], tuple[str, str]] | None = None
     warning: Callable[[Mapping[str, Any]], str] | None = None  # what the user should know before running it
     empty_outputs: Callable[[Mapping[str, Any]], set[str]] | None = None  # outputs these params leave empty
+    reuse: Reuse | None = None  # unchanged since its last run: its outputs come back from its files
     sections: tuple[str, ...] = ()  # dialog sections, in order (params pick one with `group`)
     collapsed: tuple[str, ...] = ()  # sections shown closed until opened: the rarely changed ones
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from pathlib import Path
 from typing import Any
 
 from NodeGraphQt import BaseNode, NodeGraph
@@ -16,6 +17,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from nodeflow.core import NodeSpec, Registry, link_problem
 from nodeflow.core.tasks import task_problem, tasks_at
+from nodeflow.gui.node_fields import ParamField
 
 ID_PROP = "nf_id"
 PARAM_PREFIX = "nf_param_"
@@ -59,8 +61,12 @@ def node_class(spec: NodeSpec) -> type[BaseNode]:
             self.add_output(port.name, color=port_colour(port.type))
         self.create_property(ID_PROP, "", widget_type=NodePropWidgetEnum.HIDDEN.value)
         for param in spec.params:
-            self.create_property(PARAM_PREFIX + param.name, copy.deepcopy(param.default),
-                                 widget_type=NodePropWidgetEnum.HIDDEN.value)
+            if param.on_node:  # the field's property is the param's property
+                self.add_custom_widget(ParamField(self.view, PARAM_PREFIX + param.name, param,
+                                                  copy.deepcopy(param.default)))
+            else:
+                self.create_property(PARAM_PREFIX + param.name, copy.deepcopy(param.default),
+                                     widget_type=NodePropWidgetEnum.HIDDEN.value)
 
     return type(spec.type.replace(".", "_"), (BaseNode,),
                 {"__identifier__": IDENTIFIER, "NODE_NAME": spec.title, "__init__": __init__, "spec": spec})
@@ -90,12 +96,15 @@ class FlowGraph(NodeGraph):
     """A NodeGraph whose mouse-made links are checked by the core before they exist."""
 
     link_refused = QtCore.Signal(str)
+    field_refused = QtCore.Signal(str)  # a value typed on a node's body that its param refuses
     tab_pressed = QtCore.Signal(QtCore.QPointF)  # scene position of the cursor (the view centre when outside)
 
     def __init__(self, registry: Registry, parent: Any = None):
         super().__init__(parent)
         self.registry = registry
+        self.base_dir = Path.cwd()  # where the workflow's relative paths resolve (the window keeps it current)
         self.register_nodes([node_class(s) for s in registry.all()])
+        self.node_created.connect(self._wire_fields)
         self.viewer().installEventFilter(self)
         self.viewer().viewport().installEventFilter(self)
 
@@ -118,6 +127,11 @@ class FlowGraph(NodeGraph):
             self.tab_pressed.emit(viewer.mapToScene(cursor))
             return True
         return super().eventFilter(watched, event)
+
+    def _wire_fields(self, node: BaseNode) -> None:
+        for widget in getattr(node.view, "widgets", {}).values():  # backdrops have none
+            if isinstance(widget, ParamField):
+                widget.refused.connect(self.field_refused)
 
     def sync_modifiers(self, held: QtCore.Qt.KeyboardModifier) -> None:
         viewer = self.viewer()

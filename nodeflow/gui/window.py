@@ -119,6 +119,7 @@ class MainWindow(QtWidgets.QMainWindow):
         g.node_double_clicked.connect(self.edit_node)
         g.node_selection_changed.connect(lambda *_: self._selection())
         g.link_refused.connect(self._refused)
+        g.field_refused.connect(self._refused)
         self.undo.cleanChanged.connect(lambda clean: self._title())
         self.undo.indexChanged.connect(lambda *_: self._graph_changed())
         g.tab_pressed.connect(self._tab_search)
@@ -178,8 +179,9 @@ class MainWindow(QtWidgets.QMainWindow):
         return not self.undo.isClean()
 
     def _title(self) -> None:
-        """The file's name, `*` while there are unsaved edits; the Runs tab follows the file."""
+        """The file's name, `*` while there are unsaved edits; the Runs tab and node fields follow the file."""
         self.runs.panel.runs.set_workflow(self.meta.path)
+        self.graph.base_dir = self.dirs()[0]
         name = self.meta.path.name if self.meta.path else "untitled"
         self.setWindowTitle(f"{name}[*] — NodeFlow")
         self.setWindowModified(self.modified())
