@@ -121,7 +121,7 @@ class FlowGraph(NodeGraph):
             self.sync_modifiers(event.modifiers())
         if kind == QtCore.QEvent.Type.KeyPress and event.key() == QtCore.Qt.Key.Key_Tab:
             viewer = self.viewer()
-            cursor = viewer.mapFromGlobal(QtGui.QCursor.pos())
+            cursor = viewer.viewport().mapFromGlobal(QtGui.QCursor.pos())
             if not viewer.viewport().rect().contains(cursor):
                 cursor = viewer.viewport().rect().center()
             self.tab_pressed.emit(viewer.mapToScene(cursor))

@@ -13,6 +13,7 @@ import pytest
 from PySide6 import QtCore, QtGui, QtTest
 
 from nodeflow.gui.graph import PORT_COLOURS
+from nodeflow.gui.placement import rect_of
 from tests.conftest import ROOT, WORKFLOWS
 from tests.gui.conftest import node, small_workflow
 
@@ -85,7 +86,9 @@ def test_tab_then_search_adds_the_node_at_the_cursor_with_an_id_and_a_plain_name
     added = node(window, "Trainer2")
     assert added.get_property("nf_id") == "trainer_2"
     expected = viewer.mapToScene(viewer.viewport().mapFromGlobal(QtGui.QCursor.pos()))
-    assert abs(added.pos()[0] - expected.x()) < 2 and abs(added.pos()[1] - expected.y()) < 2
+    # at the cursor, or straight below it where the cursor's spot is taken: never on another node
+    assert abs(added.pos()[0] - expected.x()) < 2 and added.pos()[1] > expected.y() - 2
+    assert not any(rect_of(added).intersects(rect_of(n)) for n in window.graph.all_nodes() if n is not added)
     assert len(window.workflow().nodes) == 6
 
 
