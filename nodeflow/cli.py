@@ -25,11 +25,13 @@ from nodeflow.core import (
     NodeRunError,
     RunInterrupted,
     UserError,
+    ValidationError,
     apply_overrides,
     default_registry,
     load_workflow,
     plan,
 )
+from nodeflow.core.cache import AGAIN, RUN, NodeCache, index_path, upstream
 from nodeflow.core.reference import markdown_reference, text_listing
 from nodeflow.core.workflow import dumps
 from nodeflow.runs import RunRecorder, changed_params
@@ -59,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--as", dest="as_path", metavar="PATH",
                      help="run the file as if it were saved at PATH: relative inputs resolve from PATH's folder "
                           "and the run is recorded under PATH (the editor runs unsaved edits this way)")
+    run.add_argument("--reuse", action="store_true",
+                     help="do not run again what is unchanged since this workflow's last run: results are shown "
+                          "again, and an unchanged Trainer's model comes back from its final checkpoint (verified) "
+                          "instead of training; nodes whose params, inputs, data files or code changed run, with "
+                          "everything downstream (the editor always runs this way)")
+    run.add_argument("--until", metavar="NODE",
+                     help="run only NODE (a node's name, as in --set) and the nodes it needs, nothing downstream")
     run.add_argument("--dry-run", action="store_true",
                      help="push one batch through the graph and write nothing: what flows on each link, "
                           "model sizes, time per batch and the ETA")
@@ -91,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+def _prepare(args: argparse.Namespace, check_outputs: bool = True) -> tuple[Any, Any, Any]:
     registry = default_registry()
     workflow = load_workflow(args.workflow)
     if getattr(args, "as_path", None):
@@ -118,7 +127,8 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         if reason:
             raise UserError(Issue(reason, field="--device"))
     # under torchrun only rank 0 checks what is on disk where nodes write (it writes there) and speaks
-    checked = plan(workflow, registry, outputs=not getattr(args, "dry_run", False) and RANK == 0)
+    # (with --reuse or --until, only once it is known which nodes run: see _check_outputs)
+    checked = plan(workflow, registry, outputs=check_outputs and not getattr(args, "dry_run", False) and RANK == 0)
     for warning in checked.warnings if RANK == 0 else ():
         print(f"warning: {warning}", file=sys.stderr)
     return registry, workflow, checked
@@ -159,7 +169,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    registry, workflow, run_plan = _prepare(args)
+    registry, workflow, run_plan = _prepare(args, check_outputs=not (args.reuse or args.until))
+    if args.reuse and (args.nproc is not None or WORLD > 1) and not args.dry_run:
+        raise UserError(Issue("cannot be combined with --nproc or torchrun: a reused model would have to "
+                              "reach every process", field="--reuse"))
+    if args.until:
+        node = workflow.node_by_name(args.until) or workflow.nodes.get(args.until)
+        if node is None:
+            names = ", ".join(n.name for n in workflow.nodes.values())
+            raise UserError(Issue(f"no node named {args.until!r} (nodes: {names})", field="--until",
+                                  file=workflow.label))
+        run_plan = upstream(run_plan, node.id)
     if args.nproc is not None and WORLD == 1 and not args.dry_run:  # a dry run pushes one batch: one process
         from nodeflow.launch import launch
 
@@ -191,12 +211,30 @@ def _run(args: argparse.Namespace, registry: Any, workflow: Any, run_plan: Any) 
         sink = RunRecorder(sink, {"workflow": str(Path(args.as_path or args.workflow).resolve()), "workflow_text": text,
                                   "workflow_hash": hashlib.sha256(text.encode()).hexdigest(),
                                   "changed": changed_params(dumps(_as_saved(saved, registry)), text)})
+    cache, steps = None, None
+    if RANK == 0 and not args.dry_run:  # every run records what it did; --reuse also reads it
+        cache = NodeCache(index_path(Path(args.as_path or args.workflow)), workflow, run_plan, registry, args.device)
+        steps = cache.steps() if args.reuse else None
+        if args.reuse or args.until:
+            _check_outputs(workflow, registry, {workflow.nodes[n].name for n in run_plan.order
+                                                if steps is None or steps[n].action in (RUN, AGAIN)})
     stop = threading.Event()
     executor = Executor(registry, sink, device_override=args.device, stop=stop, dry_run=args.dry_run,
-                        describe=describe)
+                        describe=describe, cache=cache, steps=steps)
     with _stop_on_signals(stop):
         executor.run(workflow, run_plan)
     return EXIT_OK
+
+
+def _check_outputs(workflow: Any, registry: Any, running: set[str]) -> None:
+    """What is on disk where the nodes that run write (another run's files, foreign files):
+    nodes that are reused or left out write nothing, so what lies there is no problem for them."""
+    try:
+        plan(workflow, registry)
+    except ValidationError as exc:
+        issues = [i for i in exc.issues if not i.node or i.node in running]
+        if issues:
+            raise ValidationError(issues) from None
 
 
 def _as_saved(path: str, registry: Any) -> Any:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -19,6 +20,18 @@ def clock(seconds: float) -> str:
     whole = int(round(seconds))
     return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}" if whole >= 3600 else \
         f"{whole // 60}:{whole % 60:02d}"
+
+
+LAST_RUN = "(last run) "  # marks the results of a node that was not run again, shown from the cache
+
+
+def shown(path: str) -> str:
+    """`path` relative to the current folder when it lies inside it."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return path
+    return path if relative.startswith("..") else relative
 
 
 def jsonl_sink(stream: TextIO = sys.stdout) -> Any:
@@ -53,7 +66,7 @@ class Console:
             handler(event)
 
     def on_log(self, e: dict[str, Any]) -> None:
-        self.print(f"[{e['node']}] {e['message']}")
+        self.print(f"[{e['node']}] {LAST_RUN if e.get('reused') else ''}{e['message']}")
 
     def on_fit_start(self, e: dict[str, Any]) -> None:
         if e["checkpoint_dir"]:
@@ -93,11 +106,26 @@ class Console:
             self.print("\n✓ Training complete.")
 
     def on_metrics(self, e: dict[str, Any]) -> None:
-        self.print(metrics_line(e["node"], e["metrics"]))
+        self.print(metrics_line(e["node"], e["metrics"]) + (f" {LAST_RUN.strip()}" if e.get("reused") else ""))
 
     def on_node_outputs(self, e: dict[str, Any]) -> None:
         for port, text in e["outputs"].items():
             self.print(f"  {e['node']}.{port}: {text}")
+
+    def on_node_reused(self, e: dict[str, Any]) -> None:
+        needed = f" (needed by {', '.join(e['needed_by'])})" if e.get("needed_by") else ""
+        if e["from"] == "cache":
+            self.print(f"{e['node']}: unchanged, " + ("outputs of its last run reused" + needed if needed
+                                                     else "not run again"))
+        else:
+            needed = f"; needed by {', '.join(e['needed_by'])}" if e.get("needed_by") else ""
+            self.print(f"{e['node']}: reused, {e['what']} from {shown(e['from'])} (verified{needed})")
+
+    def on_node_rerun(self, e: dict[str, Any]) -> None:
+        if e.get("needed_by"):
+            self.print(f"{e['node']}: run again (needed by {', '.join(e['needed_by'])})")
+        else:
+            self.print(f"{e['node']}: runs ({e['reason']})")
 
     def on_dry_run(self, e: dict[str, Any]) -> None:
         self.print(f"  {e['node']}: {e['parameters']:,} parameters, {size_text(e['weights_bytes'])} of weights "

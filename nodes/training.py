@@ -14,9 +14,9 @@ from nodeflow.core.layouts import (EXTENSIONS, LAYOUTS, Layout, auto_name, exper
                                    newest_experiment, planned_folder)
 from nodeflow.core.outputs import name_run
 from nodeflow.core.params import resolve_path
-from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunContext
+from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, Reuse, RunContext
 from nodeflow.core.tasks import ALL_MONITORS, TASKS, either
-from nodeflow.training import distributed
+from nodeflow.training import distributed, reuse
 from nodeflow.training.callbacks import ProgressEvents
 from nodeflow.training.checkpoint import load_checkpoint
 from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
@@ -191,6 +191,8 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
     distributed.barrier()  # the other ranks wait for rank 0's last file
     emit("fit_end", epochs=state.epoch, best=state.best, best_epoch=state.best_epoch, monitor=state.monitor)
     history = {"epoch_losses": list(state.epoch_losses), **{k: list(v) for k, v in state.history.items()}}
+    if folder is not None and lead:  # where an unchanged Trainer's model comes back from (reuse)
+        loop.model.nodeflow_checkpoint = str(reuse.final_checkpoint(folder, params))
     return {"model": loop.model, "history": history}
 
 
@@ -215,7 +217,7 @@ def migrate_trainer(params: dict[str, Any], version: int) -> dict[str, Any]:
 TRAINER = NodeSpec(
     type="train.trainer", title="Trainer", category="Training", run=run_trainer, check=check_trainer,
     version=2, migrate=migrate_trainer,
-    check_outputs=check_folder,
+    check_outputs=check_folder, reuse=Reuse(reuse.note, reuse.problem, reuse.load),
     sections=("Training", "Optimizer", "Schedule", "Device", "Checkpoints", "Best model", "Resume"),
     collapsed=("Schedule", "Device", "Best model", "Resume"),
     description="Trains a model; saves checkpoint_epoch_N.pt, best_model.pt and final_model.pt "
