@@ -56,9 +56,10 @@ def inside(folder: Path, name: str | Path) -> Path:
     """`folder / name`, after checking that it lies in `folder` (its own links not followed);
     CheckpointError otherwise. For every path about to be deleted, moved or replaced."""
     path = Path(folder) / name
-    base = Path(folder).resolve()
-    parent = Path(os.path.abspath(path)).parent.resolve()
-    if file_name_problem(Path(os.path.abspath(path)).name) is not None or not (parent == base or base in parent.parents):
+    base, target = Path(folder).resolve(), Path(os.path.abspath(path))
+    parent = target.parent.resolve()
+    outside = not (parent == base or base in parent.parents)
+    if outside or file_name_problem(target.name) is not None:
         raise CheckpointError(Issue(f"refused: {path} is outside its folder {folder}; nothing deleted or moved",
                                     file=str(path)))
     return path
