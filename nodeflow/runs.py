@@ -3,7 +3,10 @@
 Records live in `$NODEFLOW_HOME/runs/<id>.json` (default `~/.nodeflow/runs/`), each
 written atomically when the run starts, after every epoch and when it ends: id, workflow
 file and hash, the workflow as run, the params that differ from the saved file, start,
-end, status, final metrics by node, checkpoint folders, and per-epoch curves.
+end, status, final metrics by node, checkpoint folders, per-epoch curves, and per-step curves
+(`steps`: by node, `train_loss` and `lr` as [step, value] pairs from the train_step events,
+`val_loss` at the step of each epoch end; at most MAX_POINTS pairs each, evenly thinned).
+A train_step alone rewrites the file at most every STEP_WRITE_SECONDS; other events at once.
 Standard library only: the editor's Runs panel reads them without torch.
 """
 from __future__ import annotations
@@ -22,6 +25,9 @@ from nodeflow.core.files import atomic_write_text
 from nodeflow.core.outputs import read_json
 
 Sink = Callable[[dict[str, Any]], None]
+
+MAX_POINTS = 2000  # per-step pairs kept per curve: enough to draw, small enough to list many runs
+STEP_WRITE_SECONDS = 10.0
 
 
 def index_dir() -> Path:
@@ -46,6 +52,27 @@ def changed_params(saved_text: str, run_text: str) -> dict[str, list[Any]]:
     return {k: [saved.get(k), v] for k, v in ran.items() if saved.get(k) != v}
 
 
+def add_step(curves: dict[str, Any], step: int, loss: float, lr: float) -> None:
+    """Keep every `every`-th train_step point; past MAX_POINTS drop every other one and keep half as many."""
+    seen = curves["seen"] = curves.get("seen", 0) + 1
+    every = curves.setdefault("every", 1)
+    if (seen - 1) % every:
+        return
+    for key, value in (("train_loss", loss), ("lr", lr)):
+        curves.setdefault(key, []).append([step, float(f"{value:.6g}")])
+    if len(curves["train_loss"]) > MAX_POINTS:
+        curves["every"] = every * 2
+        for key in ("train_loss", "lr"):
+            curves[key] = curves[key][::2]
+
+
+def add_val(curves: dict[str, Any], step: int, value: float) -> None:
+    points = curves.setdefault("val_loss", [])
+    points.append([step, value])
+    if len(points) > MAX_POINTS:
+        curves["val_loss"] = points[::2]
+
+
 class RunRecorder:
     """An event tap: forwards every event and keeps the run's record on disk up to date.
 
@@ -58,6 +85,7 @@ class RunRecorder:
                        "checkpoints": {}, "history": {}, **record}
         self.path = index_dir() / f"{self.record['id']}.json"
         self.failed = False
+        self.written = 0.0  # time.monotonic() of the last write
 
     def __call__(self, event: dict[str, Any]) -> None:
         self.sink(event)
@@ -71,8 +99,19 @@ class RunRecorder:
             for key, value in event.get("metrics", {}).items():
                 curves.setdefault(key, []).append(value)
             self.record["metrics"][node] = dict(event.get("metrics", {}))
+            if "step" in event and isinstance(event.get("metrics", {}).get("val_loss"), (int, float)):
+                add_val(self.record.setdefault("steps", {}).setdefault(node, {}), event["step"],
+                        event["metrics"]["val_loss"])
+        elif kind == "train_step":
+            add_step(self.record.setdefault("steps", {}).setdefault(node, {}), event["step"], event["loss"],
+                     event["lr"])
+            if time.monotonic() - self.written < STEP_WRITE_SECONDS:
+                return
         elif kind == "metrics":
             self.record["metrics"][node] = dict(event["metrics"])
+        elif kind == "result":  # what a node shows as its result: generated text, an overlay picture
+            self.record.setdefault("results", {})[node] = {k: event[k] for k in ("summary", "text", "image")
+                                                           if k in event}
         elif kind == "run_end":
             self.record.update(status=event["status"], seconds=event.get("seconds"),
                                ended=time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(event["time"])))
@@ -83,6 +122,7 @@ class RunRecorder:
     def _write(self) -> None:
         if self.failed:
             return
+        self.written = time.monotonic()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.path, json.dumps(self.record, indent=1, default=str) + "\n")

@@ -30,6 +30,8 @@ def run_generate(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str
     except CheckpointError as exc:
         raise DataError(Issue(exc.issues[0].message, field="prompt")) from None
     ctx.log("Generated:\n" + text)
+    if not ctx.dry_run:  # eight tokens of a dry run are no result
+        ctx.emit("result", summary=text.strip().splitlines()[0][:60] if text.strip() else "(empty)", text=text)
     return {}
 
 

@@ -64,6 +64,7 @@ def run_overlay(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
         png = overlay_png(image, truth, pred)
         write_output(path, lambda handle, png=png: handle.write(png), ctx.node_name)
     ctx.log(f"Wrote {count} overlays (image | true mask | prediction) to {folder}")
+    ctx.emit("result", summary=f"{count} overlays in {folder.name}/", image=str(paths[0]) if paths else "")
     return {}
 
 

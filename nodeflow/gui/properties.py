@@ -5,7 +5,12 @@ from __future__ import annotations
 from NodeGraphQt import BaseNode
 from PySide6 import QtCore, QtWidgets
 
+from typing import Any
+
+from PySide6 import QtGui
+
 from nodeflow.gui.graph import params_of, spec_of
+from nodeflow.gui.results import confusion_image, number
 
 
 def show_value(value: object) -> str:
@@ -46,10 +51,13 @@ class PropertiesPanel(QtWidgets.QScrollArea):
         self.setWidget(body)
         self.show_node(None)
 
-    def show_node(self, node: BaseNode | None) -> None:
+    def show_node(self, node: BaseNode | None, result: dict[str, Any] | None = None) -> None:
+        """The node's params by section; `result`: what the last run said about it (Results.by_node)."""
         self.node = node if node is not None and spec_of(node) is not None else None
         while self.sections.count():
-            self.sections.takeAt(0).widget().deleteLater()
+            old = self.sections.takeAt(0).widget()
+            old.hide()
+            old.deleteLater()
         self.edit.setEnabled(self.node is not None)
         if self.node is None:
             self.title.setText("Nothing selected")
@@ -77,3 +85,39 @@ class PropertiesPanel(QtWidgets.QScrollArea):
             value.setWordWrap(True)
             value.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
             forms[section].addRow(label, value)
+        if result:
+            self._show_result(result)
+
+    def _show_result(self, result: dict[str, Any]) -> None:
+        """The last run's full metrics table, a classifier's confusion matrix, generated text, a picture."""
+        box = QtWidgets.QGroupBox("Last run")
+        box.setObjectName("properties_result")
+        form = QtWidgets.QFormLayout(box)
+        metrics = result.get("metrics", {})
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)):
+                form.addRow(key.replace("_", " "), QtWidgets.QLabel(number(key, value)))
+        for key, value in result.get("last", {}).items():
+            form.addRow(f"last {key.replace('_', ' ')}", QtWidgets.QLabel(number(key, value)))
+        if result.get("folder"):
+            form.addRow("checkpoints", QtWidgets.QLabel(result["folder"]))
+        matrix = metrics.get("confusion_matrix")
+        if isinstance(matrix, list) and matrix:
+            picture = QtWidgets.QLabel()
+            picture.setObjectName("confusion_matrix")
+            picture.setPixmap(QtGui.QPixmap.fromImage(confusion_image(matrix, list(metrics.get("per_class_accuracy") or {}))))
+            picture.setToolTip("Confusion matrix: rows are the true classes, columns the predicted ones")
+            form.addRow(picture)
+        if result.get("text"):
+            text = QtWidgets.QPlainTextEdit(result["text"])
+            text.setReadOnly(True)
+            text.setMinimumHeight(120)
+            form.addRow(text)
+        if result.get("image"):
+            image = QtGui.QImage(result["image"])
+            if not image.isNull():
+                picture = QtWidgets.QLabel()
+                picture.setPixmap(QtGui.QPixmap.fromImage(image.scaledToWidth(
+                    min(260, image.width()), QtCore.Qt.TransformationMode.SmoothTransformation)))
+                form.addRow(picture)
+        self.sections.addWidget(box)

@@ -19,6 +19,7 @@ from nodeflow.gui.badges import badge_of, set_badge
 from nodeflow.gui.convert import flow_nodes
 from nodeflow.gui.graph import params_of, spec_of
 from nodeflow.gui.link_labels import LinkLabels
+from nodeflow.gui.results import Results
 from nodeflow.gui.run_panel import RunPanel
 from nodeflow.gui.runner import RunProcess, run_tool
 from nodeflow.gui.write_guard import confirm_writes
@@ -43,6 +44,9 @@ class RunControl(QtCore.QObject):
         self.panel.run_button.clicked.connect(self.run)
         self.panel.check_button.clicked.connect(self.check)
         self.labels = LinkLabels(window.graph.scene())
+        self.results = Results()
+        self.dry_run = False  # the child now running is a Check
+        self.last_drawn = self.last_content = ""  # the graph as last seen by graph_changed
         self.scratch = tempfile.TemporaryDirectory(prefix="nodeflow-run-")  # the snapshots runs execute
         self.panel.stop_button.clicked.connect(self.stop)
         self.panel.checkpoints.resume_requested.connect(self._resume_from)
@@ -65,23 +69,31 @@ class RunControl(QtCore.QObject):
         self.show_checkpoints_of(None)
 
     def clear_marks(self) -> None:
-        """Remove badges, link labels and listed issues: they describe the graph before an edit."""
+        """Remove badges, link labels, results and listed issues: they describe the graph before an edit."""
         for node in flow_nodes(self.window.graph):
             set_badge(node, "idle")
         self.labels.clear()
+        self.results.clear()
         self.panel.issues.clear()
 
     def graph_changed(self) -> None:
-        """After an edit: link labels are gone; issue marks are checked again so a fixed field loses its mark."""
-        self.labels.clear()
-        if self.process.running():
+        """After an undo-stack change: what describes the old graph goes. A move drops the link
+        labels; an edit of nodes, links or params also the badges and results, and after a
+        Validate that found issues, the issues are checked again so a fixed field loses its mark.
+        Selecting (NodeGraphQt records it on the undo stack too) changes nothing."""
+        shown = self.window.workflow()
+        drawn = dumps(shown)
+        shown.layout = {}
+        content = dumps(shown)
+        if drawn != self.last_drawn:
+            self.labels.clear()
+        changed, self.last_drawn, self.last_content = content != self.last_content, drawn, content
+        if not changed or self.process.running():
             return
-        marked = [n for n in flow_nodes(self.window.graph) if badge_of(n) in ("issue", "warning", "done", "failed")]
-        if marked:
-            had_issues = any(badge_of(n) == "issue" for n in marked)
-            self.clear_marks()
-            if had_issues:
-                self.validate(quiet=True)
+        had_issues = any(badge_of(n) == "issue" for n in flow_nodes(self.window.graph))
+        self.clear_marks()
+        if had_issues:
+            self.validate(quiet=True)
 
     def validate(self, overrides: list[str] | None = None, outputs: bool = True, quiet: bool = False) -> bool:
         """Check the whole graph with the core; list every issue and mark it on its node
@@ -129,14 +141,13 @@ class RunControl(QtCore.QObject):
 
     def _start(self, **options: Any) -> None:
         """Run the graph as shown: a snapshot of it runs as the workflow file it stands for."""
-        for node in flow_nodes(self.window.graph):
-            set_badge(node, "idle")
-        self.labels.clear()
+        self.clear_marks()
         as_path = self.window.meta.path or self.window.dirs()[0] / "untitled.json"
         snapshot = Path(self.scratch.name) / "workflow.json"
         snapshot.write_text(dumps(self.window.workflow()), encoding="utf-8")
         unsaved = " (with unsaved edits)" if self.window.modified() or self.window.meta.path is None else ""
-        self.panel.run_started(as_path, options.get("dry_run", False), unsaved)
+        self.dry_run = options.get("dry_run", False)
+        self.panel.run_started(as_path, self.dry_run, unsaved)
         self.panel.tabs.setCurrentWidget(self.panel.console)
         self.process.start(snapshot, self.window.run_dir, device=self.panel.device.currentData() or "",
                            as_path=as_path, **options)
@@ -156,6 +167,12 @@ class RunControl(QtCore.QObject):
             set_badge(node, "done")
         elif kind == "node_outputs" and node:
             self.labels.show(node, e["outputs"])
+        if node and kind in ("metrics", "fit_start", "epoch_end", "fit_end", "result") and not self.dry_run:
+            self.results.take(node, e)
+            if kind == "result" and e.get("text"):
+                self.panel.samples.appendPlainText(f"\n{node.name()} wrote:\n\n{e['text']}")
+            if node in self.window.graph.selected_nodes():
+                self.window.properties.show_node(node, self.results.by_node.get(node.name()))
         elif kind == "error" and node:
             set_badge(node, "failed", e.get("message", ""))
         elif kind == "fit_start" and e.get("checkpoint_dir"):

@@ -204,7 +204,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _selection(self) -> None:
         selected = [n for n in self.graph.selected_nodes() if spec_of(n) is not None]
         node = selected[0] if len(selected) == 1 else None
-        self.properties.show_node(node)
+        self.properties.show_node(node, self.runs.results.by_node.get(node.name()) if node is not None else None)
         self.runs.show_checkpoints_of(node)
 
     def _refused(self, reason: str) -> None:

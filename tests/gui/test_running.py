@@ -153,6 +153,8 @@ def test_a_language_model_run_shows_its_latest_samples_and_the_generated_text(
     assert samples.startswith("After epoch 2/2:") and samples.count("─" * 40) == 1  # the Trainer's two samples
     console = window.runs.panel.console.toPlainText()
     assert "[Generate] Generated:" in console and "Once upon a time" in console
+    assert "Generate wrote:\n\nOnce upon a time" in samples  # the Samples tab shows the generated text too
+    assert window.runs.results.text_of("Generate").startswith("Once upon a time")  # and so does the node
 
 
 def test_a_python_model_node_carries_a_note_that_the_workflow_runs_its_code(
