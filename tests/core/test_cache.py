@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from nodeflow.console import Console
 from nodeflow.core import CheckpointError, Executor, Issue, NodeSpec, ParamSpec, PortSpec, Registry, plan
 from nodeflow.core.cache import AGAIN, REUSE, RUN, SKIP, NodeCache, index_path, upstream
 from nodeflow.core.spec import Reuse
@@ -63,7 +65,8 @@ def _load(ctx: Any, inputs: Mapping[str, Any], params: Mapping[str, Any], note: 
 
 
 def _score(ctx: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    metrics = {"score": inputs["model"].weight * len(inputs["rows"].lines)}
+    lines = inputs["rows"].lines
+    metrics = {"score": float(inputs["model"].weight * len(lines)), "samples": len(lines)}
     ctx.report_metrics(metrics)
     return {"metrics": metrics}
 
@@ -132,7 +135,7 @@ def test_an_unchanged_graph_runs_nothing_and_shows_its_last_results(folder: Path
     assert reused["Fit"]["from"] == str(folder / "model.json") and reused["Fit"]["what"] == "model"
     assert {reused[n]["from"] for n in ("Read", "Score", "Say")} == {"cache"}
     assert of(again, "metrics")["Score"]["reused"] is True
-    assert again[-1]["metrics"] == first[-1]["metrics"] == {"Score": {"score": 18}}
+    assert again[-1]["metrics"] == first[-1]["metrics"] == {"Score": {"score": 18.0, "samples": 3}}
     assert of(again, "log")["Say"]["message"] == "hi 6"
 
 
@@ -148,13 +151,25 @@ def test_a_changed_leaf_runs_alone_and_gets_the_model_from_its_file(folder: Path
     assert "reused" in of(seen, "metrics")["Score"]  # skipped: its metrics shown again
 
 
+def test_the_console_says_what_was_reused_and_why_the_others_run(folder: Path) -> None:
+    run(folder)
+    out = io.StringIO()
+    for event in run(folder, say={"prompt": "bye"}):
+        Console(out)(event)
+    lines = out.getvalue().splitlines()
+    for line in ("Read: run again (needed by Fit)", "Fit: reused, model from model.json (verified; needed by Say)",
+                 "Score: unchanged, not run again", "Score: score 18.0000 (3 samples) (last run)",
+                 "Say: runs (prompt changed)", "[Say] bye 6"):
+        assert line in lines, out.getvalue()
+
+
 def test_a_changed_param_runs_its_node_and_everything_downstream(folder: Path) -> None:
     run(folder)
     seen = run(folder, fit={"lr": 2})
     assert started(seen) == ["Read", "Fit", "Score", "Say"]
     reasons = {n: e["reason"] for n, e in of(seen, "node_rerun").items()}
     assert reasons["Fit"] == "lr changed" and reasons["Score"] == "Fit changed"
-    assert seen[-1]["metrics"] == {"Score": {"score": 36}}
+    assert seen[-1]["metrics"] == {"Score": {"score": 36.0, "samples": 3}}
 
 
 def test_a_data_file_edited_on_disk_reruns_its_reader_and_everything_downstream(folder: Path) -> None:
@@ -163,7 +178,7 @@ def test_a_data_file_edited_on_disk_reruns_its_reader_and_everything_downstream(
     seen = run(folder)
     assert started(seen) == ["Read", "Fit", "Score", "Say"]
     assert of(seen, "node_rerun")["Read"]["reason"] == "data.txt changed on disk"
-    assert seen[-1]["metrics"] == {"Score": {"score": 21}}
+    assert seen[-1]["metrics"] == {"Score": {"score": 21.0, "samples": 3}}
 
 
 def test_a_model_file_gone_or_changed_makes_its_node_run_again_and_says_why(folder: Path) -> None:
