@@ -110,7 +110,7 @@ class Reuse:
     `note(params, outputs)`, after a successful run: a JSON-able note of the files the outputs can
     be reloaded from; its "from" names the file (shown to the user), its "what" what comes back.
     `problem(note)`: why those files can no longer be used (gone, or not matching their manifest),
-    or None; cheap enough to call on every run, and torch-free.
+    or None; called on every run with reuse, so it checks the files without loading them.
     `load(ctx, inputs, params, note)`: the outputs, rebuilt from the files; a UserError when it
     cannot, and the node then runs instead.
     """
