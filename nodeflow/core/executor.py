@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nodeflow.core.cache import AGAIN, RESULTS, REUSE, RUN, NodeCache, Step
-from nodeflow.core.errors import NodeRunError, RunInterrupted, UserError
+from nodeflow.core.errors import NodeRunError, RunInterrupted, UntrustedCodeError, UserError
 from nodeflow.core.registry import Registry
 from nodeflow.core.spec import NodeSpec
 from nodeflow.core.validate import Plan
@@ -142,7 +142,7 @@ class Executor:
         except UserError as exc:
             exc.issues = [replace(i, node=i.node or node, file=i.file or workflow.label) for i in exc.issues]
             exc.args = ("\n".join(str(i) for i in exc.issues),)
-            self._fail(node, str(exc), started, metrics)
+            self._fail(node, str(exc), started, metrics, **_details(exc))
             raise
         except Exception as exc:  # a node bug or runtime failure: name the node
             message = f"{type(exc).__name__}: {exc}"
@@ -185,6 +185,14 @@ class Executor:
 
         return sink
 
-    def _fail(self, node: str, message: str, started: float, metrics: dict[str, Any]) -> None:
-        self._emit("error", node=node, message=message)
+    def _fail(self, node: str, message: str, started: float, metrics: dict[str, Any], **details: Any) -> None:
+        self._emit("error", node=node, message=message, **details)
         self._emit("run_end", status="failed", metrics=metrics, seconds=round(time.time() - started, 3))
+
+
+def _details(exc: UserError) -> dict[str, Any]:
+    """What a program reading the events needs to act on an error beyond its message: for code a
+    checkpoint names, what would run, so the editor can ask and run again with trust_code."""
+    if isinstance(exc, UntrustedCodeError):
+        return {"untrusted_code": {"checkpoint": exc.checkpoint, "source": exc.source, "kind": exc.kind}}
+    return {}

@@ -82,6 +82,11 @@ def test_a_checkpoint_naming_a_python_file_runs_nothing_without_trust(tmp_path: 
     assert node.returncode == 2 and not marker.exists()
     assert "node 'LoadCheckpoint'" in node.stderr and str(code.resolve()) in node.stderr
     assert len(lines(node.stderr)) == 1 and "Traceback" not in node.stderr
+    events = [json.loads(line) for line in cli("run", str(workflow), "--events", "jsonl", cwd=tmp_path).stdout
+              .splitlines() if line.startswith("{")]
+    error = next(e for e in events if e["event"] == "error")  # what the editor reads to ask the user
+    assert error["node"] == "LoadCheckpoint" and not marker.exists()
+    assert error["untrusted_code"] == {"checkpoint": str(checkpoint), "source": str(code.resolve()), "kind": "file"}
     api = subprocess.run([sys.executable, "-c", (
         "import sys, nodeflow\nfrom nodeflow.core import UntrustedCodeError\n"
         "try:\n    nodeflow.restore_model(sys.argv[1])\n"
