@@ -205,7 +205,9 @@ class ParamDialog(QtWidgets.QDialog):
             layout.addWidget(about)
         layout.addWidget(scroll, 1)
         layout.addWidget(buttons)
-        self.resize(520, min(760, 140 + 44 * len(spec.params)))
+        screen = (parent.screen() if parent is not None else None) or QtWidgets.QApplication.primaryScreen()
+        room = screen.availableGeometry().height() - 80 if screen is not None else 760  # title bar and margins
+        self.resize(520, min(760, room, 140 + 44 * len(spec.params)))  # the fields scroll; OK stays on screen
         self._values: dict[str, Any] = {}
         self.revalidate()
 

@@ -105,9 +105,12 @@ class PropertiesPanel(QtWidgets.QScrollArea):
         if isinstance(matrix, list) and matrix:
             picture = QtWidgets.QLabel()
             picture.setObjectName("confusion_matrix")
-            picture.setPixmap(QtGui.QPixmap.fromImage(confusion_image(matrix, list(metrics.get("per_class_accuracy") or {}))))
+            labels = list(metrics.get("per_class_accuracy") or {})
+            picture.setPixmap(QtGui.QPixmap.fromImage(confusion_image(matrix, labels)))
             picture.setToolTip("Confusion matrix: rows are the true classes, columns the predicted ones")
             form.addRow(picture)
+        if result.get("layers"):
+            form.addRow(layer_table(result["layers"]))
         if result.get("text"):
             text = QtWidgets.QPlainTextEdit(result["text"])
             text.setReadOnly(True)
@@ -121,3 +124,19 @@ class PropertiesPanel(QtWidgets.QScrollArea):
                     min(260, image.width()), QtCore.Qt.TransformationMode.SmoothTransformation)))
                 form.addRow(picture)
         self.sections.addWidget(box)
+
+
+def layer_table(rows: list[dict[str, Any]]) -> QtWidgets.QTableWidget:
+    """A Check's per-layer table: layer, type, output shape, parameters."""
+    table = QtWidgets.QTableWidget(len(rows), 4)
+    table.setObjectName("layer_table")
+    table.setHorizontalHeaderLabels(["layer", "type", "output", "parameters"])
+    table.verticalHeader().hide()
+    table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+    for i, row in enumerate(rows):
+        shape = "×".join(map(str, row["output"])) if row["output"] else ""
+        for j, text in enumerate((row["layer"], row["type"], shape, f"{row['parameters']:,}")):
+            table.setItem(i, j, QtWidgets.QTableWidgetItem(text))
+    table.resizeColumnsToContents()
+    table.setMinimumHeight(min(320, 30 + 22 * len(rows)))
+    return table

@@ -59,6 +59,10 @@ class Results:
             entry["best"] = (event.get("monitor"), event.get("best"), event.get("best_epoch"))
         elif kind == "result":
             entry.update({k: event[k] for k in ("summary", "text", "image") if event.get(k)})
+        elif kind == "layers":  # from a Check: the model's per-layer table
+            entry["layers"] = event["layers"]
+            total = sum(row["parameters"] for row in event["layers"] if "." not in row["layer"])
+            entry["summary"] = f"{len(event['layers'])} layers, {total:,} parameters (select for the table)"
         else:
             return
         self._draw(node, entry)
@@ -98,7 +102,8 @@ class Results:
 
     def text_of(self, name: str) -> str:
         item = self.items.get(name)
-        texts = [c.text() for c in item.childItems() if isinstance(c, QtWidgets.QGraphicsSimpleTextItem)] if item else []
+        texts = [c.text() for c in item.childItems()
+                 if isinstance(c, QtWidgets.QGraphicsSimpleTextItem)] if item else []
         return "\n".join(texts)
 
 

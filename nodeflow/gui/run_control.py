@@ -164,9 +164,14 @@ class RunControl(QtCore.QObject):
         if kind == "node_start" and node:
             set_badge(node, "running")
         elif kind == "node_end" and node:
-            set_badge(node, "done")
+            set_badge(node, "checked" if self.dry_run else "done")
         elif kind == "node_outputs" and node:
             self.labels.show(node, e["outputs"])
+        if kind == "dry_run" and node and e.get("layers"):
+            model = next((p.node() for p in node.get_input("model").connected_ports()), None) \
+                if node.get_input("model") else None
+            if model is not None:
+                self.results.take(model, {"event": "layers", "layers": e["layers"]})
         if node and kind in ("metrics", "fit_start", "epoch_end", "fit_end", "result") and not self.dry_run:
             self.results.take(node, e)
             if kind == "result" and e.get("text"):
@@ -187,6 +192,8 @@ class RunControl(QtCore.QObject):
         for node in flow_nodes(self.window.graph):
             if badge_of(node) == "running":
                 set_badge(node, "failed" if code not in (0, 130) else "stopped", summary)
+        if self.dry_run and code == 0:
+            summary = "Check passed."
         self.panel.run_ended(code, summary)
         if code not in (0, 130):
             self.window.statusBar().showMessage(summary, 10000)

@@ -60,15 +60,48 @@ class _Probe(Callback):
             raise _Enough
 
 
+LAYER_DEPTH = 2  # the table lists modules this deep (the model's children and theirs), as torchinfo does
+
+
+class LayerTable:
+    """Each module's output shape on the first batch, recorded by forward hooks: the per-layer table
+    (layer, type, output shape, parameters) of a Check. Hooks ride the real forward, so every model
+    family is described the way it is actually called."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.rows: list[dict[str, Any]] = []
+        self.hooks = [module.register_forward_hook(self._hook(name, module))
+                      for name, module in model.named_modules() if name and name.count(".") < LAYER_DEPTH]
+
+    def _hook(self, name: str, module: torch.nn.Module) -> Callable[..., None]:
+        def record(_: torch.nn.Module, args: Any, output: Any) -> None:
+            if any(row["layer"] == name for row in self.rows):
+                return
+            shape = list(output.shape) if isinstance(output, torch.Tensor) else (
+                list(output[0].shape) if isinstance(output, (tuple, list)) and output
+                and isinstance(output[0], torch.Tensor) else [])
+            self.rows.append({"layer": name, "type": type(module).__name__, "output": shape,
+                              "parameters": sum(p.numel() for p in module.parameters())})
+        return record
+
+    def close(self) -> list[dict[str, Any]]:
+        for hook in self.hooks:
+            hook.remove()
+        return self.rows
+
+
 def dry_fit(model: torch.nn.Module, train: Any, val: Any | None, config: TrainConfig,
             emit: Callable[..., None]) -> torch.nn.Module:
-    """A few real training steps in memory; emits `dry_run` with the time per batch and the ETAs."""
+    """A few real training steps in memory; emits `dry_run` with the time per batch, the ETAs and
+    the per-layer table."""
     probe = _Probe()
+    layers = LayerTable(model)
     loop = TrainingLoop(model, train, val, config, [probe])
     try:
         loop.fit()
     except _Enough:
         pass
+    rows = layers.close()
     steps = [b - a for a, b in zip(probe.times, probe.times[1:])] or [0.0]
     per_batch = sorted(steps)[len(steps) // 2]
     val_seconds = 0.0
@@ -82,5 +115,5 @@ def dry_fit(model: torch.nn.Module, train: Any, val: Any | None, config: TrainCo
     emit("dry_run", seconds_per_batch=per_batch, batches=probe.batches, epoch_seconds=epoch,
          run_seconds=per_batch * loop.steps + val_seconds * loop.config.epochs, epochs=loop.config.epochs,
          parameters=count, weights_bytes=size,
-         training_bytes=4 * size, device=str(loop.device))
+         training_bytes=4 * size, device=str(loop.device), layers=rows)
     return loop.model

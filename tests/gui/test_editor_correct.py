@@ -67,9 +67,14 @@ def test_selecting_the_trainer_at_1280x720_keeps_the_window_and_the_run_controls
     seen: list[str] = []
     title = node(window, "Trainer").view._text_item  # a double-click on the title opens the dialog too
     point = window.graph.viewer().mapFromScene(title.sceneBoundingRect().center())
-    with answer_modal(qtbot, lambda dialog: (seen.append(dialog.objectName()), dialog.reject())):
+    def look(dialog: QtWidgets.QDialog) -> None:
+        fits = dialog.height() <= dialog.screen().availableGeometry().height() - 40  # OK and Cancel on screen
+        seen.append(f"{dialog.objectName()} {'fits' if fits else 'taller than the screen'}")
+        dialog.reject()
+
+    with answer_modal(qtbot, look):
         QtTest.QTest.mouseDClick(window.graph.viewer().viewport(), LEFT, NONE, point)
-    assert seen == ["param_dialog"] and node(window, "Trainer").name() == "Trainer"
+    assert seen == ["param_dialog fits"] and node(window, "Trainer").name() == "Trainer"
 
 
 def test_a_refused_link_keeps_the_link_it_was_dropped_on(qtbot: Any, make_window: Any) -> None:
