@@ -1,4 +1,5 @@
-"""Status badges drawn above canvas nodes: idle, issue, running, done, checked (by a Check), failed.
+"""Status badges drawn above canvas nodes: idle, issue, running, done, checked (by a Check),
+reused (unchanged since the last run), failed.
 
 View-only decoration: badges never touch node properties, so they are not edits and
 never mark the workflow modified.
@@ -8,9 +9,9 @@ from __future__ import annotations
 from NodeGraphQt import BaseNode
 from PySide6 import QtGui, QtWidgets
 
-COLOURS = {"issue": "#e0a030", "warning": "#c08020", "running": "#3d8fd6", "done": "#4caf50", "checked": "#5fa8a0", "failed": "#d9534f",
+COLOURS = {"issue": "#e0a030", "warning": "#c08020", "running": "#3d8fd6", "done": "#4caf50", "checked": "#5fa8a0", "reused": "#7aa36f", "failed": "#d9534f",
            "stopped": "#9e9e9e"}
-LABELS = {"issue": "! issue", "warning": "⚠ note", "running": "● running", "done": "✓ done", "checked": "✓ checked", "failed": "✗ failed",
+LABELS = {"issue": "! issue", "warning": "⚠ note", "running": "● running", "done": "✓ done", "checked": "✓ checked", "reused": "↺ reused", "failed": "✗ failed",
           "stopped": "■ stopped"}
 
 

@@ -12,6 +12,7 @@ from NodeGraphQt import BaseNode
 from PySide6 import QtCore, QtWidgets
 
 from nodeflow.core import UserError, apply_overrides, plan
+from nodeflow.core.cache import RUN, NodeCache, index_path, upstream
 from nodeflow.core.layouts import Layout, planned_folder
 from nodeflow.core.workflow import dumps
 from nodeflow.gui import editing
@@ -46,6 +47,8 @@ class RunControl(QtCore.QObject):
         self.labels = LinkLabels(window.graph.scene())
         self.results = Results()
         self.dry_run = False  # the child now running is a Check
+        self.last_run: tuple[str, tuple[str, ...]] = ("", ())  # its `until` and trusted nodes, to run it again
+        self.untrusted: tuple[str, dict[str, Any]] | None = None  # a node the run stopped for naming code
         self.last_drawn = self.last_content = ""  # the graph as last seen by graph_changed
         self.scratch = tempfile.TemporaryDirectory(prefix="nodeflow-run-")  # the snapshots runs execute
         self.panel.stop_button.clicked.connect(self.stop)
@@ -95,16 +98,24 @@ class RunControl(QtCore.QObject):
         if had_issues:
             self.validate(quiet=True)
 
-    def validate(self, overrides: list[str] | None = None, outputs: bool = True, quiet: bool = False) -> bool:
+    def validate(self, overrides: list[str] | None = None, outputs: bool = True, quiet: bool = False,
+                 running: set[str] | None = None) -> bool:
         """Check the whole graph with the core; list every issue and mark it on its node
-        (`quiet`: without switching tabs, as after an edit)."""
+        (`quiet`: without switching tabs, as after an edit). `running`: the nodes a Run executes;
+        what lies where the others would write is no problem, since they write nothing."""
         self.clear_marks()
         workflow = self.window.workflow()
         apply_overrides(workflow, self.window.registry, overrides or [])
         if workflow.path is None:
             workflow.path = self.window.dirs()[0] / "untitled.json"  # relative inputs resolve from there
         try:
-            checked = plan(workflow, self.window.registry, outputs)  # output folders resolve against the cwd
+            try:
+                checked = plan(workflow, self.window.registry, outputs)  # output folders resolve against the cwd
+            except UserError as exc:
+                kept = [i for i in exc.issues if running is None or not i.node or i.node in running]
+                if kept:
+                    raise type(exc)(kept) from None
+                checked = plan(workflow, self.window.registry, outputs=False)
         except UserError as exc:
             for issue in exc.issues:
                 self.panel.issues.addItem(str(issue).replace(f"{workflow.path}: ", ""))
@@ -124,15 +135,46 @@ class RunControl(QtCore.QObject):
                 set_badge(node, "warning", warning.message)
         return True
 
-    def run(self) -> None:
+    def run(self, until: str = "", trust: tuple[str, ...] = ()) -> None:
+        """Run the graph (`until`: that node and what it needs); `trust`: nodes allowed to rebuild
+        a model from the code its checkpoint names, for this run (the user said yes)."""
         if self.process.running():
             return
-        overrides = confirm_writes(self.window, flow_nodes(self.window.graph), self.window.run_dir)
+        running = self.will_run(until)
+        nodes = [n for n in flow_nodes(self.window.graph) if running is None or n.name() in running]
+        overrides = confirm_writes(self.window, nodes, self.window.run_dir)
         if overrides is None:
             self.panel.status.setText("Not started")
             return
-        if self.validate(overrides):
-            self._start(overrides=overrides)
+        overrides += [f"{name}.trust_code=true" for name in trust]
+        if self.validate(overrides, running=running):
+            self.last_run = (until, trust)
+            self._start(overrides=overrides, until=until)
+
+    def will_run(self, until: str = "") -> set[str] | None:
+        """The nodes a Run will execute (the others are unchanged: reused or skipped), as the runner
+        decides it from the same cache index; None when the graph does not plan (Validate says why)."""
+        workflow, device = self.window.workflow(), self.panel.device.currentData() or ""
+        workflow.path = self.window.meta.path or self.window.dirs()[0] / "untitled.json"
+        try:
+            checked = plan(workflow, self.window.registry, outputs=False)
+        except UserError:
+            return None
+        if device.startswith("ddp:"):  # no reuse with several processes: everything runs
+            return {node.name for node in workflow.nodes.values()}
+        target = next((i for i, n in workflow.nodes.items() if n.name == until), None)
+        if target is not None:
+            checked = upstream(checked, target)
+        steps = NodeCache(index_path(workflow.path), workflow, checked, self.window.registry, device or None).steps()
+        return {workflow.nodes[i].name for i, step in steps.items() if step.action == RUN}
+
+    def run_to_selected(self) -> None:
+        """Run to here: the selected node and what it needs, nothing downstream."""
+        selected = [n for n in self.window.graph.selected_nodes() if spec_of(n)]
+        if len(selected) != 1:
+            self.window.statusBar().showMessage("Select one node to run to.", 5000)
+            return
+        self.run(until=selected[0].name())
 
     def check(self) -> None:
         """A dry run: one batch through the graph, nothing written; links get labels, the status an ETA."""
@@ -141,6 +183,7 @@ class RunControl(QtCore.QObject):
 
     def _start(self, **options: Any) -> None:
         """Run the graph as shown: a snapshot of it runs as the workflow file it stands for."""
+        self.untrusted = None
         self.clear_marks()
         as_path = self.window.meta.path or self.window.dirs()[0] / "untitled.json"
         snapshot = Path(self.scratch.name) / "workflow.json"
@@ -178,8 +221,13 @@ class RunControl(QtCore.QObject):
                 self.panel.samples.appendPlainText(f"\n{node.name()} wrote:\n\n{e['text']}")
             if node in self.window.graph.selected_nodes():
                 self.window.properties.show_node(node, self.results.by_node.get(node.name()))
+        elif kind == "node_reused" and node:
+            where = e.get("from", "")
+            set_badge(node, "reused", f"unchanged since the last run; {e.get('what', '')} from {where}".strip())
         elif kind == "error" and node:
             set_badge(node, "failed", e.get("message", ""))
+            if e.get("untrusted_code"):
+                self.untrusted = (node.name(), e["untrusted_code"])
         elif kind == "fit_start" and e.get("checkpoint_dir"):
             self.last_folders[e["node"]] = e["checkpoint_dir"]
             self._refresh_checkpoints()
@@ -187,6 +235,24 @@ class RunControl(QtCore.QObject):
             for n in flow_nodes(self.window.graph):
                 if badge_of(n) == "running":
                     set_badge(n, "stopped")
+
+    def _ask_trust(self) -> None:
+        """A checkpoint named code to rebuild its model and the run refused: ask, naming the code, and
+        run again with trust_code for that node when the user says yes."""
+        name, what = self.untrusted
+        self.untrusted = None
+        kind = "the Python file" if what.get("kind") == "file" else "the Python module"
+        buttons = QtWidgets.QMessageBox.StandardButton
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "Run code named by a checkpoint?",
+                                    f"{name}: {what.get('checkpoint', 'the checkpoint')} rebuilds its model by "
+                                    f"running {kind}\n{what.get('source', '?')}\n\nRun that code? Only say yes "
+                                    "if you trust where the checkpoint and that code came from.",
+                                    buttons.Yes | buttons.No, self.window)
+        box.setObjectName("trust_code_prompt")
+        box.setDefaultButton(buttons.No)
+        if box.exec() == buttons.Yes:
+            until, trust = self.last_run
+            self.run(until=until, trust=(*trust, name))
 
     def _ended(self, code: int, summary: str) -> None:
         for node in flow_nodes(self.window.graph):
@@ -197,6 +263,8 @@ class RunControl(QtCore.QObject):
         self.panel.run_ended(code, summary)
         if code not in (0, 130):
             self.window.statusBar().showMessage(summary, 10000)
+        if self.untrusted is not None:
+            QtCore.QTimer.singleShot(0, self._ask_trust)  # after this run has fully ended
 
     def close_allowed(self) -> bool:
         """Before the window closes: a running child is stopped cleanly (after asking), never orphaned."""

@@ -49,10 +49,15 @@ class RunProcess(QtCore.QObject):
         return self.process is not None and self.process.state() != QtCore.QProcess.ProcessState.NotRunning
 
     def start(self, workflow: Path, cwd: Path, device: str = "", resume: str = "",
-              overrides: Sequence[str] = (), dry_run: bool = False, as_path: Path | None = None) -> None:
-        """Run `workflow`; `as_path`: the file it stands for (a snapshot of unsaved edits runs as that file)."""
+              overrides: Sequence[str] = (), dry_run: bool = False, as_path: Path | None = None,
+              until: str = "") -> None:
+        """Run `workflow`; `as_path`: the file it stands for (a snapshot of unsaved edits runs as that file).
+        A run reuses what did not change since the last one (`--reuse`); `until`: run that node and what
+        it needs, nothing downstream."""
         args = ["run", str(workflow), "--events", "jsonl"] + (["--dry-run"] if dry_run else [])
         args += ["--as", str(as_path)] if as_path else []
+        args += ["--until", until] if until else []
+        args += ["--reuse"] if not dry_run and not device.startswith("ddp:") else []  # refused with --nproc
         if device.startswith("ddp:"):  # N processes (DDP): `run --nproc N --device DEVICE`; a dry run uses one
             _, count, device = device.split(":", 2)
             args += [] if dry_run else ["--nproc", count]

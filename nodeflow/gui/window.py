@@ -164,6 +164,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._act(run, "&Validate", self.runs.validate, "F7")
         self._act(run, "&Check (one batch, nothing written)", self.runs.check, "F6")
         self._act(run, "&Run", self.runs.run, "F5")
+        self._act(run, "Run to &Here (the selected node and what it needs)", self.runs.run_to_selected, "Ctrl+F5")
         self._act(run, "&Stop", self.runs.stop, "Shift+F5")
         self._recent_menu()
 
