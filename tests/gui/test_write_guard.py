@@ -21,8 +21,10 @@ def choose(text: str) -> Any:
 
 
 def first_run(qtbot: Any, make_window: Any, tmp_path: Path) -> Any:
+    """A finished run in ck, then an lr edit: the next Run trains (an unchanged Trainer is reused)."""
     window = make_window(small_workflow(tmp_path, epochs=1))
     assert run_and_wait(qtbot, window)[0] == 0
+    editing.set_params(window.graph, node(window, "Trainer"), {"lr": 0.002})
     return window
 
 
@@ -35,7 +37,6 @@ def test_a_second_run_offers_a_new_folder_and_leaves_the_first_alone(qtbot: Any,
     assert code == 0
     assert (tmp_path / "ck_2" / "final_model.pt").is_file() and snapshot(tmp_path / "ck") == before
     assert node(window, "Trainer").get_property("nf_param_checkpoint_dir") == "ck"  # for that run only
-    assert not window.isWindowModified()
 
 
 def test_replace_moves_the_first_run_to_previous_and_cancel_starts_nothing(qtbot: Any, make_window: Any,
