@@ -1,78 +1,237 @@
-"""The live training curves: matplotlib inside Qt, one point per epoch_end event.
+"""The live training curves (the Curves tab): pyqtgraph inside Qt, fed by run events.
 
-Drawing is the expensive part (tens of ms), so lines are updated in place, the layout is
-fixed (no tight_layout per draw), and nothing is drawn while the tab is hidden.
+Loss against optimizer steps: the train_step points faint, their smoothed line (a debiased
+exponential moving average, as TensorBoard draws it) over them, validation points at the step of
+each epoch end, epochs on the top axis, a log-scale toggle; accuracy at epoch ends and the
+learning rate in two small panels beside it. Events only store numbers; the first change after a
+quiet spell redraws at once (a run's first point shows as it arrives), later ones wait for a QTimer,
+so redraws are at least REDRAW_MS apart, and none happen while the tab is hidden. Each line draws at most about two points per
+pixel column (pyqtgraph's min/max "peak" downsampling, clipped to the view), so a redraw stays a
+few milliseconds at 100,000 points (benchmarks/curves.py).
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
-from PySide6 import QtGui
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+import pyqtgraph as pg  # after PySide6: it uses the binding already loaded
 
 SERIES = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
+REDRAW_MS = 250
+SMOOTHING = 0.9  # weight of the past in the moving average
+BLUE, LIGHT_BLUE, ORANGE, GREEN = (31, 119, 180), (174, 199, 232), (255, 127, 14), (44, 160, 44)
 
 
-class CurvesCanvas(FigureCanvasQTAgg):
-    """Loss on the left axes, accuracy (when the run reports it) on the right."""
+def step_text(value: float) -> str:
+    """Tick labels that fit a small panel: 800, 20k, 1.5M."""
+    for size, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
+
+
+class StepAxis(pg.AxisItem):
+    def __init__(self) -> None:
+        super().__init__("bottom")
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+        return [step_text(v * scale) for v in values]
+
+
+class Series:
+    """x, y values in growing numpy arrays (appends are amortised O(1), reads are views)."""
 
     def __init__(self) -> None:
-        self.figure = Figure(figsize=(5, 2.6))
-        super().__init__(self.figure)
+        self._data = np.empty((2, 1024))
+        self.size = 0
+
+    def append(self, x: float, y: float) -> None:
+        if self.size == self._data.shape[1]:
+            self._data = np.concatenate([self._data, np.empty_like(self._data)], axis=1)
+        self._data[:, self.size] = (x, y)
+        self.size += 1
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._data[0, :self.size]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._data[1, :self.size]
+
+
+class EpochAxis(pg.AxisItem):
+    """The top axis: the step axis's range in epochs (steps per epoch from the latest train_step)."""
+
+    def __init__(self) -> None:
+        super().__init__("top")
+        self.steps_per_epoch = 0.0
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[Any]:  # noqa: N802 (Qt's name)
+        per = self.steps_per_epoch
+        if per <= 0:
+            return []
+        return [(spacing * per, [v * per for v in values])
+                for spacing, values in super().tickValues(minVal / per, maxVal / per, size)]
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+        per = self.steps_per_epoch or 1.0
+        return super().tickStrings([v / per for v in values], scale, spacing / per)
+
+
+def _plot(layout: pg.GraphicsLayoutWidget, row: int, col: int, title: str, **kwargs: Any) -> pg.PlotItem:
+    plot = layout.addPlot(row=row, col=col, title=f"<span style='font-size:9pt'>{title}</span>", **kwargs)
+    plot.showGrid(x=True, y=True)
+    plot.setMenuEnabled(False)
+    plot.hideButtons()
+    for name in ("left", "bottom", "top"):
+        axis = plot.getAxis(name)
+        axis.setPen("k")
+        axis.setTextPen("k")
+        # opaque grid lines at major ticks only: translucent ones at every level cost most of a redraw
+        axis.setTickPen(pg.mkPen(225, 225, 225))
+        axis.setStyle(tickAlpha=255, maxTickLevel=0)
+        axis.enableAutoSIPrefix(False)  # a "(x0.001)" would go into an axis label these panels do not show
+    return plot
+
+
+class CurvesCanvas(QtWidgets.QWidget):
+    """Loss per step (raw, smoothed, validation), accuracy at epoch ends, learning rate."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
         self.setObjectName("curves")
-        self.figure.subplots_adjust(left=0.06, right=0.98, bottom=0.2, top=0.88, wspace=0.18)
-        axes = {"_loss": self.figure.add_subplot(1, 2, 1), "_accuracy": self.figure.add_subplot(1, 2, 2)}
-        for suffix, title in (("_loss", "Loss"), ("_accuracy", "Accuracy")):
-            axes[suffix].set_title(title, fontsize=9)
-            axes[suffix].set_xlabel("epoch", fontsize=8)
-            axes[suffix].tick_params(labelsize=7)
-            axes[suffix].grid(alpha=0.3)
-            # Tick labels are most of a draw's cost: whole epochs, few labels.
-            axes[suffix].xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
-            axes[suffix].yaxis.set_major_locator(MaxNLocator(nbins=4))
-        self.lines = {key: axes["_" + key.split("_", 1)[1]].plot([], [], marker="o", markersize=3,
-                                                                  label=key.split("_")[0])[0] for key in SERIES}
-        self.history: dict[str, list[tuple[int, float]]] = {}
-        self._stale = False
+        self.log_scale = QtWidgets.QCheckBox("Log scale", self)
+        self.log_scale.setObjectName("curves_log")
+        self.log_scale.setToolTip("Loss on a logarithmic axis")
+        self.log_scale.toggled.connect(self._set_log)
+        self.note = QtWidgets.QLabel("", self)
+        self.note.setObjectName("curves_note")
+        self.view = pg.GraphicsLayoutWidget(self)
+        self.view.setBackground("w")
+        self.view.setObjectName("curves_view")
+        self.top_axis = EpochAxis()
+        self.loss = _plot(self.view, 0, 0, "Loss", rowspan=2, axisItems={"top": self.top_axis, "bottom": StepAxis()})
+        self.loss.showAxis("top")
+        self.loss.getAxis("left").setStyle(maxTickLevel=1)  # a log axis labels 0.2, 0.5 at this level
+        self.loss.setLabel("bottom", "step")
+        self.loss.setLabel("top", "epoch")
+        self.accuracy = _plot(self.view, 0, 1, "Accuracy", axisItems={"bottom": StepAxis()})
+        self.lr = _plot(self.view, 1, 1, "Learning rate", axisItems={"bottom": StepAxis()})
+        for small in (self.accuracy, self.lr):
+            small.setXLink(self.loss)
+        self.view.ci.layout.setColumnStretchFactor(0, 3)
+        self.view.ci.layout.setColumnStretchFactor(1, 1)
+        self.loss.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.raw = self._line(self.loss, LIGHT_BLUE, "train (raw)", "peak")
+        self.smooth = self._line(self.loss, BLUE, "train (smoothed)", "subsample", width=2)
+        self.val = self.loss.plot([], [], pen=None, symbol="o", symbolSize=6, symbolBrush=ORANGE,
+                                  symbolPen=None, name="val")
+        self.accuracy.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.accuracy_lines = {key: self.accuracy.plot([], [], pen=pg.mkPen(color, width=1.5), symbol="o",
+                                                       symbolSize=5, symbolBrush=color, symbolPen=None,
+                                                       name=key.split("_")[0])
+                               for key, color in (("train_accuracy", BLUE), ("val_accuracy", ORANGE))}
+        self.lr_line = self._line(self.lr, GREEN, None, "peak")
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.log_scale)
+        row.addWidget(self.note, 1)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.view, 1)
+        self.timer = QtCore.QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.timeout.connect(self.redraw)
         self.clear()
 
+    @staticmethod
+    def _line(plot: pg.PlotItem, color: tuple[int, ...], name: str | None, method: str,
+              width: float = 1) -> pg.PlotDataItem:
+        line = plot.plot([], [], pen=pg.mkPen(color, width=width), name=name)
+        line.setDownsampling(auto=True, method=method)
+        line.setClipToView(True)
+        return line
+
     def clear(self) -> None:
-        self.history = {}
-        self._update()
+        self.history: dict[str, list[tuple[int, float]]] = {}  # by epoch, from epoch_end
+        self.steps, self.smoothed, self.rates = Series(), Series(), Series()
+        self.val_points, self.accuracy_points = Series(), {key: Series() for key in self.accuracy_lines}
+        self._average, self._count = 0.0, 0
+        self.top_axis.steps_per_epoch = 0.0
+        self._latest = ""  # the note above the plot: the latest point
+        self._drawn_at = -1.0  # time.monotonic() of the last redraw
+        self._dirty = True
+        self.redraw()
+
+    def add_step(self, event: dict[str, Any]) -> None:
+        """A train_step event: one point of the raw, smoothed and learning-rate lines."""
+        step, loss = float(event["step"]), float(event["loss"])
+        self.steps.append(step, loss)
+        if np.isfinite(loss):
+            self._count += 1
+            self._average = SMOOTHING * self._average + (1 - SMOOTHING) * loss
+            self.smoothed.append(step, self._average / (1 - SMOOTHING ** self._count))
+        if isinstance(event.get("lr"), (int, float)):
+            self.rates.append(step, float(event["lr"]))
+        if event.get("epoch"):
+            self.top_axis.steps_per_epoch = step / float(event["epoch"])
+        self._latest = f"step {int(step)} · epoch {event.get('epoch', 0):.2f} · loss {loss:.4g}"
+        self._changed()
 
     def add_epoch(self, event: dict[str, Any]) -> None:
-        for key, value in (event.get("metrics") or {}).items():
+        """An epoch_end event: validation loss at its step, accuracy, and the per-epoch history."""
+        metrics = event.get("metrics") or {}
+        step = event.get("step")
+        for key, value in metrics.items():
             if key in SERIES and isinstance(value, (int, float)):
                 self.history.setdefault(key, []).append((int(event["epoch"]), float(value)))
-        self._update()
+                if step is not None and key == "val_loss":
+                    self.val_points.append(float(step), float(value))
+                elif step is not None and key in self.accuracy_points:
+                    self.accuracy_points[key].append(float(step), float(value))
+        self._changed()
 
     def points(self, key: str) -> list[tuple[int, float]]:
+        """(epoch, value) of an epoch series: train_loss, val_loss, train_accuracy, val_accuracy."""
         return list(self.history.get(key, []))
 
-    def _update(self) -> None:
-        for key, line in self.lines.items():
-            xs, ys = zip(*self.history[key]) if self.history.get(key) else ((), ())
-            line.set_data(xs, ys)
-        for axes in self.figure.axes:
-            axes.relim()
-            axes.autoscale_view()
-            shown = [line for line in axes.lines if len(line.get_xdata())]
-            legend = axes.get_legend()
-            if shown and legend is None:
-                axes.legend(handles=shown, fontsize=7)
-            elif legend is not None and len(legend.get_texts()) != len(shown):
-                legend.remove()
-                if shown:
-                    axes.legend(handles=shown, fontsize=7)
-        self._stale = True
-        if self.isVisible():
-            self._stale = False
-            self.draw_idle()
+    def step_points(self) -> list[tuple[float, float]]:
+        """(step, loss) of every train_step point received."""
+        return list(zip(self.steps.x.tolist(), self.steps.y.tolist()))
 
-    def showEvent(self, event: QtGui.QShowEvent) -> None:
+    def _changed(self) -> None:
+        self._dirty = True
+        if self.timer.isActive():
+            return
+        wait = REDRAW_MS - (time.monotonic() - self._drawn_at) * 1000
+        if wait <= 0:
+            self.redraw()
+        else:
+            self.timer.start(int(wait) + 1)
+
+    def redraw(self) -> None:
+        """Hand the lines their data (drawn on the next paint); nothing while hidden."""
+        if not self._dirty or not self.isVisible():
+            return
+        self._dirty, self._drawn_at = False, time.monotonic()
+        self.note.setText(self._latest)
+        self.raw.setData(self.steps.x, self.steps.y)
+        self.smooth.setData(self.smoothed.x, self.smoothed.y)
+        self.val.setData(self.val_points.x, self.val_points.y)
+        self.lr_line.setData(self.rates.x, self.rates.y)
+        for key, line in self.accuracy_lines.items():
+            line.setData(self.accuracy_points[key].x, self.accuracy_points[key].y)
+        self.top_axis.picture = None  # its ticks depend on steps_per_epoch as well as the range
+        self.top_axis.update()
+
+    def _set_log(self, on: bool) -> None:
+        self.loss.setLogMode(y=on)
+        self.loss.enableAutoRange()
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)
-        if self._stale:
-            self._stale = False
-            self.draw_idle()
+        self.redraw()

@@ -142,6 +142,8 @@ class RunPanel(QtWidgets.QWidget):
             fraction, text = progress_text(e, self._fit_started, time.monotonic())
             self.progress.setValue(int(1000 * fraction))
             self.status.setText(text)
+        elif kind == "train_step":
+            self.curves.add_step(e)
         elif kind == "epoch_end":
             self.curves.add_epoch(e)
             texts = (e.get("report") or {}).get("generation_samples")

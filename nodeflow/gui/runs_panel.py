@@ -1,6 +1,7 @@
 """The Runs tab: the runs of the open workflow file (the run index, read as JSON in this process),
-or every run on this machine with "All runs"; select two or more to see their curves overlaid and
-a table of the params that differ and the final metrics."""
+or every run on this machine with "All runs"; select two or more to see their curves overlaid (the
+training loss by optimizer step with validation points, loss and accuracy by epoch) and a table of
+the params that differ and the final metrics."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -41,8 +42,10 @@ class RunsPanel(QtWidgets.QWidget):
         self.figure = Figure(figsize=(5, 2.4))
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setObjectName("runs_curves")
-        self.figure.subplots_adjust(left=0.08, right=0.98, bottom=0.2, top=0.86, wspace=0.22)
-        self.axes = {"loss": self.figure.add_subplot(1, 2, 1), "accuracy": self.figure.add_subplot(1, 2, 2)}
+        self.figure.subplots_adjust(left=0.06, right=0.98, bottom=0.2, top=0.86, wspace=0.22)
+        grid = self.figure.add_gridspec(1, 3, width_ratios=(2, 1, 1))
+        self.step_axes = self.figure.add_subplot(grid[0])  # loss by step, from the records' train_step points
+        self.axes = {"loss": self.figure.add_subplot(grid[1]), "accuracy": self.figure.add_subplot(grid[2])}
         refresh = QtWidgets.QPushButton("Refresh", self)
         refresh.setObjectName("runs_refresh")
         refresh.clicked.connect(self.refresh)
@@ -142,9 +145,10 @@ class RunsPanel(QtWidgets.QWidget):
         self.diff.resizeColumnsToContents()
 
     def _plot(self, records: list[dict[str, Any]]) -> None:
+        self._plot_steps(records)
         for kind, axes in self.axes.items():
             axes.clear()
-            axes.set_title(kind.capitalize(), fontsize=9)
+            axes.set_title(f"{kind.capitalize()} by epoch", fontsize=9)
             axes.set_xlabel("epoch", fontsize=8)
             axes.tick_params(labelsize=7)
             axes.grid(alpha=0.3)
@@ -160,3 +164,26 @@ class RunsPanel(QtWidgets.QWidget):
             if axes.lines:
                 axes.legend(fontsize=6)
         self.canvas.draw_idle()
+
+    def _plot_steps(self, records: list[dict[str, Any]]) -> None:
+        """Each run's training loss by step, a line per Trainer, its validation loss as points in that colour."""
+        axes = self.step_axes
+        axes.clear()
+        axes.set_title("Loss by step", fontsize=9)
+        axes.set_xlabel("step", fontsize=8)
+        axes.tick_params(labelsize=7)
+        axes.grid(alpha=0.3)
+        for record in records:
+            for node, curves in (record.get("steps") or {}).items():
+                if not isinstance(curves, dict) or not curves.get("train_loss"):
+                    continue
+                steps, losses = zip(*curves["train_loss"])
+                line, = axes.plot(steps, losses, linewidth=1, label=f"{record['id'][-4:]} {node}")
+                if curves.get("val_loss"):
+                    at, values = zip(*curves["val_loss"])
+                    axes.plot(at, values, "o", markersize=3, color=line.get_color())
+        if axes.lines:
+            axes.legend(fontsize=6)
+        elif records:
+            axes.text(0.5, 0.5, "runs recorded before per-step curves\nhave none", ha="center", va="center",
+                      fontsize=7, color="grey", transform=axes.transAxes)

@@ -18,7 +18,8 @@ class StepThrottle:
     points_per_epoch)` batches (about 50 points an epoch, or a run shorter than an epoch), never two
     within `min_seconds` (at most 10 events a second on fast batches: a due point waits and its window
     grows), and one at least every `max_seconds` while batches finish (slow batches still show a point
-    within seconds). The last batch of an epoch always ends a window unless it is too soon."""
+    within seconds). The last batch of an epoch ends a window unless it is too soon (then it joins the
+next epoch's first point); the run's last batch always does."""
 
     points_per_epoch: int = 50
     min_seconds: float = 0.1
@@ -56,7 +57,8 @@ class StepWindow:
         window_sum = self.carry_sum + total - self.mark_sum
         window_seen = self.carry_seen + seen - self.mark_seen
         last = batch == batches
-        if last and now - self.time < self.throttle.min_seconds:  # too soon for a point: the tail joins the next one
+        final = last and loop.state.epoch + 1 >= loop.config.epochs  # the run's last batch: always a point
+        if last and not final and now - self.time < self.throttle.min_seconds:  # too soon: joins the next point
             self.carry_sum, self.carry_seen, self.mark_sum, self.mark_seen = window_sum, window_seen, 0.0, 0
             return None
         self.carry_sum, self.carry_seen = 0.0, 0
