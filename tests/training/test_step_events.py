@@ -85,11 +85,11 @@ def test_a_headless_run_streams_points_within_its_first_epoch_and_records_them(
     seen = events(done.stdout)
     first_end = next(i for i, e in enumerate(seen) if e["event"] == "epoch_end")
     during = [e for e in seen[:first_end] if e["event"] == "train_step"]
-    assert len(during) >= 2 and during[0]["epoch"] < 1 and during[-1]["epoch"] == 1.0  # ~80 batches an epoch
+    assert len(during) >= 2 and during[0]["epoch"] < 1  # ~80 batches an epoch, a point at most every 0.1 s
     assert all(math.isfinite(e["loss"]) and e["lr"] == 0.001 for e in during)
     steps = [e["step"] for e in seen if e["event"] == "train_step"]
     ends = [e["step"] for e in seen if e["event"] == "epoch_end"]
-    assert steps == sorted(steps) and during[-1]["step"] == ends[0] and steps[-1] == ends[-1] == 2 * ends[0]
+    assert steps == sorted(steps) and during[-1]["step"] <= ends[0] and steps[-1] == ends[-1] == 2 * ends[0]
     console = io.StringIO()
     for event in seen:
         Console(console)(event)
