@@ -5,12 +5,13 @@ exponential moving average, as TensorBoard draws it) over them, validation point
 each epoch end, epochs on the top axis, a log-scale toggle; accuracy at epoch ends and the
 learning rate in two small panels beside it. Events only store numbers; the first change after a
 quiet spell redraws at once (a run's first point shows as it arrives), later ones wait for a QTimer,
-so redraws are at least REDRAW_MS apart, and none happen while the tab is hidden. Each line draws at most about two points per
-pixel column (pyqtgraph's min/max "peak" downsampling, clipped to the view), so a redraw stays a
-few milliseconds at 100,000 points (benchmarks/curves.py).
+so redraws are at least REDRAW_MS apart, and none happen while the tab is hidden. Each line draws
+at most about two points per pixel column (pyqtgraph's min/max "peak" downsampling, clipped to the
+view), so a redraw costs about as much at 100,000 points as at 1,000 (benchmarks/curves.py).
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -114,7 +115,8 @@ class CurvesCanvas(QtWidgets.QWidget):
         self.view.setBackground("w")
         self.view.setObjectName("curves_view")
         self.top_axis = EpochAxis()
-        self.loss = _plot(self.view, 0, 0, "Loss", rowspan=2, axisItems={"top": self.top_axis, "bottom": StepAxis()})
+        self.loss = _plot(self.view, 0, 0, "Loss", rowspan=2,
+                          axisItems={"top": self.top_axis, "bottom": StepAxis()})
         self.loss.showAxis("top")
         self.loss.getAxis("left").setStyle(maxTickLevel=1)  # a log axis labels 0.2, 0.5 at this level
         self.loss.setLabel("bottom", "step")
@@ -163,7 +165,7 @@ class CurvesCanvas(QtWidgets.QWidget):
         self._average, self._count = 0.0, 0
         self.top_axis.steps_per_epoch = 0.0
         self._latest = ""  # the note above the plot: the latest point
-        self._drawn_at = -1.0  # time.monotonic() of the last redraw
+        self._drawn_at = -math.inf  # time.monotonic() of the last redraw
         self._dirty = True
         self.redraw()
 

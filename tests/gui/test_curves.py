@@ -26,20 +26,23 @@ def test_step_points_show_during_the_first_epoch_and_the_runs_tab_overlays_two_r
     window = make_window(small_workflow(tmp_path, epochs=2, batch_size=4, checkpoint_dir=""))
     panel = window.runs.panel
     curves = panel.curves
-    at_first_end: list[tuple[int, list[float]]] = []
+    drawn: list[float] = []  # what the tab showed after the last train_step before the first epoch_end
+    first_ends: list[int] = []
 
-    def on_event(e: dict[str, Any]) -> None:
+    def on_event(e: dict[str, Any]) -> None:  # runs after the panel has taken the event
         if e["event"] == "fit_start":  # Run shows the console; the user turns to the Curves tab
             QtTest.QTest.mouseClick(panel.tabs.tabBar(), LEFT, NO_MODIFIER,
                                     panel.tabs.tabBar().tabRect(panel.tabs.indexOf(curves)).center())
-        if e["event"] == "epoch_end" and not at_first_end:  # what the tab had drawn by then
+        elif e["event"] == "train_step" and not first_ends:
             xs = curves.raw.getData()[0]
-            at_first_end.append((e["step"], [] if xs is None else list(xs)))
+            drawn[:] = [] if xs is None else list(xs)
+        elif e["event"] == "epoch_end" and not first_ends:
+            first_ends.append(e["step"])
 
     window.runs.process.event.connect(on_event)
     assert run_and_wait(qtbot, window) == (0, "Run completed."), panel.console.toPlainText()
-    first_end, drawn = at_first_end[0]
-    assert drawn and max(drawn) <= first_end  # drawn points, all from inside the first epoch
+    first_end = first_ends[0]
+    assert drawn and min(drawn) < first_end and max(drawn) <= first_end  # drawn while the first epoch ran
     qtbot.waitUntil(lambda: len(curves.raw.getData()[0]) == len(curves.step_points()), timeout=5000)
     steps = [s for s, _ in curves.step_points()]
     assert steps == sorted(steps) and steps[-1] == 2 * first_end and len(curves.smoothed.x) == len(steps)
