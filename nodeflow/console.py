@@ -134,6 +134,10 @@ class Console:
         self.print(f"  {e['node']}: {e['seconds_per_batch'] * 1000:.1f} ms per batch × {e['batches']} batches → "
                    f"about {clock(e['epoch_seconds'])} per epoch, {clock(e['run_seconds'])} for {e['epochs']} "
                    f"epochs")
+        if e.get("layers"):
+            self.print(f"    {'layer':<28} {'type':<20} {'output shape':<18} {'parameters':>12}")
+        for row in e.get("layers", []):
+            self.print(f"    {row['layer']:<28} {row['type']:<20} {str(row['output']):<18} {row['parameters']:>12,}")
 
     def on_run_end(self, e: dict[str, Any]) -> None:
         self.print(f"Run {e['status']} in {e['seconds']:.1f}s")
