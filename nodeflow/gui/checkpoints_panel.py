@@ -16,6 +16,7 @@ from typing import Any
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from nodeflow.core.ckpt_table import cells, read_entries, rows, summary_line, verify_file
+from nodeflow.core.errors import UserError
 from nodeflow.gui.library_view import LibraryView
 from nodeflow.gui.runner import run_tool
 from nodeflow.gui.tables import record_table
@@ -118,10 +119,17 @@ class CheckpointsPanel(QtWidgets.QWidget):
             self.summary_label.setText("")
             self._show([])
             return
-        self.summary_label.setText(summary_line(read_entries(self.folder)))
+        try:
+            summary, listed = summary_line(read_entries(self.folder)), rows(self.folder, full=False)
+        except UserError as exc:  # a manifest refused (a forged entry name): say so, list nothing through it
+            self.summary_label.setText(str(exc.issues[0]))
+            self.summary_label.setToolTip(str(exc))
+            self._show([])
+            return
+        self.summary_label.setText(summary)
         self.summary_label.setToolTip(self.summary_label.text())
         records = []
-        for name, entry, problem in rows(self.folder, full=False):
+        for name, entry, problem in listed:
             full = problem is None and (self.folder / name).stat().st_size <= HASH_LIMIT
             if full:
                 problem = self._full_check(self.folder / name, entry)

@@ -213,3 +213,17 @@ def test_tags_are_edited_in_a_dialog_checked_as_typed_and_the_summary_line_follo
     assert entry["description"] == "before the LR change"
     folder = tmp_path / "ck"
     assert (folder / "backups" / "final_model.pt").read_bytes() == (folder / "final_model.pt").read_bytes()
+
+
+def test_a_forged_manifest_is_refused_in_one_line_and_lists_nothing(make_window: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "ck"
+    folder.mkdir()
+    (tmp_path / "victim.txt").write_text("keep me")
+    (folder / "manifest.json").write_text(json.dumps({"format": "nodeflow.checkpoints", "version": 1, "run": {},
+                                                      "checkpoints": {"../victim.txt": {"kind": "periodic"}}}))
+    window = make_window()
+    panel = window.runs.panel.checkpoints
+    panel.set_folder(folder)
+    panel.refresh()
+    assert "refused" in panel.summary_label.text() and "../victim.txt" in panel.summary_label.text()
+    assert panel.table.rowCount() == 0 and (tmp_path / "victim.txt").read_text() == "keep me"
