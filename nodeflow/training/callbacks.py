@@ -18,8 +18,8 @@ class StepThrottle:
     points_per_epoch)` batches (about 50 points an epoch, or a run shorter than an epoch), never two
     within `min_seconds` (at most 10 events a second on fast batches: a due point waits and its window
     grows), and one at least every `max_seconds` while batches finish (slow batches still show a point
-    within seconds). The last batch of an epoch ends a window unless it is too soon (then it joins the
-next epoch's first point); the run's last batch always does."""
+        within seconds). The last batch of an epoch ends a window unless it is too soon (then it joins the
+    next epoch's first point); the run's last batch always does."""
 
     points_per_epoch: int = 50
     min_seconds: float = 0.1
@@ -37,9 +37,11 @@ class StepWindow:
         bounds = batch_bounds(len(loop.train_data), config.batch_size, world)
         self.per_epoch = len(bounds) - 1
         # samples this rank has trained on after b batches of an epoch (each takes every world-th sample)
-        self.seen = [0]
-        for start, end in zip(bounds, bounds[1:]):
-            self.seen.append(self.seen[-1] + len(range(start + rank, end, world)))
+        self.seen = bounds
+        if world > 1:
+            self.seen = [0]
+            for start, end in zip(bounds, bounds[1:]):
+                self.seen.append(self.seen[-1] + len(range(start + rank, end, world)))
         self.every = max(1, min(self.per_epoch, loop.steps) // throttle.points_per_epoch)
         self.mark_sum, self.mark_seen = float(loop.loss_sum), self.seen[loop.state.batch_in_epoch]
         self.carry_sum, self.carry_seen = 0.0, 0  # an epoch's tail that was not yet a point of its own
