@@ -86,8 +86,7 @@ class EpochAxis(pg.AxisItem):
 def _plot(layout: pg.GraphicsLayoutWidget, row: int, col: int, title: str, **kwargs: Any) -> pg.PlotItem:
     plot = layout.addPlot(row=row, col=col, title=f"<span style='font-size:9pt'>{title}</span>", **kwargs)
     plot.showGrid(x=True, y=True)
-    plot.setMenuEnabled(False)
-    plot.hideButtons()
+    plot.setMenuEnabled(False)  # pyqtgraph's "A" button (shown once you pan or zoom) restores the auto range
     for name in ("left", "bottom", "top"):
         axis = plot.getAxis(name)
         axis.setPen("k")
