@@ -10,6 +10,11 @@ from typing import Any
 
 import pytest
 
+# One torch thread per process: the suite runs in two worker processes (pytest-xdist) on two cores,
+# and each spawns training children; two threads each made them contend (a digits epoch took 50-100 s
+# instead of 3 s on a busy two-core machine). Set before any test imports torch; children inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
 
