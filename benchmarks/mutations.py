@@ -91,7 +91,7 @@ def run_tests(tests: tuple[str, ...], copy: Path, env: dict[str, str], timeout: 
     """'passed', 'failed', 'timeout' or 'error: ...' (pytest could not run them), and the seconds taken."""
     start = time.monotonic()
     try:
-        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests],
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-n", "0", "-p", "no:cacheprovider", *tests],
                               cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return "timeout", time.monotonic() - start

@@ -9,10 +9,10 @@ from __future__ import annotations
 from NodeGraphQt import BaseNode
 from PySide6 import QtGui, QtWidgets
 
-COLOURS = {"issue": "#e0a030", "warning": "#c08020", "running": "#3d8fd6", "done": "#4caf50", "checked": "#5fa8a0", "reused": "#7aa36f", "failed": "#d9534f",
-           "stopped": "#9e9e9e"}
-LABELS = {"issue": "! issue", "warning": "⚠ note", "running": "● running", "done": "✓ done", "checked": "✓ checked", "reused": "↺ reused", "failed": "✗ failed",
-          "stopped": "■ stopped"}
+COLOURS = {"issue": "#e0a030", "warning": "#c08020", "running": "#3d8fd6", "done": "#4caf50", "checked": "#5fa8a0",
+           "reused": "#7aa36f", "failed": "#d9534f", "stopped": "#9e9e9e"}
+LABELS = {"issue": "! issue", "warning": "⚠ note", "running": "● running", "done": "✓ done", "checked": "✓ checked",
+          "reused": "↺ reused", "failed": "✗ failed", "stopped": "■ stopped"}
 
 
 def set_badge(node: BaseNode, status: str, detail: str = "") -> None:

@@ -96,11 +96,11 @@ class PropertiesPanel(QtWidgets.QScrollArea):
         metrics = result.get("metrics", {})
         for key, value in metrics.items():
             if isinstance(value, (int, float)):
-                form.addRow(key.replace("_", " "), QtWidgets.QLabel(number(key, value)))
+                form.addRow(key.replace("_", " "), wrapped(number(key, value)))
         for key, value in result.get("last", {}).items():
-            form.addRow(f"last {key.replace('_', ' ')}", QtWidgets.QLabel(number(key, value)))
+            form.addRow(f"last {key.replace('_', ' ')}", wrapped(number(key, value)))
         if result.get("folder"):
-            form.addRow("checkpoints", QtWidgets.QLabel(result["folder"]))
+            form.addRow("checkpoints", wrapped(result["folder"]))
         matrix = metrics.get("confusion_matrix")
         if isinstance(matrix, list) and matrix:
             picture = QtWidgets.QLabel()
@@ -124,6 +124,13 @@ class PropertiesPanel(QtWidgets.QScrollArea):
                     min(260, image.width()), QtCore.Qt.TransformationMode.SmoothTransformation)))
                 form.addRow(picture)
         self.sections.addWidget(box)
+
+
+def wrapped(text: str) -> QtWidgets.QLabel:
+    """A value that wraps (a long folder) instead of widening the panel past its dock."""
+    label = QtWidgets.QLabel(text)
+    label.setWordWrap(True)
+    return label
 
 
 def layer_table(rows: list[dict[str, Any]]) -> QtWidgets.QTableWidget:

@@ -56,6 +56,7 @@ def test_run_from_the_editor_writes_periodic_best_and_final_while_the_plot_fills
     console = window.runs.panel.console.toPlainText()
     assert "Epoch [3/3], Loss:" in console and "✓ Saved checkpoint: checkpoint_epoch_3.pt" in console
     assert "✓ Training complete. Final model saved to:" in console and "Evaluate: accuracy" in console
+    assert console.count("Run completed") == 1  # the runner says it; the editor does not say it again
     assert torch.load(tmp_path / "ck" / "final_model.pt")["epoch"] == 3
     qtbot.waitUntil(lambda: window.runs.panel.checkpoints.table.rowCount() == 5, timeout=60000)
 
