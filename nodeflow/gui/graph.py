@@ -113,12 +113,17 @@ class FlowGraph(NodeGraph):
 
         The view keeps its own Ctrl/Shift/Alt flags from key events; a dialog opened with a
         shortcut swallows the release, so they are taken from the keyboard whenever the view
-        gets focus back or the mouse is pressed on it."""
+        gets focus back or the mouse is pressed on it. Likewise a dialog opened by a double-click
+        takes the mouse release, leaving the node grabbing the mouse: the next press frees it,
+        or that first click after the dialog would go to the node and select nothing else."""
         kind = event.type()
         if kind in (QtCore.QEvent.Type.FocusIn, QtCore.QEvent.Type.Enter):
             self.sync_modifiers(QtWidgets.QApplication.queryKeyboardModifiers())
         elif kind == QtCore.QEvent.Type.MouseButtonPress:
             self.sync_modifiers(event.modifiers())
+            stale = self.scene().mouseGrabberItem()  # a release the dialog a double-click opened took
+            if stale is not None:
+                stale.ungrabMouse()
         if kind == QtCore.QEvent.Type.KeyPress and event.key() == QtCore.Qt.Key.Key_Tab:
             viewer = self.viewer()
             cursor = viewer.viewport().mapFromGlobal(QtGui.QCursor.pos())

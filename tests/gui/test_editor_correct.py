@@ -75,6 +75,8 @@ def test_selecting_the_trainer_at_1280x720_keeps_the_window_and_the_run_controls
     with answer_modal(qtbot, look):
         QtTest.QTest.mouseDClick(window.graph.viewer().viewport(), LEFT, NONE, point)
     assert seen == ["param_dialog fits"] and node(window, "Trainer").name() == "Trainer"
+    click(window, node(window, "Split"))  # the dialog took the double-click's release: this click still selects
+    assert [n.name() for n in window.graph.selected_nodes()] == ["Split"]
 
 
 def test_a_refused_link_keeps_the_link_it_was_dropped_on(qtbot: Any, make_window: Any) -> None:
