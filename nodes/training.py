@@ -221,7 +221,7 @@ TRAINER = NodeSpec(
     sections=("Training", "Optimizer", "Schedule", "Device", "Checkpoints", "Best model", "Resume"),
     collapsed=("Schedule", "Device", "Best model", "Resume"),
     description="Trains a model; saves checkpoint_epoch_N.pt, best_model.pt and final_model.pt "
-                "(or seed 003's experiments/<name>/checkpoints/epoch_0010.pt, latest.pt, best.pt).",
+                "(or, in the experiments layout, experiments/<name>/checkpoints/epoch_0010.pt, latest.pt, best.pt).",
     inputs=(
         PortSpec("model", "model", "Model to train"),
         PortSpec("train", "dataset", "Training data"),
@@ -300,13 +300,13 @@ TRAINER = NodeSpec(
         ParamSpec("compression", "choice", "none", "Write .pt.zst or .pt.gz files (smaller; NodeFlow reads them, "
                   "a plain torch.load does not)", choices=("none", "zstd", "gzip"), group="Checkpoints"),
         ParamSpec("layout", "choice", "nodeflow", "nodeflow: checkpoint_dir/checkpoint_epoch_N.pt, best_model.pt, "
-                  "final_model.pt; experiments (seed 003): checkpoint_dir/<experiment>/config.yaml, "
+                  "final_model.pt; experiments: checkpoint_dir/<experiment>/config.yaml, "
                   "checkpoints/epoch_0010.pt, latest.pt, best.pt, tensorboard/", choices=LAYOUTS,
                   group="Checkpoints"),
         ParamSpec("experiment_name", "str", "", "experiments layout: the run folder's name (empty: "
                   "{model}_{dataset}_{timestamp})", allow_empty=True, group="Checkpoints"),
-        ParamSpec("extension", "choice", ".pt", "Checkpoint file extension (.pth: seed 000's names)",
-                  choices=EXTENSIONS, group="Checkpoints"),
+        ParamSpec("extension", "choice", ".pt", "Checkpoint file extension (.pth: best_model.pth, "
+                  "checkpoint_epoch_5.pth)", choices=EXTENSIONS, group="Checkpoints"),
         ParamSpec("resume", "str", "", "Continue from a checkpoint: auto (newest valid in checkpoint_dir), "
                   "best, or a file path; empty starts fresh", choices=("", "auto", "best"), group="Resume"),
         ParamSpec("overwrite", "bool", False, "A fresh run into a folder holding another run (or files "
