@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.PARAM=VALUE")
     for command in (run, check):
         command.add_argument("--checkpoint-config", metavar="YAML",
-                             help="seed 003's `checkpoint:` block (enabled, dir, experiment_name, save_frequency, "
+                             help="a YAML `checkpoint:` block (enabled, dir, experiment_name, save_frequency, "
                                   "save_best, resume) applied to every Trainer, with the experiments layout")
         command.add_argument("--overwrite", action="store_true",
                              help="a fresh run into a used checkpoint_dir moves the earlier files to "
