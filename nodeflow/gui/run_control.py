@@ -42,7 +42,7 @@ class RunControl(QtCore.QObject):
         self.process.ended.connect(self._ended)
         self.last_folders: dict[str, str] = {}  # Trainer name -> checkpoint folder the last run used
         self.panel.validate_button.clicked.connect(self.validate)
-        self.panel.run_button.clicked.connect(self.run)
+        self.panel.run_button.clicked.connect(lambda: self.run())  # not clicked(bool) as `until`
         self.panel.check_button.clicked.connect(self.check)
         self.labels = LinkLabels(window.graph.scene())
         self.results = Results()
