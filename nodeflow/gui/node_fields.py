@@ -16,8 +16,8 @@ from PySide6 import QtCore, QtWidgets
 
 from nodeflow.core.params import ParamError, check_path, coerce
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec
+from nodeflow.core.validate import PATH_TYPES
 
-PATH_TYPES = ("file", "dir", "outdir", "outfile")
 NORMAL = "QLineEdit { background: rgba(255,255,255,20); color: #ddd; border: 1px solid #555; border-radius: 3px; }"
 REFUSED = "QLineEdit { background: rgba(217,83,79,60); color: #fff; border: 1px solid #d9534f; border-radius: 3px; }"
 

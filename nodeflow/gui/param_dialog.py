@@ -15,9 +15,9 @@ from PySide6 import QtCore, QtWidgets
 
 from nodeflow.core import CheckInput, NodeSpec, ParamSpec
 from nodeflow.core.params import ParamError, check_path, coerce
+from nodeflow.core.validate import PATH_TYPES
 
 INT_LIMIT = 2**31 - 1
-PATH_TYPES = ("file", "dir", "outdir", "outfile")
 
 
 class Field:
