@@ -196,10 +196,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             distributed.stop()
 
 
-def _run(args: argparse.Namespace, registry: Any, workflow: Any, run_plan: Any) -> int:
+def _run(args: argparse.Namespace, registry: Any, workflow: Any, run_plan: Any, trial: Any = None) -> int:
+    """`trial`: a sweep's trial (nodeflow.sweep.trial): it prints the events (`sink`), marks the run
+    record, sees every event on its way there (`tap`) and ends the run (`stop`); the workflow's reuse
+    index is left alone."""
     from nodeflow.console import Console, jsonl_sink
 
-    sink = jsonl_sink() if args.events == "jsonl" else Console(sys.stdout, sys.stderr)
+    sink = trial.sink if trial else jsonl_sink() if args.events == "jsonl" else Console(sys.stdout, sys.stderr)
     describe: Any = None
     if RANK != 0:  # torchrun's other ranks: rank 0 prints and records
         sink = _quiet
@@ -210,15 +213,17 @@ def _run(args: argparse.Namespace, registry: Any, workflow: Any, run_plan: Any) 
         saved = args.as_path if args.as_path and Path(args.as_path).is_file() else args.workflow
         sink = RunRecorder(sink, {"workflow": str(Path(args.as_path or args.workflow).resolve()), "workflow_text": text,
                                   "workflow_hash": hashlib.sha256(text.encode()).hexdigest(),
-                                  "changed": changed_params(dumps(_as_saved(saved, registry)), text)})
+                                  "changed": changed_params(dumps(_as_saved(saved, registry)), text),
+                                  **(trial.marks if trial else {})})
+        sink = trial.tap(sink) if trial else sink
     cache, steps = None, None
-    if RANK == 0 and not args.dry_run:  # every run records what it did; --reuse also reads it
+    if RANK == 0 and not args.dry_run and trial is None:  # every run records what it did; --reuse also reads it
         cache = NodeCache(index_path(Path(args.as_path or args.workflow)), workflow, run_plan, registry, args.device)
         steps = cache.steps() if args.reuse else None
         if args.reuse or args.until:
             _check_outputs(workflow, registry, {workflow.nodes[n].name for n in run_plan.order
                                                 if steps is None or steps[n].action in (RUN, AGAIN)})
-    stop = threading.Event()
+    stop = trial.stop if trial else threading.Event()
     executor = Executor(registry, sink, device_override=args.device, stop=stop, dry_run=args.dry_run,
                         describe=describe, cache=cache, steps=steps)
     with _stop_on_signals(stop):

@@ -191,6 +191,9 @@ class TrainingLoop:
         self._call("on_fit_start")
         try:
             while self.state.epoch < self.config.epochs:
+                # asked to stop at an epoch's end (a sweep's pruner, a Stop then): no batch more
+                if self.state.epoch and not self.state.batch_in_epoch and self.world == 1 and self.should_stop():
+                    raise RunInterrupted()
                 started = time.perf_counter()
                 train_metrics = self._train_epoch()
                 self._end_epoch(train_metrics, time.perf_counter() - started)
