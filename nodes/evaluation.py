@@ -17,31 +17,40 @@ from nodeflow.core.tasks import (CLASSIFICATION, CONTRASTIVE, LANGUAGE_MODELLING
                                  SEQUENCE_CLASSIFICATION, TASKS)
 from nodeflow.training.batches import LazyBatches, auto_workers
 from nodeflow.training.factory import make_loss
-from nodeflow.training.metrics import evaluate, outputs
+from nodeflow.training.metrics import EVAL_BATCH, evaluate, outputs
 from nodeflow.training.tasks import clip_logits
 from nodeflow.training.tokenizer import tokenizer_mismatch
 
+BATCH = ParamSpec("batch_size", "int", 0, "Samples per forward pass (0: the batch size the model was trained "
+                  f"with, {EVAL_BATCH} when that is unknown)", min=0, max=1_000_000)
 INPUTS = (PortSpec("model", "model", "Trained model"), PortSpec("dataset", "dataset", "Data to score (any task)"))
 
 
 def _inputs(ctx: RunContext, inputs: Mapping[str, Any],
-            params: Mapping[str, Any]) -> tuple[torch.nn.Module, Any, torch.device, LazyBatches | None]:
+            params: Mapping[str, Any]) -> tuple[torch.nn.Module, Any, torch.device, LazyBatches | None, int]:
     model, data = inputs["model"], inputs["dataset"]
+    batch = batch_size(model, params["batch_size"])
     if data is None or len(data) == 0:
         raise DataError(Issue("the connected dataset is empty (is its Split fraction 0?)", field="dataset"))
     mismatch = tokenizer_mismatch(getattr(model, "nodeflow_data", None), data.info)
     if mismatch:
         raise DataError(Issue(mismatch, field="dataset"))
     if ctx.dry_run:  # one batch
-        data = data.subset(torch.arange(min(len(data), params["batch_size"])), data.name)
+        data = data.subset(torch.arange(min(len(data), batch)), data.name)
     device = next(model.parameters()).device
     workers = auto_workers(data, params["num_workers"])
-    return model, data, device, LazyBatches(data, 0, False, workers, device) if data.lazy else None
+    return model, data, device, LazyBatches(data, 0, False, workers, device) if data.lazy else None, batch
+
+
+def batch_size(model: Any, requested: int) -> int:
+    """`requested`, or with 0 the model's training batch size (bounded memory: scoring holds no more than
+    training did), else EVAL_BATCH."""
+    return requested or int(getattr(model, "nodeflow_batch_size", 0) or 0) or EVAL_BATCH
 
 
 def run_evaluate(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    model, data, device, loader = _inputs(ctx, inputs, params)
-    metrics = evaluate(model, data, make_loss("auto", data), device, params["batch_size"], params["top_k"], loader)
+    model, data, device, loader, batch = _inputs(ctx, inputs, params)
+    metrics = evaluate(model, data, make_loss("auto", data), device, batch, params["top_k"], loader)
     if ctx.dry_run:  # one batch through a model trained a few steps: its scores are no result
         ctx.log(f"scored one batch of {len(data)} samples (a Check: the scores mean nothing yet)")
     else:
@@ -55,7 +64,7 @@ EVALUATE = NodeSpec(
                       "mae, rmse, r2; dice and iou; perplexity; retrieval recall"),),
     description="Scores a model on a dataset with its task's metrics (see docs/data.md).",
     params=(
-        ParamSpec("batch_size", "int", 1024, "Samples per forward pass", min=1, max=1_000_000),
+        BATCH,
         ParamSpec("top_k", "int", 5, "Also report top-k accuracy when there are more than k classes",
                   min=0, max=1000),
         ParamSpec("num_workers", "int", -1, "DataLoader workers for lazy data (-1: auto)", min=-1, max=64),
@@ -134,9 +143,9 @@ def _rows(data: Any, out: torch.Tensor, x: torch.Tensor, y: torch.Tensor, start:
 
 
 def run_predict(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    model, data, device, loader = _inputs(ctx, inputs, params)
+    model, data, device, loader, batch = _inputs(ctx, inputs, params)
     buffer = io.StringIO()
-    csv.writer(buffer).writerows(prediction_rows(data, model, device, params["batch_size"], loader))
+    csv.writer(buffer).writerows(prediction_rows(data, model, device, batch, loader))
     path = resolve_path(params["path"], Path.cwd())
     if ctx.dry_run:
         ctx.log(f"dry run: would write predictions to {path}")
@@ -156,7 +165,7 @@ PREDICT = NodeSpec(
                 "the best-matching caption and the true caption's rank for image-text pairs.",
     params=(
         ParamSpec("path", "outfile", "predictions.csv", "CSV file to write (relative to the current folder)"),
-        ParamSpec("batch_size", "int", 1024, "Samples per forward pass", min=1, max=1_000_000),
+        BATCH,
         ParamSpec("num_workers", "int", -1, "DataLoader workers for lazy data (-1: auto)", min=-1, max=64),
         ParamSpec("overwrite", "bool", False, "Replace path even when NodeFlow did not write it (a file it "
                   "wrote earlier is always replaced)"),

@@ -1,8 +1,9 @@
 """The modern decoder-only transformer (Llama-style) in plain torch.
 
-What seed 001 calls the modern transformer: rotary position embeddings (RoPE) instead of
-learned positions, RMSNorm instead of LayerNorm, a SwiGLU MLP, no biases, and optional
-grouped-query attention (fewer key/value heads than query heads, shared by groups).
+The modern transformer of the per-model metrics layout (modern_transformer/): rotary
+position embeddings (RoPE) instead of learned positions, RMSNorm instead of LayerNorm, a
+SwiGLU MLP, no biases, and optional grouped-query attention (fewer key/value heads than
+query heads, shared by groups).
 """
 from __future__ import annotations
 

@@ -89,13 +89,12 @@ def check_folder(c: CheckInput) -> list[tuple[str, str]]:
 
 def run_folder(params: Mapping[str, Any], model: Any, data: Any) -> Path:
     """The run's folder: checkpoint_dir with {model}, {dataset}, {timestamp} filled in, and in the
-    experiments layout the experiment folder inside it (seed 003's naming).
+    experiments layout the experiment folder inside it ({model}_{dataset}_{timestamp} when unnamed).
 
     {run} is run_1, run_2, …: the first free one for a fresh run, the newest one when resuming.
     An automatic experiment name resumed with auto/best continues the newest such experiment.
     """
-    model_type = (getattr(model, "nodeflow_config", None) or {}).get("type", type(model).__name__)
-    values = dict(zip(PLACEHOLDERS, (model_type.split(".")[-1], data.name.split("/")[0] or "data",
+    values = dict(zip(PLACEHOLDERS, (model_name(model), data.name.split("/")[0] or "data",
                                      time.strftime("%Y%m%d_%H%M%S"), "{run}")))
     resume = params["resume"]
     base = Path(os.path.expanduser(name_run(params["checkpoint_dir"].format(**values), newest=bool(resume))))
@@ -107,8 +106,18 @@ def run_folder(params: Mapping[str, Any], model: Any, data: Any) -> Path:
     return newest or base / (name or prefix + values["timestamp"])
 
 
-def seed_003_block(params: Mapping[str, Any], folder: Path) -> dict[str, Any]:
-    """The run's settings as seed 003's `checkpoint:` block (what --checkpoint-config reads)."""
+def model_name(model: Any) -> str:
+    """The model's short name for folder names: its preset when it has one (resnet20), else its node type (resnet)."""
+    config = getattr(model, "nodeflow_config", None) or {}
+    preset = (config.get("params") or {}).get("preset")
+    if isinstance(preset, str) and preset not in ("", "custom"):
+        return preset
+    return str(config.get("type", type(model).__name__)).split(".")[-1]
+
+
+def checkpoint_block(params: Mapping[str, Any], folder: Path) -> dict[str, Any]:
+    """The run's settings as the experiments layout's `checkpoint:` block in config.yaml (what
+    --checkpoint-config reads)."""
     return {"enabled": True, "dir": params["checkpoint_dir"], "experiment_name": folder.name,
             "save_frequency": params["save_every_n_epochs"], "save_best": params["save_best"],
             "resume": params["resume"]}
@@ -154,6 +163,7 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
         "node": ctx.node_name,
     }
     model.nodeflow_data = snapshot["data"]  # what Evaluate, Predict and Generate check their data against
+    model.nodeflow_batch_size = config.batch_size  # what Evaluate and Predict score at by default
     if ctx.dry_run:  # a few steps in memory: no folder claimed, nothing resumed or written
         return {"model": dry_fit(model, train, val, config, ctx.emit), "history": {}}
     emit: Any = ctx.emit
@@ -166,11 +176,11 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
         run, run_id = distributed.on_rank0(lambda: claim_run(ctx, params, model, train, workflow_hash, layout))
         folder = layout.checkpoint_folder(run)
         if lead:
-            files = {"hyperparameters.json": json.dumps(snapshot["trainer"], indent=2) + "\n"}  # seed 000
+            files = {"hyperparameters.json": json.dumps(snapshot["trainer"], indent=2) + "\n"}  # the Trainer's params
             if layout.experiments:
                 import yaml  # only this layout writes YAML
 
-                files["config.yaml"] = yaml.safe_dump({"checkpoint": seed_003_block(params, run), **snapshot},
+                files["config.yaml"] = yaml.safe_dump({"checkpoint": checkpoint_block(params, run), **snapshot},
                                                       sort_keys=False)
             emit = HistoryFiles(run, ctx.emit, snapshot, ctx.workflow_text, files)
         info = {"experiment": run.name, "device": settings["device"], "workflow_hash": workflow_hash,

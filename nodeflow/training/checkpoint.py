@@ -152,6 +152,7 @@ def restore_model(path: str | Path, map_location: str | torch.device = "cpu", re
     model = spec.rebuild(model_config)
     load_weights(model, checkpoint["model_state_dict"], str(path), "the saved config")
     model.nodeflow_data = (checkpoint.get("config") or {}).get("data")  # its tokenizer, checked against new data
+    model.nodeflow_batch_size = ((checkpoint.get("config") or {}).get("trainer") or {}).get("batch_size")
     return model.to(map_location).eval(), checkpoint
 
 

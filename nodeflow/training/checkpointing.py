@@ -90,7 +90,7 @@ class Checkpoints(Callback):
         if not self.writes:
             return
         data["workflow"] = self.workflow_text
-        if self.layout.experiments:  # seed 003's key: the best monitored value (an accuracy or not)
+        if self.layout.experiments:  # the experiments layout's key: the best monitored value, accuracy or not
             data["best_acc"] = loop.state.best
         state = loop.state
         fields = {"epoch": state.epoch, "step": state.step, "monitor": state.monitor}

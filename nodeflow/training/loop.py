@@ -318,7 +318,9 @@ class TrainingLoop:
         self.epoch_report = {}
         if self.val_data is not None:
             started = time.perf_counter()
-            val = evaluate(self.model, self.val_data, self.loss_fn, self.device, top_k=5, loader=self.val_batches)
+            # at the training batch size: a larger one would hold more memory than training itself
+            val = evaluate(self.model, self.val_data, self.loss_fn, self.device, self.config.batch_size, top_k=5,
+                           loader=self.val_batches)
             self.epoch_report = {"val": val, "val_time": round(time.perf_counter() - started, 4)}
             metrics["val_loss"] = val["loss"]
             for name in self.task.epoch_metrics:

@@ -1,8 +1,8 @@
 """manifest.json beside the checkpoints: one verified entry per checkpoint file.
 
 A checkpoint counts as committed once its entry is in the manifest. Entries carry the
-fields of seed 002's CheckpointMetadata (id, timestamp, epoch, step, model and
-experiment name, size, SHA-256, metrics, config, tags, description, is_best,
+fields of the CheckpointManager API's CheckpointMetadata (id, timestamp, epoch, step,
+model and experiment name, size, SHA-256, metrics, config, tags, description, is_best,
 is_latest) plus is_final, kind, the workflow hash, and the torch/Python versions.
 """
 from __future__ import annotations

@@ -16,8 +16,11 @@ def forward(model: torch.nn.Module, task: str, x: torch.Tensor, y: torch.Tensor)
     return model(x, y) if TASKS[task].both_to_model else model(x)
 
 
+EVAL_BATCH = 256  # samples per forward pass for a model whose training batch size is unknown
+
+
 @torch.no_grad()
-def outputs(model: torch.nn.Module, data: Any, device: torch.device, batch_size: int = 1024,
+def outputs(model: torch.nn.Module, data: Any, device: torch.device, batch_size: int = EVAL_BATCH,
             loader: LazyBatches | None = None) -> Iterator[tuple[Any, torch.Tensor, torch.Tensor]]:
     """(output, x, y) per batch, in eval mode, in order."""
     was_training = model.training
@@ -30,7 +33,7 @@ def outputs(model: torch.nn.Module, data: Any, device: torch.device, batch_size:
 
 
 def evaluate(model: torch.nn.Module, data: Any, loss_fn: LossFn, device: torch.device,
-             batch_size: int = 1024, top_k: int = 0, loader: LazyBatches | None = None) -> dict[str, Any]:
+             batch_size: int = EVAL_BATCH, top_k: int = 0, loader: LazyBatches | None = None) -> dict[str, Any]:
     """The task's metrics as plain Python values."""
     scores = Scores(data.task, loss_fn, tuple(data.class_names), top_k)
     for out, _, y in outputs(model, data, device, batch_size, loader):

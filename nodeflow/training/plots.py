@@ -9,7 +9,8 @@ from matplotlib.figure import Figure
 
 
 def plot_history(history: Mapping[str, Sequence[float]], out: BinaryIO, title: str = "Training progress") -> None:
-    """Loss curves (left) and accuracy curves (right, when present), as seed 001's analysis plots."""
+    """Loss curves (left) and accuracy curves (right, when present), as the analysis tools of the
+    per-model metrics layout draw them."""
     epochs = list(range(1, len(history.get("train_loss", [])) + 1))
     accuracy = [k for k in ("train_accuracy", "val_accuracy") if history.get(k)]
     figure = Figure(figsize=(10 if accuracy else 6, 4), dpi=100)

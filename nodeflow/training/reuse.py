@@ -73,5 +73,6 @@ def load(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any],
     load_weights(model, checkpoint["model_state_dict"], str(path), "the linked model")
     model.to(distributed.local_device(resolve_device(ctx.device_override or params["device"])))
     model.nodeflow_data = inputs["train"].describe()  # what Evaluate, Predict and Generate check against
+    model.nodeflow_batch_size = params["batch_size"]  # what Evaluate and Predict score at by default
     model.nodeflow_checkpoint = str(path)
     return {"model": model}
