@@ -32,12 +32,16 @@ def add_parser(sub: Any) -> None:
     compare = ckpt.add_parser("compare", help="metrics side by side and per-tensor differences")
     compare.add_argument("files", nargs="+")
     compare.add_argument("--trust", action="store_true", help="allow pickled objects (can run code)")
-    export = ckpt.add_parser("export", help="copy a verified checkpoint with its manifest entry")
+    export = ckpt.add_parser("export", help="copy a verified checkpoint, or export its model for deployment "
+                             "(ONNX, TorchScript) checked against torch")
     export.add_argument("file")
     export.add_argument("dest")
-    export.add_argument("--format", choices=("torch", "safetensors"), default="torch",
-                        help="safetensors: weights only")
+    export.add_argument("--format", choices=("torch", "safetensors", "onnx", "torchscript"), default="torch",
+                        help="safetensors: weights only; onnx, torchscript: the model, run and compared with "
+                        "torch on two batch sizes before it is written (CLIP: DEST.image and DEST.text)")
     export.add_argument("--force", action="store_true", help="replace DEST even when NodeFlow did not write it")
+    export.add_argument("--trust", action="store_true", help="onnx, torchscript: allow pickled objects and "
+                        "rebuilding a model from your own Python code (PythonModel)")
     prune = ckpt.add_parser("prune", help="keep the newest N periodic checkpoints (never best, final or tagged keep)")
     prune.add_argument("folder")
     prune.add_argument("--keep", type=int, required=True)
@@ -195,11 +199,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    source, dest = Path(args.file), Path(args.dest)
+    if args.format in ("onnx", "torchscript"):
+        return _export_model(source, dest, args)
     from nodeflow.training.export import export_file
 
-    source, dest = Path(args.file), Path(args.dest)
     export_file(source, dest, args.format, args.force)
     print(f"exported {source} -> {dest} ({args.format}) with {dest.name}.json")
+    return EXIT_OK
+
+
+def _export_model(source: Path, dest: Path, args: argparse.Namespace) -> int:
+    from nodeflow.training.deploy import VerificationFailed, export_model
+
+    try:
+        done = export_model(source, dest, args.format, args.force, args.trust)
+    except VerificationFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD
+    for exported in done:
+        print(f"exported {source} -> {exported.line()}")
     return EXIT_OK
 
 
