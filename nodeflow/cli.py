@@ -1,4 +1,4 @@
-"""Headless commands: `run`, `validate`, `nodes`, `devices`, `generate`, `ckpt`, `runs`.
+"""Headless commands: `run`, `validate`, `nodes`, `devices`, `generate`, `ckpt`, `runs`, `sweep`.
 
 Argument parsing and exit codes only.
 
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nodeflow import ckpt_commands, runs_commands
+from nodeflow.sweep import commands as sweep_commands
 from nodeflow.core import (
     Executor,
     Issue,
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "(PythonModel), and pickled objects; only for checkpoints you trust")
     ckpt_commands.add_parser(sub)
     runs_commands.add_parser(sub)
+    sweep_commands.add_parser(sub)
     return parser
 
 
@@ -276,7 +278,8 @@ class _stop_on_signals:
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "devices": cmd_devices,
-            "generate": cmd_generate, "ckpt": ckpt_commands.run, "runs": runs_commands.run}
+            "generate": cmd_generate, "ckpt": ckpt_commands.run, "runs": runs_commands.run,
+            "sweep": sweep_commands.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,7 +5,8 @@ written atomically when the run starts, after every epoch and when it ends: id, 
 file and hash, the workflow as run, the params that differ from the saved file, start,
 end, status, final metrics by node, checkpoint folders, per-epoch curves, and per-step curves
 (`steps`: by node, `train_loss` and `lr` as [step, value] pairs from the train_step events,
-`val_loss` at the step of each epoch end; at most MAX_POINTS pairs each, evenly thinned).
+`val_loss` at the step of each epoch end; at most MAX_POINTS pairs each, evenly thinned), and for a
+sweep's trial `sweep` ({study, trial, storage}; a trial its pruner stopped ends with status `pruned`).
 A train_step alone rewrites the file at most every STEP_WRITE_SECONDS; other events at once.
 Standard library only: the editor's Runs panel reads them without torch.
 """

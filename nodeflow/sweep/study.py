@@ -1,0 +1,144 @@
+"""The Optuna study of a sweep: storage, sampler, pruner, and how many trials are still to run.
+
+Studies live in a database (SQLite by default, in the sweep's folder; any URL Optuna's RDB
+storage takes, e.g. postgresql://), so several `nodeflow sweep` processes on one or many
+machines share one study: Optuna gives every trial its own number, and a process asks for a
+trial only while fewer than `--trials` are finished or running.
+
+A trial whose process died (killed, machine lost) is marked FAIL and retried with the same
+params as a new trial; the failed one does not count towards `--trials`. On the same machine a
+restarted sweep sees at once that the trial's process is gone; elsewhere Optuna's heartbeat
+notices it after GRACE_SECONDS. A trial that failed on its own (bad data, a diverged loss)
+counts, so a broken workflow cannot make a sweep run forever.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+import socket
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from nodeflow.core.errors import Issue, UserError
+from nodeflow.sweep.space import Dim
+
+HEARTBEAT_SECONDS, GRACE_SECONDS = 30, 120
+SAMPLERS = ("tpe", "random", "grid")
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def storage(url: str) -> Any:
+    """Optuna's RDB storage for `url`, with heartbeats so other machines can tell a dead worker."""
+    if "://" not in url:
+        raise UserError(Issue(f"expected a database URL such as sqlite:///sweep.db, got {url!r}", field="--storage"))
+    kwargs: dict[str, Any] = {"heartbeat_interval": HEARTBEAT_SECONDS, "grace_period": GRACE_SECONDS}
+    callback = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in \
+        inspect.signature(optuna.storages.RDBStorage).parameters else "failed_trial_callback"
+    kwargs[callback] = retry
+    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}  # workers wait for the lock
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine, **kwargs)
+    except Exception as exc:  # a wrong driver, host or path: one line
+        raise UserError(Issue(f"cannot open {url}: {str(exc).splitlines()[0][:200]}", field="--storage")) from None
+
+
+def sampler(name: str, dims: list[Dim], seed: int | None) -> Any:
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "grid":
+        space = {}
+        for dim in dims:
+            values = dim.grid()
+            if values is None:
+                raise UserError(Issue(f"--sampler grid needs choice: or int: values, not {dim.text!r}",
+                                      node=dim.node, field=dim.field))
+            space[dim.name] = values
+        return optuna.samplers.GridSampler(space, seed=seed)
+    return optuna.samplers.TPESampler(seed=seed)
+
+
+def pruner(text: str) -> Any:
+    """`median[:STARTUP_TRIALS[:WARMUP_EPOCHS]]` or `none`."""
+    name, *numbers = text.split(":")
+    if name == "none" and not numbers:
+        return optuna.pruners.NopPruner()
+    try:
+        startup, warmup = ([int(n) for n in numbers] + [5, 0][len(numbers):])[:2] if len(numbers) <= 2 else [-1, -1]
+    except ValueError:
+        startup = warmup = -1
+    if name != "median" or startup < 0 or warmup < 0:
+        raise UserError(Issue(f"expected median, median:STARTUP_TRIALS[:WARMUP_EPOCHS] or none, got {text!r}",
+                              field="--pruner"))
+    return optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=warmup)
+
+
+def suggest(trial: Any, dims: Iterable[Dim]) -> dict[str, Any]:
+    values = {}
+    for d in dims:
+        if d.kind == "choice":
+            values[d.name] = trial.suggest_categorical(d.name, list(d.choices))
+        elif d.param_type == "int":
+            values[d.name] = trial.suggest_int(d.name, int(d.low), int(d.high), step=d.step or 1,  # type: ignore
+                                               log=d.kind == "loguniform")
+        else:
+            values[d.name] = trial.suggest_float(d.name, float(d.low), float(d.high),  # type: ignore[arg-type]
+                                                 log=d.kind == "loguniform")
+    return values
+
+
+def retry(study: Any, trial: Any) -> None:
+    """A trial whose process died: the same params again, as a new trial."""
+    study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
+
+
+def retried(trials: list[Any]) -> set[int]:
+    return {t.user_attrs["retry_of"] for t in trials if isinstance(t.user_attrs.get("retry_of"), int)}
+
+
+def taken(study: Any) -> int:
+    """Trials finished, failed on their own, or running now: what counts towards --trials."""
+    trials = study.get_trials(deepcopy=False)
+    again = retried(trials)
+    return sum(1 for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+               or (t.state == TrialState.FAIL and t.number not in again))
+
+
+def fail_orphans(study: Any) -> list[int]:
+    """Trials left RUNNING by a process of this machine that is gone: marked FAIL and retried."""
+    host, found = socket.gethostname(), []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        pid = t.user_attrs.get("pid")
+        if t.user_attrs.get("host") != host or not isinstance(pid, int) or pid == os.getpid() or _alive(pid):
+            continue
+        try:
+            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        except Exception:  # another worker got there first
+            continue
+        study._storage.set_trial_user_attr(t._trial_id, "error", f"its process ({host}, pid {pid}) died")
+        retry(study, t)
+        found.append(t.number)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_worker(trial: Any) -> None:
+    trial.set_user_attr("host", socket.gethostname())
+    trial.set_user_attr("pid", os.getpid())
+
+
+def state_name(state: Any) -> str:
+    return {TrialState.COMPLETE: "complete"}.get(state, state.name.lower())
