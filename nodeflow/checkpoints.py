@@ -1,4 +1,4 @@
-"""Seed 002's checkpoint API for your own training loop: CheckpointConfig and CheckpointManager.
+"""The CheckpointManager API for your own training loop: CheckpointConfig and CheckpointManager.
 
     from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
 
@@ -10,14 +10,16 @@
 
 Files go to checkpoint_dir/experiment_name/, named by id
 (`checkpoint_epoch_0001_step_000100_20231201_143022.pt`), with the folder's manifest.json
-(seed 002's checkpoint_metadata.json) and backups/. The Trainer saves through the same
+(what that API calls checkpoint_metadata.json) and backups/. The Trainer saves through the same
 `CheckpointManager.save_file`, so a folder written here lists, verifies, compares and
 exports with `nodeflow ckpt` and shows in the editor's Checkpoints panel. Imports torch,
-never Qt. Errors a caller can cause are CheckpointError with one line.
+never Qt. Errors a caller can cause are CheckpointError with one line; a save that is not due
+and a checkpoint that does not validate log one line why (logger "nodeflow.checkpoints").
 """
 from __future__ import annotations
 
 import difflib
+import logging
 import time
 import warnings
 from dataclasses import dataclass, field, fields
@@ -28,10 +30,10 @@ import torch
 
 from nodeflow import __version__
 from nodeflow.core.backups import make_backup, place_copy, remove_backup, restore_backup
-from nodeflow.core.ckpt_table import read_entries, rows, summary, verify_file
+from nodeflow.core.ckpt_table import latest, read_entries, rows, summary, verify_file
 from nodeflow.core.layouts import checkpoint_home
 from nodeflow.core.errors import CheckpointError, Issue
-from nodeflow.core.files import in_folder
+from nodeflow.core.files import in_folder, sha256_of
 from nodeflow.core.folder_names import inside
 from nodeflow.core.manifest_edit import KEEP, check_tags, set_tags
 from nodeflow.core.outputs import MANIFEST, manifest_doc
@@ -39,16 +41,19 @@ from nodeflow.training import compress
 from nodeflow.training.checkpoint import CheckpointWarning, atomic_save, load_checkpoint, load_weights
 from nodeflow.training.manifest import commit_entry, make_entry, prune_periodic, remove_checkpoints, start_run
 
-__all__ = ["CheckpointConfig", "CheckpointManager", "CheckpointMetadata", "CheckpointError", "CheckpointWarning"]
+__all__ = ["CheckpointConfig", "CheckpointManager", "CheckpointMetadata", "CheckpointError", "CheckpointWarning",
+           "validate_checkpoint"]
+
+log = logging.getLogger("nodeflow.checkpoints")
 
 
 @dataclass
 class CheckpointConfig:
-    """Seed 002's configuration table, with its defaults."""
+    """The CheckpointManager API's configuration table, with its defaults."""
 
     checkpoint_dir: str | Path = "checkpoints"
     save_interval: int = 1  # save every N epochs
-    max_checkpoints: int = 10  # keep the newest N (0: all); never the current best or a `keep` tag
+    max_checkpoints: int = 10  # files kept (0: all): the best and the newest others; `keep`-tagged ones on top
     save_best_only: bool = False
     monitor_metric: str = "val_loss"
     monitor_mode: str = "min"  # min | max
@@ -82,7 +87,7 @@ class CheckpointConfig:
 
 @dataclass
 class CheckpointMetadata:
-    """Seed 002's metadata record, read from the manifest (plus the file name and NodeFlow's kind)."""
+    """The CheckpointManager API's metadata record, read from the manifest (plus the file name and NodeFlow's kind)."""
 
     checkpoint_id: str
     timestamp: str
@@ -136,7 +141,8 @@ class CheckpointManager:
                         tags: list[str] | None = None, description: str = "", scheduler: Any = None,
                         config: dict[str, Any] | None = None) -> str | None:
         """Save when the interval is reached (and, with save_best_only, the monitored metric
-        improved). Returns the new checkpoint's id, or None when nothing was due."""
+        improved). Returns the new checkpoint's id, or None when nothing was due; then one log
+        line says why (a warning while the folder has no checkpoint yet, else at info level)."""
         tags = check_tags(tags)
         metrics = {k: float(v) if isinstance(v, torch.Tensor) else v for k, v in (metrics or {}).items()}
         monitor = self.config.monitor_metric
@@ -146,7 +152,9 @@ class CheckpointManager:
         entries = read_entries(self.folder)  # read once per save
         best_name, best_so_far = self._best(entries)
         improved = monitor in metrics and self._better(metrics[monitor], best_so_far)
-        if epoch % self.config.save_interval != 0 or (self.config.save_best_only and not improved):
+        why = self._not_due(epoch, metrics, improved, best_so_far)
+        if why:
+            log.log(logging.INFO if entries else logging.WARNING, "checkpoint not saved at epoch %s: %s", epoch, why)
             return None
         checkpoint_id = self._new_id(epoch, step, entries)
         previous_best = best_name if improved and KEEP not in (entries.get(best_name or "", {}).get("tags") or []) \
@@ -170,8 +178,29 @@ class CheckpointManager:
         if previous_best is not None:  # its backup was there because it was the best
             remove_backup(self.folder / previous_best)
         if self.config.max_checkpoints:
-            prune_periodic(self.folder, self.config.max_checkpoints)
+            self._prune()
         return checkpoint_id
+
+    def _not_due(self, epoch: int, metrics: dict[str, Any], improved: bool, best: float | None) -> str:
+        """Why a save at `epoch` is not due ("" when it is)."""
+        interval = self.config.save_interval
+        if epoch % interval != 0:
+            return f"save interval not reached (save_interval={interval} saves at epochs divisible by {interval})"
+        if self.config.save_best_only and not improved:
+            monitor, value = self.config.monitor_metric, metrics[self.config.monitor_metric]
+            return (f"performance not improved ({monitor}={value:.6g}, best so far {best:.6g}, "
+                    f"monitor_mode={self.config.monitor_mode}; save_best_only)" if best is not None and value == value
+                    else f"performance not improved ({monitor}={value}: never the best; save_best_only)")
+        return ""
+
+    def _prune(self) -> None:
+        """Keep max_checkpoints files: the best among them, then the newest others (files tagged
+        `keep` come on top). The file just saved always stays, so max_checkpoints=1 keeps the best
+        and, while it is not the best, the latest."""
+        entries = read_entries(self.folder)
+        best = sum(1 for e in entries.values() if e.get("kind") == "periodic" and e.get("is_best")
+                   and KEEP not in (e.get("tags") or []))
+        prune_periodic(self.folder, max(1, self.config.max_checkpoints - best))
 
     def save_file(self, name: str, payload: dict[str, Any], kind: str, info: dict[str, Any] | None = None,
                   tags: list[str] | None = None, description: str = "", best: bool | None = None,
@@ -232,8 +261,15 @@ class CheckpointManager:
         return data
 
     def validate_checkpoint(self, checkpoint_id: str) -> bool:
-        """True when the file matches its manifest entry (size and SHA-256)."""
-        return self.problem(checkpoint_id) is None
+        """True when the file matches its manifest entry (size and SHA-256); False for an unknown
+        id or a bad file, with a log line saying why."""
+        try:
+            problem = self.problem(checkpoint_id)
+        except CheckpointError as exc:
+            problem = str(exc)
+        if problem is not None:
+            log.warning("checkpoint %r is not valid: %s", checkpoint_id, problem)
+        return problem is None
 
     def problem(self, checkpoint_id: str) -> str | None:
         """Why the checkpoint does not verify, or None."""
@@ -290,10 +326,10 @@ class CheckpointManager:
         if not isinstance(checkpoint_id, str):
             raise CheckpointError(Issue(f"checkpoint id must be a string, got {checkpoint_id!r}"))
         entries = read_entries(self.folder)
+        if checkpoint_id == "latest" and entries:  # the flagged one, else (an older manifest) the newest
+            return self.folder / str(latest(entries))
         for name, entry in entries.items():
-            if checkpoint_id in (name, entry.get("checkpoint_id")) \
-                    or (checkpoint_id == "latest" and entry.get("is_latest")) \
-                    or (checkpoint_id == "best" and entry.get("is_best")):
+            if checkpoint_id in (name, entry.get("checkpoint_id")) or (checkpoint_id == "best" and entry.get("is_best")):
                 return self.folder / name
         ids = [str(e.get("checkpoint_id", n)) for n, e in entries.items()]
         near = difflib.get_close_matches(checkpoint_id, ids, n=3, cutoff=0.0)
@@ -338,6 +374,19 @@ class CheckpointManager:
         except OSError as exc:
             warnings.warn(f"could not back up {path.name} into {path.parent / 'backups'}: {exc.strerror or exc}; "
                           "training goes on without this backup", CheckpointWarning, stacklevel=4)
+
+
+def validate_checkpoint(checkpoint_path: str | Path, expected_checksum: str) -> bool:
+    """True when the file exists and its SHA-256 is `expected_checksum` (the manifest's `checksum`)."""
+    path = Path(checkpoint_path)
+    if not path.is_file():
+        log.warning("checkpoint %s is not valid: file is missing", path)
+        return False
+    digest = sha256_of(path)
+    if digest != expected_checksum:
+        log.warning("checkpoint %s is not valid: SHA-256 %s, expected %s", path, digest, expected_checksum)
+        return False
+    return True
 
 
 def weight_differences(base: dict[str, Any], other: dict[str, Any]) -> dict[str, float | None]:

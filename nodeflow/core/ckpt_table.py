@@ -94,18 +94,37 @@ def cells(name: str, entry: dict[str, Any] | None, problem: str | None, full: bo
                     strict=True))
 
 
+def newest(entries: dict[str, dict[str, Any]]) -> str | None:
+    """The most recently written entry's file name (by timestamp, then step, then kind)."""
+    key = lambda n: (str(entries[n].get("timestamp", "")), entries[n].get("step", -1),  # noqa: E731
+                     KIND_RANK.get(entries[n].get("kind"), 9), n)
+    return max(entries, key=key) if entries else None
+
+
+def mark_latest(entries: dict[str, dict[str, Any]]) -> None:
+    """Keep one entry flagged is_latest while any remain: when the latest was deleted, the newest left."""
+    if entries and not any(e.get("is_latest") for e in entries.values()):
+        entries[newest(entries)]["is_latest"] = True  # type: ignore[index]
+
+
+def latest(entries: dict[str, dict[str, Any]]) -> str | None:
+    """The latest checkpoint's file name: the entry flagged is_latest, else the newest."""
+    return next((n for n, e in entries.items() if e.get("is_latest")), None) or newest(entries)
+
+
 def summary(entries: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Seed 002's get_checkpoint_summary(): count, total MB, best (id, metric), latest, oldest/newest time."""
+    """The CheckpointManager API's get_checkpoint_summary(): count, total MB, best (id, metric), latest,
+    oldest/newest time."""
     named = sorted(entries.items(), key=lambda item: (str(item[1].get("timestamp", "")), item[1].get("step", -1)))
     best = next((e for _, e in reversed(named) if e.get("is_best")), None)
-    latest = next((e for _, e in named if e.get("is_latest")), named[-1][1] if named else None)
+    last = entries.get(latest(entries) or "")
     stamps = [str(e.get("timestamp")) for _, e in named if e.get("timestamp")]
     return {
         "total_checkpoints": len(entries),
         "total_size_mb": sum(int(e.get("file_size") or 0) for e in entries.values()) / (1 << 20),
         "best_checkpoint": best.get("checkpoint_id") if best else None,
         "best_metric": {best["monitor"]: best.get("monitor_value")} if best and best.get("monitor") else None,
-        "latest_checkpoint": latest.get("checkpoint_id") if latest else None,
+        "latest_checkpoint": last.get("checkpoint_id") if last else None,
         "oldest": stamps[0] if stamps else None,
         "newest": stamps[-1] if stamps else None,
     }

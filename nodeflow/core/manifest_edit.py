@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from nodeflow.core.ckpt_table import read_entries
+from nodeflow.core.ckpt_table import mark_latest, read_entries
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.core.files import atomic_write_text
 from nodeflow.core.folder_names import check_entry_names
@@ -55,12 +55,14 @@ def write_manifest(folder: Path, entries: Entries, run: dict[str, Any] | None = 
 
 def edit_entries(folder: Path, change: Callable[[Entries], R], run: dict[str, Any] | None = None) -> R:
     """Apply `change` to the entries (in place) under the folder lock and write them back when
-    they changed (or `run` is given). A manifest.json NodeFlow did not write is never replaced."""
+    they changed (or `run` is given). A manifest.json NodeFlow did not write is never replaced.
+    While entries remain, one is flagged is_latest (every deleter comes through here)."""
     with manifest_lock(folder):
         doc = manifest_doc(folder)
         entries = read_entries(folder, doc or {})
         before = json.dumps(entries, sort_keys=True, default=str)
         result = change(entries)
+        mark_latest(entries)  # a deleted latest hands its flag to the newest file left
         if run is not None or json.dumps(entries, sort_keys=True, default=str) != before:
             if doc is None and (folder / MANIFEST).exists():
                 raise CheckpointError(Issue("manifest.json here was not written by NodeFlow; not replaced",

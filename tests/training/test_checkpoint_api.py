@@ -1,4 +1,4 @@
-"""nodeflow.checkpoints, seed 002's API: the documented loop, ids, loading, tags, backups,
+"""nodeflow.checkpoints, the CheckpointManager API: the documented loop, ids, loading, tags, backups,
 compression and the summary, on real files and through the real `nodeflow ckpt` commands."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from nodeflow.core.errors import CheckpointError
 from nodeflow.training.checkpoint import CheckpointWarning
 from tests.conftest import ROOT, WORKFLOWS, run_cli
 
-SEED_002_ID = re.compile(r"^checkpoint_epoch_\d{4}_step_\d{6}_\d{8}_\d{6}$")
+API_ID = re.compile(r"^checkpoint_epoch_\d{4}_step_\d{6}_\d{8}_\d{6}$")
 
 
 def net(outputs: int = 3) -> torch.nn.Module:
@@ -48,12 +48,12 @@ def test_the_documented_loop_runs_and_its_folder_works_with_nodeflow_ckpt(tmp_pa
     assert done.returncode == 0, done.stderr
     folder = tmp_path / "checkpoints" / "digits_mlp"
     entries = json.loads((folder / "manifest.json").read_text())["checkpoints"]
-    assert all(SEED_002_ID.match(e["checkpoint_id"]) and name == e["checkpoint_id"] + ".pt"
+    assert all(API_ID.match(e["checkpoint_id"]) and name == e["checkpoint_id"] + ".pt"
                for name, e in entries.items())
     best = min(entries.values(), key=lambda e: e["metrics"]["val_loss"])
     assert best["is_best"] and sum(e["is_best"] for e in entries.values()) == 1
-    assert len(entries) <= 4  # max_checkpoints=3, plus the best when it is older
-    for name in entries:  # plain torch.load, as seed 002's users do
+    assert len(entries) == 3  # max_checkpoints=3 files, the best among them
+    for name in entries:  # plain torch.load, as the API's users do
         assert torch.load(folder / name)["model_state_dict"]["0.weight"].shape == (32, 64)
     assert (folder / "backups" / (best["checkpoint_id"] + ".pt")).read_bytes() == \
         (folder / (best["checkpoint_id"] + ".pt")).read_bytes()
@@ -84,7 +84,7 @@ def test_load_by_id_restores_the_model_and_optimizer_exactly(tmp_path: Path) -> 
     m = manager(tmp_path)
     checkpoint_id = m.save_checkpoint(model, optimizer, epoch=1, step=7, metrics={"val_loss": 0.3},
                                       tags=["demo"], description="first")
-    assert SEED_002_ID.match(checkpoint_id)
+    assert API_ID.match(checkpoint_id)
     fresh = net()
     fresh_opt = torch.optim.Adam(fresh.parameters(), lr=0.1)
     data = m.load_checkpoint(checkpoint_id, fresh, fresh_opt)
@@ -137,7 +137,7 @@ def test_save_interval_best_only_and_retention_keep_the_best(tmp_path: Path) -> 
     saved = save(m, net(), [0.1, 0.9, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])  # max mode: epoch 2 stays best
     assert [s is not None for s in saved] == [False, True] * 4
     kept = [meta.checkpoint_id for meta in m.list_checkpoints()]
-    assert kept == [saved[1], saved[5], saved[7]]  # the best (epoch 2) and the newest two
+    assert kept == [saved[1], saved[7]]  # max_checkpoints=2 files: the best (epoch 2) and the newest
     assert sorted(p.name for p in (m.folder / "backups").iterdir()) == [saved[1] + ".pt"]
 
 
@@ -264,7 +264,7 @@ def test_a_backup_folder_that_cannot_be_written_is_a_warning_and_training_goes_o
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
     assert "Read-only file system" in done.stderr
-    assert len([line for line in done.stdout.splitlines() if SEED_002_ID.match(line)]) == 2
+    assert len([line for line in done.stdout.splitlines() if API_ID.match(line)]) == 2
     assert "could not back up" in done.stderr and "training goes on" in done.stderr
     assert len(list((tmp_path / "ck" / "exp").glob("*.pt"))) == 2
     with warnings.catch_warnings():
