@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -78,13 +79,17 @@ def counts(study: Any) -> dict[str, int]:
 
 
 def importances(study: Any) -> dict[str, float]:
-    """Optuna's parameter importance (fANOVA); {} with fewer than two complete trials."""
+    """Optuna's parameter importance (its default evaluator); {} with fewer than two complete trials."""
     import optuna
 
-    try:
-        return dict(optuna.importance.get_param_importances(study))
-    except (ValueError, RuntimeError):
+    if len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))) < 2:
         return {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return dict(optuna.importance.get_param_importances(study))
+        except (ValueError, RuntimeError):
+            return {}
 
 
 def write_results(study: Any, folder: Path, metric: str) -> list[Path]:

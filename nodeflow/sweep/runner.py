@@ -65,7 +65,7 @@ class Sweep:
         from nodeflow import cli
 
         first = {d.name: d.choices[0] if d.kind == "choice" else d.low for d in self.dims}
-        cli._prepare(self.run_args(first, self.folder / "trial_0"))
+        cli._prepare(self.run_args(first, self.folder / "trial_next"))  # a folder no trial has used
 
     def emit(self, event: str, text: str, **fields: Any) -> None:
         if self.jsonl:
@@ -108,7 +108,12 @@ def cmd_sweep(args: argparse.Namespace, workflow: str) -> int:
     pruner = studies.pruner(args.pruner)
     if sweep.url.startswith("sqlite:///"):
         Path(sweep.url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    study = open_study(sweep, studies.storage(sweep.url), sampler, pruner)
+    turn = studies.Turn(sweep.url)
+    turn.take()  # two workers starting together: one creates the database and the study
+    try:
+        study = open_study(sweep, studies.storage(sweep.url), sampler, pruner)
+    finally:
+        turn.give()
     for number in studies.fail_orphans(study):
         sweep.emit("trial_orphaned", f"trial {number}: its process died; marked failed, its params run again",
                    trial=number)
@@ -119,12 +124,26 @@ def cmd_sweep(args: argparse.Namespace, workflow: str) -> int:
                trials=args.trials, metric=args.metric, direction=sweep.direction, storage=sweep.url,
                dir=str(sweep.folder), params=[d.name for d in sweep.dims], existing=before)
     children = start_workers(args) if args.jobs > 1 else []
-    try:
+
+    def full(study: Any, trial: Any = None) -> bool:
+        """Counted with the turn taken; while trials remain it is kept until the next one exists."""
+        turn.take()
         if studies.taken(study) < args.trials:
-            study.optimize(lambda trial: objective(sweep, study, trial), catch=(UserError, NodeRunError),
-                           callbacks=[lambda s, t: studies.taken(s) >= args.trials and s.stop()],
-                           gc_after_trial=False)
+            return False
+        turn.give()
+        if trial is not None:  # called back by optimize after a trial
+            study.stop()
+        return True
+
+    def run_trial(trial: Any) -> float:
+        turn.give()
+        return objective(sweep, study, trial)
+
+    try:
+        if not full(study):
+            study.optimize(run_trial, catch=(UserError, NodeRunError), callbacks=[full], gc_after_trial=False)
     finally:
+        turn.give()
         for child in children:
             child.wait()
     if getattr(args, "worker", False):

@@ -5,6 +5,10 @@ storage takes, e.g. postgresql://), so several `nodeflow sweep` processes on one
 machines share one study: Optuna gives every trial its own number, and a process asks for a
 trial only while fewer than `--trials` are finished or running.
 
+With SQLite, workers take turns (a lock file beside the database) between counting the trials
+and creating the next one, so together they never run more than `--trials`; on a server database
+two workers finishing at the same instant can start one trial more than asked.
+
 A trial whose process died (killed, machine lost) is marked FAIL and retried with the same
 params as a new trial; the failed one does not count towards `--trials`. On the same machine a
 restarted sweep sees at once that the trial's process is gone; elsewhere Optuna's heartbeat
@@ -17,7 +21,13 @@ import inspect
 import os
 import socket
 import warnings
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock; see the module's note on server databases
+    fcntl = None  # type: ignore[assignment]
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -28,7 +38,7 @@ from nodeflow.sweep.space import Dim
 
 HEARTBEAT_SECONDS, GRACE_SECONDS = 30, 120
 SAMPLERS = ("tpe", "random", "grid")
-optuna.logging.set_verbosity(optuna.logging.WARNING)
+optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is our one line, not its traceback
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
@@ -42,7 +52,9 @@ def storage(url: str) -> Any:
     kwargs[callback] = retry
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}  # workers wait for the lock
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine, **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats: stable enough
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine, **kwargs)
     except Exception as exc:  # a wrong driver, host or path: one line
         raise UserError(Issue(f"cannot open {url}: {str(exc).splitlines()[0][:200]}", field="--storage")) from None
 
@@ -92,7 +104,11 @@ def suggest(trial: Any, dims: Iterable[Dim]) -> dict[str, Any]:
 
 
 def retry(study: Any, trial: Any) -> None:
-    """A trial whose process died: the same params again, as a new trial."""
+    """With SQLite, workers take turns (a lock file beside the database) between counting the trials
+and creating the next one, so together they never run more than `--trials`; on a server database
+two workers finishing at the same instant can start one trial more than asked.
+
+A trial whose process died: the same params again, as a new trial."""
     study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
 
 
@@ -133,6 +149,26 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class Turn:
+    """The lock file beside a SQLite study: held from counting the trials until the next one exists."""
+
+    def __init__(self, url: str):
+        self.path = Path(url[len("sqlite:///"):] + ".lock") if url.startswith("sqlite:///") else None
+        self.handle: Any = None
+
+    def take(self) -> None:
+        if self.path is None or self.handle is not None or fcntl is None:
+            return
+        self.handle = open(self.path, "a")
+        fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX)
+
+    def give(self) -> None:
+        if self.handle is not None:
+            fcntl.flock(self.handle.fileno(), fcntl.LOCK_UN)
+            self.handle.close()
+            self.handle = None
 
 
 def mark_worker(trial: Any) -> None:
