@@ -57,7 +57,7 @@ class Graph:
 
     def output_names(self) -> list[str]:
         count = len(self.output_shapes())
-        base = "embedding" if self.part else "output"
+        base = f"{self.part}_embedding" if self.part else "output"
         return [base] if count == 1 else [f"{base}_{i}" for i in range(count)]
 
     def title(self) -> str:
