@@ -150,7 +150,11 @@ def cmd_sweep(args: argparse.Namespace, workflow: str) -> int:
         return EXIT_OK
     from nodeflow.sweep.results import finish
 
-    return EXIT_OK if finish(sweep, study) else EXIT_FAILED
+    turn.take()  # another worker may be writing the same result files
+    try:
+        return EXIT_OK if finish(sweep, study) else EXIT_FAILED
+    finally:
+        turn.give()
 
 
 def open_study(sweep: Sweep, storage: Any, sampler: Any, pruner: Any) -> Any:

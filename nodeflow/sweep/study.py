@@ -132,10 +132,10 @@ def fail_orphans(study: Any) -> list[int]:
         if t.user_attrs.get("host") != host or not isinstance(pid, int) or pid == os.getpid() or _alive(pid):
             continue
         try:
+            study._storage.set_trial_user_attr(t._trial_id, "error", f"its process ({host}, pid {pid}) died")
             study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-        except Exception:  # another worker got there first
+        except optuna.exceptions.UpdateFinishedTrialError:  # another worker got there first
             continue
-        study._storage.set_trial_user_attr(t._trial_id, "error", f"its process ({host}, pid {pid}) died")
         retry(study, t)
         found.append(t.number)
     return found
