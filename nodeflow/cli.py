@@ -102,9 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _prepare(args: argparse.Namespace, check_outputs: bool = True) -> tuple[Any, Any, Any]:
+def _prepare(args: argparse.Namespace, check_outputs: bool = True, workflow: Any = None) -> tuple[Any, Any, Any]:
+    """(registry, workflow, plan) for `args`; `workflow`: one already loaded (nodeflow.load's), else args.workflow's."""
     registry = default_registry()
-    workflow = load_workflow(args.workflow)
+    workflow = workflow if workflow is not None else load_workflow(args.workflow)
     if getattr(args, "as_path", None):
         workflow.path = Path(args.as_path)
     trainers = [n.name for n in workflow.nodes.values() if (spec := registry.get(n.type)) and spec.param("layout")]
@@ -171,7 +172,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    registry, workflow, run_plan = _prepare(args, check_outputs=not (args.reuse or args.until))
+    outcome = run_workflow(args)
+    return outcome if isinstance(outcome, int) else EXIT_OK
+
+
+def run_workflow(args: argparse.Namespace, workflow: Any = None, sink: Any = None) -> Any:
+    """`nodeflow run` itself, for the CLI and for Python (nodeflow.load(...).run()): the RunResult, or
+    the launcher's exit code with --nproc. `workflow`: one loaded and changed in memory; `sink`: where
+    the events go instead of the console."""
+    registry, workflow, run_plan = _prepare(args, check_outputs=not (args.reuse or args.until), workflow=workflow)
     if args.reuse and (args.nproc is not None or WORLD > 1) and not args.dry_run:
         raise UserError(Issue("cannot be combined with --nproc or torchrun: a reused model would have to "
                               "reach every process", field="--reuse"))
@@ -192,19 +201,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         distributed.start(requested_device(args, workflow))
     try:
-        return _run(args, registry, workflow, run_plan)
+        return _run(args, registry, workflow, run_plan, sink=sink)
     finally:
         if WORLD > 1:
             distributed.stop()
 
 
-def _run(args: argparse.Namespace, registry: Any, workflow: Any, run_plan: Any, trial: Any = None) -> int:
+def _run(args: argparse.Namespace, registry: Any, workflow: Any, run_plan: Any, trial: Any = None,
+         sink: Any = None) -> Any:
     """`trial`: a sweep's trial (nodeflow.sweep.trial): it prints the events (`sink`), marks the run
     record, sees every event on its way there (`tap`) and ends the run (`stop`); the workflow's reuse
-    index is left alone."""
+    index is left alone. `sink`: where the events go instead of the console. Returns the RunResult."""
     from nodeflow.console import Console, jsonl_sink
 
-    sink = trial.sink if trial else jsonl_sink() if args.events == "jsonl" else Console(sys.stdout, sys.stderr)
+    if trial is not None:
+        sink = trial.sink
+    elif sink is None:
+        sink = jsonl_sink() if args.events == "jsonl" else Console(sys.stdout, sys.stderr)
     describe: Any = None
     if RANK != 0:  # torchrun's other ranks: rank 0 prints and records
         sink = _quiet
@@ -229,8 +242,7 @@ def _run(args: argparse.Namespace, registry: Any, workflow: Any, run_plan: Any, 
     executor = Executor(registry, sink, device_override=args.device, stop=stop, dry_run=args.dry_run,
                         describe=describe, cache=cache, steps=steps)
     with _stop_on_signals(stop):
-        executor.run(workflow, run_plan)
-    return EXIT_OK
+        return executor.run(workflow, run_plan)
 
 
 def _check_outputs(workflow: Any, registry: Any, running: set[str]) -> None:
@@ -269,6 +281,8 @@ class _stop_on_signals:
             print(f"\nStopping after the current batch{again}...", file=sys.stderr, flush=True)
 
     def __enter__(self) -> None:
+        if threading.current_thread() is not threading.main_thread():  # only there can handlers be set
+            return
         for sig in (signal.SIGINT, signal.SIGTERM):
             self.previous[sig] = signal.signal(sig, self._handler)
 

@@ -45,9 +45,12 @@ def jsonl_sink(stream: TextIO = sys.stdout) -> Any:
 class Console:
     """Event sink printing the seed's console lines; a tqdm bar on a terminal."""
 
-    def __init__(self, out: TextIO = sys.stdout, bar_stream: TextIO | None = None):
+    def __init__(self, out: TextIO = sys.stdout, bar_stream: TextIO | None = None, bar: type[tqdm] | None = None):
+        """`bar`: a tqdm class that draws the bar even where `bar_stream` is no terminal (tqdm.auto's:
+        a widget in a notebook); without it the bar shows only on a terminal."""
         self.out = out
-        self.bar_stream = bar_stream if bar_stream is not None and bar_stream.isatty() else None
+        self.bar_class = bar or tqdm
+        self.bar_stream = bar_stream if bar_stream is not None and (bar or bar_stream.isatty()) else None
         self.bar: tqdm | None = None
         self.final_saved = False
 
@@ -81,8 +84,8 @@ class Console:
         if self.bar_stream is None:
             return
         if self.bar is None:
-            self.bar = tqdm(total=e["batches"], desc=f"Epoch {e['epoch']}/{e['epochs']}",
-                            file=self.bar_stream, leave=False, unit="batch")
+            self.bar = self.bar_class(total=e["batches"], desc=f"Epoch {e['epoch']}/{e['epochs']}",
+                                      file=self.bar_stream, leave=False, unit="batch")
         self.bar.n = e["batch"]
         self.bar.set_postfix(loss=f"{e['loss']:.4f}")
 

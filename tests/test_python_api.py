@@ -1,0 +1,128 @@
+"""Workflows from Python (nodeflow.load): params checked on assignment, a real run returning each
+node's outputs, Ctrl-C keeping a resumable checkpoint as `nodeflow run` does, and save()'s rules."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import nodeflow
+from nodeflow.core.errors import UserError
+from tests.conftest import ROOT, WORKFLOWS
+
+WINE = WORKFLOWS / "wine_mlp.json"
+
+
+def test_import_nodeflow_stays_light() -> None:
+    code = "import sys, nodeflow; nodeflow.load; print('torch' in sys.modules, 'nodeflow.api' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.stdout.split() == ["False", "True"], done.stderr  # the API loads; torch waits for a workflow
+
+
+def test_params_are_checked_on_assignment_with_the_set_errors() -> None:
+    wf = nodeflow.load(WINE)
+    trainer = wf["Trainer"]
+    trainer.config["checkpoint_dir"] = "checkpoints"
+    trainer.config["save_every_n_epochs"] = 5
+    trainer.config["num_epochs"] = 3  # the same param as epochs
+    assert (trainer.config.get("checkpoint_dir"), trainer.config.get("save_every_n_epochs")) == ("checkpoints", 5)
+    assert trainer.params["epochs"] == trainer.config["num_epochs"] == 3
+    assert wf.workflow.node_by_name("Trainer").params["epochs"] == 3
+    with pytest.raises(UserError) as caught:
+        trainer.params["epochs"] = 0
+    assert str(caught.value) == f"{WINE}: node 'Trainer' field 'epochs': must be at least 1 (got 0)"
+    with pytest.raises(UserError, match=r"node 'Trainer' field 'save_every_n_epochs': expected an integer"):
+        trainer.params["save_every_n_epochs"] = "often"
+    with pytest.raises(UserError, match=r"node 'Trainer' field 'epochz': unknown param \(this node has: epochs, "):
+        trainer.params["epochz"] = 3
+    with pytest.raises(UserError, match=r"no node named 'Trainr' \(nodes: Wine, Split, MLP, Trainer"):
+        wf["Trainr"]
+    assert trainer.params["epochs"] == 3  # refused values change nothing
+    del trainer.params["epochs"]
+    assert trainer.params["epochs"] == 10  # back to the declared default
+    assert len(str(caught.value).splitlines()) == 1
+
+
+def test_run_returns_each_nodes_outputs_with_a_progress_bar(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    wf = nodeflow.load(WINE)
+    wf["Trainer"].params.update(checkpoint_dir="runs/a", epochs=2, save_every_n_epochs=1)
+    seen: list[str] = []
+    result = wf.run(on_event=lambda e: seen.append(e["event"]))
+    out, err = capsys.readouterr()
+    assert "Epoch [2/2]" in out and "Run completed" in out  # the console lines `nodeflow run` prints
+    assert "Epoch 1/2" in err and "batch" in err  # tqdm's bar, though stderr is not a terminal here
+    model = result["Trainer"]["model"]
+    assert isinstance(model, torch.nn.Module) and len(result["Trainer"]["history"]["epoch_losses"]) == 2
+    assert 0.0 <= result.metrics["Evaluate"]["accuracy"] <= 1.0
+    names = [p.name for p in result.checkpoints["Trainer"]]
+    assert names == ["checkpoint_epoch_1.pt", "best_model.pt", "checkpoint_epoch_2.pt", "final_model.pt"] \
+        or sorted(names) == sorted(["checkpoint_epoch_1.pt", "best_model.pt", "checkpoint_epoch_2.pt",
+                                    "final_model.pt"])
+    final = torch.load(tmp_path / "runs" / "a" / "final_model.pt")
+    assert final["epoch"] == 2
+    assert all(torch.equal(v, final["model_state_dict"][k]) for k, v in model.state_dict().items())
+    assert seen[0] == "run_start" and seen[-1] == "run_end" and "checkpoint_saved" in seen
+    assert wf["Trainer"].params["resume"] == ""  # the run's own settings stay out of the flow
+
+
+def test_save_is_atomic_and_replaces_only_its_own_file(tmp_path: Path) -> None:
+    wf = nodeflow.load(WINE)
+    wf["Trainer"].params["epochs"] = 7
+    mine = tmp_path / "wine_short.json"
+    assert wf.save(mine) == mine
+    assert nodeflow.load(mine)["Trainer"].params["epochs"] == 7
+    wf["Trainer"].params["epochs"] = 8
+    wf.save(mine)  # its own file now: replaced, as the editor's Save does
+    assert json.loads(mine.read_text())["nodes"]["trainer"]["params"]["epochs"] == 8
+    theirs = tmp_path / "notes.json"
+    theirs.write_text("my notes\n")
+    with pytest.raises(UserError, match=r"notes.json: exists and is not this workflow's file; not replaced"):
+        wf.save(theirs)
+    assert theirs.read_text() == "my notes\n"
+    wf.save(theirs, overwrite=True)
+    assert nodeflow.load(theirs)["Trainer"].params["epochs"] == 8
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.json", "wine_short.json"]  # no temp files left
+
+
+INTERRUPTED = """
+import sys, torch, nodeflow
+wf = nodeflow.load(sys.argv[1])
+wf["Trainer"].params.update(checkpoint_dir="runs/a", epochs=100000, save_every_n_epochs=100000)
+try:
+    wf.run(progress=False)
+except KeyboardInterrupt as exc:
+    print("INTERRUPTED:", exc, flush=True)
+    epoch = torch.load("runs/a/checkpoint_interrupted.pt")["epoch"]
+    wf["Trainer"].params["epochs"] = epoch + 1
+    result = wf.run(resume="auto", progress=False)
+    print("RESUMED:", epoch, len(result["Trainer"]["history"]["epoch_losses"]), flush=True)
+"""
+
+
+def test_ctrl_c_keeps_a_resumable_checkpoint_and_raises_keyboard_interrupt(tmp_path: Path) -> None:
+    child = subprocess.Popen([sys.executable, "-c", INTERRUPTED, str(WINE)], cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"})
+    lines = []
+    for line in child.stdout:
+        lines.append(line)
+        if line.startswith("Epoch [2/"):  # training is under way: press Ctrl-C
+            child.send_signal(signal.SIGINT)
+            break
+    out, err = child.communicate(timeout=300)
+    out = "".join(lines) + out
+    assert child.returncode == 0, err
+    assert "Stopping after the current batch (press Ctrl-C again to force)" in err
+    assert "INTERRUPTED: run interrupted after the current batch; resumable checkpoint: " \
+           "runs/a/checkpoint_interrupted.pt (continue with run(resume='auto'))" in out
+    resumed = next(line for line in out.splitlines() if line.startswith("RESUMED:")).split()
+    assert int(resumed[1]) >= 2  # stopped in or after the second epoch
+    assert "↻ Resuming from" in out and f"Epoch [{int(resumed[1]) + 1}/{int(resumed[1]) + 1}]" in out
