@@ -9,7 +9,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from nodeflow.core import Registry, UserError, Workflow, load_workflow, save_workflow
 from nodeflow.core.workflow import dumps, parse_workflow
-from nodeflow.gui import editing
+from nodeflow.gui import editing, sweep_dialog
 from nodeflow.gui.convert import add_workflow, preflight, to_workflow
 from nodeflow.gui.graph import FlowGraph, spec_of
 from nodeflow.gui.palette import Palette
@@ -166,6 +166,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._act(run, "&Run", self.runs.run, "F5")
         self._act(run, "Run to &Here (the selected node and what it needs)", self.runs.run_to_selected, "Ctrl+F5")
         self._act(run, "&Stop", self.runs.stop, "Shift+F5")
+        self._act(run, "S&weep… (search params with Optuna)", lambda: sweep_dialog.open_sweep(self), "Ctrl+Shift+F5")
         self._recent_menu()
 
     def _act(self, menu: QtWidgets.QMenu, text: str, slot: object, shortcut: object = None) -> QtGui.QAction:

@@ -1,0 +1,171 @@
+"""The Run panel's Sweep tab: `nodeflow sweep … --events jsonl` in a child process (like a run:
+the editor never blocks and a crash there cannot take it down), its trials in a table as they end,
+the plots it writes when it finishes, and the best params applied to the graph as one undoable edit.
+Double-clicking a trial's row opens its run in the Runs tab.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from nodeflow.core.params import coerce
+from nodeflow.gui.graph import PARAM_PREFIX, spec_of
+from nodeflow.gui.runner import RunProcess, child_command, child_environment
+from nodeflow.gui.tables import record_table
+
+if TYPE_CHECKING:
+    from nodeflow.gui.window import MainWindow
+
+COLUMNS = ("trial", "state", "value", "params", "time")
+
+
+class SweepProcess(RunProcess):
+    """RunProcess's event reading, for `nodeflow sweep`."""
+
+    def start_sweep(self, args: list[str], cwd: Path) -> None:
+        program, argv = child_command(["sweep", *args, "--events", "jsonl"])
+        proc = QtCore.QProcess(self)
+        proc.setProcessEnvironment(child_environment())
+        proc.setWorkingDirectory(str(cwd))
+        proc.readyReadStandardOutput.connect(self._read_stdout)
+        proc.readyReadStandardError.connect(self._read_stderr)
+        proc.finished.connect(self._finished)
+        proc.errorOccurred.connect(self._error)
+        self.process, self._buffer, self._stopping = proc, b"", False
+        proc.start(program, argv)
+
+
+class SweepPanel(QtWidgets.QWidget):
+    @classmethod
+    def of(cls, window: MainWindow) -> SweepPanel:
+        """The window's Sweep tab, added to the Run panel the first time."""
+        tabs = window.runs.panel.tabs
+        panel = window.findChild(SweepPanel)
+        if panel is None:
+            panel = cls(window)
+            tabs.addTab(panel, "Sweep")
+        tabs.setCurrentWidget(panel)
+        return panel
+
+    def __init__(self, window: MainWindow):
+        super().__init__(window.runs.panel)
+        self.setObjectName("sweep_panel")
+        self.window_ = window
+        self.trials: list[dict[str, Any]] = []
+        self.best: dict[str, Any] | None = None
+        self.finished = False
+        self.process = SweepProcess(self)
+        self.process.event.connect(self._event)
+        self.process.output.connect(lambda text: self.status.setText(text))
+        self.process.ended.connect(self._ended)
+        self.status = QtWidgets.QLabel("", self)
+        self.status.setObjectName("sweep_status")
+        self.status.setWordWrap(True)
+        self.table = record_table("sweep_table", COLUMNS, self)
+        self.table.cellDoubleClicked.connect(lambda row, _: self.open_run(row))
+        self.table.setToolTip("Double-click a trial to open its run in the Runs tab")
+        self.apply = QtWidgets.QPushButton("Apply best params", self)
+        self.apply.setObjectName("sweep_apply")
+        self.apply.setEnabled(False)
+        self.apply.clicked.connect(self.apply_best)
+        self.stop = QtWidgets.QPushButton("Stop", self)
+        self.stop.setObjectName("sweep_stop")
+        self.stop.clicked.connect(lambda: self.process.stop())
+        self.plots = [QtWidgets.QLabel(self) for _ in range(2)]
+        for label, name in zip(self.plots, ("sweep_history", "sweep_parallel")):
+            label.setObjectName(name)
+            label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.status, 1)
+        row.addWidget(self.apply)
+        row.addWidget(self.stop)
+        pictures = QtWidgets.QHBoxLayout()
+        for label in self.plots:
+            pictures.addWidget(label, 1)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(pictures, 1)
+
+    def start(self, workflow: Path, params: list[str], trials: int, metric: str, pruner: str) -> None:
+        self.trials, self.best, self.finished = [], None, False
+        self.table.setRowCount(0)
+        self.apply.setEnabled(False)
+        for label in self.plots:
+            label.clear()
+        args = [str(workflow), *[x for p in params for x in ("--param", p)], "--trials", str(trials),
+                "--metric", metric, "--pruner", pruner]
+        self.status.setText(f"Sweep of {workflow.name} starting…")
+        self.process.start_sweep(args, self.window_.run_dir)
+
+    def _event(self, e: dict[str, Any]) -> None:
+        kind = e.get("event")
+        if kind == "sweep_start":
+            self.folder = Path(self.window_.run_dir) / e["dir"]
+            self.status.setText(f"Study '{e['study']}': {e['trials']} trials, {e['direction']} {e['metric']}")
+        elif kind == "trial_start":
+            self.status.setText(f"Trial {e['trial']} running…")
+        elif kind == "trial_end":
+            self.trials.append(e)
+            self._row(e)
+        elif kind == "sweep_end":
+            self.best = {"trial": e.get("best_trial"), "params": e.get("best_params") or {},
+                         "value": e.get("best_value")}
+            self.apply.setEnabled(e.get("best_trial") is not None)
+            self.status.setText(f"Best: trial {e.get('best_trial')}, {e.get('best_value')}")
+            self._pictures(e.get("files") or [])
+
+    def _row(self, e: dict[str, Any]) -> None:
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        value = e.get("value")
+        cells = (str(e["trial"]), e["state"], "" if value is None else f"{value:.4g}",
+                 ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in e["params"].items()),
+                 f"{e.get('seconds', 0):.1f} s")
+        for c, text in enumerate(cells):
+            item = QtWidgets.QTableWidgetItem(text)
+            item.setToolTip(e.get("error") or e.get("last_checkpoint") or "")
+            self.table.setItem(row, c, item)
+        self.table.resizeColumnsToContents()
+
+    def _pictures(self, files: list[str]) -> None:
+        pngs = [Path(self.window_.run_dir) / f for f in files if f.endswith(".png")]
+        for label, path in zip(self.plots, pngs):
+            pixmap = QtGui.QPixmap(str(path))
+            label.setPixmap(pixmap.scaledToHeight(260, QtCore.Qt.TransformationMode.SmoothTransformation))
+            label.setToolTip(str(path))
+
+    def _ended(self, code: int, text: str) -> None:
+        self.finished = True
+        if code != 0:
+            self.status.setText(f"{self.status.text()}  ({text.replace('run', 'sweep')})")
+
+    def open_run(self, row: int) -> None:
+        """The trial's run, selected in the Runs tab (every run listed, so a trial's is there)."""
+        run_id = self.trials[row].get("run_id") if row < len(self.trials) else None
+        runs = self.window_.runs.panel.runs
+        runs.all_runs.setChecked(True)
+        self.window_.runs.panel.tabs.setCurrentWidget(runs)
+        runs.refresh()
+        for r, record in enumerate(runs.runs):
+            if record["id"] == run_id:
+                runs.table.selectRow(r)
+                return
+
+    def apply_best(self) -> None:
+        """The best trial's params set on the graph's nodes: one step on the undo stack."""
+        if not self.best:
+            return
+        graph = self.window_.graph
+        nodes = {n.name(): n for n in graph.all_nodes()}
+        graph.undo_stack().beginMacro(f"Apply sweep trial {self.best['trial']}")
+        for name, value in self.best["params"].items():
+            node_name, _, field = name.rpartition(".")
+            node = nodes.get(node_name)
+            spec = spec_of(node) if node is not None else None
+            param = spec.param(field) if spec else None
+            if param is not None:
+                node.set_property(PARAM_PREFIX + field, coerce(param, value, from_text=isinstance(value, str)))
+        graph.undo_stack().endMacro()
