@@ -83,3 +83,18 @@ def save(family: Family, folder: Path) -> Path:
                                     config={"model": model.nodeflow_config, "data": data})
     assert found is not None
     return manager.path_of(found)
+
+
+def save_python(code: str, folder: Path, task: str = "classification") -> Path:
+    """A PythonModel checkpoint: `code` defines Net in my_model.py beside it, built for 4 features, 3 outputs."""
+    from nodes.python_model import build
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "my_model.py").write_text(code)
+    shape = {"input_shape": [4], "output_size": 3}
+    model = build({"target": "my_model.py:Net", "kwargs": "{}", "seed": 0}, folder, shape)
+    manager = CheckpointManager(CheckpointConfig(checkpoint_dir=folder), "python")
+    found = manager.save_checkpoint(model, epoch=1, metrics={"val_loss": 1.0},
+                                    config={"model": model.nodeflow_config, "data": {"task": task, **shape}})
+    assert found is not None
+    return manager.path_of(found)
