@@ -33,7 +33,8 @@ def test_a_pruned_trial_stops_at_an_epoch_end_and_keeps_its_last_checkpoint(
     assert last.is_file() and "interrupt" in last.name
     import torch
 
-    assert torch.load(last, weights_only=True)["epoch"] == 1  # stopped at the epoch's end, no batch more
+    state = torch.load(last, weights_only=True)
+    assert (state["epoch"], state["batch_in_epoch"]) == (1, 0)  # stopped at the epoch's end, no batch more
     assert "trial 1: Trainer.lr=1e-07 -> pruned after epoch 1 of 3" in out and str(last) in out
     record = next(r for r in load_runs() if r["id"] == slow.user_attrs["run_id"])
     assert record["status"] == "pruned" and record["sweep"] == {"study": "wine", "trial": 1,
