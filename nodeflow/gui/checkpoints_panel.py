@@ -17,6 +17,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from nodeflow.core.ckpt_table import cells, read_entries, rows, summary_line, verify_file
 from nodeflow.core.errors import UserError
+from nodeflow.gui.export_dialog import ExportDialog
 from nodeflow.gui.library_view import LibraryView
 from nodeflow.gui.runner import run_tool
 from nodeflow.gui.tables import record_table
@@ -42,10 +43,11 @@ class CheckpointsPanel(QtWidgets.QWidget):
         self._timer = QtCore.QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.refresh)
+        self._export: ExportDialog | None = None
         self._checked: dict[Path, tuple[Any, str | None]] = {}  # path -> ((size, mtime, checksum), full check)
         self.folder_label = QtWidgets.QLabel("Select a Trainer to see its checkpoints.", self)
         self.folder_label.setObjectName("checkpoint_folder")
-        self.summary_label = QtWidgets.QLabel("", self)  # seed 002's summary: count, MB, best, latest, times
+        self.summary_label = QtWidgets.QLabel("", self)  # the folder's summary: count, MB, best, latest, times
         self.summary_label.setObjectName("checkpoint_summary")
         self.table = record_table("checkpoint_table", (), self)  # columns: those of `nodeflow ckpt list`
         heading = QtWidgets.QHBoxLayout()  # one line: the folder, then its summary
@@ -180,14 +182,15 @@ class CheckpointsPanel(QtWidgets.QWidget):
             self._tool(["ckpt", "compare", *map(str, chosen)])
 
     def export(self) -> None:
+        """The Export dialog (ONNX, TorchScript, a copy, safetensors); its result also goes to the console."""
         chosen = self._need()
         if not chosen:
             return
-        dest, kind = QtWidgets.QFileDialog.getSaveFileName(self, "Export checkpoint", chosen[0].name,
-                                                           "PyTorch (*.pt);;safetensors, weights only (*.safetensors)")
-        if dest:
-            fmt = "safetensors" if dest.endswith(".safetensors") or "safetensors" in kind else "torch"
-            self._tool(["ckpt", "export", str(chosen[0]), dest, "--format", fmt, "--force"])  # the dialog asked
+        if self._export is not None and self._export.run_button.isEnabled():
+            self._export.deleteLater()  # an earlier dialog with no export running
+        self._export = ExportDialog(chosen[0], self.run_dir, self)
+        self._export.exported.connect(lambda code, text: self._print(code, text, ""))
+        self._export.open()
 
     def delete(self) -> None:
         chosen = self._need()

@@ -1,4 +1,5 @@
-"""The Library view of the Checkpoints panel: every checkpoint under a root folder (seed 000).
+"""The Library view of the Checkpoints panel: every checkpoint under a root folder, whoever
+wrote it (NodeFlow runs, the CheckpointManager API, other tools' .pt and .pth files).
 
 The table is `nodeflow ckpt scan ROOT --json`, run in a child process, so the editor never
 reads a pickle itself. A file-system watcher on every folder the scan looked in rescans
