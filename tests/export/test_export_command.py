@@ -4,6 +4,8 @@ does not match torch refused with exit 1 and nothing written."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,7 @@ from sklearn.datasets import load_digits
 from nodeflow.core.errors import CheckpointError
 from nodeflow.training.checkpoint import restore_model
 from nodeflow.training.deploy import VerificationFailed, export_model
-from tests.conftest import WORKFLOWS, run_cli
+from tests.conftest import ROOT, WORKFLOWS, run_cli
 from tests.export.families import save_python
 
 NET = """import torch
@@ -100,3 +102,10 @@ def test_a_model_that_cannot_be_split_for_export_says_why_in_one_line(tmp_path: 
         export_model(checkpoint, tmp_path / "net.onnx", "onnx", trust=True)
     assert "\n" not in str(caught.value) and "only the built-in CLIP splits" in str(caught.value)
     assert not (tmp_path / "net.onnx").exists()
+
+
+def test_onnx_libraries_load_only_when_an_onnx_export_runs() -> None:
+    code = ("import sys, nodeflow.cli, nodeflow.ckpt_commands, nodeflow.training.deploy, nodeflow.training.export\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('onnx', 'onnxruntime', 'onnxscript')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
