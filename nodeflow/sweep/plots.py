@@ -45,7 +45,8 @@ def history_png(rows: list[dict[str, Any]], metric: str, direction: str) -> byte
         xs.append(r["trial"])
         ys.append(best)
     if xs:
-        ax.step(xs, ys, where="post", color="tab:red", label="best so far")
+        last = max(r["trial"] for r in rows)  # the line runs on to the last trial, pruned or not
+        ax.step(xs + [last], ys + [ys[-1]], where="post", color="tab:red", label="best so far")
     ax.set(xlabel="Trial", ylabel=metric, title="Optimisation history")
     ax.grid(True, alpha=0.3)
     if done or pruned:
