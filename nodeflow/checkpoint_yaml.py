@@ -1,15 +1,15 @@
-"""Seed 003's `checkpoint:` YAML block (`nodeflow run WORKFLOW --checkpoint-config FILE`), mapped
+"""The experiments layout's `checkpoint:` YAML block (`nodeflow run WORKFLOW --checkpoint-config FILE`), mapped
 onto every Trainer's params. Read with yaml.safe_load: object tags (`!!python/...`) are refused.
 
     checkpoint:
-      enabled: true              # false (the seed's default): no saving
+      enabled: true              # false (the block's default): no saving
       dir: "./experiments"       # checkpoint_dir, with the experiments layout
       experiment_name: ""        # empty: {model}_{dataset}_{timestamp}
       save_frequency: 10         # save_every_n_epochs
       save_best: true            # best.pt
       resume: ""                 # e.g. ./experiments/NAME/checkpoints/latest.pt
 
-Keys left out take the seed's defaults. Other top-level sections (a run's own config.yaml
+Keys left out take the block's defaults (DEFAULTS). Other top-level sections (a run's own config.yaml
 has model, trainer, data) are ignored.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ TYPES = {"enabled": "bool", "dir": "str", "experiment_name": "name", "save_frequ
 
 
 def read_block(path: Path) -> dict[str, Any]:
-    """The `checkpoint:` block with the seed's defaults filled in; one-line errors with file, line and key."""
+    """The `checkpoint:` block with its defaults filled in; one-line errors with file, line and key."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -1,9 +1,10 @@
-"""The checkpoint library: every checkpoint under a root folder, whoever wrote it (seed 000's
-`checkpoints/` directory). Standard library only; nothing is unpickled (nodeflow.core.peek).
+"""The checkpoint library: every checkpoint under a root folder, whoever wrote it (a
+`checkpoints/` folder shared by several apps). Standard library only; nothing is unpickled
+(nodeflow.core.peek).
 
 Found: NodeFlow's folders (any layout; checked against their manifest), loose .pt/.pth
-files, bare state_dicts, seed 000's `custom_models/<name>/config.json + weights.pth` and
-`experiments/<name>/model.pth + training_log.txt`, and other trainers' dicts with
+files, bare state_dicts, the custom-models tree (`custom_models/<name>/config.json + weights.pth`,
+`experiments/<name>/model.pth + training_log.txt`), and other trainers' dicts with
 `model_state_dict`. `nodeflow ckpt scan ROOT` and the editor's Library view show this table.
 """
 from __future__ import annotations
@@ -108,7 +109,7 @@ def _epoch_in(name: str) -> int | None:
 
 
 def _config_type(path: Path) -> str:
-    """The model type a seed 000 config.json names (ours: {"model": {"type": ...}} or {"type": ...})."""
+    """The model type a custom-models tree's config.json names (ours: {"model": {"type": ...}} or {"type": ...})."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
