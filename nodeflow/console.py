@@ -1,4 +1,5 @@
-"""Renders run events for people (seed-style console lines, progress bar) or programs (JSON lines)."""
+"""Renders run events for people (the "Epoch [1/20], Loss: …" and "✓ Saved …" lines, a progress bar) or
+programs (JSON lines)."""
 from __future__ import annotations
 
 import json
@@ -43,7 +44,7 @@ def jsonl_sink(stream: TextIO = sys.stdout) -> Any:
 
 
 class Console:
-    """Event sink printing the seed's console lines; a tqdm bar on a terminal."""
+    """Event sink printing the console lines (epochs, checkpoints saved, results); a tqdm bar on a terminal."""
 
     def __init__(self, out: TextIO = sys.stdout, bar_stream: TextIO | None = None, bar: type[tqdm] | None = None):
         """`bar`: a tqdm class that draws the bar even where `bar_stream` is no terminal (tqdm.auto's:

@@ -40,7 +40,7 @@ def metrics_line(node: str, m: dict[str, Any]) -> str:
 
 
 def checkpoint_line(e: dict[str, Any]) -> str:
-    """The seed's lines for a checkpoint_saved event."""
+    """The console lines for a checkpoint_saved event ("  ✓ Saved checkpoint: checkpoint_epoch_5.pt")."""
     name = Path(e["path"]).name
     if e["kind"] == "periodic":
         return f"  ✓ Saved checkpoint: {name}"
