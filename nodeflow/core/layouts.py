@@ -23,7 +23,8 @@ from nodeflow.core.outputs import MANIFEST, FolderState, continues_run, folder_s
 LAYOUTS = ("nodeflow", "experiments")
 EXTENSIONS = (".pt", ".pth")
 CHECKPOINTS = "checkpoints"  # the experiments layout's checkpoint folder inside a run folder
-HISTORY = ("workflow.json", "config.json", "hyperparameters.json", "training_log.txt", "history", "tensorboard")
+HISTORY = ("workflow.json", "config.json", "hyperparameters.json", "training_log.txt", "history", "metrics",
+           "tensorboard")
 CONFIG_YAML = "config.yaml"
 
 

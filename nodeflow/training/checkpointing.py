@@ -135,8 +135,9 @@ def payload(loop: TrainingLoop, config: Mapping[str, Any]) -> dict[str, Any]:
     state = loop.state
     mid_epoch = state.batch_in_epoch > 0
     loss_sum, correct = loop.loss_sum.detach().clone(), loop.correct.detach().clone()
+    extras = {name: total.detach().clone() for name, total in loop.extra_sums.items()}
     if mid_epoch:  # the epoch's running sums over every rank (a collective: all ranks build the payload)
-        distributed.all_sum(loss_sum, correct)
+        distributed.all_sum(loss_sum, correct, *extras.values())
     rng = capture_rng(loop.loader_generator)
     if mid_epoch:  # resume replays this epoch's data order, then skips the batches done
         rng["loader"] = loop.epoch_start_loader_state
@@ -154,6 +155,7 @@ def payload(loop: TrainingLoop, config: Mapping[str, Any]) -> dict[str, Any]:
         "batch_in_epoch": state.batch_in_epoch,
         "epoch_loss_sum": loss_sum.cpu() if mid_epoch else None,
         "epoch_correct": correct.cpu() if mid_epoch else None,
+        "epoch_extra_sums": {name: total.cpu() for name, total in extras.items()} if mid_epoch else None,
         "world_size": loop.world,
         "rng_ranks": rng_ranks,
         "metrics": dict(state.metrics),

@@ -1,11 +1,16 @@
-"""History files in checkpoint_dir, written from the Trainer's own events.
+"""History files in the run folder, written from the Trainer's own events.
 
-- `history/epoch_N.json`: the epoch's metrics in seed 001's shape
-  (`{"epoch", "step", "config", "metrics": {"train": {...}, "val": {...}}}`);
+- `metrics/{model}/{model}_epoch_N.json`: the per-model metrics layout, one folder per model
+  family holding only these files (`gpt2`, `vit`, `clip`, `bert`, `modern_transformer`; the
+  node type for the others: `cnn`, `resnet`, …). Each is
+  `{"epoch", "step", "config", "metrics": {"train": {...}, "val": {...}}}` with `config` the
+  model's architecture (its params, sizes and type: enough to rebuild it) and the training
+  settings (`num_epochs`, `batch_size`, `learning_rate`, …);
+- `history/epoch_N.json`: the same metrics with `config` holding the Trainer's params;
 - `training_log.txt`: the console lines, with a timestamp;
 - `workflow.json` and `config.json`: the workflow as run and the resolved config;
-- the files the Trainer adds: `hyperparameters.json` (its params, seed 000) and, in the
-  experiments layout, `config.yaml` (seed 003);
+- the files the Trainer adds: `hyperparameters.json` (its params) and, in the experiments
+  layout, `config.yaml`;
 - `tensorboard/`: TensorBoard event files with every epoch metric, when tensorboard is installed.
 """
 from __future__ import annotations
@@ -23,19 +28,42 @@ from nodeflow.core.text import checkpoint_line, epoch_line
 Emit = Callable[..., None]
 
 
-SEED_NAMES = {"token_accuracy": "accuracy", "per_class_accuracy": None, "confusion_matrix": None, "samples": None}
+FAMILIES = {"model.gpt": "gpt2", "model.vit": "vit", "model.clip": "clip", "model.bert": "bert",
+            "model.modern_transformer": "modern_transformer"}  # the per-model metrics layout's folder names
+METRICS = "metrics"
+TRAINING = {"batch_size": "batch_size", "learning_rate": "lr", "optimizer": "optimizer",  # name in config: Trainer param
+            "weight_decay": "weight_decay", "scheduler": "scheduler", "grad_accum_steps": "grad_accum_steps",
+            "amp": "amp"}
+METRIC_NAMES = {"token_accuracy": "accuracy", "per_class_accuracy": None, "confusion_matrix": None, "samples": None}
 
 
-def seed_shape(epoch: int, step: int, config: Mapping[str, Any], metrics: Mapping[str, float],
-               report: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """One epoch in seed 001's schema: `metrics.train` / `metrics.val` with loss, accuracy, time and
-    the task's values (perplexity for language models; `retrieval` with R@k for CLIP; per-class
-    Dice and IoU for segmentation), `class_accuracies`, `learning_rate`, `generation_samples`."""
+def family_name(model: Mapping[str, Any] | None) -> str:
+    """The model's folder and file prefix in the per-model metrics layout."""
+    kind = str((model or {}).get("type") or "model")
+    return FAMILIES.get(kind, kind.split(".")[-1].lower())
+
+
+def metric_config(snapshot: Mapping[str, Any], epochs: int) -> dict[str, Any]:
+    """`config` of a per-model metrics file: the model's type, params and sizes (what its node's
+    `rebuild` takes), then the training settings under the layout's names."""
+    model = snapshot.get("model") or {}
+    trainer = snapshot.get("trainer") or {}
+    sizes = {k: v for k, v in model.items() if k not in ("type", "version", "params")}
+    config = {"model_type": model.get("type", ""), **dict(model.get("params") or {}), **sizes, "num_epochs": epochs}
+    return config | {name: trainer.get(key) for name, key in TRAINING.items()}
+
+
+def epoch_doc(epoch: int, step: int, config: Mapping[str, Any], metrics: Mapping[str, float],
+              report: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One epoch in the per-model metrics schema: `metrics.train` / `metrics.val` with loss,
+    accuracy, time and the task's values (perplexity for language models; `retrieval` with R@k
+    for CLIP; per-class Dice and IoU for segmentation), `class_accuracies`, `learning_rate`,
+    `generation_samples`."""
     report = report or {}
     train = {k[6:]: v for k, v in metrics.items() if k.startswith("train_")}
     val: dict[str, Any] = {}
     for key, value in (report.get("val") or {k[4:]: v for k, v in metrics.items() if k.startswith("val_")}).items():
-        name = SEED_NAMES.get(key, key)
+        name = METRIC_NAMES.get(key, key)
         if name and not key.startswith(("i2t_r", "t2i_r")):
             val[name] = value
     if "perplexity" in val:
@@ -70,6 +98,8 @@ class HistoryFiles:
         self.config = dict(config)
         self.workflow_text = workflow_text
         self.tensorboard: Any = None
+        self.family = family_name(self.config.get("model"))
+        self.metric_config: dict[str, Any] = {}
 
     def __call__(self, event: str, **fields: Any) -> None:
         self.forward(event, **fields)
@@ -91,15 +121,20 @@ class HistoryFiles:
         for name, text in self.files.items():
             atomic_write_text(self.folder / name, text)
         self.tensorboard = _tensorboard_writer(self.folder / "tensorboard")
+        self.metric_config = metric_config(self.config, fields["epochs"])
         self._log(f"Training on {fields['device']}: {fields['train_size']} samples, "
                   f"{fields['val_size']} validation, {fields['epochs']} epochs, best by {fields['monitor']}")
 
     def _epoch(self, fields: Mapping[str, Any]) -> None:
         epoch, metrics = fields["epoch"], fields["metrics"]
         folder = self.folder / "history"
-        doc = seed_shape(epoch, fields["step"], self.config.get("trainer", {}), metrics, fields.get("report"))
+        doc = epoch_doc(epoch, fields["step"], self.config.get("trainer", {}), metrics, fields.get("report"))
         text = json.dumps(doc, indent=2) + "\n"
         in_folder(folder, lambda: atomic_write_text(folder / f"epoch_{epoch}.json", text))
+        family = self.folder / METRICS / self.family
+        doc = epoch_doc(epoch, fields["step"], self.metric_config, metrics, fields.get("report"))
+        text = json.dumps(doc, indent=2) + "\n"
+        in_folder(family, lambda: atomic_write_text(family / f"{self.family}_epoch_{epoch}.json", text))
         self._log(epoch_line(dict(fields)))
         if self.tensorboard is not None:
             self._tensorboard(epoch, metrics)

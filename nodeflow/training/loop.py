@@ -24,7 +24,7 @@ from nodeflow.training.batches import LazyBatches, auto_workers, mix
 from nodeflow.training.device import resolve_device
 from nodeflow.training.factory import PER_BATCH, make_loss, make_optimizer, make_scheduler
 from nodeflow.training.metrics import evaluate, forward
-from nodeflow.training.tasks import correct_count
+from nodeflow.training.tasks import correct_count, extra_counts, train_extras
 from nodeflow.training.resume import restore_loop
 from nodeflow.training.rng import seed_everything
 
@@ -177,6 +177,9 @@ class TrainingLoop:
         # correct predictions (classes) or the sum of per-sample token accuracies (language models)
         self.correct = torch.zeros((), device=self.device, dtype=torch.float32 if train.task == LANGUAGE_MODELLING
                                    else torch.int64)
+        # counts for train_extras (top-5 hits, CLIP's in-batch retrieval hits), summed like `correct`
+        self.extra_sums = {name: torch.zeros((), device=self.device, dtype=torch.int64)
+                           for name in train_extras(train.task, len(train.class_names))}
         self._resumed = False
 
     def restore(self, checkpoint: Mapping[str, Any]) -> None:
@@ -220,6 +223,8 @@ class TrainingLoop:
             self.epoch_start_loader_state = self.loader_generator.get_state()
             self.loss_sum.zero_()
             self.correct.zero_()
+            for total in self.extra_sums.values():
+                total.zero_()
         else:
             self.loader_generator.set_state(self.epoch_start_loader_state)
         order = torch.randperm(n, generator=self.loader_generator)
@@ -229,7 +234,7 @@ class TrainingLoop:
         if cfg.max_iters:  # the last epoch of an iteration budget stops early
             batches = min(batches, cfg.max_iters * self.accum - (self.state.step - first))
             bounds = bounds[:batches + 1]
-        loss_sum, correct, accum, world = self.loss_sum, self.correct, self.accum, self.world
+        loss_sum, correct, accum, world, extras = self.loss_sum, self.correct, self.accum, self.world, self.extra_sums
         for batch, (xb, yb) in enumerate(self._batches(order, bounds, first), start=first):
             # DDP averages the ranks' gradients; weighting each rank's mean loss by its share of the
             # global batch makes that average the gradient of the global batch's mean, uneven last batch too
@@ -269,6 +274,9 @@ class TrainingLoop:
             loss_sum.add_(loss.detach(), alpha=yb.shape[0])
             if self.task.train_accuracy:
                 correct.add_(correct_count(self.train_data.task, out, yb))
+            if extras:
+                for name, hits in extra_counts(self.train_data.task, out, yb).items():
+                    extras[name].add_(hits)
             self.state.step += 1
             self.state.batch_in_epoch = batch + 1
             self._call("on_batch_end", batch + 1, batches, loss)
@@ -276,11 +284,13 @@ class TrainingLoop:
             if stepping and (self.should_stop() if world == 1 else distributed.any_rank(self.should_stop(),
                                                                                           self.device)):
                 raise RunInterrupted()
-        distributed.all_sum(loss_sum, correct)
+        distributed.all_sum(loss_sum, correct, *extras.values())
         seen = bounds[-1]  # samples this epoch trained on (all n, unless an iteration budget ended it)
         metrics = {"train_loss": float(loss_sum) / seen}
         if self.task.train_accuracy:
             metrics["train_accuracy"] = float(correct) / seen
+        for name, hits in extras.items():
+            metrics[f"train_{name}"] = float(hits) / seen
         return metrics
 
     def _forward(self, xb: Any, yb: Any) -> Any:

@@ -103,3 +103,6 @@ def restore_loop(loop: TrainingLoop, ckpt: Mapping[str, Any]) -> None:
     if state.batch_in_epoch and loop.rank == 0:  # the saved sums are over all ranks: counted once
         loop.loss_sum.copy_(torch.as_tensor(ckpt["epoch_loss_sum"]))
         loop.correct.copy_(torch.as_tensor(ckpt["epoch_correct"]))
+        for name, total in (ckpt.get("epoch_extra_sums") or {}).items():
+            if name in loop.extra_sums:
+                loop.extra_sums[name].copy_(torch.as_tensor(total))

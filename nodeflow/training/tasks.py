@@ -73,6 +73,24 @@ def correct_count(task: str, out: Any, y: torch.Tensor) -> torch.Tensor | None:
     return None
 
 
+def train_extras(task: str, classes: int) -> tuple[str, ...]:
+    """Training metrics counted beside accuracy: top-5 accuracy with more than 5 classes (as validation
+    reports it), image-to-text and text-to-image accuracy within each batch for contrastive data."""
+    if task in (CLASSIFICATION, SEQUENCE_CLASSIFICATION) and classes > 5:
+        return ("top5_accuracy",)
+    return ("i2t_accuracy", "t2i_accuracy") if task == CONTRASTIVE else ()
+
+
+def extra_counts(task: str, out: Any, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Hits in a training batch for each of `train_extras` (device tensors, no sync)."""
+    if task == CONTRASTIVE:
+        logits = clip_logits(tuple(o.detach() for o in out))
+        truth = torch.arange(len(logits), device=logits.device)
+        return {"i2t_accuracy": (logits.argmax(dim=1) == truth).sum(),
+                "t2i_accuracy": (logits.argmax(dim=0) == truth).sum()}
+    return {"top5_accuracy": (out.detach().topk(5, dim=1).indices == y[:, None]).any(dim=1).sum()}
+
+
 class Scores:
     """Accumulates a task's metrics over batches; `result()` gives plain Python values."""
 
