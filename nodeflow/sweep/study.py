@@ -117,8 +117,12 @@ def retried(trials: list[Any]) -> set[int]:
 
 
 def taken(study: Any) -> int:
-    """Trials finished, failed on their own, or running now: what counts towards --trials."""
-    trials = study.get_trials(deepcopy=False)
+    """Trials finished, failed on their own, or running now: what counts towards --trials.
+
+    Read from the database itself: Optuna's in-process cache can miss a trial another process
+    started while this one finished a later-numbered trial (seen with --jobs 2)."""
+    storage = getattr(study._storage, "_backend", study._storage)
+    trials = storage.get_all_trials(study._study_id, deepcopy=False)
     again = retried(trials)
     return sum(1 for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
                or (t.state == TrialState.FAIL and t.number not in again))
