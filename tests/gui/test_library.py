@@ -10,7 +10,7 @@ from nodeflow.gui.graph import params_of
 from nodeflow.gui.library_view import LibraryView
 from tests.conftest import WORKFLOWS, run_cli
 from tests.gui.conftest import click, node, small_workflow
-from tests.training.test_library import seed_000_tree
+from tests.training.test_library import custom_models_tree
 
 WAIT_MS = 60000
 
@@ -30,11 +30,11 @@ def row_of(library: Any, file: str) -> dict[str, str]:
     return {h: library.table.item(row, c).text() for c, h in enumerate(headers)}
 
 
-def test_library_shows_a_hand_written_seed_000_tree_and_new_files_without_restart(tmp_path: Path, make_window: Any,
+def test_library_shows_a_hand_written_custom_models_tree_and_new_files_without_restart(tmp_path: Path, make_window: Any,
                                                                                    qtbot: Any) -> None:
     root = tmp_path / "checkpoints"  # the default root: ./checkpoints of the folder the editor runs in
     root.mkdir()
-    weights = seed_000_tree(root)
+    weights = custom_models_tree(root)
     window = make_window(WORKFLOWS / "wine_mlp.json")
     library = open_library(window, qtbot, 7)
     assert row_of(library, "custom_models/wine_net/weights.pth")["kind"] == "custom model"
@@ -60,7 +60,7 @@ def test_use_for_inference_loads_a_bare_state_dict_into_the_selected_model(tmp_p
                                                                           qtbot: Any) -> None:
     root = tmp_path / "checkpoints"
     root.mkdir()
-    seed_000_tree(root)
+    custom_models_tree(root)
     window = make_window(WORKFLOWS / "wine_mlp.json")
     library = open_library(window, qtbot, 7)
     mlp = node(window, "MLP")

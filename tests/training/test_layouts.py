@@ -1,4 +1,4 @@
-"""Seed 003's experiments layout, seed 000's .pth names, and `--checkpoint-config` YAML."""
+"""The experiments layout, the .pth names, and `--checkpoint-config` YAML."""
 from __future__ import annotations
 
 import json
@@ -19,7 +19,7 @@ def experiment(tmp_path: Path) -> Path:
     return run
 
 
-def test_experiments_layout_writes_seed_003s_tree_and_keys(tmp_path: Path) -> None:
+def test_experiments_layout_writes_its_tree_and_keys(tmp_path: Path) -> None:
     done = run_cli("run", WORKFLOW, *SMALL, "--set", "Trainer.layout=experiments", "--set",
                    "Trainer.checkpoint_dir=experiments", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -33,7 +33,7 @@ def test_experiments_layout_writes_seed_003s_tree_and_keys(tmp_path: Path) -> No
     assert config["checkpoint"] == {"enabled": True, "dir": "experiments", "experiment_name": run.name,
                                     "save_frequency": 2, "save_best": True, "resume": ""}
     assert config["model"]["type"] == "model.mlp"
-    latest = torch.load(run / "checkpoints" / "latest.pt")  # a plain torch.load, as seed 003 shows
+    latest = torch.load(run / "checkpoints" / "latest.pt")  # a plain torch.load, as the layout's users load it
     for key in ("model_state_dict", "optimizer_state_dict", "scheduler_state_dict", "scaler_state_dict", "epoch",
                 "best_acc", "config"):
         assert key in latest, key
@@ -46,7 +46,7 @@ def test_experiments_layout_writes_seed_003s_tree_and_keys(tmp_path: Path) -> No
     assert listing.returncode == 0 and "4 of 4 checkpoint(s) verified" in listing.stdout
 
 
-def test_seed_003_resume_line_continues_the_experiment_exactly(tmp_path: Path) -> None:
+def test_the_yaml_resume_line_continues_the_experiment_exactly(tmp_path: Path) -> None:
     yaml_file = tmp_path / "ckpt.yaml"
     yaml_file.write_text('checkpoint:\n  enabled: true\n  dir: "./experiments"\n  save_frequency: 2\n')
     first = run_cli("run", WORKFLOW, "--checkpoint-config", str(yaml_file), "--set", "Trainer.epochs=2",
@@ -88,7 +88,7 @@ def test_a_named_experiment_is_never_run_over(tmp_path: Path) -> None:
     assert (old / "config.yaml").is_file()
 
 
-def test_pth_extension_gives_seed_000s_names(tmp_path: Path) -> None:
+def test_pth_extension_gives_the_pth_names(tmp_path: Path) -> None:
     done = run_cli("run", WORKFLOW, *SMALL, "--set", "Trainer.extension=.pth", "--set", "Trainer.checkpoint_dir=ck",
                    cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -1,4 +1,4 @@
-"""The checkpoint library (seed 000): `ckpt scan` finds every checkpoint under a root, whoever
+"""The checkpoint library: `ckpt scan` finds every checkpoint under a root, whoever
 wrote it, without unpickling anything; bare .pth files load for inference."""
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ class Evil:
         return os.system, (f"touch {self.target}",)
 
 
-def seed_000_tree(root: Path) -> dict[str, torch.Tensor]:
-    """Seed 000's checkpoints/ directory, written by hand as another tool would; returns the weights."""
+def custom_models_tree(root: Path) -> dict[str, torch.Tensor]:
+    """A checkpoints/ folder with a custom-models tree, written by hand as another tool would; returns the weights."""
     torch.manual_seed(1)
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(13, 32), torch.nn.ReLU(), torch.nn.Dropout(0.0),
                               torch.nn.Linear(32, 3))  # the layout of NodeFlow's MLP with hidden=[32]
@@ -50,10 +50,10 @@ def scan_json(root: Path, cwd: Path) -> tuple[dict[str, dict], list[str]]:
     return {r["file"]: r for r in lines[:-1]}, lines[-1]["folders"]
 
 
-def test_scan_finds_seed_000s_tree_and_nodeflow_runs_without_unpickling(tmp_path: Path) -> None:
+def test_scan_finds_a_custom_models_tree_and_nodeflow_runs_without_unpickling(tmp_path: Path) -> None:
     root = tmp_path / "checkpoints"
     root.mkdir()
-    seed_000_tree(root)
+    custom_models_tree(root)
     run = run_cli("run", str(WORKFLOWS / "wine_mlp.json"), "--set", "Trainer.epochs=2", "--set",
                   "Trainer.save_every_n_epochs=1", "--set", "Trainer.layout=experiments", "--set",
                   "Trainer.checkpoint_dir=checkpoints/experiments", "--set", "Trainer.experiment_name=ours",
@@ -117,7 +117,7 @@ def inference_workflow(tmp_path: Path, checkpoint: Path, hidden: list[int] | Non
 def test_bare_pth_files_load_for_inference(tmp_path: Path) -> None:
     root = tmp_path / "checkpoints"
     root.mkdir()
-    seed_000_tree(root)
+    custom_models_tree(root)
     by_config = run_cli("run", str(inference_workflow(tmp_path, root / "custom_models/wine_net/weights.pth", None)),
                         cwd=tmp_path)  # config.json beside it names the model type
     assert by_config.returncode == 0, by_config.stderr

@@ -28,7 +28,7 @@ TINY = {  # examples too big for CI at their full size: the same graph, smaller
     "phantom_unet": ["Phantoms.samples=24", "UNet.channels=8,16"],
     "resnet20": ["Shapes.samples=200"],
 }
-HISTORY = {  # seed 001's per-epoch keys each family adds to metrics.train / metrics.val / the top level
+HISTORY = {  # the per-model metrics keys each family adds to metrics.train / metrics.val / the top level
     "shakespeare_gpt": ({"loss", "perplexity", "accuracy", "time"}, {"loss", "perplexity", "accuracy", "time"},
                         {"generation_samples", "learning_rate"}),
     "stories_modern": ({"perplexity", "accuracy"}, {"perplexity", "accuracy"}, {"generation_samples"}),
@@ -68,7 +68,7 @@ def test_example_runs_headless_and_writes_loadable_checkpoints(path: Path, tmp_p
             assert set(epoch["metrics"]["retrieval"]) == {f"{w}_R@{k}" for w in ("I2T", "T2I") for k in (1, 5, 10)}
 
 
-def test_shapes_resnet_uses_seed_003s_experiment_layout(tmp_path: Path) -> None:
+def test_shapes_resnet_uses_the_experiments_layout(tmp_path: Path) -> None:
     result = run_cli("run", str(WORKFLOWS / "shapes_resnet.json"), "--set", "Trainer.epochs=5", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     (run,) = (tmp_path / "experiments").iterdir()
