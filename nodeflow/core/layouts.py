@@ -1,13 +1,13 @@
 """Checkpoint layouts: where a run's files go and what they are called. Standard library only.
 
-- `nodeflow` (seed 004): `checkpoint_dir/` holds checkpoint_epoch_N.pt, best_model.pt,
+- `nodeflow` (the Trainer's own files): `checkpoint_dir/` holds checkpoint_epoch_N.pt, best_model.pt,
   final_model.pt, manifest.json and the history files.
-- `experiments` (seed 003): `checkpoint_dir` is the base folder; each run gets
+- `experiments` (the experiments layout): `checkpoint_dir` is the base folder; each run gets
   `<experiment>/` with config.yaml, checkpoints/ (epoch_0010.pt, latest.pt, best.pt and
   the manifest), tensorboard/ and the history files. `<experiment>` is `experiment_name`,
   or `{model}_{dataset}_{timestamp}` when that is empty.
 
-`extension` (.pt or .pth) covers seed 000's names (best_model.pth, checkpoint_epoch_5.pth).
+`extension` (.pt or .pth) gives the same names ending in .pth (best_model.pth, checkpoint_epoch_5.pth).
 """
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def checkpoint_home(folder: Path) -> Path:
 
 
 def auto_name(model: str, dataset: str, stamp: str) -> str:
-    """Seed 003's automatic experiment name: {model}_{dataset}_{timestamp}."""
+    """The experiments layout's automatic name: {model}_{dataset}_{timestamp}."""
     return f"{model}_{dataset}_{stamp}"
 
 
