@@ -24,7 +24,7 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nodeflow.gui.latency import measure_run  # noqa: E402
+from editor_latency_driver import measure_run  # noqa: E402
 
 
 def p99(values: list[float]) -> float:

@@ -22,7 +22,7 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nodeflow.gui.run_timing import editor_run_seconds, headless_run_seconds  # noqa: E402
+from editor_run_driver import editor_run_seconds, headless_run_seconds  # noqa: E402
 
 
 def main() -> None:
