@@ -14,6 +14,8 @@ EXAMPLE = ("nodeflow sweep workflows/digits_cnn.json --param Trainer.lr=logunifo
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "sweep", help="search node params with Optuna (or `sweep show STUDY`: its results)",
+        usage="nodeflow sweep WORKFLOW --param NODE.FIELD=KIND:ARGS [--param …] [options]\n"
+              "       nodeflow sweep show STUDY [--storage URL] [--dir FOLDER] [--apply-best OUT.json]",
         description="Run an Optuna study over node params: every trial is a normal run with its own "
                     "checkpoint folder (SWEEP_DIR/trial_N) and run record. Running the same command again "
                     "continues the study; several processes (or machines) on one --storage share it. "
