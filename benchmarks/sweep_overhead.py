@@ -4,13 +4,14 @@ trials).
 
 Alone: `nodeflow run WORKFLOW --set Trainer.lr=… --set Trainer.epochs=…` (each with its own checkpoint
 folder), timed one by one. Sweep: `nodeflow sweep WORKFLOW --param Trainer.lr=choice:… --param
-Trainer.epochs=choice:…` with the same values and N trials; a trial's time is the time between one
+Trainer.epochs=choice:…` with the same values and N trials (the default median pruner: every epoch
+is reported to the trial and the pruner asked; equal trials are never pruned); a trial's time is the time between one
 trial's end and the next's in the study's own records (asking Optuna for the trial, its run, the
 per-epoch reports to the pruner, telling the result: everything a trial adds), and the one-off cost
 (opening the study, writing the results and plots) is the rest of the command's time. Rounds
 alternate alone and sweep, so a busy machine slows both alike.
 
-    python benchmarks/sweep_overhead.py [--workflow workflows/digits_cnn.json] [--epochs 3] [--trials 4]
+    python benchmarks/sweep_overhead.py [--workflow workflows/digits_cnn.json] [--epochs 10] [--trials 4]
                                         [--rounds 2]
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workflow", default=str(ROOT / "workflows" / "digits_cnn.json"))
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--lr", default="0.001")
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2)
@@ -55,7 +56,7 @@ def main() -> None:
             runs += [alone(f"r{r}_{i}") for i in range(args.trials)]
             started = time.perf_counter()
             assert cli.main(["sweep", workflow, "--param", f"Trainer.lr=choice:{args.lr}", "--param",
-                             f"Trainer.epochs=choice:{args.epochs}", "--trials", str(args.trials), "--pruner", "none",
+                             f"Trainer.epochs=choice:{args.epochs}", "--trials", str(args.trials),
                              "--study", f"r{r}"]) == 0
             wall = time.perf_counter() - started
             study = optuna.load_study(study_name=f"r{r}", storage=f"sqlite:///sweeps/r{r}/study.db")

@@ -23,22 +23,23 @@ WRITER = "nodeflow sweep"
 
 
 def rows(study: Any) -> list[dict[str, Any]]:
-    from nodeflow.sweep.study import state_name
+    from nodeflow.sweep.study import attrs, state_name
 
     out = []
     for t in study.get_trials(deepcopy=False):
         seconds = (t.datetime_complete - t.datetime_start).total_seconds() \
             if t.datetime_complete and t.datetime_start else None
-        note = t.user_attrs.get("error", "")
-        if t.user_attrs.get("pruned_after_epoch"):
-            note = f"pruned after epoch {t.user_attrs['pruned_after_epoch']}"
-        if t.user_attrs.get("retry_of") is not None:
-            note = (note + "; " if note else "") + f"retry of trial {t.user_attrs['retry_of']}"
+        notes = attrs(t)
+        note = notes.get("error", "")
+        if notes.get("pruned_after_epoch"):
+            note = f"pruned after epoch {notes['pruned_after_epoch']}"
+        if notes.get("retry_of") is not None:
+            note = (note + "; " if note else "") + f"retry of trial {notes['retry_of']}"
         value = t.value if t.value is not None else _last(t.intermediate_values)
         out.append({"trial": t.number, "state": state_name(t.state), "value": value, "params": dict(t.params),
-                    "seconds": seconds, "run_id": t.user_attrs.get("run_id", ""),
-                    "checkpoint_dir": t.user_attrs.get("checkpoint_dir", ""),
-                    "last_checkpoint": t.user_attrs.get("last_checkpoint", ""), "note": note})
+                    "seconds": seconds, "run_id": notes.get("run_id", ""),
+                    "checkpoint_dir": notes.get("checkpoint_dir", ""),
+                    "last_checkpoint": notes.get("last_checkpoint", ""), "note": note})
     return out
 
 

@@ -188,20 +188,19 @@ def objective(sweep: Sweep, study: Any, trial: Any) -> float:
     from nodeflow import cli
     from nodeflow.sweep import study as studies
 
-    studies.mark_worker(trial)
-    values = studies.suggest(trial, sweep.dims)
     folder, number = sweep.folder / f"trial_{trial.number}", trial.number
+    studies.mark_worker(trial, str(folder))
+    values = studies.suggest(trial, sweep.dims)
     marks = {"sweep": {"study": sweep.name, "trial": number, "storage": sweep.url}}
     hook = TrialRun(trial, sweep.metric, sweep.trial_sink(number), marks,
                     prune=not isinstance(study.pruner, optuna.pruners.NopPruner))
     shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
-    trial.set_user_attr("checkpoint_dir", str(folder))
     sweep.emit("trial_start", "", trial=number, params=values, checkpoint_dir=str(folder))
     started = time.time()
 
     def end(state: str, text: str, **fields: Any) -> None:
-        trial.set_user_attr("run_id", hook.run_id)
-        trial.set_user_attr("last_checkpoint", hook.last_checkpoint)
+        notes = {k: fields[k] for k in ("error", "pruned_after_epoch") if k in fields}
+        trial.set_user_attr("outcome", {"run_id": hook.run_id, "last_checkpoint": hook.last_checkpoint, **notes})
         seconds = round(time.time() - started, 2)
         sweep.emit("trial_end", f"trial {number}: {shown} -> {text} ({seconds:.1f} s)", trial=number,
                    state=state, params=values, seconds=seconds, run_id=hook.run_id, checkpoint_dir=str(folder),
@@ -213,22 +212,19 @@ def objective(sweep: Sweep, study: Any, trial: Any) -> float:
         cli._run(args, registry, workflow, plan, trial=hook)
     except RunInterrupted:
         if hook.pruned:
-            trial.set_user_attr("pruned_after_epoch", hook.epoch)
             end("pruned", f"pruned after epoch {hook.epoch} of {hook.epochs} ({sweep.metric.name} {hook.value:.4g}); "
-                f"its last checkpoint: {hook.last_checkpoint or 'none'}", value=hook.value, epoch=hook.epoch)
+                f"its last checkpoint: {hook.last_checkpoint or 'none'}", value=hook.value, pruned_after_epoch=hook.epoch)
             raise optuna.TrialPruned() from None
         studies.retry(study, trial)  # stopped by Ctrl-C or the editor: its params run again next time
         end("interrupted", "interrupted; its params run again when the sweep continues")
         raise
     except (UserError, NodeRunError) as exc:
         message = hook.error or str(exc).splitlines()[0]
-        trial.set_user_attr("error", message)
         end("failed", f"failed: {message}", error=message)
         raise
     value = hook.value
     if value is None or not math.isfinite(value):
         message = f"{sweep.metric.name} was {'not reported' if value is None else value}"
-        trial.set_user_attr("error", message)
         end("failed", f"failed: {message}", error=message)
         raise UserError(Issue(message, field="--metric"))
     end("complete", f"{sweep.metric.name} {value:.4g}", value=value)

@@ -132,11 +132,11 @@ def fail_orphans(study: Any) -> list[int]:
     """Trials left RUNNING by a process of this machine that is gone: marked FAIL and retried."""
     host, found = socket.gethostname(), []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        pid = t.user_attrs.get("pid")
-        if t.user_attrs.get("host") != host or not isinstance(pid, int) or pid == os.getpid() or _alive(pid):
+        pid = attrs(t).get("pid")
+        if attrs(t).get("host") != host or not isinstance(pid, int) or pid == os.getpid() or _alive(pid):
             continue
         try:
-            study._storage.set_trial_user_attr(t._trial_id, "error", f"its process ({host}, pid {pid}) died")
+            study._storage.set_trial_user_attr(t._trial_id, "outcome", {"error": f"its process ({host}, pid {pid}) died"})
             study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:  # another worker got there first
             continue
@@ -175,9 +175,16 @@ class Turn:
             self.handle = None
 
 
-def mark_worker(trial: Any) -> None:
-    trial.set_user_attr("host", socket.gethostname())
-    trial.set_user_attr("pid", os.getpid())
+def mark_worker(trial: Any, checkpoint_dir: str) -> None:
+    """Who runs the trial, where: one write (each is a database commit)."""
+    trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid(), "checkpoint_dir": checkpoint_dir})
+
+
+def attrs(trial: Any) -> dict[str, Any]:
+    """A trial's notes in one dict: its worker (host, pid, checkpoint_dir), its outcome (run_id,
+    last_checkpoint, error, pruned_after_epoch) and retry_of."""
+    notes = trial.user_attrs
+    return {**notes, **(notes.get("worker") or {}), **(notes.get("outcome") or {})}
 
 
 def state_name(state: Any) -> str:

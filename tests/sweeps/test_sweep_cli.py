@@ -11,6 +11,7 @@ import pytest
 
 from nodeflow import cli
 from nodeflow.runs import load_runs
+from nodeflow.sweep.study import attrs
 from tests.sweeps.conftest import LR, load, small_workflow
 
 
@@ -70,7 +71,7 @@ def test_each_trial_is_a_recorded_run_with_its_own_verified_checkpoints(done: di
         assert cli.main(["ckpt", "verify", str(trial_dir)]) == 0
         record = records[trial.number]
         assert record["status"] == "completed" and record["checkpoints"] == {"Trainer": str(trial_dir)}
-        assert record["id"] == trial.user_attrs["run_id"]
+        assert record["id"] == attrs(trial)["run_id"]
         assert record["metrics"]["Trainer"]["val_loss"] == pytest.approx(trial.value)
         ran = json.loads(record["workflow_text"])["nodes"]["trainer"]["params"]
         assert ran["lr"] == trial.params["Trainer.lr"] and ran["batch_size"] == trial.params["Trainer.batch_size"]

@@ -13,6 +13,7 @@ import pytest
 from nodeflow import cli
 from nodeflow.runs import load_runs
 from tests.conftest import ROOT
+from nodeflow.sweep.study import attrs
 from tests.sweeps.conftest import load, small_workflow
 
 
@@ -29,14 +30,14 @@ def test_a_pruned_trial_stops_at_an_epoch_end_and_keeps_its_last_checkpoint(
     assert slow.state.name == "PRUNED" and sorted(slow.intermediate_values) == [1]
     folder = tmp_path / "sweeps" / "wine" / "trial_1"
     assert (folder / "checkpoint_epoch_1.pt").is_file() and not (folder / "checkpoint_epoch_2.pt").exists()
-    last = Path(slow.user_attrs["last_checkpoint"])
+    last = Path(attrs(slow)["last_checkpoint"])
     assert last.is_file() and "interrupt" in last.name
     import torch
 
     state = torch.load(last, weights_only=True)
     assert (state["epoch"], state["batch_in_epoch"]) == (1, 0)  # stopped at the epoch's end, no batch more
     assert "trial 1: Trainer.lr=1e-07 -> pruned after epoch 1 of 3" in out and str(last) in out
-    record = next(r for r in load_runs() if r["id"] == slow.user_attrs["run_id"])
+    record = next(r for r in load_runs() if r["id"] == attrs(slow)["run_id"])
     assert record["status"] == "pruned" and record["sweep"] == {"study": "wine", "trial": 1,
                                                                   "storage": "sqlite:///sweeps/wine/study.db"}
     assert cli.main(["ckpt", "verify", str(folder)]) == 0
@@ -58,7 +59,7 @@ def test_two_workers_share_one_sqlite_study_without_running_a_trial_twice(tmp_pa
     trials = load(tmp_path).trials
     numbers = [t.number for t in trials]
     assert sorted(numbers) == list(range(6)) and all(t.state.name == "COMPLETE" for t in trials)
-    assert len({t.user_attrs["pid"] for t in trials}) == 2  # both took part
+    assert len({attrs(t)["pid"] for t in trials}) == 2  # both took part
     ran = [r["sweep"]["trial"] for r in load_runs() if str(tmp_path) in str(r.get("workflow"))]
     assert sorted(ran) == list(range(6))  # one run per trial: none ran twice
     folders = sorted(p.name for p in (tmp_path / "sweeps" / "wine").glob("trial_*"))
@@ -81,8 +82,8 @@ def test_a_killed_sweep_continues_and_runs_the_killed_trial_again(tmp_path: Path
     assert again.returncode == 0, err
     assert "trial 0: its process died; marked failed, its params run again" in out
     killed, retry, new = load(tmp_path).trials
-    assert killed.state.name == "FAIL" and "died" in killed.user_attrs["error"]
-    assert retry.user_attrs["retry_of"] == 0 and retry.params == killed.params and retry.state.name == "COMPLETE"
+    assert killed.state.name == "FAIL" and "died" in attrs(killed)["error"]
+    assert attrs(retry)["retry_of"] == 0 and retry.params == killed.params and retry.state.name == "COMPLETE"
     assert new.state.name == "COMPLETE"  # the failed trial did not count: two complete, as asked
 
 
