@@ -329,7 +329,8 @@ class CheckpointManager:
         if checkpoint_id == "latest" and entries:  # the flagged one, else (an older manifest) the newest
             return self.folder / str(latest(entries))
         for name, entry in entries.items():
-            if checkpoint_id in (name, entry.get("checkpoint_id")) or (checkpoint_id == "best" and entry.get("is_best")):
+            if checkpoint_id in (name, entry.get("checkpoint_id")) \
+                    or (checkpoint_id == "best" and entry.get("is_best")):
                 return self.folder / name
         ids = [str(e.get("checkpoint_id", n)) for n, e in entries.items()]
         near = difflib.get_close_matches(checkpoint_id, ids, n=3, cutoff=0.0)
