@@ -14,6 +14,7 @@ import torch
 
 import nodeflow
 from nodeflow.core.errors import UserError
+from nodeflow.runs import load_runs
 from tests.conftest import ROOT, WORKFLOWS
 
 WINE = WORKFLOWS / "wine_mlp.json"
@@ -53,7 +54,7 @@ def test_params_are_checked_on_assignment_with_the_set_errors() -> None:
 def test_run_returns_each_nodes_outputs_with_a_progress_bar(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     wf = nodeflow.load(WINE)
-    wf["Trainer"].params.update(checkpoint_dir="runs/a", epochs=2, save_every_n_epochs=1)
+    wf["Trainer"].params.update(checkpoint_dir="runs/nb", epochs=2, save_every_n_epochs=1)
     seen: list[str] = []
     result = wf.run(on_event=lambda e: seen.append(e["event"]))
     out, err = capsys.readouterr()
@@ -66,10 +67,13 @@ def test_run_returns_each_nodes_outputs_with_a_progress_bar(tmp_path: Path, monk
     assert names == ["checkpoint_epoch_1.pt", "best_model.pt", "checkpoint_epoch_2.pt", "final_model.pt"] \
         or sorted(names) == sorted(["checkpoint_epoch_1.pt", "best_model.pt", "checkpoint_epoch_2.pt",
                                     "final_model.pt"])
-    final = torch.load(tmp_path / "runs" / "a" / "final_model.pt")
+    final = torch.load(tmp_path / "runs" / "nb" / "final_model.pt")
     assert final["epoch"] == 2
     assert all(torch.equal(v, final["model_state_dict"][k]) for k, v in model.state_dict().items())
     assert seen[0] == "run_start" and seen[-1] == "run_end" and "checkpoint_saved" in seen
+    mine = [r for r in load_runs() if r["workflow"] == str(WINE)  # recorded for `nodeflow runs`, with its changes
+            and (r.get("changed") or {}).get("Trainer.checkpoint_dir", [None])[-1] == "runs/nb"]
+    assert [r["status"] for r in mine] == ["completed"] and mine[0]["changed"]["Trainer.epochs"][1] == 2
 
 
 def test_save_is_atomic_and_replaces_only_its_own_file(tmp_path: Path) -> None:
