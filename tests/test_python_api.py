@@ -49,6 +49,10 @@ def test_params_are_checked_on_assignment_with_the_set_errors() -> None:
     del trainer.params["epochs"]
     assert trainer.params["epochs"] == 10  # back to the declared default
     assert len(str(caught.value).splitlines()) == 1
+    wf.validate()  # what `nodeflow validate` checks, before any run
+    wf["Wine"].params["path"] = "no_such.csv"  # well typed, but no such file: found by validate, not assignment
+    with pytest.raises(UserError, match=r"node 'Wine' field 'path': file not found: .*no_such\.csv"):
+        wf.validate()
 
 
 def test_run_returns_each_nodes_outputs_with_a_progress_bar(tmp_path: Path, monkeypatch, capsys) -> None:
