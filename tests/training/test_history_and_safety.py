@@ -68,8 +68,10 @@ class RunsCode:
         return (os.system, ("touch PWNED",))
 
 
-@pytest.fixture
-def evil(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def evil_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Trained once for the module; each test gets its own copy (one of them runs the code)."""
+    tmp_path = tmp_path_factory.mktemp("evil")
     good = tmp_path / "good.pt"
     run_cli("run", DIGITS, "--set", "Trainer.epochs=1", "--set", "Trainer.checkpoint_dir=ck", cwd=tmp_path)
     data = torch.load(tmp_path / "ck" / "final_model.pt")
@@ -90,7 +92,13 @@ def evil(tmp_path: Path) -> Path:
     workflow.links = [k for k in workflow.links if k.dst not in ("cnn", "trainer") and k.src != "trainer"]
     workflow.links.append(Link("load", "model", "evaluate", "model"))
     save_workflow(workflow, tmp_path / "infer.json")
-    return path
+    return tmp_path
+
+
+@pytest.fixture
+def evil(evil_folder: Path, tmp_path: Path) -> Path:
+    shutil.copytree(evil_folder, tmp_path / "run")
+    return tmp_path / "run" / "evil.pt"
 
 
 @pytest.mark.parametrize("command", [
