@@ -24,7 +24,7 @@ from nodeflow.training.batches import LazyBatches, auto_workers, mix
 from nodeflow.training.device import resolve_device
 from nodeflow.training.factory import PER_BATCH, make_loss, make_optimizer, make_scheduler
 from nodeflow.training.metrics import evaluate, forward
-from nodeflow.training.tasks import correct_count, extra_counts, train_extras
+from nodeflow.training.tasks import correct_count, retrieval_hits, train_extras
 from nodeflow.training.resume import restore_loop
 from nodeflow.training.rng import seed_everything
 
@@ -273,10 +273,9 @@ class TrainingLoop:
                 self.scheduler.step()
             loss_sum.add_(loss.detach(), alpha=yb.shape[0])
             if self.task.train_accuracy:
-                correct.add_(correct_count(self.train_data.task, out, yb))
-            if extras:
-                for name, hits in extra_counts(self.train_data.task, out, yb).items():
-                    extras[name].add_(hits)
+                correct.add_(correct_count(self.train_data.task, out, yb, extras))
+            elif extras:  # contrastive: in-batch retrieval
+                retrieval_hits(out, extras)
             self.state.step += 1
             self.state.batch_in_epoch = batch + 1
             self._call("on_batch_end", batch + 1, batches, loss)

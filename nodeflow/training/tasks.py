@@ -64,8 +64,14 @@ def make_loss(name: str, task: str, classes: int = 0, data_name: str = "") -> Lo
             "smooth_l1": F.smooth_l1_loss, "dice": _dice_loss, "clip": _clip_loss}[name]
 
 
-def correct_count(task: str, out: Any, y: torch.Tensor) -> torch.Tensor | None:
-    """Correct predictions in a training batch (device tensor, no sync), for train_accuracy."""
+def correct_count(task: str, out: Any, y: torch.Tensor,
+                  extras: dict[str, torch.Tensor] | None = None) -> torch.Tensor | None:
+    """Correct predictions in a training batch (device tensor, no sync), for train_accuracy; the
+    batch's top-5 hits are added to extras["top5_accuracy"] when it is there (one topk gives both)."""
+    if extras and "top5_accuracy" in extras:
+        top = out.detach().topk(5, dim=1).indices == y[:, None]
+        extras["top5_accuracy"].add_(top.any(dim=1).sum())
+        return top[:, 0].sum()
     if task in (CLASSIFICATION, SEQUENCE_CLASSIFICATION):
         return (out.argmax(dim=1) == y).sum()
     if task == LANGUAGE_MODELLING:  # each sample's share of correctly predicted tokens
@@ -81,14 +87,13 @@ def train_extras(task: str, classes: int) -> tuple[str, ...]:
     return ("i2t_accuracy", "t2i_accuracy") if task == CONTRASTIVE else ()
 
 
-def extra_counts(task: str, out: Any, y: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Hits in a training batch for each of `train_extras` (device tensors, no sync)."""
-    if task == CONTRASTIVE:
-        logits = clip_logits(tuple(o.detach() for o in out))
-        truth = torch.arange(len(logits), device=logits.device)
-        return {"i2t_accuracy": (logits.argmax(dim=1) == truth).sum(),
-                "t2i_accuracy": (logits.argmax(dim=0) == truth).sum()}
-    return {"top5_accuracy": (out.detach().topk(5, dim=1).indices == y[:, None]).any(dim=1).sum()}
+def retrieval_hits(out: Any, extras: dict[str, torch.Tensor]) -> None:
+    """Add a contrastive batch's hits to extras: images whose own caption ranks first among the
+    batch's captions (i2t), and captions whose own image does (t2i). Device tensors, no sync."""
+    logits = clip_logits(tuple(o.detach() for o in out))
+    truth = torch.arange(len(logits), device=logits.device)
+    extras["i2t_accuracy"].add_((logits.argmax(dim=1) == truth).sum())
+    extras["t2i_accuracy"].add_((logits.argmax(dim=0) == truth).sum())
 
 
 class Scores:

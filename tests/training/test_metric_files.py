@@ -188,3 +188,14 @@ def test_a_metrics_folder_nodeflow_did_not_write_is_never_replaced(tmp_path: Pat
     (kept,) = (tmp_path / "ck" / "previous").glob("*/metrics/mlp/mlp_epoch_1.json")
     assert kept.read_text() == '{"epoch": 1, "mine": true}'
     assert json.loads(theirs.read_text())["metrics"]["val"]["loss"] > 0
+
+
+def test_train_accuracy_and_top5_count_the_models_own_predictions(tmp_path: Path) -> None:
+    data = run(DIGITS, tmp_path)["dataset"]
+    model = run(MLP, tmp_path, {"dataset": data}, hidden=[8])["model"]
+    with torch.no_grad():
+        ranks = (model(data.x) > model(data.x).gather(1, data.y[:, None])).sum(dim=1)  # classes above the truth
+    config = TrainConfig(epochs=1, batch_size=64, optimizer="sgd", lr=0.0, momentum=0.0, device="cpu")
+    history = TrainingLoop(model, data, None, config).fit().history  # lr 0: the weights never move
+    assert history["train_accuracy"] == [float((ranks == 0).sum()) / len(data)]
+    assert history["train_top5_accuracy"] == [float((ranks < 5).sum()) / len(data)]
