@@ -200,11 +200,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     source, dest = Path(args.file), Path(args.dest)
-    if args.format in ("onnx", "torchscript"):
-        return _export_model(source, dest, args)
-    from nodeflow.training.export import export_file
+    if dest.is_dir():
+        raise UserError(Issue(f"is a folder; give the file to write, e.g. {dest / 'model'}", file=args.dest))
+    try:
+        if args.format in ("onnx", "torchscript"):
+            return _export_model(source, dest, args)
+        from nodeflow.training.export import export_file
 
-    export_file(source, dest, args.format, args.force)
+        export_file(source, dest, args.format, args.force)
+    except OSError as exc:  # the destination cannot be written (permissions, a full disk, a folder in the way)
+        raise UserError(Issue(f"cannot write the export: {exc.strerror or exc}", file=args.dest)) from None
     print(f"exported {source} -> {dest} ({args.format}) with {dest.name}.json")
     return EXIT_OK
 

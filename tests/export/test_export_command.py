@@ -109,3 +109,14 @@ def test_onnx_libraries_load_only_when_an_onnx_export_runs() -> None:
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('onnx', 'onnxruntime', 'onnxscript')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_folder_as_destination_is_one_line_exit_2(trained: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from nodeflow.cli import main
+
+    (tmp_path / "out").mkdir()
+    assert main(["ckpt", "export", str(trained), str(tmp_path / "out"), "--format", "onnx"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a folder; give the file to write" in err
+    assert not list((tmp_path / "out").iterdir())
