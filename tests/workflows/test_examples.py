@@ -42,6 +42,10 @@ HISTORY = {  # the per-model metrics keys each family adds to metrics.train / me
 def test_example_runs_headless_and_writes_loadable_checkpoints(path: Path, tmp_path: Path) -> None:
     trainer = next(n.name for n in load_workflow(path).nodes.values() if n.type == "train.trainer")
     tiny = [arg for setting in TINY.get(path.stem, []) for arg in ("--set", setting)]
+    if path.stem == "shakespeare_gpt":  # the first 100,000 characters: the whole play is 50 s of CPU a run
+        text = (WORKFLOWS / "data" / "tinyshakespeare.txt").read_text(encoding="utf-8")[:100_000]
+        (tmp_path / "shakespeare.txt").write_text(text, encoding="utf-8")
+        tiny += ["--set", f"Shakespeare.path={tmp_path / 'shakespeare.txt'}"]
     result = run_cli("run", str(path), "--events", "jsonl", "--set", f"{trainer}.epochs=2",
                      "--set", f"{trainer}.save_every_n_epochs=1", "--set", f"{trainer}.checkpoint_dir=ck",
                      "--set", f"{trainer}.layout=nodeflow", *tiny, cwd=tmp_path)
@@ -52,11 +56,13 @@ def test_example_runs_headless_and_writes_loadable_checkpoints(path: Path, tmp_p
     assert names == ["best_model.pt", "checkpoint_epoch_1.pt", "checkpoint_epoch_2.pt", "final_model.pt"]
     for name in names:
         assert torch.load(tmp_path / "ck" / name)["epoch"] in (1, 2)
-    for command in (["verify", "ck"], ["list", "ck"], ["plot", "ck", "-o", "curves.png"],
-                    ["show", "ck/best_model.pt"], ["compare", "ck/checkpoint_epoch_2.pt", "ck/final_model.pt"]):
+    commands = [["verify", "ck"], ["list", "ck"], ["show", "ck/best_model.pt"]]
+    if path.stem == "digits_cnn":  # family-independent: one example is enough
+        commands += [["plot", "ck", "-o", "curves.png"], ["compare", "ck/checkpoint_epoch_2.pt", "ck/final_model.pt"]]
+    for command in commands:
         done = run_cli("ckpt", *command, cwd=tmp_path)
         assert done.returncode == 0, (command, done.stderr)
-    assert "bitwise equal: yes" in done.stdout
+    assert path.stem != "digits_cnn" or "bitwise equal: yes" in done.stdout
     model, _ = restore_model(tmp_path / "ck" / "final_model.pt")  # rebuilt from the checkpoint's own config
     assert model.nodeflow_config["type"] == torch.load(tmp_path / "ck" / "final_model.pt")["config"]["model"]["type"]
     if path.stem in HISTORY:
