@@ -28,10 +28,14 @@ def of(seen: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
     return {e["node"]: e for e in seen if e["event"] == kind}
 
 
-def copy_example(folder: Path, name: str, data: str) -> str:
+def copy_example(folder: Path, name: str, data: str, chars: int = 0) -> str:
+    """The example and its data file (its first `chars` characters where given) in `folder`."""
     shutil.copy(WORKFLOWS / name, folder / name)
     (folder / "data").mkdir()
     shutil.copy(WORKFLOWS / "data" / data, folder / "data" / data)
+    if chars:
+        text = (folder / "data" / data).read_text(encoding="utf-8")
+        (folder / "data" / data).write_text(text[:chars], encoding="utf-8")
     return name
 
 
@@ -74,7 +78,7 @@ def test_wine_reuses_its_model_until_something_it_depends_on_changes(tmp_path: P
 
 
 def test_a_new_generate_prompt_does_not_retrain(tmp_path: Path) -> None:
-    gpt = copy_example(tmp_path, "shakespeare_gpt.json", "tinyshakespeare.txt")
+    gpt = copy_example(tmp_path, "shakespeare_gpt.json", "tinyshakespeare.txt", chars=100_000)
     trained = run(tmp_path, gpt, *GPT, "--reuse", "--until", "Trainer")
     assert trained[0]["nodes"] == ["Shakespeare", "GPT", "Trainer"] and of(trained, "fit_start")
 
