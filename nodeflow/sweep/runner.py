@@ -142,6 +142,10 @@ def cmd_sweep(args: argparse.Namespace, workflow: str) -> int:
     try:
         if not full(study):
             study.optimize(run_trial, catch=(UserError, NodeRunError), callbacks=[full], gc_after_trial=False)
+    except BaseException:  # stopped (Ctrl-C, the editor's Stop): the --jobs workers stop their trials too
+        for child in children:
+            child.terminate()
+        raise
     finally:
         turn.give()
         for child in children:
