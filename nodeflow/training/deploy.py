@@ -169,7 +169,10 @@ def to_onnx(graph: Graph, label: str) -> bytes:
         dims = value.type.tensor_type.shape.dim
         if dims and dims[0].dim_param:
             dims[0].dim_param = "batch"
-    return proto.SerializeToString()
+    try:
+        return proto.SerializeToString()
+    except ValueError as exc:  # protobuf's limit: one ONNX file holds at most 2 GB
+        raise CheckpointError(Issue(f"cannot export {graph.title()} to ONNX: {first_line(exc)}", file=label)) from None
 
 
 def onnx_runner(blob: bytes) -> Runner:
