@@ -26,7 +26,6 @@ from nodeflow.core.outputs import output_problem, write_output, write_output_tex
 from nodeflow.training.checkpoint import restore_model
 from nodeflow.training.deploy_inputs import Graph, graphs_of, outputs_of
 
-FORMATS = ("onnx", "torchscript")
 TOLERANCE, TOLERANCE_TEXT = 1e-4, "1e-4"
 EXPORT_BATCH, CHECK_BATCHES = 2, (1, 5)
 Runner = Callable[[torch.Tensor], list[torch.Tensor]]
