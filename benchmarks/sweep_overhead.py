@@ -46,8 +46,8 @@ def main() -> None:
 
         def alone(name: str) -> float:
             started = time.perf_counter()
-            assert cli.main(["run", workflow, "--set", f"Trainer.lr={args.lr}", "--set", f"Trainer.epochs={args.epochs}",
-                             "--set", f"Trainer.checkpoint_dir=alone/{name}"]) == 0
+            assert cli.main(["run", workflow, "--set", f"Trainer.lr={args.lr}", "--set",
+                             f"Trainer.epochs={args.epochs}", "--set", f"Trainer.checkpoint_dir=alone/{name}"]) == 0
             return time.perf_counter() - started
 
         alone("warm-up")  # torch, the nodes and the data loaded once, before either is timed

@@ -43,7 +43,8 @@ class SweepDialog(QtWidgets.QDialog):
                     self.choices[f"{node.name}.{param.name}"] = suggested_range(param, node.params.get(param.name))
         self.table = QtWidgets.QTableWidget(0, 2, self)
         self.table.setObjectName("sweep_params")
-        self.table.setHorizontalHeaderLabels(["Param", "Range (loguniform:LO:HI, uniform:LO:HI, int:LO:HI, choice:A,B)"])
+        self.table.setHorizontalHeaderLabels(
+            ["Param", "Range (loguniform:LO:HI, uniform:LO:HI, int:LO:HI, choice:A,B)"])
         self.table.horizontalHeader().setStretchLastSection(True)
         add = QtWidgets.QPushButton("Add param", self)
         add.setObjectName("sweep_add")

@@ -33,7 +33,8 @@ class Sweep:
         flow = load_workflow(workflow)
         self.dims: list[Dim] = parse_params(flow, self.registry, args.params)
         self.trainers = [n.name for n in flow.nodes.values()
-                         if (spec := self.registry.get(n.type)) and spec.param("layout") and spec.param("checkpoint_dir")]
+                         if (spec := self.registry.get(n.type)) and spec.param("layout")
+                         and spec.param("checkpoint_dir")]
         self.folders = {n.name: bool(n.params.get("checkpoint_dir", "x")) for n in flow.nodes.values()
                         if n.name in self.trainers}
         self.metric = parse_metric(args.metric, flow, self.registry, self.trainers)
@@ -217,7 +218,8 @@ def objective(sweep: Sweep, study: Any, trial: Any) -> float:
     except RunInterrupted:
         if hook.pruned:
             end("pruned", f"pruned after epoch {hook.epoch} of {hook.epochs} ({sweep.metric.name} {hook.value:.4g}); "
-                f"its last checkpoint: {hook.last_checkpoint or 'none'}", value=hook.value, pruned_after_epoch=hook.epoch)
+                f"its last checkpoint: {hook.last_checkpoint or 'none'}", value=hook.value,
+                pruned_after_epoch=hook.epoch)
             raise optuna.TrialPruned() from None
         studies.retry(study, trial)  # stopped by Ctrl-C or the editor: its params run again next time
         end("interrupted", "interrupted; its params run again when the sweep continues")

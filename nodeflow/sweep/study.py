@@ -136,7 +136,8 @@ def fail_orphans(study: Any) -> list[int]:
         if attrs(t).get("host") != host or not isinstance(pid, int) or pid == os.getpid() or _alive(pid):
             continue
         try:
-            study._storage.set_trial_user_attr(t._trial_id, "outcome", {"error": f"its process ({host}, pid {pid}) died"})
+            died = {"error": f"its process ({host}, pid {pid}) died"}
+            study._storage.set_trial_user_attr(t._trial_id, "outcome", died)
             study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:  # another worker got there first
             continue

@@ -31,7 +31,8 @@ def test_sweep_dialog_runs_a_study_and_applies_the_best_params_as_one_undo_step(
         trials = dialog.findChild(QtWidgets.QSpinBox, "sweep_trials")
         trials.selectAll()
         QtTest.QTest.keyClicks(trials, "2")
-        QtTest.QTest.mouseClick(dialog.findChild(QtWidgets.QPushButton, "sweep_start"), QtCore.Qt.MouseButton.LeftButton)
+        start = dialog.findChild(QtWidgets.QPushButton, "sweep_start")
+        QtTest.QTest.mouseClick(start, QtCore.Qt.MouseButton.LeftButton)
 
     window.activateWindow()
     QtTest.QTest.qWaitForWindowActive(window)
