@@ -1,6 +1,6 @@
-"""Run > Sweep… in the editor: the dialog opened by its shortcut, a range typed in, the study run in a
-child process, trials and plots in the Sweep tab, a trial's run opened in the Runs tab, and the best
-params applied to the graph as one undoable edit."""
+"""Run > Sweep… in the editor: the dialog opened by its shortcut, a bad range refused in the dialog, a
+range typed in, the study run in a child process, trials and plots in the Sweep tab, a trial's run
+opened in the Runs tab, and the best params applied to the graph as one undoable edit."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,12 +26,17 @@ def test_sweep_dialog_runs_a_study_and_applies_the_best_params_as_one_undo_step(
         assert dialog.objectName() == "sweep_dialog"
         assert dialog.findChild(QtWidgets.QComboBox, "sweep_param_0").currentText() == "Trainer.lr"
         text = dialog.findChild(QtWidgets.QLineEdit, "sweep_range_0")
+        start = dialog.findChild(QtWidgets.QPushButton, "sweep_start")
+        text.selectAll()
+        QtTest.QTest.keyClicks(text, "loguniform:0:1")  # refused as the command line refuses it
+        QtTest.QTest.mouseClick(start, QtCore.Qt.MouseButton.LeftButton)
+        error = dialog.findChild(QtWidgets.QLabel, "sweep_error").text()
+        assert dialog.isVisible() and "node 'Trainer' field 'lr'" in error and "at least 1e-08" in error, error
         text.selectAll()
         QtTest.QTest.keyClicks(text, "choice:0.02,0.0001")
         trials = dialog.findChild(QtWidgets.QSpinBox, "sweep_trials")
         trials.selectAll()
         QtTest.QTest.keyClicks(trials, "2")
-        start = dialog.findChild(QtWidgets.QPushButton, "sweep_start")
         QtTest.QTest.mouseClick(start, QtCore.Qt.MouseButton.LeftButton)
 
     window.activateWindow()
