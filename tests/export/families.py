@@ -12,6 +12,19 @@ from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
 from nodeflow.core.registry import default_registry
 
 TINY = {"n_layer": 1, "n_head": 2, "n_embd": 16}
+# a PythonModel's file (save_python): 4 features in, 3 outputs; `noise` is added to the output
+NET = """import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(x){noise}
+"""
 
 
 @dataclass(frozen=True)

@@ -18,20 +18,8 @@ from nodeflow.core.errors import CheckpointError
 from nodeflow.training.checkpoint import restore_model
 from nodeflow.training.deploy import VerificationFailed, export_model
 from tests.conftest import ROOT, WORKFLOWS, run_cli
-from tests.export.families import save_python
+from tests.export.families import NET, save_python
 
-NET = """import torch
-from torch import nn
-
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(4, 3)
-
-    def forward(self, x):
-        return self.fc(x){noise}
-"""
 NOISY = NET.format(noise=" + 0.1 * torch.randn_like(self.fc(x))")  # outputs that no export can reproduce
 
 
