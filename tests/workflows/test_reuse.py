@@ -53,7 +53,8 @@ def test_wine_reuses_its_model_until_something_it_depends_on_changes(tmp_path: P
     trained = run(tmp_path, wine, *WINE)  # headless without --reuse: a run runs
     assert "Trainer" in started(trained) and of(trained, "fit_start")
 
-    model_reused = run(tmp_path, wine, *WINE, "--reuse", "--set", "Evaluate.batch_size=7")
+    # an Evaluate param that changes no number (a batch size would: float sums in another order)
+    model_reused = run(tmp_path, wine, *WINE, "--reuse", "--set", "Evaluate.num_workers=0")
     assert started(model_reused) == ["Wine", "Split", "MLP", "Evaluate"]
     assert of(model_reused, "node_reused")["Trainer"]["from"].endswith("run_2/final_model.pt")
     assert of(model_reused, "node_reused")["Trainer"]["needed_by"] == ["Evaluate"]
@@ -63,7 +64,7 @@ def test_wine_reuses_its_model_until_something_it_depends_on_changes(tmp_path: P
     lines = csv.read_text().splitlines()
     lines[1] = ",".join(["9.99"] + lines[1].split(",")[1:])
     csv.write_text("\n".join(lines) + "\n")
-    edited = run(tmp_path, wine, *WINE, "--reuse", "--set", "Evaluate.batch_size=7")
+    edited = run(tmp_path, wine, *WINE, "--reuse", "--set", "Evaluate.num_workers=0")
     assert started(edited) == ["Wine", "Split", "MLP", "Trainer", "Evaluate", "Predict"]
     assert of(edited, "node_rerun")["Wine"]["reason"] == "data/wine.csv changed on disk"
 
@@ -71,7 +72,7 @@ def test_wine_reuses_its_model_until_something_it_depends_on_changes(tmp_path: P
     data = bytearray(final.read_bytes())
     data[len(data) // 2] ^= 0xFF
     final.write_bytes(bytes(data))
-    corrupted = run(tmp_path, wine, *WINE, "--reuse", "--set", "Evaluate.batch_size=7")
+    corrupted = run(tmp_path, wine, *WINE, "--reuse", "--set", "Evaluate.num_workers=0")
     assert "Trainer" in started(corrupted) and of(corrupted, "fit_start")
     assert "SHA-256 does not match" in of(corrupted, "node_rerun")["Trainer"]["reason"]
     # (a deleted checkpoint: tests/core/test_cache.py; verify_file says "file is missing")
