@@ -108,6 +108,8 @@ class ExportDialog(QtWidgets.QDialog):
 
     def _show(self, code: int, text: str) -> None:
         text = "\n".join(line.removeprefix("error: ") for line in text.splitlines()) or f"exit code {code}"
+        if "not loaded: rebuilding its model runs" in text:  # the command's way to say yes is this dialog's box
+            text += f"\nHere: tick “{self.trust.text()}” and export again."
         self.result.setStyleSheet("color: #2e7d32;" if code == 0 else "color: #d9534f;")
         self.result.setText(text)
         self.run_button.setEnabled(True)

@@ -83,6 +83,7 @@ def test_user_code_runs_only_once_the_trust_box_is_ticked(make_window: Any, qtbo
     dialog = seen["dialog"]
     qtbot.waitUntil(lambda: dialog.run_button.isEnabled(), timeout=WAIT_MS)
     assert "not loaded: rebuilding its model runs the Python file" in dialog.result.text()
+    assert "Here: tick “Run the model's own Python code" in dialog.result.text()
     assert not (tmp_path / "net.pt").exists()
     QtTest.QTest.mouseClick(dialog.trust, LEFT, pos=QtCore.QPoint(8, dialog.trust.height() // 2))
     assert dialog.trust.isChecked()
