@@ -11,7 +11,8 @@ from torch import nn
 from nodes.datasets import DIGITS
 from nodes.evaluation import EVALUATE, PREDICT
 from nodes.generators import SHAPES_NODE
-from nodes.models import MLP, RESNET
+from nodes.image_data import IMAGE_FOLDER
+from nodes.models import CNN, MLP, RESNET
 from nodes.split import SPLIT
 from nodes.training import TRAINER
 from tests.nodes.test_datasets import Ctx, run
@@ -57,6 +58,20 @@ def test_validation_evaluate_and_predict_score_at_the_trainers_batch_size(tmp_pa
     model.scored.clear()
     EVALUATE.run(RunCtx(tmp_path), {"model": trained, "dataset": data["test"]}, EVALUATE.defaults() | {"batch_size": 7})
     assert max(model.scored) == 7  # an explicit batch size still wins
+
+
+def test_streamed_validation_scores_at_the_trainers_batch_size(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for i in range(60):  # PNGs on disk, decoded batch by batch (the case where memory ran out)
+        (tmp_path / "images" / f"class_{i % 3}").mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8), (80 * (i % 3), 0, 0)).save(tmp_path / "images" / f"class_{i % 3}" / f"{i}.png")
+    images = run(IMAGE_FOLDER, tmp_path, path=str(tmp_path / "images"), image_size=8)["dataset"]
+    data = run(SPLIT, tmp_path, {"dataset": images}, val_fraction=0.5, test_fraction=0.0)
+    assert data["val"].lazy and len(data["val"]) == 30
+    model = Recording(run(CNN, tmp_path, {"dataset": data["train"]}, channels=[4], hidden=0)["model"])
+    train(tmp_path, model, data, batch_size=8, num_workers=0)
+    assert sorted(set(model.scored)) == [6, 8]  # 30 validation images: 8, 8, 8, 6
 
 
 def test_a_resnet_preset_names_the_experiment_and_the_model_placeholder(tmp_path: Path) -> None:
