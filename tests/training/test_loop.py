@@ -11,7 +11,7 @@ from nodeflow.core import RunInterrupted
 from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
 from nodeflow.training.checkpointing import Checkpoints
 from nodeflow.training.data import CLASSIFICATION, make_bundle
-from nodeflow.training.loop import TrainConfig, TrainingLoop
+from nodeflow.training.loop import Callback, TrainConfig, TrainingLoop
 from nodes.models import MLP
 
 
@@ -31,6 +31,19 @@ def fit(config: TrainConfig, callbacks=(), should_stop=lambda: False):
     data = blobs()
     loop = TrainingLoop(mlp(data), data, blobs(60, seed=1), config, callbacks, should_stop)
     return loop, loop.fit()
+
+
+class StopAtStep(Callback):
+    """A stop request that arrives once the loop has trained `step` batches (however often it is asked)."""
+
+    def __init__(self, step: int) -> None:
+        self.step, self.loop = step, None
+
+    def on_fit_start(self, loop: TrainingLoop) -> None:
+        self.loop = loop
+
+    def __call__(self) -> bool:
+        return self.loop is not None and self.loop.state.step >= self.step
 
 
 def test_training_lowers_the_loss_and_learns_the_task() -> None:
@@ -87,15 +100,10 @@ def test_the_fp16_grad_scaler_state_round_trips_through_a_resume(tmp_path: Path)
     """fp16 keeps a GradScaler (cuda in the Trainer; the loop runs it on cpu too, which is what CI has)."""
     config = TrainConfig(epochs=3, amp="fp16", lr=0.01, batch_size=32)
     whole, _ = fit(config)
-    calls = {"n": 0}
-
-    def stop_mid_epoch() -> bool:
-        calls["n"] += 1
-        return calls["n"] == 12
-
+    stop = StopAtStep(12)
     manager = CheckpointManager(CheckpointConfig(tmp_path, save_interval=100, max_checkpoints=0))
     with pytest.raises(RunInterrupted):
-        fit(config, [Checkpoints(manager, lambda e, **f: None, {})], stop_mid_epoch)
+        fit(config, [Checkpoints(manager, lambda e, **f: None, {}), stop], stop)
     saved = torch.load(tmp_path / "checkpoint_interrupted.pt")
     assert saved["scaler_state_dict"]["scale"] > 0 and saved["step"] == 12
     data = blobs()
@@ -159,16 +167,11 @@ def test_nan_is_never_the_best_value() -> None:
 
 def test_a_stop_request_finishes_the_batch_and_writes_an_interrupt_checkpoint(tmp_path: Path) -> None:
     saved: list[dict] = []
-    calls = {"n": 0}
-
-    def stop_after_ten_batches() -> bool:
-        calls["n"] += 1
-        return calls["n"] >= 10
-
+    stop = StopAtStep(10)
     manager = CheckpointManager(CheckpointConfig(tmp_path, save_interval=100, max_checkpoints=0))
     ckpt = Checkpoints(manager, lambda event, **f: saved.append(f), {"model": None})
     with pytest.raises(RunInterrupted):
-        fit(TrainConfig(epochs=5, batch_size=32), [ckpt], stop_after_ten_batches)
+        fit(TrainConfig(epochs=5, batch_size=32), [ckpt, stop], stop)
     data = torch.load(tmp_path / "checkpoint_interrupted.pt")
     assert data["epoch"] == 1 and data["batch_in_epoch"] == 2  # 8 batches per epoch
     assert data["step"] == 10
