@@ -40,6 +40,16 @@ def kill_after(proc: subprocess.Popen[str], marker: str, count: int, delay: floa
     proc.wait()
 
 
+def interrupt_inside_epoch_2(proc: subprocess.Popen[str]) -> None:
+    """Ctrl-C once a batch of the second epoch has trained (between epochs the run would stop with no batch
+    more, and nothing mid-epoch would be resumed)."""
+    for line in proc.stdout:
+        event = json.loads(line)
+        if event["event"] == "batch_progress" and event["epoch"] == 2:
+            proc.send_signal(signal.SIGINT)
+            break
+
+
 def assert_same_final(a: Path, b: Path) -> None:
     x, y = torch.load(a / "final_model.pt"), torch.load(b / "final_model.pt")
     assert x["epoch_losses"] == y["epoch_losses"]
@@ -64,10 +74,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_ctrl_c_mid_epoch_then_resume_is_bit_identical(reference: Path, tmp_path: Path) -> None:
     proc = start("run", tmp_path)
-    for line in proc.stdout:
-        if json.loads(line)["event"] == "epoch_end":  # the stop is checked after each batch of the next epoch
-            proc.send_signal(signal.SIGINT)
-            break
+    interrupt_inside_epoch_2(proc)
     proc.communicate(timeout=60)
     assert proc.returncode == 130
     interrupted = torch.load(tmp_path / "run" / "checkpoint_interrupted.pt")
@@ -82,10 +89,7 @@ def test_ctrl_c_in_the_experiments_layout_resumes_from_latest_bit_identically(re
                                                                              tmp_path: Path) -> None:
     layout = ["--set", "Trainer.layout=experiments", "--set", "Trainer.experiment_name=e"]
     proc = start("experiments", tmp_path, *layout)
-    for line in proc.stdout:
-        if json.loads(line)["event"] == "epoch_end":
-            proc.send_signal(signal.SIGINT)
-            break
+    interrupt_inside_epoch_2(proc)
     proc.communicate(timeout=60)
     assert proc.returncode == 130
     folder = tmp_path / "experiments" / "e" / "checkpoints"
