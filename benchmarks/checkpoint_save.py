@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nodeflow.checkpoints import CheckpointConfig, CheckpointManager  # noqa: E402
 from nodeflow.core.files import RELEASE, atomic_write  # noqa: E402
-from nodeflow.training.background import BackgroundWriter  # noqa: E402
+from nodeflow.checkpoints.background import BackgroundWriter  # noqa: E402
 
 
 def state(megabytes: int) -> dict:

@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nodeflow.checkpoints import CheckpointConfig, CheckpointManager  # noqa: E402
 from nodeflow.core.registry import default_registry  # noqa: E402
-from nodeflow.training.deploy import export_model, runner_for  # noqa: E402
-from nodeflow.training.deploy_inputs import outputs_of  # noqa: E402
+from nodeflow.checkpoints.export import export_model, runner_for  # noqa: E402
+from nodeflow.checkpoints.export_inputs import outputs_of  # noqa: E402
 
 FAMILIES: dict[str, tuple[str, dict[str, Any], dict[str, Any], str]] = {  # type, params, shape, task
     "mlp": ("model.mlp", {}, {"input_shape": [13], "output_size": 3}, "classification"),

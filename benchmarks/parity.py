@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from nodeflow.training.allocator import keep_freed_memory  # noqa: E402
 from nodeflow.training.callbacks import ProgressEvents  # noqa: E402
 from nodeflow.training.loop import TrainConfig, TrainingLoop  # noqa: E402
 from nodeflow.training.rng import seed_everything  # noqa: E402
@@ -98,6 +99,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--batch", type=int, nargs="+", default=[16, 64])
     args = parser.parse_args()
+    keep_freed_memory()  # as `nodeflow run` does at start (the library itself leaves the allocator alone)
     bundle = data()
     for batch in args.batch:
         compare(bundle, args.epochs, batch, args.repeats)

@@ -16,7 +16,7 @@ __all__ = ["__version__", "load", "restore_model"]
 
 def __getattr__(name: str) -> Any:
     if name == "restore_model":
-        from nodeflow.training.checkpoint import restore_model
+        from nodeflow.checkpoints.torch_files import restore_model
 
         return restore_model
     if name == "load":

@@ -18,12 +18,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nodeflow import ckpt_commands, runs_commands
+from nodeflow import cli_ckpt, runs_commands
 from nodeflow.sweep import commands as sweep_commands
 from nodeflow.core import (
     Executor,
     Issue,
     NodeRunError,
+    NodeSpec,
     RunInterrupted,
     UserError,
     ValidationError,
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                                   "checkpoint_dir/previous/<run-id>/ (never deletes them)")
     nodes = sub.add_parser("nodes", help="list every node type with its ports and params")
     nodes.add_argument("--markdown", action="store_true", help="print the Markdown node reference")
+    nodes.add_argument("--verbose", action="store_true", help="also name the module that declares each type")
     sub.add_parser("devices", help="the devices this machine can train on, one JSON object per line")
     generate = sub.add_parser("generate", help="sample text from a language-model checkpoint (GPT)")
     generate.add_argument("checkpoint", help="a checkpoint file, e.g. checkpoints/shakespeare_gpt/run_1/best_model.pt")
@@ -96,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--trust", action="store_true",
                           help="let the checkpoint run code: the Python file or module that builds its model "
                                "(PythonModel), and pickled objects; only for checkpoints you trust")
-    ckpt_commands.add_parser(sub)
+    cli_ckpt.add_parser(sub)
     runs_commands.add_parser(sub)
     sweep_commands.add_parser(sub)
     return parser
@@ -108,19 +110,17 @@ def _prepare(args: argparse.Namespace, check_outputs: bool = True, workflow: Any
     workflow = workflow if workflow is not None else load_workflow(args.workflow)
     if getattr(args, "as_path", None):
         workflow.path = Path(args.as_path)
-    trainers = [n.name for n in workflow.nodes.values() if (spec := registry.get(n.type)) and spec.param("layout")]
+    trainers = [n.name for n in registry.trainers(workflow)]
     overrides = []  # the YAML block first, so --set and --resume win over it
     if args.checkpoint_config:
-        from nodeflow import checkpoint_yaml
+        from nodeflow.checkpoints import yaml_block
 
-        overrides += checkpoint_yaml.overrides(Path(args.checkpoint_config), trainers)
+        overrides += yaml_block.overrides(Path(args.checkpoint_config), trainers)
     overrides += args.overrides
     if getattr(args, "resume", None):
-        overrides += [f"{n.name}.resume={args.resume}" for n in workflow.nodes.values()
-                      if (spec := registry.get(n.type)) and spec.param("resume")]
+        overrides += [f"{name}.resume={args.resume}" for name in trainers]
     if args.overwrite:
-        overrides += [f"{n.name}.overwrite=true" for n in workflow.nodes.values()
-                      if (spec := registry.get(n.type)) and spec.param("checkpoint_dir") and spec.param("overwrite")]
+        overrides += [f"{name}.overwrite=true" for name in trainers]
     apply_overrides(workflow, registry, overrides)
     device = getattr(args, "device", None)
     if device:
@@ -145,8 +145,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_nodes(args: argparse.Namespace) -> int:
     registry = default_registry()
-    print(markdown_reference(registry) if args.markdown else text_listing(registry))
+    modules = declaring_modules() if args.verbose else None
+    print(markdown_reference(registry) if args.markdown else text_listing(registry, modules))
     return EXIT_OK
+
+
+def declaring_modules() -> dict[str, str]:
+    """Each node type's module: the loaded module (not a package, which gathers its modules' lists)
+    whose NODES holds the declaration."""
+    found: dict[str, str] = {}
+    for name, module in list(sys.modules.items()):
+        if hasattr(module, "__path__"):
+            continue
+        nodes = getattr(module, "NODES", None)
+        for spec in nodes if isinstance(nodes, list) else ():
+            if isinstance(spec, NodeSpec):
+                found.setdefault(spec.type, name)
+    return found
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
@@ -292,14 +307,21 @@ class _stop_on_signals:
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "devices": cmd_devices,
-            "generate": cmd_generate, "ckpt": ckpt_commands.run, "runs": runs_commands.run,
+            "generate": cmd_generate, "ckpt": cli_ckpt.run, "runs": runs_commands.run,
             "sweep": sweep_commands.run}
+
+
+TRAINING_COMMANDS = ("run", "sweep", "generate")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = list(argv) if argv is not None else sys.argv[1:]  # what --nproc hands every process
     warnings.showwarning = _show_warning
+    if args.command in TRAINING_COMMANDS:  # the process is ours: tune it once, here and never in the library
+        from nodeflow.training.allocator import keep_freed_memory
+
+        keep_freed_memory()
     try:
         return COMMANDS[args.command](args)
     except UserError as exc:
@@ -330,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
     """Our own warnings (a backup used, a backup not written, a node pack that did not load) as one
     line; others as Python prints them."""
-    ours = tuple(cls for module, name in (("nodeflow.training.checkpoint", "CheckpointWarning"),
+    ours = tuple(cls for module, name in (("nodeflow.checkpoints.torch_files", "CheckpointWarning"),
                                           ("nodeflow.core.registry", "NodePackWarning"))
                  if (cls := getattr(sys.modules.get(module), name, None)) is not None)
     if issubclass(category, ours):

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nodeflow.core.ckpt_table import (COLUMNS, cells, problem_text, read_entries, rows, size_text, summary,
+from nodeflow.checkpoints.manifest import (COLUMNS, cells, problem_text, read_entries, rows, size_text, summary,
                                      summary_line, value_text)
 from nodeflow.core.errors import CheckpointError, Issue, UserError
-from nodeflow.core.layouts import checkpoint_home
+from nodeflow.checkpoints.layout import checkpoint_home
 from nodeflow.core.outputs import output_problem, write_output
 
 EXIT_OK, EXIT_BAD = 0, 1
@@ -109,7 +109,7 @@ def _print_table(columns: tuple[str, ...], rows_: list[tuple[str, ...]]) -> None
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from nodeflow.core import scan
+    from nodeflow.checkpoints import scan
 
     root = Path(args.root)
     if not root.is_dir():
@@ -126,12 +126,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from nodeflow.core.ckpt_table import usable_file
-    from nodeflow.training.checkpoint import load_checkpoint
-    from nodeflow.training.manifest import read_manifest
+    from nodeflow.checkpoints.manifest import read_entries, usable_file
+    from nodeflow.checkpoints.torch_files import load_checkpoint
 
     path = Path(args.file)
-    entry = read_manifest(path.parent).get(path.name) if path.parent.is_dir() else None
+    entry = read_entries(path.parent).get(path.name) if path.parent.is_dir() else None
     source, problem = usable_file(path, entry)
     # the status is reported below; a damaged file with a verified backup is read from the backup (with a warning)
     data = load_checkpoint(path, trust=args.trust, verify=source not in (None, path))
@@ -174,7 +173,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from nodeflow.checkpoints import weight_differences
-    from nodeflow.training.checkpoint import load_checkpoint
+    from nodeflow.checkpoints.torch_files import load_checkpoint
 
     loaded = [(f, load_checkpoint(f, trust=args.trust)) for f in args.files]
     names = [Path(f).name for f, _ in loaded]
@@ -205,7 +204,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         if args.format in ("onnx", "torchscript"):
             return _export_model(source, dest, args)
-        from nodeflow.training.export import export_file
+        from nodeflow.checkpoints.export import export_file
 
         export_file(source, dest, args.format, args.force)
     except OSError as exc:  # the destination cannot be written (permissions, a full disk, a folder in the way)
@@ -215,7 +214,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _export_model(source: Path, dest: Path, args: argparse.Namespace) -> int:
-    from nodeflow.training.deploy import VerificationFailed, export_model
+    from nodeflow.checkpoints.export import VerificationFailed, export_model
 
     try:
         done = export_model(source, dest, args.format, args.force, args.trust)
@@ -228,7 +227,7 @@ def _export_model(source: Path, dest: Path, args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    from nodeflow.training.manifest import prune_periodic
+    from nodeflow.checkpoints.manifest import prune_periodic
 
     folder = _folder(args.folder)
     if args.keep < 0:
@@ -240,7 +239,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from nodeflow.training.manifest import remove_checkpoints
+    from nodeflow.checkpoints.manifest import remove_checkpoints
 
     path = Path(args.file)
     if not path.is_file():
@@ -251,7 +250,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_workflow(args: argparse.Namespace) -> int:
-    from nodeflow.training.checkpoint import load_checkpoint
+    from nodeflow.checkpoints.torch_files import load_checkpoint
 
     text = load_checkpoint(args.file).get("workflow")
     if not isinstance(text, str) or not text:
@@ -262,9 +261,9 @@ def cmd_workflow(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from nodeflow.training.checkpoint import load_checkpoint
+    from nodeflow.checkpoints.torch_files import load_checkpoint
     from nodeflow.training.plots import plot_history
-    from nodeflow.training.resume import newest_valid
+    from nodeflow.checkpoints.resume import newest_valid
 
     folder, output = _folder(args.folder), Path(args.output)
     _check_outputs([output], args.force)

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from nodeflow.core.ckpt_table import size_text
+from nodeflow.checkpoints.manifest import size_text
 from nodeflow.core.text import checkpoint_line, epoch_line, metrics_line
 
 

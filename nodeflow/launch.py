@@ -13,7 +13,7 @@ import signal
 import sys
 from typing import Any
 
-from nodeflow.core import Issue, UserError
+from nodeflow.core import Issue, UserError, default_registry
 
 
 def launch(args: argparse.Namespace, workflow: Any) -> int:
@@ -47,7 +47,7 @@ def launch(args: argparse.Namespace, workflow: Any) -> int:
 
 def requested_device(args: argparse.Namespace, workflow: Any) -> str:
     """The device the run trains on: --device, else the first Trainer's `device` param."""
-    devices = [str(n.params.get("device", "auto")) for n in workflow.nodes.values() if "amp" in n.params]
+    devices = [str(n.params.get("device", "auto")) for n in default_registry().trainers(workflow)]
     return args.device or (devices[0] if devices else "auto")
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nodeflow.core.ckpt_table import value_text
+from nodeflow.checkpoints.manifest import value_text
 from nodeflow.core.errors import Issue, UserError
 from nodeflow.core.files import atomic_write_text
 from nodeflow.core.outputs import read_json

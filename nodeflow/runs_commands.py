@@ -5,7 +5,7 @@ import argparse
 import json
 from typing import Any
 
-from nodeflow.core.ckpt_table import value_text
+from nodeflow.checkpoints.manifest import value_text
 from nodeflow.runs import compare_table, final_metrics, find_run, load_runs
 
 EXIT_OK = 0

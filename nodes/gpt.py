@@ -17,6 +17,8 @@ from torch import nn
 
 from nodeflow.core.errors import DataError, Issue
 from nodeflow.core.spec import CheckInput, ParamSpec
+from nodeflow.core.tasks import LANGUAGE_MODELLING
+from nodes.model_node import model_node
 
 
 class SelfAttention(nn.Module):
@@ -88,7 +90,7 @@ class Sampler:
         return ids
 
 
-class GPT(Sampler, nn.Module):
+class GPTModel(Sampler, nn.Module):
     def __init__(self, vocab: int, block_size: int, layers: int, heads: int, width: int, dropout: float,
                  bias: bool):
         super().__init__()
@@ -124,7 +126,7 @@ def build_gpt(p: Mapping[str, Any], shape: Any) -> nn.Module:
     if in_shape[0] > block:
         raise DataError(Issue(f"the data's blocks are {in_shape[0]} tokens, longer than block_size {block}",
                               field="block_size"))
-    return GPT(out, block, p["n_layer"], p["n_head"], p["n_embd"], p["dropout"], p["bias"])
+    return GPTModel(out, block, p["n_layer"], p["n_head"], p["n_embd"], p["dropout"], p["bias"])
 
 
 GPT_PARAMS = (
@@ -136,3 +138,10 @@ GPT_PARAMS = (
     ParamSpec("dropout", "float", 0.0, "Dropout in attention, MLP and embeddings", min=0.0, max=0.9),
     ParamSpec("bias", "bool", False, "Biases in linear layers and LayerNorms (GPT-2 has them)"),
 )
+
+
+GPT = model_node("model.gpt", "GPT", build_gpt, "GPT-2 architecture (nanoGPT's): learned positions, pre-LayerNorm "
+                 "blocks of causal self-attention, tied embeddings. Next-token logits for token blocks.",
+                 GPT_PARAMS, tasks=(LANGUAGE_MODELLING,), check=check_gpt)
+
+NODES = [GPT]

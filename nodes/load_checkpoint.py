@@ -11,7 +11,7 @@ from typing import Any
 
 from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import NodeSpec, ParamSpec, PortSpec, RunContext
-from nodeflow.training.checkpoint import restore_model
+from nodeflow.checkpoints.torch_files import restore_model
 from nodeflow.training.device import resolve_device
 
 

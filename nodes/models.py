@@ -1,59 +1,26 @@
-"""Model nodes: MLP, CNN, ResNet, UNet, and the transformer families (GPT, modern, BERT, ViT, CLIP).
+"""Model nodes: MLP, CNN, ResNet and UNet, declared with their build functions.
 
-Each model carries `nodeflow_config` (type, params, input shape, output size, and the
-vocabulary and text length where the data has them): enough for `restore_model` to
-rebuild it from a checkpoint without the workflow file.
+The transformer families declare theirs beside their code: GPT in gpt.py, ModernTransformer
+in modern.py, BERT, ViT and CLIP in encoders.py (nodes/model_node.py has what all share).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
 from nodeflow.core.errors import DataError, Issue
-from nodeflow.core.spec import CheckFn, NodeSpec, ParamSpec, PortSpec, RunContext
-from nodeflow.core.tasks import (CLASSIFICATION, CONTRASTIVE, LANGUAGE_MODELLING, SEGMENTATION,
-                                 SEQUENCE_CLASSIFICATION, TABLE_TASKS)
-from nodes.encoders import BERT_PARAMS, CLIP_PARAMS, VIT_PARAMS, build_bert, build_clip, build_vit, check_heads
-from nodes.gpt import GPT_PARAMS, build_gpt, check_gpt
-from nodes.modern import MODERN_PARAMS, build_modern, check_modern
+from nodeflow.core.spec import ParamSpec
+from nodeflow.core.tasks import SEGMENTATION
+from nodes.model_node import Shape, model_node
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU,
 }
-OUTPUTS = (PortSpec("model", "model", "The untrained model"),)
 ACTIVATION = ParamSpec("activation", "choice", "relu", "Non-linearity", choices=tuple(ACTIVATIONS))
 DROPOUT = ParamSpec("dropout", "float", 0.0, "Dropout before the last layer", min=0.0, max=0.9)
-SEED = ParamSpec("seed", "int", 0, "Seed of the initial weights", min=0, max=2**31 - 1)
-
-
-@dataclass(frozen=True)
-class Shape:
-    """What a model is built for: one sample's input shape, the output width, and for text the
-    vocabulary and the caption length (CLIP's text tower)."""
-
-    input: list[int]
-    out: int
-    vocab: int = 0
-    text_length: int = 0
-
-    @classmethod
-    def of(cls, data: Any) -> Shape:
-        info = data.info
-        return cls(list(data.input_shape), int(data.output_size), int(info.get("vocab_size", 0)),
-                   int(info.get("caption_length", 0)))
-
-    def config(self) -> dict[str, Any]:
-        extra = {"vocab_size": self.vocab, "text_length": self.text_length}
-        return {"input_shape": list(self.input), "output_size": self.out} | {k: v for k, v in extra.items() if v}
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Shape:
-        return cls(list(config["input_shape"]), int(config["output_size"]), int(config.get("vocab_size", 0)),
-                   int(config.get("text_length", 0)))
 
 
 def build_mlp(p: Mapping[str, Any], shape: Shape) -> nn.Module:
@@ -147,36 +114,6 @@ def build_unet(p: Mapping[str, Any], shape: Shape) -> nn.Module:
                 strides=(2,) * (len(p["channels"]) - 1), num_res_units=p["res_units"], dropout=p["dropout"])
 
 
-def model_node(type_id: str, title: str, build: Callable[..., nn.Module], description: str,
-               params: tuple[ParamSpec, ...], tasks: tuple[str, ...] = TABLE_TASKS,
-               check: CheckFn | None = None) -> NodeSpec:
-    """A model node for data of `tasks`: run builds from the connected data, rebuild from a saved config."""
-    all_params = params + (SEED,)
-    inputs = (PortSpec("dataset", "dataset", "Training data: sets the input shape and number of outputs",
-                       tasks=tasks),)
-
-    def make(p: Mapping[str, Any], shape: Shape) -> nn.Module:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(p["seed"])
-            model = build(p, shape)
-        model.nodeflow_config = {"type": type_id, "version": 1, "params": dict(p), **shape.config()}
-        return model
-
-    def run(ctx: RunContext, inputs: Mapping[str, Any], p: Mapping[str, Any]) -> dict[str, Any]:
-        data = inputs["dataset"]
-        model = make(p, Shape.of(data))
-        count = sum(t.numel() for t in model.parameters())
-        ctx.log(f"{title}: {count:,} parameters, input {data.input_shape}, {data.output_size} outputs")
-        return {"model": model}
-
-    def rebuild(config: Mapping[str, Any]) -> nn.Module:
-        params = {q.name: q.default for q in all_params} | dict(config.get("params", {}))
-        return make(params, Shape.from_config(config))
-
-    return NodeSpec(type=type_id, title=title, category="Models", run=run, inputs=inputs, check=check,
-                    outputs=OUTPUTS, params=all_params, description=description, rebuild=rebuild)
-
-
 MLP = model_node("model.mlp", "MLP", build_mlp, "Fully connected network on flattened inputs.", (
     ParamSpec("hidden", "ints", [128, 64], "Width of each hidden layer, e.g. 128,64", min=1, max=65536),
     ACTIVATION, DROPOUT,
@@ -197,23 +134,6 @@ RESNET = model_node("model.resnet", "ResNet", build_resnet, "Residual network of
     DROPOUT,
 ))
 
-GPT = model_node("model.gpt", "GPT", build_gpt, "GPT-2 architecture (nanoGPT's): learned positions, pre-LayerNorm "
-                 "blocks of causal self-attention, tied embeddings. Next-token logits for token blocks.",
-                 GPT_PARAMS, tasks=(LANGUAGE_MODELLING,), check=check_gpt)
-
-MODERN = model_node("model.modern_transformer", "ModernTransformer", build_modern,
-                    "Decoder-only transformer, Llama-style: rotary positions (RoPE), RMSNorm, SwiGLU MLP, optional "
-                    "grouped-query attention. Next-token logits for token blocks.",
-                    MODERN_PARAMS, tasks=(LANGUAGE_MODELLING,), check=check_modern)
-BERT = model_node("model.bert", "BERT", build_bert, "BERT-style encoder: bidirectional attention with padding "
-                  "masked out, a [CLS] vector whose final state classifies the text.",
-                  BERT_PARAMS, tasks=(SEQUENCE_CLASSIFICATION,), check=check_heads)
-VIT = model_node("model.vit", "ViT", build_vit, "Vision transformer: square patches embedded, a class token, "
-                 "a transformer encoder, the class token classifies the image.",
-                 VIT_PARAMS, tasks=(CLASSIFICATION,), check=check_heads)
-CLIP = model_node("model.clip", "CLIP", build_clip, "Image and text encoders projected into one space with a "
-                  "learnable temperature; trained with the symmetric contrastive loss.",
-                  CLIP_PARAMS, tasks=(CONTRASTIVE,), check=check_heads)
 UNET = model_node("model.unet", "UNet", build_unet, "MONAI's 2D UNet with residual units: class scores per pixel.", (
     ParamSpec("channels", "ints", [16, 32, 64, 128], "Channels of each level (each halves the size)", min=1,
               max=4096),
@@ -221,4 +141,4 @@ UNET = model_node("model.unet", "UNet", build_unet, "MONAI's 2D UNet with residu
     ParamSpec("dropout", "float", 0.0, "Dropout in each unit", min=0.0, max=0.9),
 ), tasks=(SEGMENTATION,))
 
-NODES = [MLP, CNN, RESNET, UNET, GPT, MODERN, BERT, VIT, CLIP]
+NODES = [MLP, CNN, RESNET, UNET]

@@ -16,6 +16,8 @@ from torch import nn
 
 from nodeflow.core.errors import DataError, Issue
 from nodeflow.core.spec import CheckInput, ParamSpec
+from nodeflow.core.tasks import LANGUAGE_MODELLING
+from nodes.model_node import model_node
 from nodes.gpt import Sampler, gpt2_init
 
 
@@ -136,3 +138,11 @@ MODERN_PARAMS = (
     ParamSpec("dropout", "float", 0.0, "Dropout in attention, MLP and embeddings", min=0.0, max=0.9),
     ParamSpec("rope_theta", "float", 10000.0, "Base of the rotary position frequencies", min=1.0, max=1e7),
 )
+
+
+MODERN = model_node("model.modern_transformer", "ModernTransformer", build_modern,
+                    "Decoder-only transformer, Llama-style: rotary positions (RoPE), RMSNorm, SwiGLU MLP, optional "
+                    "grouped-query attention. Next-token logits for token blocks.",
+                    MODERN_PARAMS, tasks=(LANGUAGE_MODELLING,), check=check_modern)
+
+NODES = [MODERN]

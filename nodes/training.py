@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nodeflow.core.errors import CheckpointError, Issue
-from nodeflow.core.layouts import (EXTENSIONS, LAYOUTS, Layout, auto_name, experiment_of, name_problem,
+from nodeflow.checkpoints.layout import (EXTENSIONS, LAYOUTS, Layout, auto_name, experiment_of, name_problem,
                                    newest_experiment, planned_folder)
 from nodeflow.core.outputs import name_run
 from nodeflow.core.params import resolve_path
@@ -18,17 +18,17 @@ from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, Reuse,
 from nodeflow.core.tasks import ALL_MONITORS, TASKS, either
 from nodeflow.training import distributed, reuse
 from nodeflow.training.callbacks import ProgressEvents
-from nodeflow.training.checkpoint import load_checkpoint
+from nodeflow.checkpoints.torch_files import load_checkpoint
 from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
-from nodeflow.training.checkpointing import Checkpoints
+from nodeflow.training.checkpoint_callback import Checkpoints
 from nodeflow.training.device import DEVICE_CHOICES, device_problem, resolve_device
 from nodeflow.training.dry_run import dry_fit
 from nodeflow.training.factory import LOSSES, OPTIMIZERS, SCHEDULERS
 from nodeflow.training.history import HistoryFiles
 from nodeflow.training.loop import TrainConfig, TrainingLoop
-from nodeflow.training.resume import config_changes, newest_valid, set_aside
+from nodeflow.checkpoints.resume import config_changes, newest_valid, set_aside
 from nodeflow.training.tokenizer import tokenizer_mismatch
-from nodeflow.training.run_folder import RUN_FILES, claim, folder_problem
+from nodeflow.checkpoints.run_folder import RUN_FILES, claim, folder_problem
 
 MONITORS = ("auto",) + ALL_MONITORS
 PLACEHOLDERS = ("model", "dataset", "timestamp", "run")  # allowed in checkpoint_dir
@@ -145,9 +145,17 @@ def resume_from(ctx: RunContext, loop: TrainingLoop, path: Path, snapshot: Mappi
     mismatch = tokenizer_mismatch((checkpoint.get("config") or {}).get("data"), snapshot["data"])
     if mismatch:
         raise CheckpointError(Issue(f"cannot resume from {path}: {mismatch}", field="resume"))
-    loop.restore(checkpoint)
+    loop.load_state_dict(checkpoint)
     changes = config_changes(checkpoint.get("config") or {}, snapshot)
     ctx.emit("resumed", path=str(path), epoch=loop.state.epoch, step=loop.state.step, changes=changes)
+
+
+SAVING = ("Checkpoints", "Resume")  # the Trainer's sections the Checkpoints callback and resume take
+
+
+def saving_options() -> set[str]:
+    """The Trainer's params that are not the loop's: its checkpoint and resume options."""
+    return {p.name for p in TRAINER.params if p.group in SAVING}
 
 
 def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -155,7 +163,7 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
     settings = dict(params)
     if ctx.device_override:
         settings["device"] = ctx.device_override
-    config = TrainConfig.from_params(settings)
+    config = TrainConfig.from_params(settings, elsewhere=saving_options())
     snapshot = {
         "model": getattr(model, "nodeflow_config", None),
         "trainer": {k: v for k, v in settings.items() if k != "resume"},
@@ -226,7 +234,7 @@ def migrate_trainer(params: dict[str, Any], version: int) -> dict[str, Any]:
 
 TRAINER = NodeSpec(
     type="train.trainer", title="Trainer", category="Training", run=run_trainer, check=check_trainer,
-    version=2, migrate=migrate_trainer,
+    version=2, migrate=migrate_trainer, trains=True,
     check_outputs=check_folder, reuse=Reuse(reuse.note, reuse.problem, reuse.load),
     sections=("Training", "Optimizer", "Schedule", "Device", "Checkpoints", "Best model", "Resume"),
     collapsed=("Schedule", "Device", "Best model", "Resume"),

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from nodeflow.core.ckpt_table import BACKUPS, verify_file
+from nodeflow.checkpoints.manifest import BACKUPS, verify_file
 from nodeflow.core.files import atomic_write, fsync_dir
 from nodeflow.core.folder_names import inside
 

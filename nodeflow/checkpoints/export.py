@@ -1,4 +1,7 @@
-"""Models exported for deployment (ONNX, TorchScript), checked against torch before they are written.
+"""Exporting a checkpoint: a verified copy (torch or safetensors), or its model for deployment.
+
+`export_file` copies a verified checkpoint (`nodeflow ckpt export`, CheckpointManager.export_checkpoint).
+Models exported for deployment (ONNX, TorchScript) are checked against torch before they are written.
 
 The model is rebuilt from the checkpoint (restore_model, with its trust rules), converted
 in memory, then run by the deployment runtime (onnxruntime; torch.jit.load for TorchScript)
@@ -13,6 +16,7 @@ import contextlib
 import io
 import json
 import logging
+import shutil
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,11 +24,11 @@ from pathlib import Path
 
 import torch
 
-from nodeflow.core.ckpt_table import read_entries
+from nodeflow.checkpoints.manifest import read_entries
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.core.outputs import output_problem, write_output, write_output_text
-from nodeflow.training.checkpoint import restore_model
-from nodeflow.training.deploy_inputs import Graph, graphs_of, outputs_of
+from nodeflow.checkpoints.torch_files import load_checkpoint, restore_model
+from nodeflow.checkpoints.export_inputs import Graph, graphs_of, outputs_of
 
 TOLERANCE, TOLERANCE_TEXT = 1e-4, "1e-4"
 EXPORT_BATCH, CHECK_BATCHES = 2, (1, 5)
@@ -215,3 +219,26 @@ def runner_for(format: str, blob: bytes) -> Runner:
     return onnx_runner(blob) if format == "onnx" else torchscript_runner(blob)
 
 
+def export_file(source: Path, dest: Path, format: str = "torch", force: bool = False) -> Path:
+    """Copy a verified checkpoint to `dest` (safetensors: weights only) with its manifest entry as DEST.json.
+
+    Replaces a file there only when NodeFlow wrote it, unless `force`."""
+    sidecar = dest.with_name(dest.name + ".json")
+    for target in (dest, sidecar):
+        problem = output_problem(target, force, "--force replaces it")
+        if problem:
+            raise CheckpointError(Issue(problem))
+    data = load_checkpoint(source)  # refuses a file that does not match its manifest entry
+    entry = read_entries(source.parent).get(source.name)
+    if format == "safetensors":
+        from safetensors.torch import save
+
+        weights = {k: v.contiguous() for k, v in data["model_state_dict"].items()}
+        meta = {"epoch": str(data.get("epoch")), "config": json.dumps(data.get("config") or {}, default=str)}
+        blob = save(weights, metadata=meta)
+        write_output(dest, lambda handle: handle.write(blob), "ckpt export")
+    else:
+        with source.open("rb") as handle:
+            write_output(dest, lambda out: shutil.copyfileobj(handle, out), "ckpt export")
+    write_output_text(sidecar, json.dumps(entry or {}, indent=2) + "\n", "ckpt export")
+    return dest

@@ -16,9 +16,8 @@ import torch
 from torch import nn
 
 from nodeflow.core.errors import CheckpointError, Issue
-from nodeflow.core.tasks import CONTRASTIVE, LANGUAGE_MODELLING, SEQUENCE_CLASSIFICATION
-from nodeflow.training.checkpoint import model_config_of
-from nodeflow.training.data import TOKEN_INPUTS
+from nodeflow.core.tasks import CONTRASTIVE, LANGUAGE_MODELLING, SEQUENCE_CLASSIFICATION, TOKEN_INPUTS
+from nodeflow.checkpoints.torch_files import model_config_of
 
 TASK_OF_TYPE = {"model.gpt": LANGUAGE_MODELLING, "model.modern_transformer": LANGUAGE_MODELLING,
                 "model.bert": SEQUENCE_CLASSIFICATION, "model.clip": CONTRASTIVE}

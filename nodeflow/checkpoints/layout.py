@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nodeflow.core.ckpt_table import BACKUPS
+from nodeflow.checkpoints.manifest import BACKUPS
 from nodeflow.core.outputs import MANIFEST, FolderState, continues_run, folder_state
 
 LAYOUTS = ("nodeflow", "experiments")

@@ -29,17 +29,17 @@ from typing import Any
 import torch
 
 from nodeflow import __version__
-from nodeflow.core.backups import make_backup, place_copy, remove_backup, restore_backup
-from nodeflow.core.ckpt_table import latest, read_entries, rows, summary, verify_file
-from nodeflow.core.layouts import checkpoint_home
+from nodeflow.checkpoints.backups import make_backup, place_copy, remove_backup, restore_backup
+from nodeflow.checkpoints.manifest import (KEEP, check_tags, commit_entry, latest, make_entry, prune_periodic,
+                                           read_entries, remove_checkpoints, rows, set_tags, start_run, summary,
+                                           verify_file)
+from nodeflow.checkpoints.layout import checkpoint_home
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.core.files import in_folder, sha256_of
 from nodeflow.core.folder_names import inside
-from nodeflow.core.manifest_edit import KEEP, check_tags, set_tags
 from nodeflow.core.outputs import MANIFEST, manifest_doc
-from nodeflow.training import compress
-from nodeflow.training.checkpoint import CheckpointWarning, atomic_save, load_checkpoint, load_weights
-from nodeflow.training.manifest import commit_entry, make_entry, prune_periodic, remove_checkpoints, start_run
+from nodeflow.checkpoints import compress
+from nodeflow.checkpoints.torch_files import CheckpointWarning, atomic_save, load_checkpoint, load_weights
 
 __all__ = ["CheckpointConfig", "CheckpointManager", "CheckpointMetadata", "CheckpointError", "CheckpointWarning",
            "validate_checkpoint"]
@@ -309,7 +309,7 @@ class CheckpointManager:
     def export_checkpoint(self, checkpoint_id: str, dest: str | Path, format: str = "torch",
                           force: bool = False) -> Path:
         """Copy a verified checkpoint (or its weights as safetensors) with its manifest entry beside it."""
-        from nodeflow.training.export import export_file
+        from nodeflow.checkpoints.export import export_file
 
         return export_file(self.path_of(checkpoint_id), Path(dest), format, force)
 

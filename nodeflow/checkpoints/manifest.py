@@ -1,19 +1,41 @@
-"""The checkpoint table of a folder, from its manifest (JSON) alone: `ckpt list` and the editor's panel.
+"""manifest.json beside the checkpoints: reading, verifying, listing and changing its entries.
 
-Standard library only, so the editor lists checkpoints in its own process without torch
-and without starting a child per refresh. A full check (`full=True`) hashes each file;
-the panel's quick listing compares sizes and leaves the SHA-256 to Verify.
+One entry per checkpoint file; a checkpoint counts as committed once its entry is in the
+manifest. Entries carry the fields of the CheckpointManager API's CheckpointMetadata (id,
+timestamp, epoch, step, model and experiment name, size, SHA-256, metrics, config, tags,
+description, is_best, is_latest) plus is_final, kind, the workflow hash, and the torch/Python
+versions.
+
+Reading needs only the manifest (JSON): `ckpt list` and the editor's panel list checkpoints
+without torch and without a child process; a full check (`full=True`) hashes each file, the
+panel's quick listing compares sizes and leaves the SHA-256 to Verify. Every change reads,
+edits and writes the whole file under an exclusive lock on the folder and lands as one atomic
+replace, so a Trainer committing an entry and the editor editing a tag never lose each
+other's change. Standard library only.
 """
 from __future__ import annotations
 
+import json
+import os
+import platform
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from nodeflow.core.files import sha256_of
-from nodeflow.core.outputs import manifest_doc
+from nodeflow.core.errors import CheckpointError, Issue
+from nodeflow.core.files import atomic_write_text, sha256_of
+from nodeflow.core.folder_names import check_entry_names, inside
+from nodeflow.core.outputs import MANIFEST, MANIFEST_FORMAT, manifest_doc
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; changes stay atomic, concurrent edits may race
+    fcntl = None  # type: ignore[assignment]
 
 COLUMNS = ("file", "kind", "epoch", "step", "monitored", "size", "best", "final", "tags", "verified")
-BACKUPS = "backups"  # second copies of best, final and `keep` files (nodeflow.core.backups)
+BACKUPS = "backups"  # second copies of best, final and `keep` files (nodeflow.checkpoints.backups)
 PATTERNS = tuple(stem + end for stem in ("*.pt", "*.pth") for end in ("", ".gz", ".zst"))  # plain and compressed
 KIND_RANK = {"periodic": 0, "best": 1, "final": 2, "latest": 3, "interrupt": 4}
 
@@ -139,3 +161,180 @@ def summary_line(entries: dict[str, dict[str, Any]]) -> str:
     return (f"{s['total_checkpoints']} checkpoint(s), {s['total_size_mb']:.2f} MB; "
             f"best {s['best_checkpoint'] or '-'}{f' ({best})' if best else ''}; latest {s['latest_checkpoint']}; "
             f"{s['oldest']} … {s['newest']}")
+
+
+Entries = dict[str, dict[str, Any]]
+R = TypeVar("R")
+KEEP = "keep"  # the tag that protects a checkpoint from retention and gives it a backup
+
+
+@contextmanager
+def manifest_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` itself (no lock file is left behind)."""
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def write_manifest(folder: Path, entries: Entries, run: dict[str, Any] | None = None) -> None:
+    """Replace the entries; the run section is read and kept unless `run` is given ({}: none)."""
+    check_entry_names(entries, folder / MANIFEST)  # never write what the reader would refuse
+    if run is None:
+        run = (manifest_doc(folder) or {}).get("run")
+    doc = {"format": MANIFEST_FORMAT, "version": 1, **({"run": run} if run else {}), "checkpoints": entries}
+    atomic_write_text(folder / MANIFEST, json.dumps(doc, indent=2, sort_keys=False) + "\n")
+
+
+def edit_entries(folder: Path, change: Callable[[Entries], R], run: dict[str, Any] | None = None) -> R:
+    """Apply `change` to the entries (in place) under the folder lock and write them back when
+    they changed (or `run` is given). A manifest.json NodeFlow did not write is never replaced.
+    While entries remain, one is flagged is_latest (every deleter comes through here)."""
+    with manifest_lock(folder):
+        doc = manifest_doc(folder)
+        entries = read_entries(folder, doc or {})
+        before = json.dumps(entries, sort_keys=True, default=str)
+        result = change(entries)
+        mark_latest(entries)  # a deleted latest hands its flag to the newest file left
+        if run is not None or json.dumps(entries, sort_keys=True, default=str) != before:
+            if doc is None and (folder / MANIFEST).exists():
+                raise CheckpointError(Issue("manifest.json here was not written by NodeFlow; not replaced",
+                                            file=str(folder / MANIFEST)))
+            write_manifest(folder, entries, (doc or {}).get("run") or {} if run is None else run)
+    return result
+
+
+def check_tags(tags: Any, what: str = "tags") -> list[str]:
+    """Tags as a list of non-empty strings without commas; anything else is one line naming the bad tag."""
+    if tags is None:
+        return []
+    if isinstance(tags, str) or not isinstance(tags, (list, tuple, set, frozenset)):
+        raise CheckpointError(Issue(f"{what} must be a list of strings, got {type(tags).__name__} {tags!r}"))
+    for tag in tags:
+        if not isinstance(tag, str):
+            raise CheckpointError(Issue(f"{what}: every tag must be a string, got {type(tag).__name__} {tag!r}"))
+        if not tag.strip() or "," in tag or len(tag) > 64:
+            raise CheckpointError(Issue(f"{what}: {tag!r} is not a tag (1-64 characters, no commas)"))
+    return list(dict.fromkeys(t.strip() for t in tags))
+
+
+def set_tags(folder: Path, name: str, add: Any = (), remove: Any = (), description: str | None = None) -> dict:
+    """Add/remove tags and set the description of `name`'s entry; returns the updated entry."""
+    add, remove = check_tags(list(add)), check_tags(list(remove))
+    if description is not None and not isinstance(description, str):
+        raise CheckpointError(Issue(f"description must be a string, got {type(description).__name__}"))
+
+    def change(entries: Entries) -> dict:
+        entry = entries.get(name)
+        if entry is None:
+            raise CheckpointError(Issue("no manifest entry for this checkpoint (NodeFlow did not write it)",
+                                        file=str(folder / name)))
+        tags = [t for t in entry.get("tags") or [] if t not in remove]
+        entry["tags"] = tags + [t for t in add if t not in tags]
+        if description is not None:
+            entry["description"] = description
+        return dict(entry)
+
+    return edit_entries(folder, change)
+
+
+def start_run(folder: Path, run: dict[str, Any]) -> None:
+    """Claim `folder` for a run before anything else is written there (the manifest marks it ours)."""
+    edit_entries(folder, lambda entries: None, run)
+
+
+def make_entry(path: Path, payload: dict[str, Any], kind: str, info: dict[str, Any],
+               checksum: str | None = None) -> dict[str, Any]:
+    """The manifest entry for a checkpoint file just written from `payload` (`checksum`: its
+    SHA-256 when the writer hashed it already, else the file is read to hash it)."""
+    config = payload.get("config") or {}
+    model = config.get("model") or {}
+    return {
+        "checkpoint_id": f"{path.name.split('.')[0]}-{payload['step']}",
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "kind": kind,
+        "epoch": payload["epoch"],
+        "step": payload["step"],
+        "batch_in_epoch": payload.get("batch_in_epoch", 0),
+        "model_name": model.get("type", ""),
+        "experiment_name": info.get("experiment", ""),
+        "file_size": path.stat().st_size,
+        "checksum": checksum or sha256_of(path),
+        "monitor": payload.get("monitor"),
+        "monitor_value": (payload.get("metrics") or {}).get(payload.get("monitor") or ""),
+        "metrics": dict(payload.get("metrics") or {}),
+        "config": config,
+        "workflow_hash": info.get("workflow_hash", ""),
+        "run_id": info.get("run_id", ""),
+        "workflow": payload.get("workflow", ""),
+        "tags": [],
+        "description": "",
+        "is_best": kind == "best",
+        "is_latest": True,
+        "is_final": kind == "final",
+        "device": info.get("device", ""),
+        "world_size": 1,
+        "torch_version": _torch_version(),
+        "python_version": platform.python_version(),
+    }
+
+
+def commit_entry(folder: Path, name: str, entry: dict[str, Any]) -> None:
+    """Add or replace `name`'s entry and mark it the only latest one (and the only best one when it is best)."""
+    def change(entries: Entries) -> None:
+        for other in entries.values():
+            other["is_latest"] = False
+            if entry.get("is_best"):
+                other["is_best"] = False
+        entries[name] = entry
+
+    edit_entries(folder, change)
+
+
+def prune_periodic(folder: Path, keep: int, run_id: str = "") -> list[str]:
+    """Delete all but the newest `keep` periodic checkpoints (never best, final, interrupt,
+    the current best, or a file tagged `keep`).
+
+    With `run_id`, only that run's files count (entries saved before run ids count as the
+    folder's run). Their manifest entries go first, so a crash midway never leaves an
+    entry without its file.
+    """
+    def doomed(entries: Entries) -> list[str]:
+        periodic = sorted((e.get("step", 0), e.get("epoch", 0), n) for n, e in entries.items()
+                          if e.get("kind") == "periodic" and not e.get("is_best") and KEEP not in (e.get("tags") or [])
+                          and (not run_id or e.get("run_id", run_id) in (run_id, "")))
+        names = [name for *_, name in periodic[:max(0, len(periodic) - keep)]]
+        for name in names:
+            del entries[name]
+        return names
+
+    names = edit_entries(folder, doomed)
+    _unlink(folder, names)
+    return names
+
+
+def remove_checkpoints(folder: Path, names: list[str]) -> None:
+    """Delete checkpoint files and their backups: their manifest entries first, so no entry ever outlives its file."""
+    for name in names:
+        inside(folder, name)
+    edit_entries(folder, lambda entries: [entries.pop(n, None) for n in names])
+    _unlink(folder, names)
+
+
+def _unlink(folder: Path, names: list[str]) -> None:
+    from nodeflow.checkpoints.backups import remove_backup  # backups reads entries from here
+    for path in [inside(folder, name) for name in names]:  # all checked before any is deleted
+        path.unlink(missing_ok=True)
+        remove_backup(path)
+
+
+def _torch_version() -> str:
+    """The torch that wrote the file (loaded by then: only a save makes an entry)."""
+    import torch
+
+    return torch.__version__

@@ -17,9 +17,9 @@ from pathlib import Path
 from nodeflow.core.errors import DataError, Issue
 from nodeflow.core.files import fsync_dir
 from nodeflow.core.folder_names import inside
-from nodeflow.core.layouts import Layout, blocks, in_the_way, state_of
+from nodeflow.checkpoints.layout import Layout, blocks, in_the_way, state_of
 from nodeflow.core.outputs import MANIFEST, conflict_message, continues_run, manifest_doc, next_free
-from nodeflow.training.manifest import read_manifest, start_run
+from nodeflow.checkpoints.manifest import read_entries, start_run
 
 RUN_FILES = Layout().patterns  # names a run of the default layout writes
 PREVIOUS = "previous"
@@ -67,7 +67,7 @@ def claim(folder: Path, resume: str, overwrite: bool, workflow_hash: str,
 def move_aside(folder: Path, label: str, layout: Layout = Layout()) -> Path:
     """Move every file a run wrote (or would write) into previous/<label>/; the manifest goes last
     (in the experiments layout it moves with checkpoints/, in one rename)."""
-    entries = read_manifest(folder)
+    entries = read_entries(folder)
     names = [p.name for p in folder.iterdir() if p.name != MANIFEST and (
         p.name in entries or is_run_temp(p.name, layout.patterns) or any(fnmatch(p.name, pattern)
                                                                            for pattern in layout.patterns))]

@@ -1,6 +1,6 @@
 """The checkpoint library: every checkpoint under a root folder, whoever wrote it (a
 `checkpoints/` folder shared by several apps). Standard library only; nothing is unpickled
-(nodeflow.core.peek).
+(nodeflow.checkpoints.peek).
 
 Found: NodeFlow's folders (any layout; checked against their manifest), loose .pt/.pth
 files, bare state_dicts, the custom-models tree (`custom_models/<name>/config.json + weights.pth`,
@@ -15,9 +15,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from nodeflow.core.ckpt_table import BACKUPS, PATTERNS, read_entries, size_text, value_text, verify_file
+from nodeflow.checkpoints.manifest import BACKUPS, PATTERNS, read_entries, size_text, value_text, verify_file
 from nodeflow.core.errors import CheckpointError
-from nodeflow.core.peek import Opaque, PeekError, Tensor, peek
+from nodeflow.checkpoints.peek import Opaque, PeekError, Tensor, peek
 
 COLUMNS = ("file", "kind", "model", "epoch", "metrics", "size", "status")
 SKIP = {BACKUPS, "tensorboard", "history", "__pycache__"}  # copies and logs, not checkpoints

@@ -5,10 +5,10 @@ weights_only=True: tensors, plain containers and Python scalars only.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import pickle
 import shutil
-import threading
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -18,12 +18,11 @@ from typing import Any
 
 import torch
 
-from nodeflow.core.ckpt_table import usable_file
+from nodeflow.checkpoints.manifest import read_entries, usable_file
 from nodeflow.core.errors import CheckpointError, Issue, UntrustedCodeError
 from nodeflow.core.files import atomic_write
 from nodeflow.core.registry import Registry, default_registry
-from nodeflow.training import compress
-from nodeflow.training.manifest import read_manifest
+from nodeflow.checkpoints import compress
 
 
 class CheckpointWarning(UserWarning):
@@ -42,23 +41,28 @@ def atomic_save(payload: dict[str, Any], path: Path, compression: str = "none") 
         return atomic_write(path, lambda handle: compress.save(payload, handle, compression), digest=True) or ""
 
 
-_crc_lock = threading.Lock()
-
-
 @contextmanager
 def without_zip_crc() -> Iterator[None]:
     """torch.save computes a CRC-32 of every record inside the zip, a third of a save's time,
     holding the GIL (which stalls the hashing thread). Our files carry a SHA-256 in the
     manifest, checked on every load, so they leave the CRC out, as torch allows
     (set_crc32_options). torch.load reads them as always; `unzip -t` reports the missing CRCs.
-    The option is process-wide: our saves take turns, and each puts it back as it found it."""
-    with _crc_lock:
-        before = torch.serialization.get_crc32_options()
-        torch.serialization.set_crc32_options(False)
-        try:
-            yield
-        finally:
-            torch.serialization.set_crc32_options(before)
+
+    The option is set for this thread only and put back before returning: torch keeps a user
+    override of its config per thread (torch.utils._config_module), so a user's own torch.save
+    on another thread keeps its CRCs. A torch whose option is process-wide keeps them too."""
+    if not _CRC_OPTION_PER_THREAD:
+        yield
+        return
+    before = torch.serialization.get_crc32_options()
+    torch.serialization.set_crc32_options(False)
+    try:
+        yield
+    finally:
+        torch.serialization.set_crc32_options(before)
+
+
+_CRC_OPTION_PER_THREAD = importlib.util.find_spec("torch.utils.serialization") is not None
 
 
 def _tensor_bytes(obj: Any) -> int:
@@ -85,7 +89,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
     """
     path = Path(path)
     label = str(path)
-    entry = read_manifest(path.parent).get(path.name) if verify and path.parent.is_dir() else None
+    entry = read_entries(path.parent).get(path.name) if verify and path.parent.is_dir() else None
     source: Path | None = path
     if entry is not None:
         source, problem = usable_file(path, entry)

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from nodeflow.core.errors import Issue, UserError
-from nodeflow.core.layouts import name_problem
+from nodeflow.checkpoints.layout import name_problem
 
 DEFAULTS: dict[str, Any] = {"enabled": False, "dir": "./experiments", "experiment_name": "", "save_frequency": 10,
                             "save_best": True, "resume": ""}

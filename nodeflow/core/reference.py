@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from nodeflow.core.registry import Registry
@@ -28,10 +29,13 @@ def _ports(ports: Any) -> str:
     return ", ".join(f"{p.name} ({p.type}{', optional' if p.optional else ''})" for p in ports) or "none"
 
 
-def text_listing(registry: Registry) -> str:
+def text_listing(registry: Registry, modules: Mapping[str, str] | None = None) -> str:
+    """Every node type with its ports and params; with `modules` (type -> module), where each is declared."""
     lines: list[str] = []
     for spec in registry.all():
         lines.append(f"{spec.type}  {spec.title}  [{spec.category}, v{spec.version}]")
+        if modules is not None:
+            lines.append(f"    declared in: {modules.get(spec.type, '?')}")
         lines.append(f"    {spec.description}")
         lines.append(f"    inputs:  {_ports(spec.inputs)}")
         lines.append(f"    outputs: {_ports(spec.outputs)}")

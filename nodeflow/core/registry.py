@@ -72,6 +72,10 @@ class Registry:
     def get(self, type_id: str) -> NodeSpec | None:
         return self._specs.get(type_id)
 
+    def trainers(self, workflow: Any) -> list[Any]:
+        """The workflow's nodes whose type trains a model (NodeSpec.trains), in file order."""
+        return [n for n in workflow.nodes.values() if (spec := self.get(n.type)) is not None and spec.trains]
+
     def __contains__(self, type_id: str) -> bool:
         return type_id in self._specs
 

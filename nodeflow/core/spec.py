@@ -153,6 +153,8 @@ class NodeSpec:
     sections: tuple[str, ...] = ()  # dialog sections, in order (params pick one with `group`)
     collapsed: tuple[str, ...] = ()  # sections shown closed until opened: the rarely changed ones
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # trains a model: the run's --resume, --overwrite, --device and --checkpoint-config apply to it
+    trains: bool = False
 
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)

@@ -36,6 +36,7 @@ class TaskSpec:
 CLASSIFICATION, MULTILABEL, REGRESSION = "classification", "multilabel", "regression"
 SEGMENTATION, LANGUAGE_MODELLING = "segmentation", "language_modelling"
 SEQUENCE_CLASSIFICATION, CONTRASTIVE = "sequence_classification", "contrastive"
+TOKEN_INPUTS = (LANGUAGE_MODELLING, SEQUENCE_CLASSIFICATION)  # tasks whose inputs are token ids (int64)
 
 TASKS: dict[str, TaskSpec] = {t.name: t for t in (
     TaskSpec(CLASSIFICATION, ("x", "y"), ("cross_entropy", "bce"),

@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from nodeflow.core.ckpt_table import cells, read_entries, rows, summary_line, verify_file
+from nodeflow.checkpoints.manifest import cells, read_entries, rows, summary_line, verify_file
 from nodeflow.core.errors import UserError
 from nodeflow.gui.export_dialog import ExportDialog
 from nodeflow.gui.library_view import LibraryView

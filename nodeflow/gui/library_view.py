@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from nodeflow.core.scan import COLUMNS, cells
+from nodeflow.checkpoints.scan import COLUMNS, cells
 from nodeflow.gui.runner import run_tool
 from nodeflow.gui.tables import record_table
 

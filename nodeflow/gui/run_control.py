@@ -13,7 +13,7 @@ from PySide6 import QtCore, QtWidgets
 
 from nodeflow.core import UserError, apply_overrides, plan
 from nodeflow.core.cache import RUN, NodeCache, index_path, upstream
-from nodeflow.core.layouts import Layout, planned_folder
+from nodeflow.checkpoints.layout import Layout, planned_folder
 from nodeflow.core.workflow import dumps
 from nodeflow.gui import editing
 from nodeflow.gui.badges import badge_of, set_badge

@@ -6,7 +6,7 @@ from typing import Any
 from PySide6 import QtWidgets
 
 from nodeflow.core.errors import CheckpointError
-from nodeflow.core.manifest_edit import check_tags
+from nodeflow.checkpoints.manifest import check_tags
 
 
 class TagsDialog(QtWidgets.QDialog):

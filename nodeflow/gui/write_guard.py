@@ -16,7 +16,7 @@ from typing import Any
 from NodeGraphQt import BaseNode
 from PySide6 import QtWidgets
 
-from nodeflow.core.layouts import Layout, in_the_way, planned_folder
+from nodeflow.checkpoints.layout import Layout, in_the_way, planned_folder
 from nodeflow.core.outputs import conflict_summary, manifest_doc, next_free, output_problem
 from nodeflow.core.params import resolve_path
 from nodeflow.gui.graph import params_of, spec_of

@@ -5,6 +5,9 @@ gradients) with a fresh mmap and unmaps it when freed, so each batch page-faults
 memory back in, zeroed by the kernel. Raising the mmap and trim thresholds keeps those
 blocks in the heap: one epoch of the CNN in benchmarks/data_loading.py ran about 1.5x
 faster on 2 CPU cores, for tens of MB more resident memory. A no-op where libc is not glibc.
+
+This retunes the whole process, so only an entry point calls it (`nodeflow run`/`sweep`/`generate`,
+and so the editor's runs): never `import nodeflow`, the Python API or a TrainingLoop in a user's program.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Callbacks: progress events. Checkpoint writing lives in nodeflow.training.checkpointing."""
+"""Callbacks: progress events. Checkpoint writing lives in nodeflow.training.checkpoint_callback."""
 from __future__ import annotations
 
 import time

@@ -6,15 +6,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from nodeflow import __version__
 from nodeflow.checkpoints import CheckpointManager
 from nodeflow.core.errors import DataError, Issue
-from nodeflow.core.layouts import Layout
-from nodeflow.training import distributed
-from nodeflow.training.background import BackgroundWriter, Events
+from nodeflow.checkpoints.layout import Layout
+from nodeflow.checkpoints.background import BackgroundWriter, Events
 from nodeflow.training.loop import Callback, TrainingLoop
-from nodeflow.training.manifest import prune_periodic
-from nodeflow.training.rng import capture_rng
+from nodeflow.checkpoints.manifest import prune_periodic
 
 Emit = Callable[..., None]
 
@@ -86,7 +83,7 @@ class Checkpoints(Callback):
     def _save(self, loop: TrainingLoop, files: list[tuple[str, str]], wait: bool = False) -> None:
         """Save one state under each of `files` (name, kind): serialized once, the other names get
         copies of those bytes. Async: snapshot now, write on the background thread."""
-        data = payload(loop, self.config)
+        data = loop.state_dict(self.config)
         if not self.writes:
             return
         data["workflow"] = self.workflow_text
@@ -128,41 +125,3 @@ class Checkpoints(Callback):
     def _emit_all(self, events: Events) -> None:
         for event, fields in events:
             self.emit(event, **fields)
-
-
-def payload(loop: TrainingLoop, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The checkpoint dict: seed keys first, then what exact resume needs."""
-    state = loop.state
-    mid_epoch = state.batch_in_epoch > 0
-    loss_sum, correct = loop.loss_sum.detach().clone(), loop.correct.detach().clone()
-    extras = {name: total.detach().clone() for name, total in loop.extra_sums.items()}
-    if mid_epoch:  # the epoch's running sums over every rank (a collective: all ranks build the payload)
-        distributed.all_sum(loss_sum, correct, *extras.values())
-    rng = capture_rng(loop.loader_generator)
-    if mid_epoch:  # resume replays this epoch's data order, then skips the batches done
-        rng["loader"] = loop.epoch_start_loader_state
-    rng_ranks = distributed.gathered(rng) if loop.world > 1 else None  # each rank's dropout stream
-    return {
-        "epoch": state.epoch,
-        "model_state_dict": loop.model.state_dict(),
-        "optimizer_state_dict": loop.optimizer.state_dict(),
-        "scheduler_state_dict": loop.scheduler.state_dict() if loop.scheduler is not None else None,
-        "scaler_state_dict": loop.scaler.state_dict() if loop.scaler is not None else None,
-        "loss": state.epoch_losses[-1] if state.epoch_losses else None,
-        "epoch_losses": list(state.epoch_losses),
-        "config": dict(config),
-        "step": state.step,
-        "batch_in_epoch": state.batch_in_epoch,
-        "epoch_loss_sum": loss_sum.cpu() if mid_epoch else None,
-        "epoch_correct": correct.cpu() if mid_epoch else None,
-        "epoch_extra_sums": {name: total.cpu() for name, total in extras.items()} if mid_epoch else None,
-        "world_size": loop.world,
-        "rng_ranks": rng_ranks,
-        "metrics": dict(state.metrics),
-        "history": {k: list(v) for k, v in state.history.items()},
-        "monitor": state.monitor,
-        "best": state.best,
-        "best_epoch": state.best_epoch,
-        "rng": rng,
-        "nodeflow_version": __version__,
-    }

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from nodeflow.core.ckpt_table import size_text
+from nodeflow.checkpoints.manifest import size_text
 from nodeflow.core.errors import DataError, Issue
 from nodeflow.core.tasks import CLASSIFICATION
 from nodeflow.training.data import DataBundle, LazyData

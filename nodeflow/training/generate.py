@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from nodeflow.core.errors import CheckpointError, Issue
-from nodeflow.training.checkpoint import restore_model
+from nodeflow.checkpoints.torch_files import restore_model
 from nodeflow.training.tokenizer import load_tokenizer
 
 

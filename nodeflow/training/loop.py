@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -19,14 +19,13 @@ import torch
 from nodeflow.core.errors import DataError, Issue, RunInterrupted
 from nodeflow.core.tasks import CLASSIFICATION, LANGUAGE_MODELLING, TASKS, better
 from nodeflow.training import distributed
-from nodeflow.training.allocator import keep_freed_memory
 from nodeflow.training.batches import LazyBatches, auto_workers, mix
 from nodeflow.training.device import resolve_device
 from nodeflow.training.factory import PER_BATCH, make_loss, make_optimizer, make_scheduler
 from nodeflow.training.metrics import evaluate, forward
 from nodeflow.training.tasks import correct_count, retrieval_hits, train_extras
-from nodeflow.training.resume import restore_loop
 from nodeflow.training.rng import seed_everything
+from nodeflow.training import loop_state
 
 
 @dataclass(frozen=True)
@@ -59,8 +58,15 @@ class TrainConfig:
     generation_samples: int = 2  # language models: texts sampled after each epoch (history files)
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> TrainConfig:
+    def from_params(cls, params: Mapping[str, Any], elsewhere: Iterable[str] = ()) -> TrainConfig:
+        """The loop's options from a Trainer's params. Each key is a field here or named in
+        `elsewhere` (options another part takes: checkpointing, resume); any other key is an
+        error naming it, never dropped, so the declaration and this class cannot drift apart."""
         names = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - names - set(elsewhere))
+        if unknown:
+            raise DataError(Issue(f"the training loop has no option {', '.join(map(repr, unknown))}",
+                                  field=unknown[0]))
         return cls(**{k: v for k, v in params.items() if k in names})
 
 
@@ -116,7 +122,6 @@ class TrainingLoop:
         self.log = log
         self.device = distributed.local_device(resolve_device(config.device))
         self.rank, self.world = distributed.rank(), distributed.world_size()
-        keep_freed_memory()
         self.model = model.to(self.device)
         self.train_data, self.val_data = train, val
         self.callbacks = list(callbacks)
@@ -182,9 +187,13 @@ class TrainingLoop:
                            for name in train_extras(train.task, len(train.class_names))}
         self._resumed = False
 
-    def restore(self, checkpoint: Mapping[str, Any]) -> None:
-        """Continue exactly where `checkpoint` stopped (see nodeflow.training.resume)."""
-        restore_loop(self, checkpoint)
+    def state_dict(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The checkpoint dict of this loop now (`config`: what rebuilds the model), see loop_state."""
+        return loop_state.state_dict(self, config)
+
+    def load_state_dict(self, checkpoint: Mapping[str, Any]) -> None:
+        """Continue exactly where `checkpoint` stopped (see nodeflow.training.loop_state)."""
+        loop_state.load_state_dict(self, checkpoint)
         self._resumed = True
 
     def fit(self) -> FitState:

@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from nodeflow.core.ckpt_table import read_entries, verify_file
+from nodeflow.checkpoints.manifest import read_entries, verify_file
 from nodeflow.core.errors import CheckpointError, Issue
-from nodeflow.core.layouts import Layout
+from nodeflow.checkpoints.layout import Layout
 from nodeflow.core.spec import RunContext
-from nodeflow.training import compress, distributed
-from nodeflow.training.checkpoint import load_checkpoint, load_weights
+from nodeflow.checkpoints import compress
+from nodeflow.training import distributed
+from nodeflow.checkpoints.torch_files import load_checkpoint, load_weights
 from nodeflow.training.device import resolve_device
 
 

@@ -15,8 +15,8 @@ import torch
 from sklearn.datasets import load_digits
 
 from nodeflow.core.errors import CheckpointError
-from nodeflow.training.checkpoint import restore_model
-from nodeflow.training.deploy import VerificationFailed, export_model
+from nodeflow.checkpoints.torch_files import restore_model
+from nodeflow.checkpoints.export import VerificationFailed, export_model
 from tests.conftest import ROOT, WORKFLOWS, run_cli
 from tests.export.families import NET, save_python
 
@@ -93,7 +93,7 @@ def test_a_model_that_cannot_be_split_for_export_says_why_in_one_line(tmp_path: 
 
 
 def test_onnx_libraries_load_only_when_an_onnx_export_runs() -> None:
-    code = ("import sys, nodeflow.cli, nodeflow.ckpt_commands, nodeflow.training.deploy, nodeflow.training.export\n"
+    code = ("import sys, nodeflow.cli, nodeflow.cli_ckpt, nodeflow.checkpoints.export, nodeflow.checkpoints.export\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('onnx', 'onnxruntime', 'onnxscript')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -10,8 +10,8 @@ import onnxruntime
 import pytest
 import torch
 
-from nodeflow.training.checkpoint import restore_model
-from nodeflow.training.deploy import export_model
+from nodeflow.checkpoints.torch_files import restore_model
+from nodeflow.checkpoints.export import export_model
 from tests.export.families import BY_NAME, FAMILIES, flat, save
 
 SINGLE = [f.name for f in FAMILIES if f.name != "clip"]

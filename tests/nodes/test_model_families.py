@@ -15,7 +15,8 @@ from nodeflow.training.loop import TrainConfig, TrainingLoop
 from nodes.datasets import DIGITS
 from nodes.encoders import TextEncoder
 from nodes.generators import PHANTOMS, REVIEWS
-from nodes.models import BERT, MLP, UNET
+from nodes.encoders import BERT
+from nodes.models import MLP, UNET
 from tests.conftest import WORKFLOWS, run_cli
 from tests.nodes.test_datasets import run
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nodeflow.training.manifest import read_manifest, verify_file
+from nodeflow.checkpoints.manifest import read_entries, verify_file
 from tests.conftest import ROOT, WORKFLOWS, events
 
 RUN = [sys.executable, str(ROOT / "main.py"), "run", str(WORKFLOWS / "digits_cnn.json"), "--events", "jsonl",
@@ -33,7 +33,7 @@ def test_checkpoint_dir_removed_during_a_run_is_recreated(tmp_path: Path) -> Non
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert (tmp_path / "ck" / "final_model.pt").is_file()
-    for name, entry in read_manifest(tmp_path / "ck").items():
+    for name, entry in read_entries(tmp_path / "ck").items():
         assert verify_file(tmp_path / "ck" / name, entry) is None
 
 
@@ -60,7 +60,7 @@ def test_checkpoint_dir_made_read_only_during_a_run_fails_cleanly(tmp_path: Path
     seen = events("".join(lines) + out)
     assert seen[-1]["event"] == "run_end" and seen[-1]["status"] == "failed"
     assert any(e["event"] == "error" and e["node"] == "Trainer" for e in seen)
-    for name, entry in read_manifest(tmp_path / "ck").items():
+    for name, entry in read_entries(tmp_path / "ck").items():
         assert verify_file(tmp_path / "ck" / name, entry) is None
         torch.load(tmp_path / "ck" / name)
 

@@ -14,9 +14,9 @@ import torch
 
 from nodeflow.checkpoints import CheckpointManager
 from nodeflow.core.errors import CheckpointError
-from nodeflow.training.manifest import remove_checkpoints
-from nodeflow.training.resume import set_aside
-from nodeflow.training.run_folder import move_aside
+from nodeflow.checkpoints.manifest import remove_checkpoints
+from nodeflow.checkpoints.resume import set_aside
+from nodeflow.checkpoints.run_folder import move_aside
 from tests.conftest import ROOT, WORKFLOWS, run_cli
 
 DIGITS = str(WORKFLOWS / "digits_cnn.json")

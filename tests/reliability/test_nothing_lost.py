@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 from nodeflow.core.outputs import RECORD
-from nodeflow.training.manifest import read_manifest, write_manifest
-from nodeflow.training.manifest import prune_periodic
+from nodeflow.checkpoints.manifest import prune_periodic, read_entries, write_manifest
 from tests.conftest import WORKFLOWS, run_cli
 
 DIGITS = str(WORKFLOWS / "digits_cnn.json")
@@ -45,7 +44,7 @@ def test_overwrite_moves_the_earlier_run_to_previous_byte_for_byte(tmp_path: Pat
     moved = tmp_path / "ck" / "previous" / old_id
     assert snapshot(moved) == before
     assert run_cli("ckpt", "verify", str(moved), cwd=tmp_path).returncode == 0
-    entries = read_manifest(tmp_path / "ck")
+    entries = read_entries(tmp_path / "ck")
     assert sorted(entries) == ["best_model.pt", "final_model.pt"]
     assert {e["run_id"] for e in entries.values()} != {old_id}
 
@@ -56,7 +55,7 @@ def test_resume_auto_continues_the_same_run(tmp_path: Path) -> None:
     more = run_cli("run", DIGITS, "--set", "Trainer.epochs=3", "--set", "Trainer.checkpoint_dir=ck",
                    "--resume", "auto", cwd=tmp_path)
     assert more.returncode == 0, more.stderr
-    entries = read_manifest(tmp_path / "ck")
+    entries = read_entries(tmp_path / "ck")
     assert entries["final_model.pt"]["epoch"] == 3 and {e["run_id"] for e in entries.values()} == {run_id}
 
 
@@ -182,7 +181,7 @@ def test_a_lone_checkpoint_gives_back_the_workflow_it_was_trained_with(tmp_path:
     assert result.returncode == 0, result.stderr
     assert result.stdout == (tmp_path / "ck" / "workflow.json").read_text()  # as run, after --set
     assert json.loads(result.stdout)["nodes"]["trainer"]["params"]["lr"] == 0.002
-    assert read_manifest(tmp_path / "ck")["best_model.pt"]["workflow"] == result.stdout
+    assert read_entries(tmp_path / "ck")["best_model.pt"]["workflow"] == result.stdout
 
 
 def test_ckpt_commands_in_another_tools_folder_never_replace_its_manifest(tmp_path: Path) -> None:

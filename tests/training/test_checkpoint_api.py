@@ -14,7 +14,7 @@ import torch
 
 from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
 from nodeflow.core.errors import CheckpointError
-from nodeflow.training.checkpoint import CheckpointWarning
+from nodeflow.checkpoints.torch_files import CheckpointWarning
 from tests.conftest import ROOT, WORKFLOWS, run_cli
 
 API_ID = re.compile(r"^checkpoint_epoch_\d{4}_step_\d{6}_\d{8}_\d{6}$")
@@ -197,7 +197,7 @@ def test_tags_from_the_cli_show_in_list_and_show_and_keep_protects_a_file(tmp_pa
 def test_tags_edited_while_checkpoints_are_saved_are_never_lost(tmp_path: Path) -> None:
     m = manager(tmp_path, max_checkpoints=0, backup_checkpoints=False)
     first = m.save_checkpoint(net(), epoch=1, step=1, metrics={"val_loss": 1.0})
-    script = ("import sys; from pathlib import Path; from nodeflow.core.manifest_edit import set_tags\n"
+    script = ("import sys; from pathlib import Path; from nodeflow.checkpoints.manifest import set_tags\n"
               "for i in range(40): set_tags(Path(sys.argv[1]), sys.argv[2], add=[f't{i}'])\n")
     tagger = subprocess.Popen([sys.executable, "-c", script, str(m.folder), f"{first}.pt"],
                               env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
@@ -283,7 +283,7 @@ def test_backup_link_makes_hard_links_that_take_no_extra_disk(tmp_path: Path) ->
 def test_a_best_copy_whose_periodic_file_went_with_a_removed_folder_is_serialized_again(tmp_path: Path) -> None:
     import shutil
 
-    from nodeflow.core.ckpt_table import read_entries, verify_file
+    from nodeflow.checkpoints.manifest import read_entries, verify_file
 
     m = CheckpointManager.open(tmp_path / "ck", backup_checkpoints=False)
     payload = {"epoch": 1, "step": 5, "model_state_dict": net().state_dict(), "metrics": {}, "config": {}}

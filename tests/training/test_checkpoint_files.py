@@ -10,8 +10,8 @@ import torch
 
 from nodeflow import restore_model
 from nodeflow.core import CheckpointError
-from nodeflow.core.peek import peek
-from nodeflow.training.checkpoint import atomic_save, load_checkpoint
+from nodeflow.checkpoints.peek import peek
+from nodeflow.checkpoints.torch_files import atomic_save, load_checkpoint
 
 
 def test_a_failed_write_keeps_the_previous_file_and_leaves_no_temp(tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ def test_unknown_model_type_in_config_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_a_file_that_no_longer_matches_its_manifest_is_not_used(tmp_path: Path) -> None:
-    from nodeflow.training.manifest import commit_entry, make_entry
+    from nodeflow.checkpoints.manifest import commit_entry, make_entry
 
     path = tmp_path / "best_model.pt"
     data = {"model_state_dict": {"w": torch.ones(4)}, "epoch": 1, "step": 3}

@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from nodeflow.training.manifest import read_manifest, verify_file
+from nodeflow.checkpoints.manifest import read_entries, verify_file
 from tests.conftest import ROOT, WORKFLOWS, events, run_cli
 
 DIGITS = str(WORKFLOWS / "digits_cnn.json")
@@ -80,7 +80,7 @@ def test_compare_export_and_plot(trained: Path, tmp_path: Path) -> None:
     best = torch.load(trained / "best_model.pt")
     assert all(torch.equal(weights[k], v) for k, v in best["model_state_dict"].items())
     entry = json.loads((tmp_path / "out" / "best.safetensors.json").read_text())
-    assert entry["checksum"] == read_manifest(trained)["best_model.pt"]["checksum"]
+    assert entry["checksum"] == read_entries(trained)["best_model.pt"]["checksum"]
     assert run_cli("ckpt", "plot", str(trained), "-o", "curves.png", cwd=tmp_path).returncode == 0
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -92,7 +92,7 @@ def test_retention_keeps_the_newest_periodic_files_and_never_best_or_final(tmp_p
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in (tmp_path / "ck").glob("*.pt"))
     assert names == ["best_model.pt", "checkpoint_epoch_5.pt", "checkpoint_epoch_6.pt", "final_model.pt"]
-    assert sorted(read_manifest(tmp_path / "ck")) == names
+    assert sorted(read_entries(tmp_path / "ck")) == names
     deleted = [e for e in events(result.stdout) if e["event"] == "checkpoint_deleted"]
     assert len(deleted) == 4
     assert run_cli("ckpt", "prune", "ck", "--keep", "0", cwd=tmp_path).returncode == 0
@@ -124,6 +124,6 @@ def test_a_disk_that_fills_up_mid_run_stops_it_and_leaves_earlier_checkpoints_va
 
 def report(path: Path) -> tuple[int, int, int]:
     """(files that verify against the manifest and load, entries that do not, leftover temp files)."""
-    entries = read_manifest(path)
+    entries = read_entries(path)
     valid = sum(verify_file(path / n, e) is None and torch.load(path / n) is not None for n, e in entries.items())
     return valid, len(entries) - valid, len(list(path.glob(".*.tmp")))

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from nodeflow import restore_model
-from nodeflow.training.manifest import read_manifest, verify_file
+from nodeflow.checkpoints.manifest import read_entries, verify_file
 from tests.conftest import ROOT, WORKFLOWS, run_cli
 
 WINE = ["run", str(WORKFLOWS / "wine_mlp.json"), "--set", "Trainer.epochs=6", "--set", "Trainer.save_every_n_epochs=2"]
@@ -52,7 +52,7 @@ def test_only_rank_0_writes_one_set_of_files_that_load_in_one_process(wine_runs:
     single, ddp = wine_runs
     assert tree(ddp) == tree(single)  # the same files, once: no second run folder, no duplicates
     folder = ddp / "checkpoints" / "wine_mlp" / "run_1"
-    for name, entry in read_manifest(folder).items():
+    for name, entry in read_entries(folder).items():
         assert verify_file(folder / name, entry) is None, name
     weights = torch.load(folder / "final_model.pt")["model_state_dict"]
     assert not any(key.startswith("module.") for key in weights)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from nodeflow.core import Link, Node, load_workflow, save_workflow
-from nodeflow.training.manifest import sha256_of, write_manifest
+from nodeflow.checkpoints.manifest import sha256_of, write_manifest
 from tests.conftest import WORKFLOWS, run_cli
 
 DIGITS = str(WORKFLOWS / "digits_cnn.json")

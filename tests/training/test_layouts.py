@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from nodeflow.training.manifest import read_manifest, verify_file
+from nodeflow.checkpoints.manifest import read_entries, verify_file
 from tests.conftest import WORKFLOWS, run_cli
 
 WORKFLOW = str(WORKFLOWS / "wine_mlp.json")
@@ -38,7 +38,7 @@ def test_experiments_layout_writes_its_tree_and_keys(tmp_path: Path) -> None:
                 "best_acc", "config"):
         assert key in latest, key
     assert latest["epoch"] == 4 and latest["best_acc"] == latest["best"]
-    for name, entry in read_manifest(run / "checkpoints").items():
+    for name, entry in read_entries(run / "checkpoints").items():
         assert verify_file(run / "checkpoints" / name, entry) is None, name
     hyper = json.loads((run / "hyperparameters.json").read_text())
     assert hyper["epochs"] == 4 and hyper["layout"] == "experiments"

@@ -9,7 +9,7 @@ import torch
 
 from nodeflow.core import RunInterrupted
 from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
-from nodeflow.training.checkpointing import Checkpoints
+from nodeflow.training.checkpoint_callback import Checkpoints
 from nodeflow.training.data import CLASSIFICATION, make_bundle
 from nodeflow.training.loop import Callback, TrainConfig, TrainingLoop
 from nodes.models import MLP
@@ -108,7 +108,7 @@ def test_the_fp16_grad_scaler_state_round_trips_through_a_resume(tmp_path: Path)
     assert saved["scaler_state_dict"]["scale"] > 0 and saved["step"] == 12
     data = blobs()
     resumed = TrainingLoop(mlp(data), data, blobs(60, seed=1), config)
-    resumed.restore(saved)
+    resumed.load_state_dict(saved)
     assert resumed.scaler.state_dict() == saved["scaler_state_dict"]
     resumed.fit()
     assert resumed.scaler.state_dict() == whole.scaler.state_dict()
@@ -136,7 +136,7 @@ def test_background_saves_hold_the_state_of_their_epoch_and_report_every_file(tm
 
 def test_a_failed_background_save_stops_training_with_one_line_and_keeps_earlier_files(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import nodeflow.checkpoints as api
+    import nodeflow.checkpoints.manager as api
 
     real, calls = api.atomic_save, {"n": 0}
 
@@ -226,7 +226,7 @@ def test_one_class_is_refused_and_a_batch_larger_than_the_data_is_one_batch() ->
 
 def test_a_best_epoch_that_is_also_a_periodic_one_is_serialized_once_into_two_independent_files(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from nodeflow.core.ckpt_table import read_entries, verify_file
+    from nodeflow.checkpoints.manifest import read_entries, verify_file
 
     serialized: list[int] = []
     real_save = torch.save

@@ -16,11 +16,13 @@ import torch
 
 from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
 from nodeflow.core import DataError, RunInterrupted, default_registry
-from nodeflow.training.checkpointing import Checkpoints
+from nodeflow.training.checkpoint_callback import Checkpoints
 from nodeflow.training.loop import TrainConfig, TrainingLoop
 from nodes.datasets import DIGITS
 from nodes.generators import REVIEWS, SHAPE_CAPTIONS, SHAPES_NODE, STORIES
-from nodes.models import BERT, CLIP, GPT, MLP, RESNET, VIT
+from nodes.encoders import BERT, CLIP, VIT
+from nodes.gpt import GPT
+from nodes.models import MLP, RESNET
 from nodes.split import SPLIT
 from nodes.training import TRAINER
 from tests.nodes.test_datasets import Ctx, run
@@ -168,7 +170,7 @@ def test_train_top5_accuracy_comes_out_the_same_after_a_mid_epoch_resume(tmp_pat
         interrupted.should_stop = lambda: interrupted.state.epoch == 1 and interrupted.state.batch_in_epoch == 10
         interrupted.fit()
     resumed = loop()
-    resumed.restore(torch.load(tmp_path / "checkpoint_interrupted.pt"))
+    resumed.load_state_dict(torch.load(tmp_path / "checkpoint_interrupted.pt"))
     assert 0.0 < whole[0] < whole[1] < 1.0
     assert resumed.fit().history["train_top5_accuracy"] == whole
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nodeflow.training.manifest import read_manifest, verify_file
+from nodeflow.checkpoints.manifest import read_entries, verify_file
 from tests.conftest import ROOT, WORKFLOWS, run_cli
 
 ARGS = ["run", str(WORKFLOWS / "digits_cnn.json"), "--set", "Trainer.epochs=3", "--set",
@@ -55,7 +55,7 @@ def assert_same_final(a: Path, b: Path) -> None:
     assert x["epoch_losses"] == y["epoch_losses"]
     for name, tensor in x["model_state_dict"].items():
         assert torch.equal(tensor, y["model_state_dict"][name]), name
-    for name, entry in read_manifest(b).items():
+    for name, entry in read_entries(b).items():
         assert verify_file(b / name, entry) is None, name
 
 
@@ -125,7 +125,7 @@ def test_kill_9_then_resume_auto_is_bit_identical(reference: Path, tmp_path: Pat
 
 def test_kill_9_inside_a_write_leaves_the_previous_file(tmp_path: Path) -> None:
     code = (
-        "import sys, torch; from pathlib import Path; from nodeflow.training.checkpoint import atomic_save\n"
+        "import sys, torch; from pathlib import Path; from nodeflow.checkpoints.torch_files import atomic_save\n"
         "path = Path(sys.argv[1]); big = torch.randn(64, 1024, 1024)\n"
         "atomic_save({'model_state_dict': {}, 'epoch': 1}, path); print('first', flush=True)\n"
         "while True: atomic_save({'model_state_dict': {'w': big}, 'epoch': 2}, path)\n"
