@@ -19,6 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
 
 
+def bare_env() -> dict[str, str]:
+    """A child's environment with nothing of ours but the import path, one torch thread and the tests' run index."""
+    return {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1",
+            "NODEFLOW_HOME": os.environ["NODEFLOW_HOME"]}
+
+
 def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """`python main.py ARGS` in a child process, as a user would type it."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import ROOT, WORKFLOWS, events, run_cli
+from tests.conftest import ROOT, WORKFLOWS, bare_env, events, run_cli
 
 DIGITS = str(WORKFLOWS / "digits_cnn.json")
 
@@ -108,7 +108,7 @@ def test_a_stop_signal_finishes_the_batch_saves_a_checkpoint_and_exits_130(tmp_p
         [sys.executable, str(ROOT / "main.py"), "run", DIGITS, "--events", "jsonl",
          "--set", "Trainer.epochs=500", "--set", "Trainer.checkpoint_dir=ck"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        env=bare_env())
     lines = []
     for line in proc.stdout:
         lines.append(line)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from nodeflow.checkpoints.manifest import read_entries, verify_file
-from tests.conftest import ROOT, WORKFLOWS, events
+from tests.conftest import ROOT, WORKFLOWS, bare_env, events
 
 RUN = [sys.executable, str(ROOT / "main.py"), "run", str(WORKFLOWS / "digits_cnn.json"), "--events", "jsonl",
        "--set", "Trainer.save_every_n_epochs=1", "--set", "Trainer.batch_size=8", "--set", "Trainer.checkpoint_dir=ck"]
@@ -26,7 +26,7 @@ def wait_for(path: Path, timeout: float = 60) -> None:
 
 def test_checkpoint_dir_removed_during_a_run_is_recreated(tmp_path: Path) -> None:
     proc = subprocess.Popen([*RUN, "--set", "Trainer.epochs=4"], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+                            stderr=subprocess.PIPE, text=True, env=bare_env())
     wait_for(tmp_path / "ck" / "checkpoint_epoch_1.pt")
     while (tmp_path / "ck").exists():  # the run may be writing into it meanwhile
         shutil.rmtree(tmp_path / "ck", ignore_errors=True)
@@ -44,7 +44,7 @@ def test_checkpoint_dir_made_read_only_during_a_run_fails_cleanly(tmp_path: Path
     trigger = tmp_path / "now_read_only"
     proc = subprocess.Popen([sys.executable, "-m", "tests.fs_faults", "ck", str(trigger), *RUN[1:],
                              "--set", "Trainer.epochs=30"], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+                            stderr=subprocess.PIPE, text=True, env=bare_env())
     lines = []
     for line in proc.stdout:
         lines.append(line)
@@ -75,7 +75,7 @@ def test_a_checkpoint_the_os_refuses_mid_tensor_fails_in_one_line(tmp_path: Path
 
     done = subprocess.run([*RUN, "--set", "Trainer.epochs=2", "--set", "CNN.hidden=2000"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300, preexec_fn=limit_file_size,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+                          env=bare_env())
     assert done.returncode == 1, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "could not write checkpoint" in done.stderr and "checkpoint_epoch_1.pt: File too large" in done.stderr

@@ -15,7 +15,7 @@ import torch
 from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
 from nodeflow.core.errors import CheckpointError
 from nodeflow.checkpoints.torch_files import CheckpointWarning
-from tests.conftest import ROOT, WORKFLOWS, run_cli
+from tests.conftest import ROOT, WORKFLOWS, bare_env, run_cli
 
 API_ID = re.compile(r"^checkpoint_epoch_\d{4}_step_\d{6}_\d{8}_\d{6}$")
 
@@ -44,7 +44,7 @@ def test_the_documented_loop_runs_and_its_folder_works_with_nodeflow_ckpt(tmp_pa
     code = re.search(r"```python\n(.*?)```", doc, re.S).group(1)
     assert len(code.strip().splitlines()) <= 22
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+                          env=bare_env())
     assert done.returncode == 0, done.stderr
     folder = tmp_path / "checkpoints" / "digits_mlp"
     entries = json.loads((folder / "manifest.json").read_text())["checkpoints"]
@@ -200,7 +200,7 @@ def test_tags_edited_while_checkpoints_are_saved_are_never_lost(tmp_path: Path) 
     script = ("import sys; from pathlib import Path; from nodeflow.checkpoints.manifest import set_tags\n"
               "for i in range(40): set_tags(Path(sys.argv[1]), sys.argv[2], add=[f't{i}'])\n")
     tagger = subprocess.Popen([sys.executable, "-c", script, str(m.folder), f"{first}.pt"],
-                              env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+                              env=bare_env())
     model = net()
     for epoch in range(2, 42):
         m.save_checkpoint(model, epoch=epoch, step=epoch, metrics={"val_loss": 1.0})
@@ -261,7 +261,7 @@ def test_a_backup_folder_that_cannot_be_written_is_a_warning_and_training_goes_o
               "metrics={'val_loss': 1.0 / e}))\n")
     done = subprocess.run([sys.executable, "-m", "tests.fs_faults", "ck/exp/backups", str(tmp_path), "-c", script],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+                          env=bare_env())
     assert done.returncode == 0, done.stderr
     assert "Read-only file system" in done.stderr
     assert len([line for line in done.stdout.splitlines() if API_ID.match(line)]) == 2

@@ -52,8 +52,9 @@ def test_ctrl_c_mid_epoch_with_workers_then_resume_is_bit_identical(reference: P
     proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), *SHAPES, "--set", "Trainer.checkpoint_dir=run",
                              "--events", "jsonl"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    for line in proc.stdout:
-        if json.loads(line)["event"] == "epoch_end":  # the stop is checked after each batch of the next epoch
+    for line in proc.stdout:  # once a batch of epoch 2 trained: between epochs the run would stop with no batch more
+        event = json.loads(line)
+        if event["event"] == "batch_progress" and event["epoch"] == 2:
             break
     os.kill(proc.pid, signal.SIGINT)
     proc.communicate(timeout=120)
