@@ -17,7 +17,7 @@ from sklearn.datasets import load_digits
 from nodeflow.core.errors import CheckpointError
 from nodeflow.checkpoints.torch_files import restore_model
 from nodeflow.checkpoints.export import VerificationFailed, export_model
-from tests.conftest import ROOT, WORKFLOWS, run_cli
+from tests.conftest import ROOT, WORKFLOWS, build_once, run_cli
 from tests.export.families import NET, save_python
 
 NOISY = NET.format(noise=" + 0.1 * torch.randn_like(self.fc(x))")  # outputs that no export can reproduce
@@ -25,11 +25,12 @@ NOISY = NET.format(noise=" + 0.1 * torch.randn_like(self.fc(x))")  # outputs tha
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cwd = tmp_path_factory.mktemp("digits")
-    result = run_cli("run", str(WORKFLOWS / "digits_cnn.json"), "--set", "Trainer.epochs=1", "--set",
-                     "Trainer.checkpoint_dir=ck", cwd=cwd)
-    assert result.returncode == 0, result.stderr
-    return cwd / "ck" / "best_model.pt"
+    def build(cwd: Path) -> None:
+        result = run_cli("run", str(WORKFLOWS / "digits_cnn.json"), "--set", "Trainer.epochs=1", "--set",
+                         "Trainer.checkpoint_dir=ck", cwd=cwd)
+        assert result.returncode == 0, result.stderr
+
+    return build_once(tmp_path_factory, "export_digits", build) / "ck" / "best_model.pt"
 
 
 def test_a_trained_digits_model_exports_to_onnx_and_predicts_the_same_digits(trained: Path, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import torch
 from PySide6 import QtWidgets
 
 from nodeflow.gui.graph import params_of
-from tests.conftest import run_cli
+from tests.conftest import build_once, run_cli
 from tests.gui.conftest import answer_modal, click, names, node, small_workflow
 
 WAIT_MS = 60000
@@ -22,10 +22,11 @@ WAIT_MS = 60000
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with a workflow and the checkpoints a headless 3-epoch run wrote into ck/."""
-    folder = tmp_path_factory.mktemp("trained")
-    done = run_cli("run", str(small_workflow(folder)), cwd=folder)
-    assert done.returncode == 0, done.stderr
-    return folder
+    def build(folder: Path) -> None:
+        done = run_cli("run", str(small_workflow(folder)), cwd=folder)
+        assert done.returncode == 0, done.stderr
+
+    return build_once(tmp_path_factory, "checkpoints_panel", build)
 
 
 @pytest.fixture

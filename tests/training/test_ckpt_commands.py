@@ -15,18 +15,19 @@ import torch
 from safetensors.torch import load_file
 
 from nodeflow.checkpoints.manifest import read_entries, verify_file
-from tests.conftest import ROOT, WORKFLOWS, events, run_cli
+from tests.conftest import ROOT, WORKFLOWS, build_once, events, run_cli
 
 DIGITS = str(WORKFLOWS / "digits_cnn.json")
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cwd = tmp_path_factory.mktemp("trained")
-    result = run_cli("run", DIGITS, "--set", "Trainer.epochs=4", "--set", "Trainer.save_every_n_epochs=1",
-                     "--set", "Trainer.checkpoint_dir=ck", cwd=cwd)
-    assert result.returncode == 0, result.stderr
-    return cwd / "ck"
+    def build(cwd: Path) -> None:
+        result = run_cli("run", DIGITS, "--set", "Trainer.epochs=4", "--set", "Trainer.save_every_n_epochs=1",
+                         "--set", "Trainer.checkpoint_dir=ck", cwd=cwd)
+        assert result.returncode == 0, result.stderr
+
+    return build_once(tmp_path_factory, "ckpt_commands", build) / "ck"
 
 
 def copy(folder: Path, tmp_path: Path) -> Path:

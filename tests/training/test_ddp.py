@@ -15,7 +15,7 @@ import torch
 
 from nodeflow import restore_model
 from nodeflow.checkpoints.manifest import read_entries, verify_file
-from tests.conftest import ROOT, WORKFLOWS, run_cli
+from tests.conftest import ROOT, WORKFLOWS, build_once, run_cli
 
 WINE = ["run", str(WORKFLOWS / "wine_mlp.json"), "--set", "Trainer.epochs=6", "--set", "Trainer.save_every_n_epochs=2"]
 DIGITS = ["run", str(WORKFLOWS / "digits_cnn.json"), "--set", "Trainer.epochs=4", "--set",
@@ -33,12 +33,16 @@ def tree(root: Path) -> set[str]:
 
 @pytest.fixture(scope="module")
 def wine_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    single, ddp = tmp_path_factory.mktemp("single"), tmp_path_factory.mktemp("ddp")
-    assert run_cli(*WINE, cwd=single).returncode == 0
-    result = run_cli(*WINE, "--nproc", "2", cwd=ddp)
-    assert result.returncode == 0, result.stderr
-    assert "error" not in result.stderr.lower() and "Traceback" not in result.stderr
-    return single, ddp
+    def build(folder: Path) -> None:
+        (folder / "single").mkdir()
+        (folder / "ddp").mkdir()
+        assert run_cli(*WINE, cwd=folder / "single").returncode == 0
+        result = run_cli(*WINE, "--nproc", "2", cwd=folder / "ddp")
+        assert result.returncode == 0, result.stderr
+        assert "error" not in result.stderr.lower() and "Traceback" not in result.stderr
+
+    folder = build_once(tmp_path_factory, "ddp_wine_runs", build)
+    return folder / "single", folder / "ddp"
 
 
 def test_two_processes_train_like_one_with_the_same_global_batch(wine_runs: tuple[Path, Path]) -> None:

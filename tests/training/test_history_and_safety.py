@@ -12,7 +12,7 @@ import torch
 
 from nodeflow.core import Link, Node, load_workflow, save_workflow
 from nodeflow.checkpoints.manifest import sha256_of, write_manifest
-from tests.conftest import WORKFLOWS, run_cli
+from tests.conftest import WORKFLOWS, build_once, run_cli
 
 DIGITS = str(WORKFLOWS / "digits_cnn.json")
 
@@ -70,8 +70,11 @@ class RunsCode:
 
 @pytest.fixture(scope="module")
 def evil_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Trained once for the module; each test gets its own copy (one of them runs the code)."""
-    tmp_path = tmp_path_factory.mktemp("evil")
+    """Trained once for the session; each test gets its own copy (one of them runs the code)."""
+    return build_once(tmp_path_factory, "evil", make_evil)
+
+
+def make_evil(tmp_path: Path) -> None:
     good = tmp_path / "good.pt"
     run_cli("run", DIGITS, "--set", "Trainer.epochs=1", "--set", "Trainer.checkpoint_dir=ck", cwd=tmp_path)
     data = torch.load(tmp_path / "ck" / "final_model.pt")
@@ -92,7 +95,6 @@ def evil_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workflow.links = [k for k in workflow.links if k.dst not in ("cnn", "trainer") and k.src != "trainer"]
     workflow.links.append(Link("load", "model", "evaluate", "model"))
     save_workflow(workflow, tmp_path / "infer.json")
-    return tmp_path
 
 
 @pytest.fixture

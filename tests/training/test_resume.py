@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from nodeflow.checkpoints.manifest import read_entries, verify_file
-from tests.conftest import ROOT, WORKFLOWS, run_cli
+from tests.conftest import ROOT, WORKFLOWS, build_once, run_cli
 
 ARGS = ["run", str(WORKFLOWS / "digits_cnn.json"), "--set", "Trainer.epochs=3", "--set",
         "Trainer.save_every_n_epochs=1", "--set", "Trainer.batch_size=8", "--set", "CNN.dropout=0.3"]
@@ -61,10 +61,11 @@ def assert_same_final(a: Path, b: Path) -> None:
 
 def uninterrupted(factory: pytest.TempPathFactory, name: str, *args: str) -> Path:
     """The checkpoint folder of a run that was never stopped: what resumed runs must equal."""
-    cwd = factory.mktemp(name)
-    result = run_cli(*args, "--set", "Trainer.checkpoint_dir=ref", cwd=cwd)
-    assert result.returncode == 0, result.stderr
-    return cwd / "ref"
+    def build(cwd: Path) -> None:
+        result = run_cli(*args, "--set", "Trainer.checkpoint_dir=ref", cwd=cwd)
+        assert result.returncode == 0, result.stderr
+
+    return build_once(factory, name, build) / "ref"
 
 
 @pytest.fixture(scope="module")
