@@ -23,7 +23,7 @@ from nodeflow.training.callbacks import ProgressEvents  # noqa: E402
 from nodeflow.training.factory import make_optimizer, make_scheduler  # noqa: E402
 from nodeflow.training.loop import TrainConfig, TrainingLoop  # noqa: E402
 from nodeflow.training.rng import seed_everything  # noqa: E402
-from nodes.gpt import GPT  # noqa: E402
+from nodes.gpt import GPT_NODE as GPT  # noqa: E402
 from nodes.text_data import TEXT_FILE  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -84,7 +84,7 @@ class ConvEncoder(nn.Module):
         return self.body(images)
 
 
-class CLIPModel(nn.Module):
+class CLIP(nn.Module):
     """Image and text towers projected to one space; (image_emb, text_emb, log logit scale)."""
 
     def __init__(self, image: nn.Module, text: nn.Module):
@@ -140,7 +140,7 @@ def build_clip(p: Mapping[str, Any], shape: Any) -> nn.Module:
         image: nn.Module = ConvEncoder(channels, p["n_embd"], p["embed_dim"])
     else:
         image = ImageEncoder(channels, size, p["patch_size"], *_tower(p), p["embed_dim"])
-    return CLIPModel(image, TextEncoder(shape.vocab, shape.text_length, *_tower(p), p["embed_dim"]))
+    return CLIP(image, TextEncoder(shape.vocab, shape.text_length, *_tower(p), p["embed_dim"]))
 
 
 def _tower_params(layers: int, width: int, dropout: float) -> tuple[ParamSpec, ...]:
@@ -161,14 +161,14 @@ CLIP_PARAMS = (
 )
 
 
-BERT = model_node("model.bert", "BERT", build_bert, "BERT-style encoder: bidirectional attention with padding "
-                  "masked out, a [CLS] vector whose final state classifies the text.",
-                  BERT_PARAMS, tasks=(SEQUENCE_CLASSIFICATION,), check=check_heads)
-VIT = model_node("model.vit", "ViT", build_vit, "Vision transformer: square patches embedded, a class token, "
-                 "a transformer encoder, the class token classifies the image.",
-                 VIT_PARAMS, tasks=(CLASSIFICATION,), check=check_heads)
-CLIP = model_node("model.clip", "CLIP", build_clip, "Image and text encoders projected into one space with a "
-                  "learnable temperature; trained with the symmetric contrastive loss.",
-                  CLIP_PARAMS, tasks=(CONTRASTIVE,), check=check_heads)
+BERT_NODE = model_node("model.bert", "BERT", build_bert, "BERT-style encoder: bidirectional attention with padding "
+                       "masked out, a [CLS] vector whose final state classifies the text.",
+                       BERT_PARAMS, tasks=(SEQUENCE_CLASSIFICATION,), check=check_heads)
+VIT_NODE = model_node("model.vit", "ViT", build_vit, "Vision transformer: square patches embedded, a class token, "
+                      "a transformer encoder, the class token classifies the image.",
+                      VIT_PARAMS, tasks=(CLASSIFICATION,), check=check_heads)
+CLIP_NODE = model_node("model.clip", "CLIP", build_clip, "Image and text encoders projected into one space with a "
+                       "learnable temperature; trained with the symmetric contrastive loss.",
+                       CLIP_PARAMS, tasks=(CONTRASTIVE,), check=check_heads)
 
-NODES = [BERT, VIT, CLIP]
+NODES = [BERT_NODE, VIT_NODE, CLIP_NODE]

@@ -90,7 +90,7 @@ class Sampler:
         return ids
 
 
-class GPTModel(Sampler, nn.Module):
+class GPT(Sampler, nn.Module):
     def __init__(self, vocab: int, block_size: int, layers: int, heads: int, width: int, dropout: float,
                  bias: bool):
         super().__init__()
@@ -126,7 +126,7 @@ def build_gpt(p: Mapping[str, Any], shape: Any) -> nn.Module:
     if in_shape[0] > block:
         raise DataError(Issue(f"the data's blocks are {in_shape[0]} tokens, longer than block_size {block}",
                               field="block_size"))
-    return GPTModel(out, block, p["n_layer"], p["n_head"], p["n_embd"], p["dropout"], p["bias"])
+    return GPT(out, block, p["n_layer"], p["n_head"], p["n_embd"], p["dropout"], p["bias"])
 
 
 GPT_PARAMS = (
@@ -140,8 +140,8 @@ GPT_PARAMS = (
 )
 
 
-GPT = model_node("model.gpt", "GPT", build_gpt, "GPT-2 architecture (nanoGPT's): learned positions, pre-LayerNorm "
-                 "blocks of causal self-attention, tied embeddings. Next-token logits for token blocks.",
-                 GPT_PARAMS, tasks=(LANGUAGE_MODELLING,), check=check_gpt)
+GPT_NODE = model_node("model.gpt", "GPT", build_gpt, "GPT-2 architecture (nanoGPT's): learned positions, pre-LayerNorm "
+                      "blocks of causal self-attention, tied embeddings. Next-token logits for token blocks.",
+                      GPT_PARAMS, tasks=(LANGUAGE_MODELLING,), check=check_gpt)
 
-NODES = [GPT]
+NODES = [GPT_NODE]

@@ -140,9 +140,9 @@ MODERN_PARAMS = (
 )
 
 
-MODERN = model_node("model.modern_transformer", "ModernTransformer", build_modern,
-                    "Decoder-only transformer, Llama-style: rotary positions (RoPE), RMSNorm, SwiGLU MLP, optional "
-                    "grouped-query attention. Next-token logits for token blocks.",
-                    MODERN_PARAMS, tasks=(LANGUAGE_MODELLING,), check=check_modern)
+MODERN_NODE = model_node("model.modern_transformer", "ModernTransformer", build_modern,
+                         "Decoder-only transformer, Llama-style: rotary positions (RoPE), RMSNorm, SwiGLU MLP, "
+                         "optional grouped-query attention. Next-token logits for token blocks.",
+                         MODERN_PARAMS, tasks=(LANGUAGE_MODELLING,), check=check_modern)
 
-NODES = [MODERN]
+NODES = [MODERN_NODE]

@@ -9,7 +9,7 @@ import torch
 from nodeflow import restore_model
 from nodeflow.training.factory import make_optimizer, make_scheduler
 from nodeflow.training.loop import TrainConfig, TrainingLoop
-from nodes.gpt import GPT
+from nodes.gpt import GPT_NODE as GPT
 from nodes.text_data import TEXT_FILE
 from tests.conftest import WORKFLOWS, events, run_cli
 from tests.nodes.test_datasets import run

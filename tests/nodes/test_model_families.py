@@ -15,7 +15,7 @@ from nodeflow.training.loop import TrainConfig, TrainingLoop
 from nodes.datasets import DIGITS
 from nodes.encoders import TextEncoder
 from nodes.generators import PHANTOMS, REVIEWS
-from nodes.encoders import BERT
+from nodes.encoders import BERT_NODE as BERT
 from nodes.models import MLP, UNET
 from tests.conftest import WORKFLOWS, run_cli
 from tests.nodes.test_datasets import run

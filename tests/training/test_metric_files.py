@@ -20,8 +20,10 @@ from nodeflow.training.checkpoint_callback import Checkpoints
 from nodeflow.training.loop import TrainConfig, TrainingLoop
 from nodes.datasets import DIGITS
 from nodes.generators import REVIEWS, SHAPE_CAPTIONS, SHAPES_NODE, STORIES
-from nodes.encoders import BERT, CLIP, VIT
-from nodes.gpt import GPT
+from nodes.encoders import BERT_NODE as BERT
+from nodes.encoders import CLIP_NODE as CLIP
+from nodes.encoders import VIT_NODE as VIT
+from nodes.gpt import GPT_NODE as GPT
 from nodes.models import MLP, RESNET
 from nodes.split import SPLIT
 from nodes.training import TRAINER

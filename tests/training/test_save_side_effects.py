@@ -70,7 +70,8 @@ if sys.argv[3] == "api":
     wf["Trainer"].params.update(epochs=1, checkpoint_dir="")
     wf.run(until="Trainer", progress=False)
 else:
-    cli.main(["run", sys.argv[2], "--until", "Trainer", "--set", "Trainer.epochs=1", "--set", "Trainer.checkpoint_dir="])
+    cli.main(["run", sys.argv[2], "--until", "Trainer", "--set", "Trainer.epochs=1",
+              "--set", "Trainer.checkpoint_dir="])
 class Info(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in
                 "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
