@@ -3,8 +3,8 @@
 Saved and restored: model, optimizer, scheduler, AMP scaler, epoch/step/batch position, best
 value, epoch_losses and history, the epoch's running sums when saved mid-epoch, the RNGs
 (torch, CUDA, Python, NumPy) and the data order, so a resumed run ends bit-identical to an
-uninterrupted one. The seed documents' keys come first, so `torch.load(path)` shows them as
-the seed snippets expect.
+uninterrupted one. The standard keys (epoch, model_state_dict, optimizer_state_dict, …,
+config) come first, so a plain `torch.load(path)` shows them first.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def state_dict(loop: TrainingLoop, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The checkpoint dict: seed keys first, then what exact resume needs."""
+    """The checkpoint dict: the standard keys first, then what exact resume needs."""
     state = loop.state
     mid_epoch = state.batch_in_epoch > 0
     loss_sum, correct = loop.loss_sum.detach().clone(), loop.correct.detach().clone()
