@@ -215,6 +215,9 @@ class RunControl(QtCore.QObject):
                 if node.get_input("model") else None
             if model is not None:
                 self.results.take(model, {"event": "layers", "layers": e["layers"]})
+        if kind == "fit_start" and e.get("checkpoint_dir"):  # the folder a {run} or {timestamp} became
+            self.last_folders[e["node"]] = e["checkpoint_dir"]
+            self._refresh_checkpoints()
         if node and kind in ("metrics", "fit_start", "epoch_end", "fit_end", "result") and not self.dry_run:
             self.results.take(node, e)
             if kind == "result" and e.get("text"):
@@ -228,9 +231,6 @@ class RunControl(QtCore.QObject):
             set_badge(node, "failed", e.get("message", ""))
             if e.get("untrusted_code"):
                 self.untrusted = (node.name(), e["untrusted_code"])
-        elif kind == "fit_start" and e.get("checkpoint_dir"):
-            self.last_folders[e["node"]] = e["checkpoint_dir"]
-            self._refresh_checkpoints()
         elif kind == "run_end" and e.get("status") == "interrupted":
             for n in flow_nodes(self.window.graph):
                 if badge_of(n) == "running":

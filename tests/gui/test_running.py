@@ -14,7 +14,7 @@ from PySide6 import QtWidgets
 
 from nodeflow.gui.badges import badge_of
 from tests.conftest import run_cli
-from tests.gui.conftest import answer_modal, names, node, small_workflow
+from tests.gui.conftest import answer_modal, click, names, node, small_workflow
 
 RUN_TIMEOUT_MS = 240_000
 
@@ -189,3 +189,15 @@ def test_the_device_picker_offers_ddp_and_runs_the_workflow_in_two_processes(
     console = window.runs.panel.console.toPlainText()
     assert console.count("Epoch [2/2], Loss:") == 1  # rank 0 speaks; rank 1 trains quietly
     assert torch.load(tmp_path / "ck" / "final_model.pt")["world_size"] == 2
+
+
+def test_after_a_run_into_a_run_named_folder_the_checkpoints_tab_lists_that_folder(
+        qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    window = make_window(small_workflow(tmp_path, epochs=1, checkpoint_dir="ck/{run}"))
+    code, _ = run_and_wait(qtbot, window)
+    assert code == 0
+    click(window, node(window, "Trainer"))
+    panel = window.runs.panel.checkpoints
+    qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=30_000)
+    files = {panel.table.item(r, 0).text() for r in range(panel.table.rowCount())}
+    assert {"best_model.pt", "final_model.pt"} <= files
