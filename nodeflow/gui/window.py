@@ -72,6 +72,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.add_pos: QtCore.QPointF | None = None  # where Tab was pressed on the canvas
         self.graph = FlowGraph(registry, self)
         self.undo = self.graph.undo_stack()
+        viewer = self.graph.viewer()  # its own undo/redo copies on the Edit menu's keys made both ambiguous: none ran
+        for action in (viewer._undo_action, viewer._redo_action):
+            action.setShortcuts([])
         self.banner = Banner(self)
         central = QtWidgets.QWidget(self)
         column = QtWidgets.QVBoxLayout(central)
@@ -142,8 +145,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._act(file, "&Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
         edit = bar.addMenu("&Edit")
         undo, redo = self.undo.createUndoAction(self, "&Undo"), self.undo.createRedoAction(self, "&Redo")
-        undo.setShortcut(QtGui.QKeySequence.StandardKey.Undo)
-        redo.setShortcut(QtGui.QKeySequence.StandardKey.Redo)
+        undo.setShortcuts(QtGui.QKeySequence.StandardKey.Undo)
+        redo.setShortcuts(QtGui.QKeySequence.StandardKey.Redo)  # every binding: Ctrl+Shift+Z and Ctrl+Y
         edit.addActions([undo, redo])
         edit.addSeparator()
         self._act(edit, "&Copy", self.copy, QtGui.QKeySequence.StandardKey.Copy)

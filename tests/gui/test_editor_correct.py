@@ -210,3 +210,17 @@ def test_an_exception_in_a_slot_is_shown_logged_and_the_editor_stays_usable(qtbo
     assert "KeyError: 'no such key'" in (tmp_path / "errors.log").read_text()
     window.runs.panel.validate_button.click()
     assert window.runs.panel.status.text() == "Valid: ready to run"
+
+
+def test_ctrl_z_and_ctrl_shift_z_on_the_canvas_undo_and_redo(make_window: Any) -> None:
+    """NodeGraphQt's view holds undo/redo actions on the same keys as the Edit menu: Qt calls such a
+    shortcut ambiguous and runs neither, so the view's copies must not keep those keys."""
+    window = make_window(WORKFLOWS / "digits_cnn.json")
+    click(window, node(window, "Evaluate"))
+    press(window, QtCore.Qt.Key.Key_Delete)
+    assert "Evaluate" not in {n.name() for n in window.graph.all_nodes()}
+    press(window, QtCore.Qt.Key.Key_Z, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert "Evaluate" in {n.name() for n in window.graph.all_nodes()}
+    press(window, QtCore.Qt.Key.Key_Z, QtCore.Qt.KeyboardModifier.ControlModifier
+          | QtCore.Qt.KeyboardModifier.ShiftModifier)
+    assert "Evaluate" not in {n.name() for n in window.graph.all_nodes()}
