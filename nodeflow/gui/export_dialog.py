@@ -106,11 +106,19 @@ class ExportDialog(QtWidgets.QDialog):
                                             if format in MODEL_FORMATS else ""))
         run_tool(self, args, self.run_dir, lambda code, out, err: self._show(code, (out + err).strip()))
 
+    def _fit_height(self) -> None:
+        """Grow to show the whole result: a wrapped label's height depends on the width, which a window's
+        size hint ignores, so the fields above it were squashed instead."""
+        needed = self.layout().totalHeightForWidth(self.width())
+        if needed > self.height():
+            self.resize(self.width(), needed)
+
     def _show(self, code: int, text: str) -> None:
         text = "\n".join(line.removeprefix("error: ") for line in text.splitlines()) or f"exit code {code}"
         if "not loaded: rebuilding its model runs" in text:  # the command's way to say yes is this dialog's box
             text += f"\nHere: tick “{self.trust.text()}” and export again."
         self.result.setStyleSheet("color: #2e7d32;" if code == 0 else "color: #d9534f;")
         self.result.setText(text)
+        self._fit_height()
         self.run_button.setEnabled(True)
         self.exported.emit(code, text)

@@ -57,6 +57,9 @@ def test_export_shows_the_refusal_then_the_difference_inline(make_window: Any, q
     qtbot.waitUntil(lambda: dialog.run_button.isEnabled(), timeout=WAIT_MS)
     assert "max |difference| against torch" in dialog.result.text(), dialog.result.text()
     assert "max |difference| against torch" in window.runs.panel.console.toPlainText()
+    QtWidgets.QApplication.processEvents()  # the dialog grew to show the whole line; no field was squashed for it
+    assert dialog.result.height() >= dialog.result.heightForWidth(dialog.result.width())
+    assert dialog.path.height() >= dialog.path.sizeHint().height()
     session = onnxruntime.InferenceSession(str(tmp_path / "exported.onnx"), providers=["CPUExecutionProvider"])
     (out,) = session.run(None, {"input": BY_NAME["mlp"].inputs(3)[0].numpy()})
     assert out.shape == (3, 3)
