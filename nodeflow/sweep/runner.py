@@ -37,6 +37,7 @@ class Sweep:
                          and spec.param("checkpoint_dir")]
         self.folders = {n.name: bool(n.params.get("checkpoint_dir", "x")) for n in flow.nodes.values()
                         if n.name in self.trainers}
+        self.outputs = trial_outputs(flow, self.registry, self.trainers)
         self.metric = parse_metric(args.metric, flow, self.registry, self.trainers)
         self.direction = args.direction if args.direction != "auto" else \
             ("minimize" if better(self.metric.name) == "min" else "maximize")
@@ -55,6 +56,7 @@ class Sweep:
 
         sets = overrides(values) + [f"{t}.checkpoint_dir={folder if len(self.trainers) == 1 else folder / t}"
                                     for t in self.trainers if self.folders[t]]
+        sets += [f"{name}={folder / relative}" for name, relative in self.outputs.items()]
         argv = ["run", self.workflow, *[x for s in sets for x in ("--set", s)]]
         argv += ["--device", self.args.device] if self.args.device else []
         args = cli.build_parser().parse_args(argv)
@@ -79,6 +81,22 @@ class Sweep:
         if not self.jsonl:
             return lambda event: None  # a line per trial instead (emit)
         return lambda event: print(json.dumps({**event, "trial": number}, default=str), flush=True)
+
+
+def trial_outputs(flow: Any, registry: Any, trainers: list[str]) -> dict[str, str]:
+    """Every other file or folder the workflow writes (`outfile`/`outdir` params, e.g. Predict's CSV),
+    as NODE.FIELD -> its place inside a trial's folder, so no trial overwrites the user's own outputs."""
+    found: dict[str, str] = {}
+    for node in flow.nodes.values():
+        spec = registry.get(node.type)
+        for param in spec.params if spec else ():
+            value = node.params.get(param.name, param.default)
+            if param.type not in ("outfile", "outdir") or not value or \
+                    (param.name == "checkpoint_dir" and node.name in trainers):
+                continue
+            found[f"{node.name}.{param.name}"] = Path(str(value)).name
+    names = list(found.values())
+    return {key: (f"{key.split('.')[0]}/{name}" if names.count(name) > 1 else name) for key, name in found.items()}
 
 
 def parse_metric(text: str, workflow: Any, registry: Any, trainers: list[str]) -> Metric:
