@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pathlib import Path
+
 from PySide6 import QtWidgets
 
 from nodeflow.core import UserError
+from nodeflow.sweep.existing import Existing, existing_study, fresh_name
 from nodeflow.sweep.space import parse_params
 
 if TYPE_CHECKING:
@@ -36,16 +39,20 @@ class SweepDialog(QtWidgets.QDialog):
         self.window_ = window
         self.workflow = window.workflow()
         self.choices: dict[str, str] = {}  # Node.field -> suggested range
+        self.numeric: list[str] = []  # the int and float params: what a new row offers first
         for node in self.workflow.nodes.values():
             spec = window.registry.get(node.type)
             for param in spec.params if spec else ():
                 if param.type in ("int", "float", "choice", "bool"):
                     self.choices[f"{node.name}.{param.name}"] = suggested_range(param, node.params.get(param.name))
+                if param.type in ("int", "float"):
+                    self.numeric.append(f"{node.name}.{param.name}")
         self.table = QtWidgets.QTableWidget(0, 2, self)
         self.table.setObjectName("sweep_params")
         self.table.setHorizontalHeaderLabels(
             ["Param", "Range (loguniform:LO:HI, uniform:LO:HI, int:LO:HI, choice:A,B)"])
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         add = QtWidgets.QPushButton("Add param", self)
         add.setObjectName("sweep_add")
         add.clicked.connect(lambda: self.add_row())
@@ -53,8 +60,16 @@ class SweepDialog(QtWidgets.QDialog):
         self.trials.setObjectName("sweep_trials")
         self.trials.setRange(1, 10_000)
         self.trials.setValue(12)
-        self.metric = QtWidgets.QLineEdit("val_loss", self)
-        self.metric.setObjectName("sweep_metric")
+        self.trials.setToolTip("Trials to run now, added to those the study already holds")
+        stem = Path(window.meta.path).stem if window.meta.path else "sweep"
+        self.study = QtWidgets.QLineEdit(stem, self)
+        self.study.setObjectName("sweep_study")
+        self.study.setToolTip("Running a study again adds trials to it; a new name starts a new study")
+        self.held = QtWidgets.QLabel("", self)
+        self.held.setObjectName("sweep_held")
+        self.study.textChanged.connect(self._show_held)
+        self.metric_box = QtWidgets.QLineEdit("val_loss", self)  # not `metric`: QWidget.metric() is Qt's
+        self.metric_box.setObjectName("sweep_metric")
         self.pruner = QtWidgets.QLineEdit("median", self)
         self.pruner.setObjectName("sweep_pruner")
         self.error = QtWidgets.QLabel("", self)
@@ -68,8 +83,10 @@ class SweepDialog(QtWidgets.QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form = QtWidgets.QFormLayout()
-        form.addRow("Trials", self.trials)
-        form.addRow("Metric", self.metric)
+        form.addRow("Study", self.study)
+        form.addRow("", self.held)
+        form.addRow("More trials", self.trials)
+        form.addRow("Metric", self.metric_box)
         form.addRow("Pruner", self.pruner)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.table, 1)
@@ -80,6 +97,21 @@ class SweepDialog(QtWidgets.QDialog):
         self.resize(640, 360)
         lr = next((name for name in self.choices if name.endswith(".lr")), None)
         self.add_row(lr)
+        self._show_held()
+
+    def existing(self) -> Existing | None:
+        name = self.study.text().strip()
+        return existing_study(Path(self.window_.run_dir), name) if name else None
+
+    def _show_held(self) -> None:
+        found = self.existing()
+        self.held.setText(f"This study already has {found.trials} trials; the sweep adds more"
+                          if found and found.trials else "A new study")
+
+    def total_trials(self) -> int:
+        """The study's total after this sweep: what it holds now plus More trials."""
+        found = self.existing()
+        return (found.trials if found else 0) + self.trials.value()
 
     def add_row(self, name: str | None = None) -> None:
         row = self.table.rowCount()
@@ -87,6 +119,9 @@ class SweepDialog(QtWidgets.QDialog):
         box = QtWidgets.QComboBox(self.table)
         box.setObjectName(f"sweep_param_{row}")
         box.addItems(list(self.choices))
+        if name is None:  # the first number param not listed yet
+            listed = {self.table.cellWidget(r, 0).currentText() for r in range(row)}  # type: ignore[union-attr]
+            name = next((n for n in self.numeric if n not in listed), None)
         text = QtWidgets.QLineEdit(self.table)
         text.setObjectName(f"sweep_range_{row}")
         box.currentTextChanged.connect(lambda name: text.setText(self.choices.get(name, "")))
@@ -95,6 +130,7 @@ class SweepDialog(QtWidgets.QDialog):
         text.setText(self.choices.get(box.currentText(), ""))
         self.table.setCellWidget(row, 0, box)
         self.table.setCellWidget(row, 1, text)
+        self.table.resizeColumnToContents(0)
 
     def items(self) -> list[str]:
         """The rows as `--param` items."""
@@ -108,14 +144,50 @@ class SweepDialog(QtWidgets.QDialog):
 
     def accept(self) -> None:
         try:
-            parse_params(self.workflow, self.window_.registry, self.items())
+            dims = parse_params(self.workflow, self.window_.registry, self.items())
         except UserError as exc:
-            self.error.setText(str(exc).replace(f"{self.workflow.label}: ", ""))
+            text = str(exc).replace(f"{self.workflow.label}: ", "")
+            self.error.setText(text.replace("field '--param': ", "").replace("--param: ", ""))
             return
-        if self.window_.meta.path is None or self.window_.modified():
-            self.error.setText("Save the workflow first: the sweep runs the saved file")
+        if not self.study.text().strip():
+            self.error.setText("Name the study")
+            return
+        if not self._same_study({d.name: d.text for d in dims}):
+            return
+        if (self.window_.meta.path is None or self.window_.modified()) and not self._save():
             return
         super().accept()
+
+    def _same_study(self, params: dict[str, str]) -> bool:
+        """A study keeps the params it was started with: another set is refused here, with a new name offered."""
+        found, name = self.existing(), self.study.text().strip()
+        if found is None:
+            return True
+        metric = self.metric_box.text().strip() or "val_loss"
+        checks: list[tuple[str, Any]] = [("params", params), ("metric", metric)]
+        if self.window_.meta.path is not None:
+            checks.append(("workflow", str(Path(self.window_.meta.path).resolve())))
+        for key, mine in checks:
+            theirs = found.marks.get(key)
+            if theirs is not None and theirs != mine:
+                shown = ", ".join(f"{k}={v}" for k, v in theirs.items()) if isinstance(theirs, dict) else theirs
+                fresh = fresh_name(Path(self.window_.run_dir), name)
+                self.error.setText(f"Study '{name}' was started with {key} {shown}; the Study field now names a "
+                                   f"new study, '{fresh}': press Start sweep to run it")
+                self.study.setText(fresh)
+                return False
+        return True
+
+    def _save(self) -> bool:
+        """The sweep runs the saved file: offer to save it now."""
+        answer = QtWidgets.QMessageBox.question(
+            self, "Sweep", "The sweep runs the saved workflow file. Save the workflow now?",
+            QtWidgets.QMessageBox.StandardButton.Save | QtWidgets.QMessageBox.StandardButton.Cancel,
+            QtWidgets.QMessageBox.StandardButton.Save)
+        if answer != QtWidgets.QMessageBox.StandardButton.Save or not self.window_.save():
+            self.error.setText("Not saved: the sweep runs the saved workflow file")
+            return False
+        return True
 
 
 def open_sweep(window: MainWindow) -> None:
@@ -126,5 +198,5 @@ def open_sweep(window: MainWindow) -> None:
     if dialog.exec() != QtWidgets.QDialog.DialogCode.Accepted:
         return
     panel = SweepPanel.of(window)
-    panel.start(window.meta.path, dialog.items(), dialog.trials.value(), dialog.metric.text().strip() or "val_loss",
-                dialog.pruner.text().strip() or "median")
+    panel.start(window.meta.path, dialog.items(), dialog.total_trials(), dialog.metric_box.text().strip() or "val_loss",
+                dialog.pruner.text().strip() or "median", dialog.study.text().strip())
