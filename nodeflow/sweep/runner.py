@@ -32,9 +32,7 @@ class Sweep:
         self.registry = default_registry()
         flow = load_workflow(workflow)
         self.dims: list[Dim] = parse_params(flow, self.registry, args.params)
-        self.trainers = [n.name for n in flow.nodes.values()
-                         if (spec := self.registry.get(n.type)) and spec.param("layout")
-                         and spec.param("checkpoint_dir")]
+        self.trainers = [n.name for n in self.registry.trainers(flow)]
         self.folders = {n.name: bool(n.params.get("checkpoint_dir", "x")) for n in flow.nodes.values()
                         if n.name in self.trainers}
         self.outputs = trial_outputs(flow, self.registry, self.trainers)
