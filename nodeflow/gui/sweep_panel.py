@@ -73,10 +73,17 @@ class SweepPanel(QtWidgets.QWidget):
         self.stop = QtWidgets.QPushButton("Stop", self)
         self.stop.setObjectName("sweep_stop")
         self.stop.clicked.connect(lambda: self.process.stop())
+        self.stop.setEnabled(False)
         self.plots = [QtWidgets.QLabel(self) for _ in range(2)]
+        self.pixmaps: list[QtGui.QPixmap] = []
         for label, name in zip(self.plots, ("sweep_history", "sweep_parallel")):
             label.setObjectName(name)
             label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+            # a picture never asks for room: the tab must not grow the main window past the screen
+            label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Ignored)
+            label.setMinimumSize(0, 0)
+        self.table.setMinimumSize(0, 0)
+        self.table.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Ignored)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.status, 1)
         row.addWidget(self.apply)
@@ -89,14 +96,17 @@ class SweepPanel(QtWidgets.QWidget):
         layout.addWidget(self.table, 1)
         layout.addLayout(pictures, 1)
 
-    def start(self, workflow: Path, params: list[str], trials: int, metric: str, pruner: str) -> None:
-        self.trials, self.best, self.finished = [], None, False
+    def start(self, workflow: Path, params: list[str], trials: int, metric: str, pruner: str,
+              study: str = "") -> None:
+        """`trials`: the study's total after this sweep (what it holds plus the trials to add)."""
+        self.trials, self.best, self.finished, self.pixmaps = [], None, False, []
         self.table.setRowCount(0)
         self.apply.setEnabled(False)
+        self.stop.setEnabled(True)
         for label in self.plots:
             label.clear()
         args = [str(workflow), *[x for p in params for x in ("--param", p)], "--trials", str(trials),
-                "--metric", metric, "--pruner", pruner]
+                "--metric", metric, "--pruner", pruner, *(["--study", study] if study else [])]
         self.status.setText(f"Sweep of {workflow.name} starting…")
         self.process.start_sweep(args, self.window_.run_dir)
 
@@ -114,7 +124,14 @@ class SweepPanel(QtWidgets.QWidget):
             self.best = {"trial": e.get("best_trial"), "params": e.get("best_params") or {},
                          "value": e.get("best_value")}
             self.apply.setEnabled(e.get("best_trial") is not None)
-            self.status.setText(f"Best: trial {e.get('best_trial')}, {e.get('best_value')}")
+            if e.get("trials"):  # the study's every trial, the earlier sweeps' as well
+                self.trials = list(e["trials"])
+                self.table.setRowCount(0)
+                for trial in self.trials:
+                    self._row(trial)
+            value = e.get("best_value")
+            self.status.setText(f"Best: trial {e.get('best_trial')}, {e.get('metric', 'value')} {value:.4g}"
+                                if isinstance(value, (int, float)) else "No trial completed")
             self._pictures(e.get("files") or [])
 
     def _row(self, e: dict[str, Any]) -> None:
@@ -123,7 +140,7 @@ class SweepPanel(QtWidgets.QWidget):
         value = e.get("value")
         cells = (str(e["trial"]), e["state"], "" if value is None else f"{value:.4g}",
                  ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in e["params"].items()),
-                 f"{e.get('seconds', 0):.1f} s")
+                 f"{e.get('seconds') or 0:.1f} s")
         for c, text in enumerate(cells):
             item = QtWidgets.QTableWidgetItem(text)
             item.setToolTip(e.get("error") or e.get("last_checkpoint") or "")
@@ -132,13 +149,26 @@ class SweepPanel(QtWidgets.QWidget):
 
     def _pictures(self, files: list[str]) -> None:
         pngs = [Path(self.window_.run_dir) / f for f in files if f.endswith(".png")]
+        self.pixmaps = [QtGui.QPixmap(str(path)) for path in pngs]
         for label, path in zip(self.plots, pngs):
-            pixmap = QtGui.QPixmap(str(path))
-            label.setPixmap(pixmap.scaledToHeight(260, QtCore.Qt.TransformationMode.SmoothTransformation))
             label.setToolTip(str(path))
+        self._fit_pictures()
+
+    def _fit_pictures(self) -> None:
+        """Each plot scaled into the room its label has now."""
+        for label, pixmap in zip(self.plots, self.pixmaps):
+            size = label.size().boundedTo(pixmap.size())
+            if size.width() > 1 and size.height() > 1:
+                label.setPixmap(pixmap.scaled(size, QtCore.Qt.AspectRatioMode.KeepAspectRatio,
+                                              QtCore.Qt.TransformationMode.SmoothTransformation))
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._fit_pictures()
 
     def _ended(self, code: int, text: str) -> None:
         self.finished = True
+        self.stop.setEnabled(False)
         if code != 0:
             self.status.setText(f"{self.status.text()}  ({text.replace('run', 'sweep')})")
 

@@ -145,7 +145,7 @@ def finish(sweep: Any, study: Any) -> bool:
     sweep.emit("sweep_end", summary(study, metric) + f"\nResults: {', '.join(str(p) for p in paths)}",
                counts=counts(study), best_trial=None if top is None else top.number,
                best_value=None if top is None else top.value, best_params=None if top is None else top.params,
-               files=[str(p) for p in paths])
+               files=[str(p) for p in paths], metric=metric, trials=rows(study))
     return top is not None
 
 
