@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 def suggested_range(param: Any, value: Any) -> str:
     """A starting range for a param: a decade either side of a positive float, its choices, or its value."""
     if param.type == "float" and isinstance(value, (int, float)) and value > 0:
-        return f"loguniform:{value / 10:.3g}:{value * 10:.3g}"
+        low, high = value / 10, value * 10  # kept inside the param's bounds
+        low = max(low, param.min) if param.min is not None and param.min > 0 else low
+        high = min(high, param.max) if param.max is not None else high
+        return f"loguniform:{low:.3g}:{high:.3g}" if low < high else f"choice:{value}"
     if param.type == "choice":
         return "choice:" + ",".join(param.choices)
     if param.type == "int" and isinstance(value, int):
