@@ -48,6 +48,9 @@ def history_png(rows: list[dict[str, Any]], metric: str, direction: str) -> byte
         last = max(r["trial"] for r in rows)  # the line runs on to the last trial, pruned or not
         ax.step(xs + [last], ys + [ys[-1]], where="post", color="tab:red", label="best so far")
     ax.set(xlabel="Trial", ylabel=metric, title="Optimisation history")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # trials are whole numbers
     ax.grid(True, alpha=0.3)
     if done or pruned:
         ax.legend()
