@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from tests.gui.conftest import make_window  # noqa: F401 (a fixture)
+from tests.gui.conftest import answer_modal, make_window  # noqa: F401 (make_window: a fixture)
 from tests.sweeps.conftest import small_workflow
 
 from PySide6 import QtCore, QtTest, QtWidgets  # noqa: E402  (after the offscreen setup in tests.gui)
 
 from nodeflow.gui.errors import ErrorReporter  # noqa: E402
+from nodeflow.gui.graph import PARAM_PREFIX  # noqa: E402
 from nodeflow.gui.sweep_dialog import SweepDialog  # noqa: E402
 
 LEFT = QtCore.Qt.MouseButton.LeftButton
@@ -61,3 +62,23 @@ def test_param_names_show_whole_and_a_new_row_offers_another_number_param(qtbot:
     error = dialog.findChild(QtWidgets.QLabel, "sweep_error").text()
     assert dialog.isVisible() and "--param" not in error and names[1].split(".")[1] in error, error
     dialog.close()
+
+
+def test_unsaved_changes_are_saved_from_the_dialog(qtbot: Any, make_window: Any, tmp_path: Path) -> None:  # noqa: F811
+    workflow = small_workflow(tmp_path)
+    window = make_window(workflow)
+    trainer = next(n for n in window.graph.all_nodes() if n.name() == "Trainer")
+    trainer.set_property(PARAM_PREFIX + "epochs", 5)
+    assert window.modified()
+    dialog = SweepDialog(window)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+
+    def save(box: QtWidgets.QWidget) -> None:
+        assert isinstance(box, QtWidgets.QMessageBox) and "Save" in box.text(), box
+        QtTest.QTest.mouseClick(box.button(QtWidgets.QMessageBox.StandardButton.Save), LEFT)
+
+    with answer_modal(qtbot, save):
+        QtTest.QTest.mouseClick(dialog.findChild(QtWidgets.QPushButton, "sweep_start"), LEFT)
+    assert dialog.result() == QtWidgets.QDialog.DialogCode.Accepted and not window.modified()
+    assert '"epochs": 5' in workflow.read_text()
