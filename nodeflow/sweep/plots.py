@@ -16,6 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def _png(figure: Figure) -> bytes:
@@ -31,6 +32,11 @@ def _ok(value: Any) -> bool:
 
 
 def history_png(rows: list[dict[str, Any]], metric: str, direction: str) -> bytes:
+    return _png(history_figure(rows, metric, direction))
+
+
+def history_figure(rows: list[dict[str, Any]], metric: str, direction: str) -> Figure:
+    """Each trial's value and the best so far, by trial number."""
     figure = Figure(figsize=(7, 4), dpi=100)
     ax = figure.subplots()
     done = [r for r in rows if r["state"] == "complete" and _ok(r["value"])]
@@ -48,13 +54,11 @@ def history_png(rows: list[dict[str, Any]], metric: str, direction: str) -> byte
         last = max(r["trial"] for r in rows)  # the line runs on to the last trial, pruned or not
         ax.step(xs + [last], ys + [ys[-1]], where="post", color="tab:red", label="best so far")
     ax.set(xlabel="Trial", ylabel=metric, title="Optimisation history")
-    from matplotlib.ticker import MaxNLocator
-
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # trials are whole numbers
     ax.grid(True, alpha=0.3)
     if done or pruned:
         ax.legend()
-    return _png(figure)
+    return figure
 
 
 def parallel_png(rows: list[dict[str, Any]], metric: str, direction: str) -> bytes:
