@@ -30,7 +30,8 @@ def type_into(field: QtWidgets.QWidget, text: str) -> None:
     QtTest.QTest.keyClicks(field, text)
 
 
-def test_a_second_sweep_adds_trials_and_lists_them_all(qtbot: Any, make_window: Any, tmp_path: Path) -> None:  # noqa: F811
+def test_a_second_sweep_adds_trials_and_lists_them_all(qtbot: Any, make_window: Any,  # noqa: F811
+                                                       tmp_path: Path) -> None:
     workflow = small_workflow(tmp_path, epochs=1)
     window = make_window(workflow)
     screen = window.screen().availableGeometry()
