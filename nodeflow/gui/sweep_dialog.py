@@ -108,7 +108,8 @@ class SweepDialog(QtWidgets.QDialog):
 
     def _show_held(self) -> None:
         found = self.existing()
-        self.held.setText(f"This study already has {found.trials} trials; the sweep adds more"
+        self.held.setText(f"This study already has {found.trials} trial{'' if found.trials == 1 else 's'}; "
+                          "the sweep adds More trials to it"
                           if found and found.trials else "A new study")
 
     def total_trials(self) -> int:

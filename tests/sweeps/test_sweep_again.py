@@ -54,7 +54,7 @@ def test_a_second_sweep_adds_trials_and_lists_them_all(qtbot: Any, make_window: 
         press_sweep(window)
 
     def same_params(dialog: QtWidgets.QWidget) -> None:
-        assert "already has 1 trials" in dialog.findChild(QtWidgets.QLabel, "sweep_held").text()
+        assert "already has 1 trial;" in dialog.findChild(QtWidgets.QLabel, "sweep_held").text()
         type_into(dialog.findChild(QtWidgets.QLineEdit, "sweep_range_0"), RANGE)
         type_into(dialog.findChild(QtWidgets.QSpinBox, "sweep_trials"), "1")
         QtTest.QTest.mouseClick(dialog.findChild(QtWidgets.QPushButton, "sweep_start"), LEFT)
