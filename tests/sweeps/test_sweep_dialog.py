@@ -35,6 +35,12 @@ def test_the_dialog_paints_without_an_error(qtbot: Any, make_window: Any, tmp_pa
         sys.excepthook = hook
     issues = [window.runs.panel.issues.item(i).text() for i in range(window.runs.panel.issues.count())]
     assert issues == [] and not (tmp_path / "errors.log").exists(), issues
+    from nodeflow.gui.sweep_panel import SweepPanel
+
+    for widget, base in ((dialog, QtWidgets.QDialog), (SweepPanel.of(window), QtWidgets.QWidget)):
+        shadowing = [name for name, value in vars(widget).items()  # Qt calls these methods by name
+                     if hasattr(base, name) and not isinstance(value, QtCore.SignalInstance)]
+        assert shadowing == [], (type(widget).__name__, shadowing)
     dialog.close()
 
 
