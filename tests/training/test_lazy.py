@@ -1,9 +1,7 @@
 """Lazy data through DataLoader workers: the same weights for any worker count, and exact resume."""
 from __future__ import annotations
 
-import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,9 +15,9 @@ from nodes.image_data import IMAGE_FOLDER
 from nodes.models import CNN
 from tests.conftest import ROOT, WORKFLOWS, run_cli
 from tests.nodes.test_datasets import run
-from tests.training.test_resume import assert_same_final, uninterrupted
+from tests.training.test_resume import assert_same_final, interrupt_inside_epoch_2, uninterrupted
 
-SHAPES = ["run", str(WORKFLOWS / "shapes_resnet.json"), "--set", "Trainer.epochs=2", "--set",
+SHAPES = ["run", str(WORKFLOWS / "shapes_resnet.json"), "--set", "Trainer.epochs=3", "--set",
           "Trainer.layout=nodeflow", "--set", "Trainer.num_workers=2", "--set", "Trainer.batch_size=8",
           "--set", "Trainer.save_every_n_epochs=1", "--set", "ResNet.widths=8,16"]
 
@@ -52,11 +50,7 @@ def test_ctrl_c_mid_epoch_with_workers_then_resume_is_bit_identical(reference: P
     proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), *SHAPES, "--set", "Trainer.checkpoint_dir=run",
                              "--events", "jsonl"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    for line in proc.stdout:  # once a batch of epoch 2 trained: between epochs the run would stop with no batch more
-        event = json.loads(line)
-        if event["event"] == "batch_progress" and event["epoch"] == 2:
-            break
-    os.kill(proc.pid, signal.SIGINT)
+    interrupt_inside_epoch_2(proc)
     proc.communicate(timeout=120)
     interrupted = torch.load(tmp_path / "run" / "checkpoint_interrupted.pt")
     assert interrupted["batch_in_epoch"] > 0  # stopped inside an epoch, workers still prefetching

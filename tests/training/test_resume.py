@@ -41,11 +41,11 @@ def kill_after(proc: subprocess.Popen[str], marker: str, count: int, delay: floa
 
 
 def interrupt_inside_epoch_2(proc: subprocess.Popen[str]) -> None:
-    """Ctrl-C once a batch of the second epoch has trained (between epochs the run would stop with no batch
-    more, and nothing mid-epoch would be resumed)."""
+    """Ctrl-C inside an epoch from the second on, once one of its batches trained (between epochs the run
+    would stop with no batch more, and nothing mid-epoch would be resumed)."""
     for line in proc.stdout:
         event = json.loads(line)
-        if event["event"] == "batch_progress" and event["epoch"] == 2:
+        if event["event"] == "batch_progress" and event["epoch"] >= 2 and event["batch"] < event["batches"]:
             proc.send_signal(signal.SIGINT)
             break
 
