@@ -18,7 +18,7 @@ from tests.nodes.test_datasets import run
 from tests.training.test_resume import assert_same_final, interrupt_inside_epoch_2, uninterrupted
 
 SHAPES = ["run", str(WORKFLOWS / "shapes_resnet.json"), "--set", "Trainer.epochs=3", "--set",
-          "Trainer.layout=nodeflow", "--set", "Trainer.num_workers=2", "--set", "Trainer.batch_size=8",
+          "Trainer.layout=nodeflow", "--set", "Trainer.num_workers=2", "--set", "Trainer.batch_size=2",
           "--set", "Trainer.save_every_n_epochs=1", "--set", "ResNet.widths=8,16"]
 
 
