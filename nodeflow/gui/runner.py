@@ -65,6 +65,10 @@ class RunProcess(QtCore.QObject):
         args += ["--resume", resume] if resume else []
         for override in overrides:
             args += ["--set", override]
+        self.launch(args, cwd)
+
+    def launch(self, args: list[str], cwd: Path) -> None:
+        """`nodeflow ARGS` in a child process whose JSON-lines events this object reads."""
         program, argv = child_command(args)
         proc = QtCore.QProcess(self)
         proc.setProcessEnvironment(child_environment())

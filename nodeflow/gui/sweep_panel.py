@@ -12,7 +12,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from nodeflow.core.params import coerce
 from nodeflow.gui.graph import PARAM_PREFIX, spec_of
-from nodeflow.gui.runner import RunProcess, child_command, child_environment
+from nodeflow.gui.runner import RunProcess
 from nodeflow.gui.tables import record_table
 
 if TYPE_CHECKING:
@@ -25,16 +25,7 @@ class SweepProcess(RunProcess):
     """RunProcess's event reading, for `nodeflow sweep`."""
 
     def start_sweep(self, args: list[str], cwd: Path) -> None:
-        program, argv = child_command(["sweep", *args, "--events", "jsonl"])
-        proc = QtCore.QProcess(self)
-        proc.setProcessEnvironment(child_environment())
-        proc.setWorkingDirectory(str(cwd))
-        proc.readyReadStandardOutput.connect(self._read_stdout)
-        proc.readyReadStandardError.connect(self._read_stderr)
-        proc.finished.connect(self._finished)
-        proc.errorOccurred.connect(self._error)
-        self.process, self._buffer, self._stopping = proc, b"", False
-        proc.start(program, argv)
+        self.launch(["sweep", *args, "--events", "jsonl"], cwd)
 
 
 class SweepPanel(QtWidgets.QWidget):
