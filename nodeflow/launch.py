@@ -1,5 +1,12 @@
-"""`nodeflow run WORKFLOW --nproc N`: start N processes through torchrun's own launcher
-(torch.distributed.run), each running `python -m nodeflow run WORKFLOW` with the same arguments.
+"""How NodeFlow starts its own child processes, and `nodeflow run WORKFLOW --nproc N`.
+
+Every nodeflow child (the editor's runs, `sweep --jobs` workers, the ranks of `--nproc`) is
+`nodeflow_command(args)`: Python's safe path (-P), so nothing in the child's working directory
+(a `nodes` or `nodeflow` package, a `*.dist-info` node pack) is ever imported; the folder this
+NodeFlow was imported from goes on PYTHONPATH instead (`child_pythonpath`).
+
+`--nproc N` starts N processes through torchrun's own launcher (torch.distributed.run), each
+running `nodeflow_command(["run", WORKFLOW, ...])` with the same arguments.
 
 The workflow was validated here first, so bad input is one line and exit 2 before any process
 starts. A failed rank prints its own one-line error; the launcher's summary becomes one line.
@@ -11,9 +18,31 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from nodeflow.core import Issue, UserError, default_registry
+
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])  # the folder holding this `nodeflow` package
+
+
+def nodeflow_command(args: Sequence[str]) -> list[str]:
+    """`python -P -u -m nodeflow ARGS`: this interpreter, unbuffered (its reader sees each line as it is
+    written), never importing from its working directory."""
+    return [sys.executable, "-P", "-u", "-m", "nodeflow", *args]
+
+
+def child_pythonpath(current: str | None) -> str:
+    """PYTHONPATH for a child: this NodeFlow's folder first (-P leaves the working directory off the path,
+    so a checkout that is not installed is found here), then what was already there."""
+    rest = [p for p in (current or "").split(os.pathsep) if p and p != PACKAGE_ROOT]
+    return os.pathsep.join([PACKAGE_ROOT, *rest])
+
+
+def child_environment() -> dict[str, str]:
+    """This process's environment with the child's PYTHONPATH."""
+    return {**os.environ, "PYTHONPATH": child_pythonpath(os.environ.get("PYTHONPATH"))}
 
 
 def launch(args: argparse.Namespace, workflow: Any) -> int:
@@ -32,12 +61,15 @@ def launch(args: argparse.Namespace, workflow: Any) -> int:
     from torch.distributed.run import get_args_parser, run
 
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n)))  # threads per process
+    os.environ["PYTHONPATH"] = child_pythonpath(os.environ.get("PYTHONPATH"))  # the ranks inherit it
     for name in list(logging.root.manager.loggerDict):  # the agent's reports become our one line
         if name.startswith("torch.distributed"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
     argv = _without_nproc(args.argv)
     try:
-        run(get_args_parser().parse_args(["--standalone", "--nproc-per-node", str(n), "-m", "nodeflow", *argv]))
+        # --no-python: torchrun starts our command as it is (its own would be `python -u -m nodeflow`)
+        run(get_args_parser().parse_args(["--standalone", "--nproc-per-node", str(n), "--no-python",
+                                          *nodeflow_command(argv)]))
     except ChildFailedError as exc:
         return _exit_code(exc)
     except SignalException:  # Ctrl-C or the editor's Stop: the agent passed it on; rank 0 says so

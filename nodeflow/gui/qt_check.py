@@ -27,7 +27,7 @@ def missing_packages() -> list[str]:
 def qt_start_problem(timeout: float = 30) -> str | None:
     """One line saying why the editor cannot open a window here, or None when it can."""
     try:
-        probe = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=timeout)
+        probe = subprocess.run([sys.executable, "-P", "-c", PROBE], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return f"Qt did not start within {timeout:.0f} s"
     if probe.returncode == 0:

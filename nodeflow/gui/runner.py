@@ -6,26 +6,27 @@ arrives as Qt signals, and the exit is always reported, however the child ended.
 from __future__ import annotations
 
 import json
-import os
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from PySide6 import QtCore
 
+from nodeflow.launch import child_pythonpath, nodeflow_command
+
 STOP_GRACE_MS = 15000  # after Stop, how long the child gets to save its interrupt checkpoint
 
 
 def child_command(args: Sequence[str]) -> tuple[str, list[str]]:
-    return sys.executable, ["-m", "nodeflow", *args]
+    """QProcess's program and arguments for `nodeflow ARGS` (nodeflow.launch builds every child's command)."""
+    program, *argv = nodeflow_command(args)
+    return program, argv
 
 
 def child_environment() -> QtCore.QProcessEnvironment:
     env = QtCore.QProcessEnvironment.systemEnvironment()
     env.insert("PYTHONUNBUFFERED", "1")
-    root = str(Path(__file__).resolve().parents[2])  # so the child imports this very checkout
-    env.insert("PYTHONPATH", os.pathsep.join(p for p in (root, env.value("PYTHONPATH")) if p))
+    env.insert("PYTHONPATH", child_pythonpath(env.value("PYTHONPATH")))  # the child imports this NodeFlow
     return env
 
 

@@ -11,14 +11,15 @@ import argparse
 import json
 import math
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from nodeflow.core import Issue, NodeRunError, RunInterrupted, UserError, default_registry, load_workflow
 from nodeflow.core.tasks import ALL_MONITORS, better
+from nodeflow.launch import child_environment, nodeflow_command
 from nodeflow.sweep.space import Dim, parse_params
+from nodeflow.sweep.study_db import plain_name
 from nodeflow.sweep.trial import Metric, TrialRun
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -42,7 +43,7 @@ class Sweep:
         for flag, value in (("--trials", args.trials), ("--jobs", args.jobs)):
             if value < 1:
                 raise UserError(Issue(f"must be 1 or more, got {value}", field=flag))
-        self.name = args.study or Path(workflow).stem
+        self.name = plain_name(args.study or Path(workflow).stem)
         self.folder = Path(args.dir or Path("sweeps") / self.name)
         self.url = args.storage or f"sqlite:///{self.folder / 'study.db'}"
         self.jsonl = args.events == "jsonl"
@@ -123,8 +124,7 @@ def cmd_sweep(args: argparse.Namespace, workflow: str) -> int:
 
     sampler = studies.sampler(args.sampler, sweep.dims, args.seed)
     pruner = studies.pruner(args.pruner)
-    if sweep.url.startswith("sqlite:///"):
-        Path(sweep.url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    studies.make_folder(sweep.url)
     turn = studies.Turn(sweep.url)
     turn.take()  # two workers starting together: one creates the database and the study
     try:
@@ -266,5 +266,6 @@ def start_workers(args: argparse.Namespace) -> list[subprocess.Popen[bytes]]:
     children = []
     for k in range(1, args.jobs):
         seed = ["--seed", str(args.seed + k)] if args.seed is not None else []
-        children.append(subprocess.Popen([sys.executable, "-m", "nodeflow", *argv, "--jobs", "1", "--worker", *seed]))
+        children.append(subprocess.Popen(nodeflow_command([*argv, "--jobs", "1", "--worker", *seed]),
+                                         env=child_environment()))
     return children
