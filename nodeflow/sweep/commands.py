@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if args.target[0] == "show":
         if len(args.target) != 2:
             raise UserError(Issue("expected `nodeflow sweep show STUDY`", field="STUDY"))
-        from nodeflow.sweep.results import cmd_show
+        from nodeflow.sweep.show import cmd_show
 
         return cmd_show(args, args.target[1])
     if len(args.target) != 1:

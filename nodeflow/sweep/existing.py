@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from nodeflow.core.errors import UserError
+from nodeflow.sweep.study_db import check_sqlite, plain_name
 
 COUNTED = ("COMPLETE", "PRUNED", "RUNNING", "FAIL")
 
@@ -20,11 +24,16 @@ class Existing:
 
 def existing_study(folder: Path, name: str) -> Existing | None:
     """The study `name` in `folder`/sweeps/NAME/study.db, or None when there is none (or it cannot be read)."""
+    try:
+        plain_name(name)
+    except UserError:
+        return None  # not a study's name: the sweep command says why
     path = folder / "sweeps" / name / "study.db"
     if not path.is_file():
         return None
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+        check_sqlite(path, name)  # a SQLite study of bounded size, or nothing to show
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
             found = db.execute("SELECT study_id FROM studies WHERE study_name = ?", (name,)).fetchone()
             if found is None:
                 return None
@@ -33,9 +42,9 @@ def existing_study(folder: Path, name: str) -> Existing | None:
             states = db.execute("SELECT trial_id, number, state FROM trials WHERE study_id = ?", found).fetchall()
             retried = {json.loads(v) for (v,) in db.execute(
                 "SELECT a.value_json FROM trial_user_attributes a JOIN trials t ON a.trial_id = t.trial_id "
-                "WHERE t.study_id = ? AND a.key = 'retry_of'", found)}
-    except (sqlite3.Error, ValueError):
-        return None
+                "WHERE t.study_id = ? AND a.key = 'retry_of'", found) if v.isdigit()}
+    except (UserError, sqlite3.Error, ValueError, TypeError, AttributeError, RecursionError):
+        return None  # not a study this dialog can read: the sweep command says why
     counted = sum(1 for _, number, state in states
                   if state in COUNTED and not (state == "FAIL" and number in retried))
     return Existing(marks, counted)

@@ -94,6 +94,8 @@ def _parse(workflow: Workflow, registry: Registry, item: str) -> Dim:
     def bad(message: str) -> UserError:
         return UserError(Issue(f"--param {text!r}: {message}", node=name, field=field, file=workflow.label))
 
+    if param_type in ("outfile", "outdir"):  # each trial writes into its own folder whatever the value
+        raise bad("a file or folder the run writes is not searched; each trial writes into its own folder")
     kind, _, args = text.partition(":")
     if kind not in KINDS:
         return _raise(bad(f"expected KIND:ARGS with KIND one of {', '.join(KINDS)}"))

@@ -42,8 +42,9 @@ optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is our one 
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
-def storage(url: str) -> Any:
-    """Optuna's RDB storage for `url`, with heartbeats so other machines can tell a dead worker."""
+def storage(url: str, read_only: bool = False) -> Any:
+    """Optuna's RDB storage for `url`, with heartbeats so other machines can tell a dead worker
+    (`read_only`: to read a study that exists; no tables created, no journal mode changed)."""
     if "://" not in url:
         raise UserError(Issue(f"expected a database URL such as sqlite:///sweep.db, got {url!r}", field="--storage"))
     kwargs: dict[str, Any] = {"heartbeat_interval": HEARTBEAT_SECONDS, "grace_period": GRACE_SECONDS}
@@ -51,13 +52,15 @@ def storage(url: str) -> Any:
         inspect.signature(optuna.storages.RDBStorage).parameters else "failed_trial_callback"
     kwargs[callback] = retry
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}  # workers wait for the lock
+    if read_only and "skip_table_creation" in inspect.signature(optuna.storages.RDBStorage).parameters:
+        kwargs["skip_table_creation"] = True
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats: stable enough
             opened = optuna.storages.RDBStorage(url, engine_kwargs=engine, **kwargs)
     except Exception as exc:  # a wrong driver, host or path: one line
         raise UserError(Issue(f"cannot open {url}: {str(exc).splitlines()[0][:200]}", field="--storage")) from None
-    if url.startswith("sqlite"):
+    if url.startswith("sqlite") and not read_only:
         from sqlalchemy import event
 
         event.listen(opened.engine, "connect", _fast_commits)
@@ -172,6 +175,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def make_folder(url: str) -> None:
+    """The folder of a SQLite study's database, made when missing; one that cannot be made: UserError."""
+    if not url.startswith("sqlite:///"):
+        return
+    path = Path(url[len("sqlite:///"):])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(Issue(f"cannot make the study's folder: {exc.strerror or exc}", file=str(path.parent),
+                              field="--storage")) from None
+
+
 class Turn:
     """The lock file beside a SQLite study: held from counting the trials until the next one exists."""
 
@@ -182,7 +197,13 @@ class Turn:
     def take(self) -> None:
         if self.path is None or self.handle is not None or fcntl is None:
             return
-        self.handle = open(self.path, "a")
+        try:
+            if self.path.is_symlink():  # the lock is ours: never opened through a link
+                raise OSError(0, "a link has its name")
+            self.handle = open(self.path, "a")
+        except OSError as exc:
+            raise UserError(Issue(f"cannot open the lock file beside the study's database: {exc.strerror or exc}",
+                                  file=str(self.path), field="--storage")) from None
         fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX)
 
     def give(self) -> None:
@@ -201,7 +222,8 @@ def attrs(trial: Any) -> dict[str, Any]:
     """A trial's notes in one dict: its worker (host, pid, checkpoint_dir), its outcome (run_id,
     last_checkpoint, error, pruned_after_epoch) and retry_of."""
     notes = trial.user_attrs
-    return {**notes, **(notes.get("worker") or {}), **(notes.get("outcome") or {})}
+    parts = [part for part in (notes.get("worker"), notes.get("outcome")) if isinstance(part, dict)]
+    return {**notes, **{k: v for part in parts for k, v in part.items()}}
 
 
 def state_name(state: Any) -> str:
