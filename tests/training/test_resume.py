@@ -27,14 +27,13 @@ def start(folder: str, cwd: Path, *extra: str) -> subprocess.Popen[str]:
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
-def kill_after(proc: subprocess.Popen[str], marker: str, count: int, delay: float = 0.0, after: str = "") -> None:
+def kill_after(proc: subprocess.Popen[str], marker: str, count: int, after: str = "") -> None:
     """kill -9 once `marker` was printed `count` times (counting only after the first `after`)."""
     seen, armed = 0, not after
     for line in proc.stdout:
         seen += armed and marker in line
         armed = armed or after in line
         if seen >= count:
-            time.sleep(delay)
             break
     proc.kill()
     proc.wait()
@@ -104,14 +103,14 @@ def test_ctrl_c_in_the_experiments_layout_resumes_from_latest_bit_identically(re
         assert torch.equal(tensor, resumed["model_state_dict"][name]), name
 
 
-@pytest.mark.parametrize("marker, count, delay, after", [
-    ('"batch_progress"', 3, 0.0, '"checkpoint_saved"'),  # inside epoch 2, after epoch 1's checkpoints were saved
-    ('"epoch_end"', 2, 0.0, ""),  # right as epoch 2's checkpoints are being written
-    ('"checkpoint_saved"', 3, 0.01, ""),  # between or inside saves of epoch 2
+@pytest.mark.parametrize("marker, count, after", [
+    ('"batch_progress"', 3, '"checkpoint_saved"'),  # inside epoch 2, after epoch 1's checkpoints were saved
+    ('"epoch_end"', 2, ""),  # right as epoch 2's checkpoints are being written
+    ('"checkpoint_saved"', 3, ""),  # between the saves of epoch 2
 ], ids=["batch_progress", "epoch_end", "checkpoint_saved"])
 def test_kill_9_then_resume_auto_is_bit_identical(reference: Path, tmp_path: Path, marker: str,
-                                                  count: int, delay: float, after: str) -> None:
-    kill_after(start("run", tmp_path), marker, count, delay, after)
+                                                  count: int, after: str) -> None:
+    kill_after(start("run", tmp_path), marker, count, after)
     folder = tmp_path / "run"
     for path in folder.glob("*.pt"):  # whatever is under a final name must open
         torch.load(path)
@@ -124,20 +123,38 @@ def test_kill_9_then_resume_auto_is_bit_identical(reference: Path, tmp_path: Pat
     assert not list(folder.glob(".*.tmp"))
 
 
+MID_WRITE = """
+import sys, time, torch
+from pathlib import Path
+from nodeflow.checkpoints.torch_files import atomic_save
+
+class MidWrite:
+    \"\"\"Pickled by torch.save after the temp file was opened: says so, then never returns.\"\"\"
+    def __reduce__(self):
+        Path(sys.argv[2]).touch()
+        time.sleep(3600)
+
+path = Path(sys.argv[1])
+atomic_save({"model_state_dict": {"w": torch.ones(3)}, "epoch": 1}, path)
+atomic_save({"model_state_dict": {"w": torch.zeros(3)}, "epoch": 2, "mid_write": MidWrite()}, path)
+"""
+
+
 def test_kill_9_inside_a_write_leaves_the_previous_file(tmp_path: Path) -> None:
-    code = (
-        "import sys, torch; from pathlib import Path; from nodeflow.checkpoints.torch_files import atomic_save\n"
-        "path = Path(sys.argv[1]); big = torch.randn(64, 1024, 1024)\n"
-        "atomic_save({'model_state_dict': {}, 'epoch': 1}, path); print('first', flush=True)\n"
-        "while True: atomic_save({'model_state_dict': {'w': big}, 'epoch': 2}, path)\n"
-    )
-    target = tmp_path / "best_model.pt"
-    proc = subprocess.Popen([sys.executable, "-c", code, str(target)], cwd=ROOT, stdout=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert proc.stdout.readline().strip() == "first"
-    deadline = time.time() + 30
-    while not list(tmp_path.glob(".*.tmp")) and time.time() < deadline:
-        time.sleep(0.001)
+    """The second save is killed once it is provably inside torch.save (its payload said so); the first
+    file stays whole under its name and the unfinished one is only a temp file of ours."""
+    target, inside = tmp_path / "ck" / "best_model.pt", tmp_path / "inside_the_write"
+    target.parent.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", MID_WRITE, str(target), str(inside)], cwd=tmp_path,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.monotonic() + 120
+    while not inside.exists():
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "the second save never started"
+        time.sleep(0.01)
     proc.kill()
     proc.wait()
-    assert torch.load(target)["epoch"] in (1, 2)  # old or new, never partial
+    left = [p.name for p in target.parent.iterdir() if p != target]
+    assert len(left) == 1 and re.fullmatch(r"\.best_model\.pt\.\w+\.tmp", left[0]), left  # killed mid-write
+    saved = torch.load(target)
+    assert saved["epoch"] == 1 and torch.equal(saved["model_state_dict"]["w"], torch.ones(3))
