@@ -14,6 +14,7 @@ from nodeflow.checkpoints.layout import (EXTENSIONS, LAYOUTS, Layout, auto_name,
                                    newest_experiment, planned_folder)
 from nodeflow.core.outputs import name_run
 from nodeflow.core.params import resolve_path
+from nodeflow.core.placeholders import fill, placeholder_problem
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, Reuse, RunContext
 from nodeflow.core.tasks import ALL_MONITORS, TASKS, either
 from nodeflow.training import distributed, reuse
@@ -45,10 +46,9 @@ def check_trainer(c: CheckInput) -> list[tuple[str, str]]:
     if p["monitor"].startswith("val_") and "val" not in c.linked_inputs:
         problems.append(("monitor", f"{p['monitor']!r} needs the 'val' input connected"))
     problems += _task_fit(p, c.input_tasks.get("train"))
-    try:
-        p["checkpoint_dir"].format(**dict.fromkeys(PLACEHOLDERS, "x"))
-    except (KeyError, IndexError, ValueError):
-        problems.append(("checkpoint_dir", "unknown placeholder: use {model}, {dataset}, {timestamp} or {run}"))
+    template = placeholder_problem(p["checkpoint_dir"], PLACEHOLDERS)
+    if template:
+        problems.append(("checkpoint_dir", template))
     if p["experiment_name"] and name_problem(p["experiment_name"]):
         problems.append(("experiment_name", name_problem(p["experiment_name"])))
     if p["resume"] in ("auto", "best") and not p["checkpoint_dir"]:
@@ -97,7 +97,7 @@ def run_folder(params: Mapping[str, Any], model: Any, data: Any) -> Path:
     values = dict(zip(PLACEHOLDERS, (model_name(model), data.name.split("/")[0] or "data",
                                      time.strftime("%Y%m%d_%H%M%S"), "{run}")))
     resume = params["resume"]
-    base = Path(os.path.expanduser(name_run(params["checkpoint_dir"].format(**values), newest=bool(resume))))
+    base = Path(os.path.expanduser(name_run(fill(params["checkpoint_dir"], values), newest=bool(resume))))
     if not Layout.of(params).experiments:
         return base  # relative to cwd
     name = params["experiment_name"] or experiment_of(resume, base)

@@ -3,6 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nodeflow.core.printable import cut, printable
+
+FILE_LIMIT = 400  # characters of a file's path shown in an error line
+PART_LIMIT = 200  # characters of a node or field name
+MESSAGE_LIMIT = 1000  # characters of a message: values echoed from a file cannot make a line megabytes long
+
 
 @dataclass(frozen=True)
 class Issue:
@@ -14,16 +20,13 @@ class Issue:
     file: str = ""
 
     def __str__(self) -> str:
-        loc = " ".join(
-            part
-            for part in (
-                f"node '{self.node}'" if self.node else "",
-                f"field '{self.field}'" if self.field else "",
-            )
-            if part
-        )
-        head = f"{self.file}: " if self.file else ""
-        return f"{head}{loc + ': ' if loc else ''}{self.message}"
+        """One line: control characters escaped (newlines too), each part cut to a readable length."""
+        node, field = (printable(cut(part, PART_LIMIT)) for part in (self.node, self.field))
+        file = printable(cut(self.file, FILE_LIMIT))
+        loc = " ".join(part for part in (f"node '{node}'" if node else "", f"field '{field}'" if field else "")
+                       if part)
+        head = f"{file}: " if file else ""
+        return f"{head}{loc + ': ' if loc else ''}{printable(cut(self.message, MESSAGE_LIMIT))}"
 
 
 class UserError(Exception):
@@ -86,4 +89,5 @@ class NodeRunError(Exception):
     def __init__(self, node: str, message: str):
         self.node = node
         self.message = message
-        super().__init__(f"node '{node}' failed: {message}")
+        super().__init__(f"node '{printable(cut(node, PART_LIMIT))}' failed: "
+                         f"{printable(cut(message, MESSAGE_LIMIT), newlines=True)}")

@@ -1,0 +1,33 @@
+"""Text from files and user data made safe to print: control characters escaped, long values cut.
+
+A class name, metric name, node name or file path read from a file may hold terminal escapes
+("\\x1b[2J" clears the screen) or be megabytes long. Whatever prints such text (error lines, the
+console renderer) passes it through here first.
+"""
+from __future__ import annotations
+
+import re
+
+ELLIPSIS = "…"
+# C0 controls, DEL, C1 controls and the Unicode line/paragraph separators; tab and newline are
+# handled apart (kept where a caller prints several lines of its own).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_AND_LINES = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, newlines: bool = False) -> str:
+    """`text` with every control character written as an escape (\\x1b); tabs are kept, and
+    newlines too when `newlines` (text that is meant to span lines, like generated text)."""
+    return (_CONTROL if newlines else _CONTROL_AND_LINES).sub(_escape, text)
+
+
+def cut(text: str, limit: int = 200) -> str:
+    """`text`, or its first `limit` characters and an ellipsis with the count left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}{ELLIPSIS} ({len(text) - limit:,} more characters)"
