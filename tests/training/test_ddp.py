@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -85,10 +84,13 @@ def test_kill_9_of_one_rank_fails_the_job_cleanly_and_resume_auto_completes_it_e
     proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), *DIGITS, "--nproc", "2", "--events", "jsonl",
                              "--set", "Trainer.checkpoint_dir=run"], cwd=tmp_path, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    for line in proc.stdout:
-        if '"checkpoint_saved"' in line:  # epoch 1 is saved: kill rank 1 inside epoch 2
-            time.sleep(0.3)
+    saved = False
+    for line in proc.stdout:  # epoch 1 is saved and rank 0 trains epoch 2: kill rank 1 there
+        saved = saved or '"checkpoint_saved"' in line
+        if saved and '"batch_progress"' in line and json.loads(line)["epoch"] == 2:
             break
+    else:
+        pytest.fail(f"the run ended before epoch 2: {proc.communicate()[1]}")
     victim = _worker(proc.pid, 1)
     assert victim is not None
     os.kill(victim, signal.SIGKILL)
