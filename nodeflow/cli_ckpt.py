@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -144,12 +145,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     if data.get("monitor"):
         print(f"monitor:  {data['monitor']}   best: {value_text(data.get('best'))} (epoch {data.get('best_epoch')})")
     print("metrics:  " + ", ".join(f"{k} {value_text(v)}" for k, v in (data.get("metrics") or {}).items()))
-    print(f"model:    {model.get('type', '?')} {json.dumps(model.get('params', {}))} "
+    print(f"model:    {model.get('type', '?')} {json.dumps(model.get('params', {}), default=str)} "
           f"input {model.get('input_shape')} -> {model.get('output_size')} outputs")
     print("trainer:  " + ", ".join(f"{k}={v}" for k, v in (config.get("trainer") or {}).items()))
     print(f"weights:  {len(weights)} tensors, {count:,} values ({size_text(size)})")
     status = "✓ verified" if problem is None else f"✗ {problem}"
-    extra = f" (sha256 {entry['checksum'][:12]}…, {entry['file_size']:,} bytes, {entry['timestamp']})" if entry else ""
+    extra = (f" (sha256 {entry.get('checksum', '?')[:12]}…, {entry.get('file_size', 0):,} bytes, "
+             f"{entry.get('timestamp', '?')})") if entry else ""
     print(f"manifest: {status}{extra}")
     if entry:
         print(f"id:       {entry.get('checkpoint_id')}   tags: {', '.join(entry.get('tags') or []) or '-'}")
@@ -188,7 +190,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for name, (_, data) in zip(names[1:], loaded[1:]):
         print(f"\n{name} vs {base_name}: max |difference| per tensor")
         weights = data["model_state_dict"]
-        diffs = weight_differences(base, weights)
+        try:
+            diffs = weight_differences(base, weights)
+        except RuntimeError as exc:  # tensors torch cannot subtract (sparse, quantized, another dtype kind)
+            raise CheckpointError(Issue(f"cannot compare its weights with {base_name}'s: {_first_line(exc)}",
+                                        field="model_state_dict", file=name)) from None
         for tensor_name, diff in diffs.items():
             print(f"  {tensor_name}: {'missing or different shape' if diff is None else f'{diff:.3g}'}")
         equal = set(weights) == set(base) and None not in diffs.values() and all(base[k].equal(weights[k])
@@ -272,11 +278,27 @@ def cmd_plot(args: argparse.Namespace) -> int:
         print(f"skipping {name}: {problem}")
     if path is None:
         raise CheckpointError(Issue("no valid checkpoint to plot", file=str(folder)))
-    history = load_checkpoint(path).get("history") or {}
+    history = _drawable(load_checkpoint(path).get("history") or {}, str(path))
     write_output(output, lambda handle: plot_history(history, handle, title=f"{folder.name} ({path.name})"),
                  "ckpt plot")
     print(f"wrote {args.output} from {path} ({len(history.get('train_loss', []))} epochs)")
     return EXIT_OK
+
+
+def _drawable(history: dict[str, Any], label: str) -> dict[str, list[float]]:
+    """The curves ckpt plot draws, one value per epoch (as many as train_loss); values no axis can
+    hold (inf, NaN, beyond 1e100: a diverged run) become gaps."""
+    epochs = len(history.get("train_loss") or [])
+    for key in ("val_loss", "train_accuracy", "val_accuracy"):
+        if history.get(key) and len(history[key]) != epochs:
+            raise CheckpointError(Issue(f"{len(history[key])} values for {epochs} epochs of train_loss",
+                                        field=f"history.{key}", file=label))
+    return {k: [float(v) if abs(v) < 1e100 else math.nan for v in values] for k, values in history.items()}
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
 
 
 def cmd_tag(args: argparse.Namespace) -> int:

@@ -19,7 +19,8 @@ from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, Reuse,
 from nodeflow.core.tasks import ALL_MONITORS, TASKS, either
 from nodeflow.training import distributed, reuse
 from nodeflow.training.callbacks import ProgressEvents
-from nodeflow.checkpoints.torch_files import load_checkpoint
+from nodeflow.checkpoints.payload import check_resumable
+from nodeflow.checkpoints.torch_files import check_weights, load_checkpoint
 from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
 from nodeflow.training.checkpoint_callback import Checkpoints
 from nodeflow.training.device import DEVICE_CHOICES, device_problem, resolve_device
@@ -139,13 +140,38 @@ def resume_path(ctx: RunContext, resume: str, folder: Path | None) -> Path | Non
     return path
 
 
-def resume_from(ctx: RunContext, loop: TrainingLoop, path: Path, snapshot: Mapping[str, Any]) -> None:
-    """Restore `loop` from the checkpoint at `path`."""
+def resume_file(resume: str, model: Any, snapshot: Mapping[str, Any]) -> tuple[Path, dict[str, Any]] | None:
+    """A `resume` naming a file: its checkpoint, read and checked before the run folder is claimed
+    (a refused file leaves no empty run behind); None for '', auto and best."""
+    if resume in ("", "auto", "best"):
+        return None
+    path = resolve_path(resume, Path.cwd())
+    return path, read_resume(path, model, snapshot)
+
+
+def read_resume(path: Path, model: Any, snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    """The checkpoint at `path`, refused in one line when this run cannot continue from it."""
     checkpoint = load_checkpoint(path)
-    mismatch = tokenizer_mismatch((checkpoint.get("config") or {}).get("data"), snapshot["data"])
+    check_resumable(checkpoint, str(path))
+    check_weights(model, checkpoint["model_state_dict"], str(path), "this run's model")
+    try:
+        mismatch = tokenizer_mismatch((checkpoint.get("config") or {}).get("data"), snapshot["data"])
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:  # a saved tokenizer that does not load
+        raise CheckpointError(Issue(f"its saved tokenizer does not load ({type(exc).__name__})",
+                                    field="config.data.tokenizer", file=str(path))) from None
     if mismatch:
         raise CheckpointError(Issue(f"cannot resume from {path}: {mismatch}", field="resume"))
-    loop.load_state_dict(checkpoint)
+    return checkpoint
+
+
+def resume_from(ctx: RunContext, loop: TrainingLoop, path: Path, checkpoint: dict[str, Any],
+                snapshot: Mapping[str, Any]) -> None:
+    """Restore `loop` from `checkpoint`, read from `path` by read_resume."""
+    try:
+        loop.load_state_dict(checkpoint)
+    except (TypeError, ValueError, KeyError, IndexError, RuntimeError, AttributeError) as exc:
+        raise CheckpointError(Issue(f"its saved training state does not load ({type(exc).__name__}: "
+                                    f"{str(exc).strip()[:160]})", field="resume", file=str(path))) from None
     changes = config_changes(checkpoint.get("config") or {}, snapshot)
     ctx.emit("resumed", path=str(path), epoch=loop.state.epoch, step=loop.state.step, changes=changes)
 
@@ -178,6 +204,7 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
     callbacks: list[Any] = []
     folder = None
     lead = distributed.rank() == 0  # under torchrun only rank 0 claims folders and writes files
+    named = resume_file(params["resume"], model, snapshot)  # before the folder is claimed
     if params["checkpoint_dir"]:
         layout = Layout.of(params)
         workflow_hash = hashlib.sha256(ctx.workflow_text.encode()).hexdigest()
@@ -201,10 +228,12 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
                                      params["save_every_n_iters"], params["async_save"], writes=lead))
     callbacks.insert(0, ProgressEvents(emit, str(folder or "")))
     loop = TrainingLoop(model, train, val, config, callbacks, ctx.should_stop, ctx.log)
-    if params["resume"]:
+    if named is not None:
+        resume_from(ctx, loop, *named, snapshot)
+    elif params["resume"]:
         path = distributed.on_rank0(lambda: resume_path(ctx, params["resume"], folder))
         if path is not None:
-            resume_from(ctx, loop, path, snapshot)
+            resume_from(ctx, loop, path, read_resume(path, model, snapshot), snapshot)
     state = loop.fit()
     distributed.barrier()  # the other ranks wait for rank 0's last file
     emit("fit_end", epochs=state.epoch, best=state.best, best_epoch=state.best_epoch, monitor=state.monitor)

@@ -233,9 +233,12 @@ def export_file(source: Path, dest: Path, format: str = "torch", force: bool = F
     if format == "safetensors":
         from safetensors.torch import save
 
-        weights = {k: v.contiguous() for k, v in data["model_state_dict"].items()}
         meta = {"epoch": str(data.get("epoch")), "config": json.dumps(data.get("config") or {}, default=str)}
-        blob = save(weights, metadata=meta)
+        try:
+            blob = save({k: v.contiguous() for k, v in data["model_state_dict"].items()}, metadata=meta)
+        except Exception as exc:  # tensors safetensors cannot hold: shared, sparse, quantized, a size it refuses
+            raise CheckpointError(Issue(f"cannot export as safetensors: {first_line(exc)}",
+                                        field="model_state_dict", file=str(source))) from None
         write_output(dest, lambda handle: handle.write(blob), "ckpt export")
     else:
         with source.open("rb") as handle:

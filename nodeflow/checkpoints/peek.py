@@ -18,6 +18,7 @@ from typing import IO, Any
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # the first pickle of torch's pre-1.6 format
 MAX_OPS = 5_000_000
+MAX_PICKLE = 256 << 20  # a compressed zip member expands to at most this (torch stores its members)
 TENSOR_REBUILDS = {"_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_parameter", "_rebuild_parameter_with_state",
                    "_rebuild_from_type_v2", "_rebuild_qtensor", "_rebuild_sparse_tensor"}
 SAFE_BUILTINS = {"set", "frozenset", "bytearray", "complex", "slice", "getattr"}
@@ -87,7 +88,9 @@ def peek(path: Path) -> Peek:
 def _member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
     """A stored member's bytes, read past its local header without zipfile's CRC check:
     NodeFlow saves without zip CRCs (its manifest holds a SHA-256 instead)."""
-    if info.compress_type != zipfile.ZIP_STORED:  # not torch's: read it the ordinary way
+    if info.compress_type != zipfile.ZIP_STORED:  # not torch's: read it the ordinary way, within a bound
+        if info.file_size > MAX_PICKLE:
+            raise PeekError(f"a compressed data.pkl of {info.file_size} bytes (not a torch checkpoint)")
         return archive.open(info)
     with path.open("rb") as handle:
         handle.seek(info.header_offset)

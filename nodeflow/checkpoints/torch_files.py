@@ -6,7 +6,6 @@ weights_only=True: tensors, plain containers and Python scalars only.
 from __future__ import annotations
 
 import importlib.util
-import json
 import pickle
 import shutil
 import warnings
@@ -19,10 +18,15 @@ from typing import Any
 import torch
 
 from nodeflow.checkpoints.manifest import read_entries, usable_file
-from nodeflow.core.errors import CheckpointError, Issue, UntrustedCodeError
+from nodeflow.core.errors import CheckpointError, Issue, UntrustedCodeError, UserError
 from nodeflow.core.files import atomic_write
+from nodeflow.core.outputs import read_json
 from nodeflow.core.registry import Registry, default_registry
 from nodeflow.checkpoints import compress
+from nodeflow.checkpoints.payload import check_payload
+
+
+MAX_CONFIG = 16 << 20  # bytes of a config.json beside a checkpoint
 
 
 class CheckpointWarning(UserWarning):
@@ -111,14 +115,15 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         raise CheckpointError(Issue(f"corrupt or truncated checkpoint: {_first_line(exc)}",
                                     file=label)) from None
+    except Exception as exc:  # torch.load on bytes it did not write: IndexError, KeyError, struct.error, ...
+        raise CheckpointError(Issue(f"not a readable checkpoint ({type(exc).__name__}: {_first_line(exc)})",
+                                    file=label)) from None
     if any_weights and isinstance(data, dict) and "model_state_dict" not in data:
         if isinstance(data.get("state_dict"), dict):
             data = {**data, "model_state_dict": data["state_dict"]}
         elif data and all(isinstance(v, torch.Tensor) for v in data.values()):
             data = {"model_state_dict": data}
-    if not isinstance(data, dict) or "model_state_dict" not in data:
-        raise CheckpointError(Issue("not a NodeFlow checkpoint: no 'model_state_dict'", file=label))
-    return data
+    return check_payload(data, label)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -153,7 +158,14 @@ def restore_model(path: str | Path, map_location: str | torch.device = "cpu", re
     if spec.runs_code is not None and not trust_code:
         kind, source = spec.runs_code(model_config)
         raise UntrustedCodeError(str(path), source, kind)
-    model = spec.rebuild(model_config)
+    try:
+        model = spec.rebuild(model_config)
+    except UserError:  # the node's own one-line refusal
+        raise
+    except Exception as exc:  # the saved config's params are not ones its model type takes
+        raise CheckpointError(Issue(f"cannot rebuild model {model_config['type']!r} from its saved config: "
+                                    f"{type(exc).__name__}: {_first_line(exc)}", field="config.model",
+                                    file=str(path))) from None
     load_weights(model, checkpoint["model_state_dict"], str(path), "the saved config")
     model.nodeflow_data = (checkpoint.get("config") or {}).get("data")  # its tokenizer, checked against new data
     model.nodeflow_batch_size = ((checkpoint.get("config") or {}).get("trainer") or {}).get("batch_size")
@@ -162,19 +174,25 @@ def restore_model(path: str | Path, map_location: str | torch.device = "cpu", re
 
 def model_config_of(checkpoint: dict[str, Any], path: Path) -> dict[str, Any]:
     """The model config naming a type: the checkpoint's own, else a config.json beside it."""
-    try:
-        beside = json.loads((path.parent / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        beside = None
+    beside = read_json(path.parent / "config.json", MAX_CONFIG)
     for config in (checkpoint.get("config"), beside):
         model = config.get("model", config) if isinstance(config, dict) else None
-        if isinstance(model, dict) and model.get("type"):
+        if isinstance(model, dict) and model.get("type") and isinstance(model["type"], str):
             return model
     return {}
 
 
 def load_weights(model: torch.nn.Module, weights: dict[str, Any], label: str, what: str = "this model") -> None:
     """model.load_state_dict, or one line naming the first key or shape that differs."""
+    check_weights(model, weights, label, what)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise CheckpointError(Issue(f"weights do not fit {what}: {_first_line(exc)}", file=label)) from None
+
+
+def check_weights(model: torch.nn.Module, weights: dict[str, Any], label: str, what: str = "this model") -> None:
+    """CheckpointError naming the first key or shape that differs between `model` and `weights`."""
     own = model.state_dict()
     for key in list(own) + [k for k in weights if k not in own]:
         if key not in weights:
@@ -186,7 +204,3 @@ def load_weights(model: torch.nn.Module, weights: dict[str, Any], label: str, wh
         else:
             continue
         raise CheckpointError(Issue(f"weights do not fit {what}: {problem}", file=label))
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as exc:
-        raise CheckpointError(Issue(f"weights do not fit {what}: {_first_line(exc)}", file=label)) from None

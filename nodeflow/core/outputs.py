@@ -29,11 +29,14 @@ RECORD = ".nodeflow-outputs.json"
 RECORD_FORMAT = "nodeflow.outputs"
 
 
-def read_json(path: Path) -> Any:
-    """The parsed file, or None when it is absent, unreadable or not JSON."""
+def read_json(path: Path, limit: int | None = None) -> Any:
+    """The parsed file, or None when it is absent, unreadable, not JSON, nested too deeply or
+    (with `limit`) larger than `limit` bytes."""
     try:
+        if limit is not None and path.stat().st_size > limit:
+            return None
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
 
 
@@ -41,11 +44,13 @@ def manifest_doc(folder: Path) -> dict[str, Any] | None:
     """The folder's manifest when NodeFlow wrote it, else None (absent, corrupt, another tool's).
 
     Every read of a manifest comes here: one whose entries name anything but plain file
-    names in this folder is refused (CheckpointError naming the entry)."""
-    doc = read_json(folder / MANIFEST)
+    names in this folder, or a field of the wrong type, is refused (CheckpointError naming the
+    entry and field); one larger than MAX_MANIFEST is not read (None)."""
+    doc = read_json(folder / MANIFEST, MAX_MANIFEST)
     if not (isinstance(doc, dict) and doc.get("format") == MANIFEST_FORMAT):
         return None
     check_manifest(doc, folder / MANIFEST)
+    check_fields(doc, folder / MANIFEST)
     return doc
 
 
