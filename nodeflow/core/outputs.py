@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 
 from nodeflow.core.files import atomic_write, atomic_write_text, sha256_of
 from nodeflow.core.folder_names import check_manifest
+from nodeflow.core.manifest_fields import MAX_MANIFEST, check_fields
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "nodeflow.checkpoints"
