@@ -13,6 +13,7 @@ from nodeflow.checkpoints.manifest import (COLUMNS, cells, problem_text, read_en
                                      summary_line, value_text)
 from nodeflow.core.errors import CheckpointError, Issue, UserError
 from nodeflow.checkpoints.layout import checkpoint_home
+from nodeflow.core.files import not_a_file
 from nodeflow.core.outputs import output_problem, write_output
 
 EXIT_OK, EXIT_BAD = 0, 1
@@ -81,8 +82,13 @@ def _folder(value: str) -> Path:
 
 
 def _check_outputs(paths: list[Path], force: bool) -> None:
-    """Refuse to replace any file NodeFlow did not write, unless --force."""
+    """Refuse to replace any file NodeFlow did not write, unless --force; refuse anything but a
+    regular file (a folder, device, FIFO or socket) even with --force."""
     for path in paths:
+        what = not_a_file(path)
+        if what:
+            raise UserError(Issue(f"is {what}, not a regular file; --force replaces only a file: choose another path",
+                                  file=str(path)))
         problem = output_problem(path, force, "--force replaces it")
         if problem:
             raise UserError(Issue(problem))

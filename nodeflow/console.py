@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from nodeflow.checkpoints.manifest import size_text
+from nodeflow.core.printable import printable
 from nodeflow.core.text import checkpoint_line, epoch_line, metrics_line
 
 
@@ -33,6 +34,19 @@ def shown(path: str) -> str:
     except ValueError:  # another drive (Windows)
         return path
     return path if relative.startswith("..") else relative
+
+
+def safe(value: Any) -> Any:
+    """`value` with control characters escaped in every string in it (names, paths and messages come
+    from files and user data: a class named "\x1b[2J" must not clear the terminal). Newlines stay:
+    a log message may span lines."""
+    if isinstance(value, str):
+        return printable(value, newlines=True)
+    if isinstance(value, dict):
+        return {safe(k): safe(v) for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(safe(v) for v in value)
+    return value
 
 
 def jsonl_sink(stream: TextIO = sys.stdout) -> Any:
@@ -65,9 +79,9 @@ class Console:
             self.bar = None
 
     def __call__(self, event: dict[str, Any]) -> None:
-        handler = getattr(self, "on_" + event["event"], None)
+        handler = getattr(self, "on_" + str(event["event"]), None)
         if handler:
-            handler(event)
+            handler(safe(event))
 
     def on_log(self, e: dict[str, Any]) -> None:
         self.print(f"[{e['node']}] {LAST_RUN if e.get('reused') else ''}{e['message']}")

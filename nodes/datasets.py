@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from nodeflow.core.errors import DataError, Issue
+from nodeflow.core.printable import cut
 from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunContext
 from nodeflow.core.tasks import CLASSIFICATION, MULTILABEL, REGRESSION
@@ -85,31 +86,60 @@ DIGITS = NodeSpec(
 # --- CSV ----------------------------------------------------------------------------------
 
 DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+HEADER_BYTES = 64 << 10  # a header row longer than this is no header: refused, not read on
+SHOWN_COLUMNS = 20  # column names listed in an error
 
 
 def _csv_header(path: Path, delimiter: str) -> list[str]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        return next(csv.reader(handle, delimiter=DELIMITERS[delimiter]), [])
+        return next(csv.reader(_lines_up_to(handle, HEADER_BYTES), delimiter=DELIMITERS[delimiter]), [])
+
+
+def _lines_up_to(handle: Any, limit: int) -> Any:
+    """The handle's lines while they add up to at most `limit` characters (a header may span lines)."""
+    used = 0
+    while line := handle.readline(limit - used + 1):
+        used += len(line)
+        if used > limit:
+            raise csv.Error(f"its first row is longer than {limit >> 10} KiB: not a header of column names")
+        yield line
+
+
+def _no_column(path: Path, target: str, header: list[str]) -> str:
+    """Says the target column is missing, listing a few printable column names, never the file's raw bytes."""
+    if not all(name.isprintable() for name in header):
+        return f"no column {cut(target, 40)!r} in {path.name}: its first line is not a header of column names"
+    names = [cut(name, 40) for name in header[:SHOWN_COLUMNS]]
+    more = f" and {len(header) - SHOWN_COLUMNS} more" if len(header) > SHOWN_COLUMNS else ""
+    return f"no column {cut(target, 40)!r} in {path.name} (columns: {', '.join(names)}{more})"
 
 
 def check_csv(c: CheckInput) -> list[tuple[str, str]]:
     path = resolve_path(c.params["path"], c.base_dir)
+    if path.exists() and not path.is_file():
+        return [("path", f"{path} is not a regular file")]
     try:
         header = _csv_header(path, c.params["delimiter"])
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        return [("path", f"cannot read {path}: {exc}")]
+        return [("path", f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}")]
     if not header:
         return [("path", f"{path} is empty")]
     if c.params["target"] not in header:
-        return [("target", f"no column {c.params['target']!r} in {path.name} (columns: {', '.join(header)})")]
+        return [("target", _no_column(path, c.params["target"], header))]
     return []
 
 
 def run_csv(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     path = _param_path(ctx, params["path"])
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.reader(handle, delimiter=DELIMITERS[params["delimiter"]]))
-    header, body = rows[0], [r for r in rows[1:] if any(cell.strip() for cell in r)]
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.reader(handle, delimiter=DELIMITERS[params["delimiter"]]))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(Issue(f"cannot read {path.name}: {getattr(exc, 'strerror', None) or exc}",
+                              field="path")) from None
+    header, body = (rows[0] if rows else []), [r for r in rows[1:] if any(cell.strip() for cell in r)]
+    if params["target"] not in header:
+        raise DataError(Issue(_no_column(path, params["target"], header), field="target"))
     if not body:
         raise DataError(Issue(f"{path.name} has a header but no data rows", field="path"))
     target_col = header.index(params["target"])
@@ -123,10 +153,10 @@ def run_csv(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any
             try:
                 x[r - 2, j] = float(row[col])
             except ValueError:
-                raise DataError(Issue(f"{path.name} line {r}, column {header[col]!r}: "
+                raise DataError(Issue(f"{path.name} line {r}, column {cut(header[col], 40)!r}: "
                                       f"not a number ({row[col][:20]!r})", field="path")) from None
             if not math.isfinite(x[r - 2, j]):
-                raise DataError(Issue(f"{path.name} line {r}, column {header[col]!r}: "
+                raise DataError(Issue(f"{path.name} line {r}, column {cut(header[col], 40)!r}: "
                                       f"missing or non-finite value", field="path"))
     y, task, names = targets([row[target_col] for row in body], params["task"], path.name)
     info: dict[str, Any] = {"feature_names": [header[i] for i in features]}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
 import threading
 from collections.abc import Callable
@@ -19,10 +20,17 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None], digest: bool = F
     A crash at any moment leaves either the old file or the new one under `path`, never
     a partial file. On failure (disk full, ...) the temp file is removed and `path` is untouched.
     With `digest`, returns the SHA-256 of the bytes written, hashed as they pass (no read-back).
+
+    The file's mode is what `open()` would give: a new file gets 0o666 less the umask; a regular
+    file it replaces keeps its own permission bits, so a checkpoint or export the user made
+    private stays private when it is written again.
     """
+    mode = file_mode(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     hashing = old = None
     try:
+        if hasattr(os, "fchmod"):  # mkstemp makes the file 0o600 whatever the umask
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             hashing = HashingWriter(handle) if digest else None
             write(hashing or handle)  # type: ignore[arg-type]
@@ -43,6 +51,47 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None], digest: bool = F
     if old is not None:  # the replaced file's blocks are freed when this closes, off the caller's time
         threading.Thread(target=os.close, args=(old,), name=RELEASE, daemon=True).start()
     return checksum
+
+
+def _read_umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (/proc); elsewhere set and
+    restored at once, through a restrictive value so a file another thread creates meanwhile is private."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _read_umask()  # read once, when this module is first imported
+
+
+def file_mode(path: Path) -> int:
+    """The permission bits a write of `path` gives: a regular file's own, else 0o666 less the umask."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return 0o666 & ~UMASK
+    return stat.S_IMODE(info.st_mode) & 0o777 if stat.S_ISREG(info.st_mode) else 0o666 & ~UMASK
+
+
+def not_a_file(path: Path) -> str | None:
+    """What is at `path` when it is neither nothing nor a regular file (nor a link, which a write
+    replaces without touching its target): "a folder", "a device", "a FIFO", "a socket"; else None."""
+    try:
+        kind = os.lstat(path).st_mode
+    except OSError:
+        return None
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),
+                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+        if test(kind):
+            return name
+    return None
 
 
 LARGE = 64 << 20  # replacing a file this large frees its blocks on a helper thread

@@ -20,7 +20,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from nodeflow.core.files import atomic_write, atomic_write_text, sha256_of
+from nodeflow.core.files import atomic_write, atomic_write_text, not_a_file, sha256_of
 from nodeflow.core.folder_names import check_manifest
 from nodeflow.core.manifest_fields import MAX_MANIFEST, check_fields
 
@@ -163,7 +163,11 @@ def owned(path: Path) -> bool:
 
 
 def output_problem(path: Path, overwrite: bool = False, hint: str = "set overwrite to replace it") -> str | None:
-    """Why writing `path` would destroy a file NodeFlow did not write; None when it is safe."""
+    """Why writing `path` would destroy a file NodeFlow did not write; None when it is safe.
+    A device, FIFO or socket there is never replaced, even with `overwrite`."""
+    special = not_a_file(path)
+    if special and special != "a folder":
+        return f"{path} is {special}, not a regular file; choose another path"
     if overwrite or not path.exists() or path.is_dir() or owned(path):
         return None
     return f"{path} exists and NodeFlow did not write it; {hint}, or choose another path"
