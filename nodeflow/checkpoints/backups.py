@@ -75,7 +75,7 @@ def restore_backup(path: Path, entry: dict[str, Any] | None) -> str:
         return f"{path} already verifies; nothing to restore"
     kept = ""
     if path.exists():
-        corrupt = path.with_name(path.name + ".corrupt")
+        corrupt = inside(path.parent, path.name + ".corrupt")
         os.replace(path, corrupt)
         kept = f"; the damaged file is kept as {corrupt.name}"
     with backup.open("rb") as source:

@@ -185,6 +185,7 @@ def manifest_lock(folder: Path) -> Iterator[None]:
 def write_manifest(folder: Path, entries: Entries, run: dict[str, Any] | None = None) -> None:
     """Replace the entries; the run section is read and kept unless `run` is given ({}: none)."""
     check_entry_names(entries, folder / MANIFEST)  # never write what the reader would refuse
+    inside(folder, MANIFEST)  # nor replace a link with it
     if run is None:
         run = (manifest_doc(folder) or {}).get("run")
     doc = {"format": MANIFEST_FORMAT, "version": 1, **({"run": run} if run else {}), "checkpoints": entries}
@@ -302,13 +303,14 @@ def prune_periodic(folder: Path, keep: int, run_id: str = "") -> list[str]:
 
     With `run_id`, only that run's files count (entries saved before run ids count as the
     folder's run). Their manifest entries go first, so a crash midway never leaves an
-    entry without its file.
+    entry without its file; every file and backup is checked before anything changes.
     """
     def doomed(entries: Entries) -> list[str]:
         periodic = sorted((e.get("step", 0), e.get("epoch", 0), n) for n, e in entries.items()
                           if e.get("kind") == "periodic" and not e.get("is_best") and KEEP not in (e.get("tags") or [])
                           and (not run_id or e.get("run_id", run_id) in (run_id, "")))
         names = [name for *_, name in periodic[:max(0, len(periodic) - keep)]]
+        check_targets(folder, names)
         for name in names:
             del entries[name]
         return names
@@ -320,10 +322,17 @@ def prune_periodic(folder: Path, keep: int, run_id: str = "") -> list[str]:
 
 def remove_checkpoints(folder: Path, names: list[str]) -> None:
     """Delete checkpoint files and their backups: their manifest entries first, so no entry ever outlives its file."""
-    for name in names:
-        inside(folder, name)
+    check_targets(folder, names)
     edit_entries(folder, lambda entries: [entries.pop(n, None) for n in names])
     _unlink(folder, names)
+
+
+def check_targets(folder: Path, names: list[str]) -> None:
+    """Check every file and backup a delete of `names` would touch (none outside `folder`, none
+    through a link) before anything changes, so the manifest and the folder never disagree."""
+    for name in names:
+        inside(folder, name)
+        inside(folder, Path(BACKUPS) / name)
 
 
 def _unlink(folder: Path, names: list[str]) -> None:

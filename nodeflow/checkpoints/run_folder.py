@@ -4,7 +4,9 @@ A fresh run into a folder that holds another run, or files NodeFlow did not writ
 stops with one line (exit 2) unless the user asked to move them aside (`overwrite`):
 then they go to `previous/<run-id>/`, never deleted. A resumed run continues the
 folder's run and keeps its id. The same check runs at validation (`folder_problem`) and
-again when the Trainer starts (`claim`), since placeholders are named only then.
+again when the Trainer starts (`claim`), since placeholders are named only then. Both refuse a run
+folder where one of the run's own files or folders is a symbolic link: nothing is written,
+moved or deleted through it.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from nodeflow.core.errors import DataError, Issue
 from nodeflow.core.files import fsync_dir
-from nodeflow.core.folder_names import inside
+from nodeflow.core.folder_names import inside, link_below, link_error, link_message
 from nodeflow.checkpoints.layout import Layout, blocks, in_the_way, state_of
 from nodeflow.core.outputs import MANIFEST, conflict_message, continues_run, manifest_doc, next_free
 from nodeflow.checkpoints.manifest import read_entries, start_run
@@ -29,8 +31,25 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
+def own_links(folder: Path, layout: Layout = Layout()) -> Path | None:
+    """The first symbolic link where a run in `folder` keeps its own files and folders (history/,
+    metrics/, tensorboard/, backups/, previous/, the log, the manifest, ...), or None."""
+    return link_below(folder, (*layout.patterns, PREVIOUS)) or \
+        link_below(layout.checkpoint_folder(folder), layout.checkpoint_patterns)
+
+
+def check_links(folder: Path, layout: Layout = Layout()) -> None:
+    """DataError (field checkpoint_dir) naming the first link in the run folder `folder`."""
+    link = own_links(folder, layout)
+    if link is not None:
+        raise link_error(link, DataError, "checkpoint_dir")
+
+
 def folder_problem(folder: Path, resume: str, overwrite: bool, layout: Layout = Layout()) -> str | None:
     """Why a run may not write into the run folder `folder` as asked, or None."""
+    link = own_links(folder, layout)
+    if link is not None:
+        return link_message(link)
     state = None if overwrite else in_the_way(folder, layout, resume)
     return conflict_message(folder, state) if state is not None else None
 
@@ -41,6 +60,7 @@ def claim(folder: Path, resume: str, overwrite: bool, workflow_hash: str,
 
     Returns the run id and, when earlier files were moved aside, where they went.
     """
+    check_links(folder, layout)
     state, checkpoints = state_of(folder, layout), layout.checkpoint_folder(folder)
     continuing = continues_run(resume, checkpoints)
     if blocks(state, continuing) and not overwrite:
@@ -71,7 +91,7 @@ def move_aside(folder: Path, label: str, layout: Layout = Layout()) -> Path:
     names = [p.name for p in folder.iterdir() if p.name != MANIFEST and (
         p.name in entries or is_run_temp(p.name, layout.patterns) or any(fnmatch(p.name, pattern)
                                                                            for pattern in layout.patterns))]
-    dest = next_free(inside(folder / PREVIOUS, label))
+    dest = next_free(inside(folder, Path(PREVIOUS) / label))
     moves = [(inside(folder, name), inside(dest, name)) for name in names + ([MANIFEST] if (folder / MANIFEST).exists()
                                                                            else [])]
     dest.mkdir(parents=True)

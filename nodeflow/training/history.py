@@ -12,6 +12,9 @@
 - the files the Trainer adds: `hyperparameters.json` (its params) and, in the experiments
   layout, `config.yaml`;
 - `tensorboard/`: TensorBoard event files with every epoch metric, when tensorboard is installed.
+
+Every path is checked first (`inside`): nothing is written or appended through a link in the
+run folder.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from nodeflow.core.files import atomic_write_text, in_folder
+from nodeflow.core.folder_names import append_text, inside
 from nodeflow.core.text import checkpoint_line, epoch_line
 
 Emit = Callable[..., None]
@@ -116,31 +120,39 @@ class HistoryFiles:
 
     def _start(self, fields: Mapping[str, Any]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.folder / "workflow.json", self.workflow_text)
-        atomic_write_text(self.folder / "config.json", json.dumps(self.config, indent=2, default=str) + "\n")
+        atomic_write_text(inside(self.folder, "workflow.json"), self.workflow_text)
+        atomic_write_text(inside(self.folder, "config.json"), json.dumps(self.config, indent=2, default=str) + "\n")
         for name, text in self.files.items():
-            atomic_write_text(self.folder / name, text)
-        self.tensorboard = _tensorboard_writer(self.folder / "tensorboard")
+            atomic_write_text(inside(self.folder, name), text)
+        self.tensorboard = _tensorboard_writer(inside(self.folder, "tensorboard"))
         self.metric_config = metric_config(self.config, fields["epochs"])
         self._log(f"Training on {fields['device']}: {fields['train_size']} samples, "
                   f"{fields['val_size']} validation, {fields['epochs']} epochs, best by {fields['monitor']}")
 
     def _epoch(self, fields: Mapping[str, Any]) -> None:
         epoch, metrics = fields["epoch"], fields["metrics"]
-        folder = self.folder / "history"
         doc = epoch_doc(epoch, fields["step"], self.config.get("trainer", {}), metrics, fields.get("report"))
         text = json.dumps(doc, indent=2) + "\n"
-        in_folder(folder, lambda: atomic_write_text(folder / f"epoch_{epoch}.json", text))
-        family = self.folder / METRICS / self.family
+        self._write(Path("history") / f"epoch_{epoch}.json", text)
         doc = epoch_doc(epoch, fields["step"], self.metric_config, metrics, fields.get("report"))
         text = json.dumps(doc, indent=2) + "\n"
-        in_folder(family, lambda: atomic_write_text(family / f"{self.family}_epoch_{epoch}.json", text))
+        self._write(Path(METRICS) / self.family / f"{self.family}_epoch_{epoch}.json", text)
         self._log(epoch_line(dict(fields)))
         if self.tensorboard is not None:
             self._tensorboard(epoch, metrics)
 
+    def _write(self, name: Path, text: str) -> None:
+        """Write the run folder's file `name` (its folders made as needed), checked first and again
+        after its folders were made, so neither the file nor a folder on the way is a link."""
+        def write() -> None:
+            inside(self.folder, name).parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(inside(self.folder, name), text)
+
+        in_folder(self.folder, write)
+
     def _tensorboard(self, epoch: int, metrics: Mapping[str, float]) -> None:
-        """Best effort: TensorBoard is optional, so a failure there never stops training."""
+        """Best effort: TensorBoard is optional, so a failure there never stops training (a link does)."""
+        inside(self.folder, "tensorboard")
         try:
             Path(self.tensorboard.log_dir).mkdir(parents=True, exist_ok=True)
             for key, value in metrics.items():
@@ -153,11 +165,7 @@ class HistoryFiles:
     def _log(self, line: str) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
 
-        def append() -> None:
-            with (self.folder / "training_log.txt").open("a", encoding="utf-8") as handle:
-                handle.write(f"{stamp} {line}\n")
-
-        in_folder(self.folder, append)
+        in_folder(self.folder, lambda: append_text(self.folder, "training_log.txt", f"{stamp} {line}\n"))
 
 
 def _tensorboard_writer(folder: Path) -> Any:
