@@ -121,10 +121,13 @@ def _params(node: Node, spec: NodeSpec, base_dir: Path, bad: Any, outputs: bool)
             failed.add(name)
     for param in spec.params:
         if param.type in PATH_TYPES and param.name not in failed:
-            reason = check_path(param, clean[param.name], base_dir)
-            if not reason and outputs and param.type == "outfile" and clean[param.name]:
-                reason = output_problem(resolve_path(clean[param.name], Path.cwd()), clean.get("overwrite") is True,
-                                        "set overwrite=true to replace it")
+            try:
+                reason = check_path(param, clean[param.name], base_dir)
+                if not reason and outputs and param.type == "outfile" and clean[param.name]:
+                    reason = output_problem(resolve_path(clean[param.name], Path.cwd()),
+                                            clean.get("overwrite") is True, "set overwrite=true to replace it")
+            except OSError as exc:  # a name longer than the file system allows, ...
+                reason = f"not a usable path: {exc.strerror or exc}"
             if reason:
                 bad(node, param.name, reason)
     return clean

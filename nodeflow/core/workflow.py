@@ -104,6 +104,8 @@ def load_workflow(path: str | Path) -> Workflow:
         raise WorkflowFileError(Issue(message, file=label)) from None
     except RecursionError:
         raise WorkflowFileError(Issue("not valid JSON: nested too deeply", file=label)) from None
+    except ValueError as exc:  # a number of more digits than Python converts (4300)
+        raise WorkflowFileError(Issue(f"not valid JSON: {str(exc).split(';')[0]}", file=label)) from None
     workflow = parse_workflow(doc, label)
     workflow.path = path
     return workflow

@@ -7,6 +7,7 @@ import copy
 import io
 import json
 import os
+import resource
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ def assert_clean(code: int, err: str, allowed: tuple[int, ...] = (0, 2)) -> None
     assert code in allowed, err
     if code == 2:
         assert err and all(line.startswith("error: ") for line in err.splitlines()), err
+    assert all(len(line) < 1500 for line in err.splitlines()), "an error line longer than 1500 characters"
 
 
 def paths_into(doc: Any, prefix: tuple = ()) -> list[tuple]:
@@ -137,6 +139,56 @@ def test_mutated_workflows_validate_cleanly(doc: dict) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         code, _, err = cli("validate", write(Path(tmp), doc), cwd=Path(tmp))
         assert_clean(code, err)
+
+
+TEXT = json.dumps(TINY)
+
+
+@st.composite
+def broken_files(draw: Any) -> bytes:
+    """A workflow file broken below the JSON level: cut short, spliced, nested deep, or with huge values."""
+    kind = draw(st.sampled_from(["bytes", "cut", "splice", "deep", "huge"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=400))
+    if kind == "cut":
+        return TEXT[:draw(st.integers(0, len(TEXT) - 1))].encode()
+    if kind == "splice":
+        at = draw(st.integers(0, len(TEXT)))
+        return (TEXT[:at] + draw(st.text(max_size=10)) + TEXT[at + draw(st.integers(0, 4)):]).encode("utf-8", "replace")
+    if kind == "deep":
+        depth = draw(st.sampled_from([100, 1000, 100_000]))
+        return TEXT.replace('"hidden": [8]', '"hidden": ' + "[" * depth + "]" * depth).encode()
+    value = draw(st.sampled_from(['"' + "x" * 2_000_000 + '"', "9" * 5000, "1e99999", "-" + "1" * 4400,
+                                  '"\\u001b[2J"', '"\\ud800"']))
+    key = draw(st.sampled_from(['"epochs": 1', '"samples": 60', '"name": "Trainer"', '"path": "out/p.csv"']))
+    return TEXT.replace(key, key.split(":")[0] + ": " + value).encode()
+
+
+@settings(max_examples=120, deadline=None, derandomize=not RANDOM,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=broken_files())
+def test_broken_workflow_files_are_one_clean_error_and_change_nothing(data: bytes) -> None:
+    repo_before = set(os.listdir(ROOT))
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "w.json").write_bytes(data)
+        before = tree(Path(tmp))
+        code, _, err = cli("validate", "w.json", cwd=Path(tmp))
+        assert_clean(code, err)
+        event(f"exit {code}")
+        assert tree(Path(tmp)) == before
+    assert set(os.listdir(ROOT)) == repo_before
+
+
+def test_validating_broken_workflow_files_keeps_memory_bounded(tmp_path: Path) -> None:
+    """The largest broken files above add little to this process's peak memory."""
+    (tmp_path / "w.json").write_text(TEXT)
+    assert cli("validate", "w.json", cwd=tmp_path)[0] == 0  # imports done before measuring
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for text in ("[" * 5_000_000, '{"nodes": ' * 1_000_000, TEXT.replace('"epochs": 1', '"epochs": ' + "9" * 10**6)):
+        (tmp_path / "w.json").write_text(text)
+        code, _, err = cli("validate", "w.json", cwd=tmp_path)
+        assert_clean(code, err, (2,))
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 200_000  # kB
 
 
 def tree(root: Path) -> set[str]:
