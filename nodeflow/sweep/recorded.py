@@ -10,6 +10,7 @@ declared (`check_params`). Any failure is one UserError line naming the study's 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -61,7 +62,9 @@ def read_study(study: Any, label: str) -> Recorded:
     """`study` (an Optuna study) as a Recorded, every part checked; UserError naming `label` and the field."""
     name = str(study.study_name)
     try:  # Optuna decodes each row as it loads it: an edited row fails there, with any exception
-        return _read(study, Recorded(name, label, "", {}, "", "", ()))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Optuna's remarks on odd rows: the checks below decide
+            return _read(study, Recorded(name, label, "", {}, "", "", ()))
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - the database is untrusted input; its decoder's errors are not ours

@@ -82,10 +82,9 @@ def result_paths(folder: Path) -> list[Path]:
     return paths
 
 
-def write_results(study: Any, recorded: Recorded, folder: Path) -> list[Path]:
-    """sweep.csv, importance.csv, history.png, parallel.png in `folder` (the sweep's own)."""
+def write_results(recorded: Recorded, ranked: dict[str, float], folder: Path) -> list[Path]:
+    """sweep.csv, importance.csv (`ranked`), history.png, parallel.png in `folder` (the sweep's own)."""
     paths = result_paths(folder)
-    ranked = importances(study, recorded)
     from nodeflow.sweep.plots import history_png, parallel_png
 
     rows = list(recorded.rows)
@@ -122,7 +121,7 @@ def finish(sweep: Any, study: Any) -> bool:
     recorded = read_study(study, sweep.url)
     top = recorded.best()
     best_params = None if top is None else check_params(recorded, top, sweep.dims)
-    paths = write_results(study, recorded, sweep.folder)
+    paths = write_results(recorded, importances(study, recorded), sweep.folder)
     sweep.emit("sweep_end", summary(recorded) + f"\nResults: {', '.join(str(p) for p in paths)}",
                counts=recorded.counts(), best_trial=None if top is None else top["trial"],
                best_value=None if top is None else top["value"], best_params=best_params,

@@ -168,6 +168,7 @@ def cmd_sweep(args: argparse.Namespace, workflow: str) -> int:
         for child in children:
             child.wait()
     if getattr(args, "worker", False):
+        studies.close(study)
         return EXIT_OK
     from nodeflow.sweep.results import finish
 
@@ -176,6 +177,7 @@ def cmd_sweep(args: argparse.Namespace, workflow: str) -> int:
         return EXIT_OK if finish(sweep, study) else EXIT_FAILED
     finally:
         turn.give()
+        studies.close(study)
 
 
 def open_study(sweep: Sweep, storage: Any, sampler: Any, pruner: Any) -> Any:

@@ -5,12 +5,13 @@ The study is untrusted input: its SQLite file is checked before Optuna opens it 
 tables created), everything read from it passes nodeflow.sweep.recorded, and the best trial's
 params must be the ones the study declared, inside their recorded ranges, set through the same
 check as `--set`. Results go into the sweep's own folder (`--dir`, default sweeps/STUDY), never
-where something recorded in the study points. Everything is checked before anything is written.
+where something recorded in the study points. Everything is checked before anything is written. Imported only when `sweep show` runs (Optuna).
 """
 from __future__ import annotations
 
 import argparse
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from nodeflow.core.workflow import dumps
 from nodeflow.sweep.recorded import Recorded, check_params, read_study
 from nodeflow.sweep.results import importances, result_paths, summary, table, write_results, write_text
 from nodeflow.sweep.space import overrides, parse_params
+from nodeflow.sweep.study import close, storage
 from nodeflow.sweep.study_db import check_sqlite, plain_name
 
 WORKFLOW_LIMIT = 64 * 1024 * 1024  # bytes of the workflow file a study names
@@ -30,6 +32,13 @@ def cmd_show(args: argparse.Namespace, name: str) -> int:
     folder = Path(args.dir or Path("sweeps") / name)
     url = args.storage or f"sqlite:///{folder / 'study.db'}"
     study, label = open_study(url, name)
+    try:
+        return _show(args, study, label, folder)
+    finally:
+        close(study)
+
+
+def _show(args: argparse.Namespace, study: Any, label: str, folder: Path) -> int:
     recorded = read_study(study, label)
     out = Path(args.apply_best) if args.apply_best else None
     text = best_workflow(recorded, out) if out else ""  # refused before anything is printed or written
@@ -41,7 +50,7 @@ def cmd_show(args: argparse.Namespace, name: str) -> int:
         print("Importance: " + ", ".join(f"{k} {v:.2f}" for k, v in ranked.items()))
     if out:
         write_text(out, text, "--apply-best")
-    paths = write_results(study, recorded, folder)
+    paths = write_results(recorded, ranked, folder)
     print(f"Results: {', '.join(str(p) for p in paths)}")
     if out:
         print(f"Best params written to {out}")
@@ -53,15 +62,15 @@ def open_study(url: str, name: str) -> tuple[Any, str]:
     without a password)."""
     import optuna
 
-    from nodeflow.sweep.study import storage
-
     label = re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
     if url.startswith("sqlite:///"):
         label = url[len("sqlite:///"):]
         check_sqlite(Path(label), name)
     opened = storage(url, read_only=True)
     try:
-        return optuna.load_study(study_name=name, storage=opened), label
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Optuna's remarks on odd rows: nodeflow.sweep.recorded decides
+            return optuna.load_study(study_name=name, storage=opened), label
     except KeyError:
         raise UserError(Issue(f"no study {name!r} in {label}", field="STUDY")) from None
     except Exception as exc:  # noqa: BLE001 - an untrusted database: whatever its decoder raises is one line

@@ -1,5 +1,6 @@
-"""A small workflow to sweep (the wine MLP without its Predict node: 178 rows, a trial in about a second)
-and helpers to run `nodeflow sweep` as a user would and read its study back."""
+"""A small workflow to sweep (the wine MLP without its Predict node: 178 rows, a trial in about a second),
+one real two-trial study built once per session, and helpers to run `nodeflow sweep` as a user would
+and read its study back."""
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import WORKFLOWS
+from tests.conftest import WORKFLOWS, build_once
 
 LR = "Trainer.lr=loguniform:1e-4:3e-2"
 
@@ -33,3 +34,22 @@ def load(folder: Path, name: str = "wine") -> Any:
 @pytest.fixture
 def wine(tmp_path: Path) -> Path:
     return small_workflow(tmp_path)
+
+
+SEARCH = ["--param", LR, "--param", "Trainer.batch_size=choice:8,32"]
+
+
+def _two_trials(folder: Path) -> None:
+    from nodeflow import cli
+
+    wine = small_workflow(folder, epochs=1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder)
+        assert cli.main(["sweep", str(wine), *SEARCH, "--trials", "2", "--pruner", "none", "--seed", "0"]) == 0
+
+
+@pytest.fixture(scope="session")
+def built_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding wine.json and its real study, sweeps/wine/study.db (two complete trials of one epoch
+    over Trainer.lr and Trainer.batch_size): copy it before changing anything."""
+    return build_once(tmp_path_factory, "wine_study", _two_trials)
