@@ -80,9 +80,28 @@ def _check_tables(db: sqlite3.Connection, name: str, label: str) -> None:
     count = db.execute("SELECT count(*) FROM trials WHERE study_id = ?", row).fetchone()[0]
     if count > TRIAL_LIMIT:
         raise UserError(Issue(f"{count} trials; a study holds at most {TRIAL_LIMIT}", file=label, field="trials"))
+    _check_values(db, row[0], label)
     for table, column in (("study_user_attributes", "value_json"), ("trial_user_attributes", "value_json"),
                           ("trial_params", "distribution_json"), ("trial_params", "param_name")):
         longest = db.execute(f"SELECT max(length(CAST({column} AS BLOB))) FROM {table}").fetchone()[0]
         if isinstance(longest, int) and longest > TEXT_LIMIT:
             raise UserError(Issue(f"a {column} of {longest} bytes; at most {TEXT_LIMIT} are read",
                                   file=label, field=table))
+
+
+def _check_values(db: sqlite3.Connection, study_id: int, label: str) -> None:
+    """Each stored value is a number whose kind says so: FINITE with a number, INF_POS or INF_NEG (and
+    NAN for a reported epoch) without one. A NaN written as a number is stored as NULL."""
+    for table, column, kinds, field in (("trial_values", "value", ("INF_POS", "INF_NEG"), "value"),
+                                        ("trial_intermediate_values", "intermediate_value",
+                                         ("INF_POS", "INF_NEG", "NAN"), "intermediate_value")):
+        bad = db.execute(
+            f"SELECT t.number, v.{column}, v.{column}_type FROM {table} v JOIN trials t ON v.trial_id = t.trial_id "
+            f"WHERE t.study_id = ? AND NOT ((v.{column}_type = 'FINITE' AND typeof(v.{column}) IN ('real', 'integer'))"
+            f" OR (v.{column}_type IN ({', '.join('?' * len(kinds))}) AND v.{column} IS NULL)) LIMIT 1",
+            (study_id, *kinds)).fetchone()
+        if bad is not None:
+            number, value, kind = bad
+            shown = "no number (a NaN is stored so)" if value is None else repr(value)[:60]
+            raise UserError(Issue(f"trial {number}: a {str(kind)[:20]} value holding {shown}", file=label,
+                                  field=field))
