@@ -53,13 +53,19 @@ def _sweep(wine: Path, *extra: str) -> subprocess.Popen[str]:
 def test_two_workers_share_one_sqlite_study_without_running_a_trial_twice(tmp_path: Path) -> None:
     wine = small_workflow(tmp_path, epochs=2)
     workers = [_sweep(wine, "--trials", "6"), _sweep(wine, "--trials", "6")]
+    printed = []  # each worker's own `trial N: ...` lines
     for worker in workers:
         out, err = worker.communicate(timeout=600)
         assert worker.returncode == 0, err
+        printed.append([int(line.split(":")[0].split()[1]) for line in out.splitlines() if line.startswith("trial ")])
     trials = load(tmp_path).trials
     numbers = [t.number for t in trials]
     assert sorted(numbers) == list(range(6)) and all(t.state.name == "COMPLETE" for t in trials)
-    assert len({attrs(t)["pid"] for t in trials}) == 2  # both took part
+    # however the two were scheduled: each trial names the worker process that ran it, and that worker
+    # printed it; no trial was printed by both
+    by_pid = {w.pid: set(p) for w, p in zip(workers, printed)}
+    assert all(t.number in by_pid[attrs(t)["pid"]] for t in trials), (by_pid, [attrs(t) for t in trials])
+    assert sorted(printed[0] + printed[1]) == list(range(6))
     ran = [r["sweep"]["trial"] for r in load_runs() if str(tmp_path) in str(r.get("workflow"))]
     assert sorted(ran) == list(range(6))  # one run per trial: none ran twice
     folders = sorted(p.name for p in (tmp_path / "sweeps" / "wine").glob("trial_*"))
