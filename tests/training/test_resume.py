@@ -16,8 +16,10 @@ import torch
 from nodeflow.checkpoints.manifest import read_entries, verify_file
 from tests.conftest import ROOT, WORKFLOWS, build_once, run_cli
 
+# batch 2: 629 batches an epoch (about 0.7 s on one quiet core), so the throttled batch_progress events
+# (every 0.25 s) always include some inside an epoch for the Ctrl-C tests to act on
 ARGS = ["run", str(WORKFLOWS / "digits_cnn.json"), "--set", "Trainer.epochs=3", "--set",
-        "Trainer.save_every_n_epochs=1", "--set", "Trainer.batch_size=8", "--set", "CNN.dropout=0.3"]
+        "Trainer.save_every_n_epochs=1", "--set", "Trainer.batch_size=2", "--set", "CNN.dropout=0.3"]
 
 
 def start(folder: str, cwd: Path, *extra: str) -> subprocess.Popen[str]:
@@ -46,7 +48,8 @@ def interrupt_inside_epoch_2(proc: subprocess.Popen[str]) -> None:
         event = json.loads(line)
         if event["event"] == "batch_progress" and event["epoch"] >= 2 and event["batch"] < event["batches"]:
             proc.send_signal(signal.SIGINT)
-            break
+            return
+    pytest.fail("the run ended without a batch_progress event inside epoch 2 or 3")
 
 
 def assert_same_final(a: Path, b: Path) -> None:
