@@ -28,6 +28,7 @@ def sweep(*args: str) -> int:
     (["--param", "Trainer.batch_size=choice:8,x"], "node 'Trainer' field 'batch_size'", "expected an integer"),
     (["--param", "Trainer.optimizer=uniform:0:1"], "node 'Trainer' field 'optimizer'", "needs a number param"),
     (["--param", "Trainer.lr=loguniform:1e-2:1e-4"], "node 'Trainer' field 'lr'", "LO must be below HI"),
+    (["--param", "Trainer.checkpoint_dir=choice:a,b"], "node 'Trainer' field 'checkpoint_dir'", "is not searched"),
     (["--param", LR, "--metric", "val_bogus"], "field '--metric'", "unknown per-epoch metric"),
     (["--param", LR, "--sampler", "grid"], "node 'Trainer' field 'lr'", "grid needs choice"),
     (["--param", LR, "--pruner", "mean"], "field '--pruner'", "expected median"),
