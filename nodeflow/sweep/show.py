@@ -5,7 +5,8 @@ The study is untrusted input: its SQLite file is checked before Optuna opens it 
 tables created), everything read from it passes nodeflow.sweep.recorded, and the best trial's
 params must be the ones the study declared, inside their recorded ranges, set through the same
 check as `--set`. Results go into the sweep's own folder (`--dir`, default sweeps/STUDY), never
-where something recorded in the study points. Everything is checked before anything is written. Imported only when `sweep show` runs (Optuna).
+where something recorded in the study points. Everything is checked before anything is written.
+Imported only when `sweep show` runs (it imports Optuna).
 """
 from __future__ import annotations
 
