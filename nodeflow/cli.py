@@ -15,6 +15,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Sequence
+from contextlib import nullcontext, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from nodeflow.core import (
 )
 from nodeflow.core.cache import AGAIN, RUN, NodeCache, index_path, upstream
 from nodeflow.core.reference import markdown_reference, text_listing
+from nodeflow.core.printable import PrintableStream
 from nodeflow.core.workflow import dumps
 from nodeflow.runs import RunRecorder, changed_params
 
@@ -312,6 +314,7 @@ COMMANDS = {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "devic
 
 
 TRAINING_COMMANDS = ("run", "sweep", "generate")
+READING_COMMANDS = ("ckpt", "runs")  # they print what files hold: control characters escaped, never sent raw
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -323,7 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         keep_freed_memory()
     try:
-        return COMMANDS[args.command](args)
+        with redirect_stdout(PrintableStream(sys.stdout)) if args.command in READING_COMMANDS else nullcontext():
+            return COMMANDS[args.command](args)
     except UserError as exc:
         rank = getattr(exc, "rank", None)  # set where one rank met bad data while training
         for issue in exc.issues if RANK == 0 or rank is not None else ():  # the same problem on every rank: once

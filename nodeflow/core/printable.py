@@ -7,6 +7,7 @@ console renderer) passes it through here first.
 from __future__ import annotations
 
 import re
+from typing import Any, TextIO
 
 ELLIPSIS = "…"
 # C0 controls, DEL, C1 controls and the Unicode line/paragraph separators; tab and newline are
@@ -31,3 +32,19 @@ def cut(text: str, limit: int = 200) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}{ELLIPSIS} ({len(text) - limit:,} more characters)"
+
+
+class PrintableStream:
+    """A text stream that passes everything written to `stream` through `printable` (newlines and tabs
+    kept): for commands that print what files hold (`ckpt`, `runs`), whose text is never a terminal's
+    instruction. JSON output is unchanged: json.dumps already escapes control characters."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(printable(text, newlines=True))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from nodeflow.cli import main
 from nodeflow.console import Console
 from tests.conftest import ROOT, run_cli
 from tests.reliability.test_fuzz_workflows import TINY, cli
@@ -65,6 +66,21 @@ def test_the_console_escapes_control_characters_from_data() -> None:
     assert "\x1b" not in text and "\x07" not in text and "\r" not in text and "\x9b" not in text, repr(text)
     assert "Data\\x1b[2J" in text and "\\x1b]0;owned\\x07dog\nsecond line" in text  # visible; lines kept
     assert "evil\\x1b[31m metric 0.5000" in text and "classes \\x1b[2J\\x9b" in text
+
+
+def test_ckpt_and_runs_commands_escape_control_characters_from_files(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "run"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "old_checkpoints" / "nodeflow", folder)
+    doc = json.loads((folder / "manifest.json").read_text())
+    for entry in doc["checkpoints"].values():
+        entry["description"], entry["tags"] = "\x1b[2J\x1b]0;owned\x07cleared", ["\x1b[31mred"]
+    (folder / "manifest.json").write_text(json.dumps(doc))
+    for command in (["ckpt", "list", str(folder)], ["ckpt", "show", str(folder / "final_model.pt")]):
+        assert main(command) == 0
+        out = capsys.readouterr().out
+        assert "\x1b" not in out and "\x07" not in out, repr(out)
+        assert "\\x1b[31mred" in out  # shown, harmlessly
 
 
 def child_writes(tmp_path: Path, umask: int, code: str) -> None:
