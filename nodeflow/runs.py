@@ -24,6 +24,8 @@ from nodeflow.checkpoints.manifest import value_text
 from nodeflow.core.errors import Issue, UserError
 from nodeflow.core.files import atomic_write_text
 from nodeflow.core.outputs import read_json
+from nodeflow.core.printable import cut, printable
+from nodeflow.run_record import MAX_RECORD, record_problem
 
 Sink = Callable[[dict[str, Any]], None]
 
@@ -41,7 +43,10 @@ def new_id() -> str:
 
 def flat_params(workflow_text: str) -> dict[str, Any]:
     """`Node.param` -> value for every node of a workflow's JSON text."""
-    doc = json.loads(workflow_text) if workflow_text else {}
+    try:
+        doc = json.loads(workflow_text) if workflow_text else {}
+    except (ValueError, RecursionError):  # a record edited by hand: no params to show
+        doc = {}
     nodes = doc.get("nodes") if isinstance(doc, dict) else None
     return {f"{n.get('name')}.{k}": v for n in (nodes or {}).values() if isinstance(n, dict)
             for k, v in (n.get("params") or {}).items()}
@@ -133,15 +138,22 @@ class RunRecorder:
                        "message": f"run history not recorded ({self.path.parent}: {exc.strerror or exc})"})
 
 
-def load_runs() -> list[dict[str, Any]]:
-    """Every readable record, oldest first; a run whose process is gone while 'running' shows as 'died'."""
+def load_runs(skipped: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every readable record, oldest first; a run whose process is gone while 'running' shows as 'died'.
+
+    A file that is not a run record (unreadable, not JSON, a field of the wrong type) is left out,
+    with one line naming the file and field added to `skipped`."""
     runs = []
     for path in sorted(index_dir().glob("*.json")):
-        record = read_json(path)
-        if isinstance(record, dict) and isinstance(record.get("id"), str):
-            if record.get("status") == "running" and not _alive(record.get("pid")):
-                record["status"] = "died"
-            runs.append(record)
+        record = read_json(path, MAX_RECORD)
+        problem = "not a readable JSON file under 16 MiB" if record is None else record_problem(record)
+        if problem is not None:
+            if skipped is not None:
+                skipped.append(printable(cut(f"{path}: left out, {problem}", 400)))
+            continue
+        if record.get("status") == "running" and not _alive(record.get("pid")):
+            record["status"] = "died"
+        runs.append(record)
     return runs
 
 

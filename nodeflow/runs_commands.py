@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from nodeflow.checkpoints.manifest import value_text
@@ -25,6 +26,15 @@ def run(args: argparse.Namespace) -> int:
     return {"list": cmd_list, "show": cmd_show, "compare": cmd_compare}[args.runs_command](args)
 
 
+def _load(warn: bool = False) -> list[dict[str, Any]]:
+    """The run index; with `warn`, each record left out is named on stderr in one line."""
+    skipped: list[str] = []
+    runs = load_runs(skipped)
+    for line in skipped if warn else ():
+        print(f"warning: {line}", file=sys.stderr)
+    return runs
+
+
 def _headline(record: dict[str, Any]) -> str:
     metrics = final_metrics(record)
     key = next((k for k in metrics if k.endswith((".accuracy", ".r2"))), None) or \
@@ -33,7 +43,7 @@ def _headline(record: dict[str, Any]) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    runs = load_runs()
+    runs = _load(warn=True)
     if args.json:
         for record in runs:
             print(json.dumps(record, default=str))
@@ -49,7 +59,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    r = find_run(args.run, load_runs())
+    r = find_run(args.run, _load())
     for key in ("id", "status", "workflow", "workflow_hash", "started", "ended", "seconds"):
         print(f"{key + ':':15}{value_text(r.get(key))}")
     for title, values in (("changed", {k: f"{v[0]!r} -> {v[1]!r}" for k, v in (r.get("changed") or {}).items()}),
@@ -61,7 +71,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    runs = load_runs()
+    runs = _load()
     records = [find_run(key, runs) for key in args.runs]
     rows = [("run", [r["id"] for r in records]), ("status", [r.get("status", "?") for r in records])]
     rows += compare_table(records)
