@@ -10,6 +10,7 @@ without the break proves nothing.
     python benchmarks/mutations.py                  # every break
     python benchmarks/mutations.py --only manifest  # breaks whose name contains a word
     python benchmarks/mutations.py --list
+    python benchmarks/mutations.py --shard 1/2 & python benchmarks/mutations.py --shard 2/2   # two cores
 
 Exit status: 0 when every break was caught, 1 when one was missed, 2 when the list is out
 of step with the code (a file or an exact old text not found once) or the tests fail unbroken.
@@ -110,9 +111,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="only breaks whose name contains WORD (repeatable)")
     parser.add_argument("--list", action="store_true", help="print the breaks and exit")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per test run (default 900)")
+    parser.add_argument("--shard", default="1/1", metavar="K/N",
+                        help="every N-th chosen break from the K-th: run 1/2 and 2/2 side by side on two cores")
     args = parser.parse_args(argv)
     breaks = load()
     chosen = [b for b in breaks if not args.only or any(w in b.name for w in args.only)]
+    shard, shards = (int(n) for n in args.shard.split("/"))
+    chosen = chosen[shard - 1::shards]
     problems = out_of_step(breaks, ROOT)
     if problems:
         print("the list is out of step with the code:\n  " + "\n  ".join(problems), file=sys.stderr)
