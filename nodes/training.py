@@ -153,14 +153,14 @@ def read_resume(path: Path, model: Any, snapshot: Mapping[str, Any]) -> dict[str
     """The checkpoint at `path`, refused in one line when this run cannot continue from it."""
     checkpoint = load_checkpoint(path)
     check_resumable(checkpoint, str(path))
-    check_weights(model, checkpoint["model_state_dict"], str(path), "this run's model")
-    try:
+    try:  # before the weights: another tokenizer is why an embedding's shape differs
         mismatch = tokenizer_mismatch((checkpoint.get("config") or {}).get("data"), snapshot["data"])
     except (TypeError, ValueError, KeyError, AttributeError) as exc:  # a saved tokenizer that does not load
         raise CheckpointError(Issue(f"its saved tokenizer does not load ({type(exc).__name__})",
                                     field="config.data.tokenizer", file=str(path))) from None
     if mismatch:
         raise CheckpointError(Issue(f"cannot resume from {path}: {mismatch}", field="resume"))
+    check_weights(model, checkpoint["model_state_dict"], str(path), "this run's model")
     return checkpoint
 
 
