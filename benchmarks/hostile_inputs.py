@@ -55,14 +55,19 @@ def nodeflow(folder: Path, args: list[str], cwd: Path, launch: str) -> Outcome:
     env = {**os.environ, "NODEFLOW_HOME": str(folder / "home"), "OMP_NUM_THREADS": "1",
            "SECRET_TOKEN": "hunter2-do-not-print"}
     if launch == "child":  # the way the editor, sweep workers and --nproc ranks start a child
-        from nodeflow.launch import child_pythonpath, nodeflow_command
-
-        command = nodeflow_command(args)
-        env["PYTHONPATH"] = child_pythonpath(env.get("PYTHONPATH"))
+        try:
+            from nodeflow.launch import child_pythonpath, nodeflow_command
+        except ImportError:  # a NodeFlow from before children had a command builder of their own
+            command, env["PYTHONPATH"] = [sys.executable, "-m", "nodeflow", *args], str(ROOT)
+        else:
+            command = nodeflow_command(args)
+            env["PYTHONPATH"] = child_pythonpath(env.get("PYTHONPATH"))
     else:
         command = [sys.executable, str(ROOT / "main.py"), *args]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        child = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        # fork, not vfork: a vforked child reports the parent's peak memory as its own (ru_maxrss at exec)
+        child = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                 preexec_fn=os.getpid)
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0), err.seek(0)
@@ -343,7 +348,10 @@ CASES = [
     Case("passwd as checkpoint", "checkpoint payload", "ckpt show /etc/passwd",
          lambda folder: ["ckpt", "show", "/etc/passwd"], exits_2),
     *[Case(f"noise {command}", "checkpoint payload", f"random bytes as a checkpoint: {command}",
-           foreign_file(NOISE, command), exits_2) for command in ("show", "verify", "workflow", "resume")],
+           foreign_file(NOISE, command), exits_2) for command in ("show", "workflow", "resume")],
+    Case("noise verify", "checkpoint payload", "random bytes as a checkpoint: verify (exit 1 names the bad file)",
+         foreign_file(NOISE, "verify"), lambda folder, outcome: None if outcome.code == 1 and "✗ model.pt" in
+         outcome.out else f"exit {outcome.code}: {outcome.out.strip()[:200]}"),
     *[Case(f"payload {field}={value!r} {command}", "checkpoint payload",
            f"`{field}` of the wrong type ({value!r}): {command}", payload_field(field, value, command),
            exits_2 if command != "plot" else lambda f, o: None)
