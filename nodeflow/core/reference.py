@@ -15,13 +15,20 @@ def _default(p: ParamSpec) -> str:
         if isinstance(value, bool) else str(value)
 
 
+def _number(value: float) -> str:
+    """A bound as people write it: 4096, 1,000,000 and 2,147,483,647, not 1e+06 and 2.14748e+09."""
+    if not float(value).is_integer() or abs(value) >= 1e15:
+        return f"{value:g}"
+    return f"{int(value):,}" if abs(value) >= 10_000 else str(int(value))
+
+
 def _range(p: ParamSpec) -> str:
     if p.choices:
-        return " | ".join(p.choices)
+        return " | ".join(c if c else '""' for c in map(str, p.choices))
     if p.min is None and p.max is None:
         return ""
-    low = "" if p.min is None else f"{p.min:g}"
-    high = "" if p.max is None else f"{p.max:g}"
+    low = "" if p.min is None else _number(p.min)
+    high = "" if p.max is None else _number(p.max)
     return f"{low} … {high}"
 
 
