@@ -28,15 +28,16 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nodeflow.checkpoints import CheckpointConfig, CheckpointManager  # noqa: E402
-from nodeflow.core.files import RELEASE, atomic_write  # noqa: E402
-from nodeflow.checkpoints.background import BackgroundWriter  # noqa: E402
+from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
+from nodeflow.core.files import RELEASE, atomic_write
+from nodeflow.checkpoints.background import BackgroundWriter
 
 
 def state(megabytes: int) -> dict:
@@ -66,12 +67,9 @@ def main() -> None:
 
         def save_async(payload: dict) -> None:
             writer.save(payload, lambda frozen: manager.save_file("async.pt", frozen, "periodic") and [])
-        for size in args.sizes:
-            payload = state(size)
-            buffer = io.BytesIO()
-            torch.save(payload, buffer)
-            blob = buffer.getvalue()
-            ways = {
+
+        def ways_for(payload: dict, blob: bytes) -> dict[str, Callable[[], object]]:
+            return {
                 "raw": lambda: write_fsync(root / "raw.bin", lambda h: h.write(blob)),
                 "raw fresh": lambda: write_fsync(root / "fresh.bin", lambda h: h.write(blob)),
                 "raw atomic": lambda: atomic_write(root / "atomic.bin", lambda h: h.write(blob)),
@@ -79,6 +77,12 @@ def main() -> None:
                 "ours sync": lambda: manager.save_file("checkpoint.pt", payload, "periodic"),
                 "ours async": lambda: save_async(payload),
             }
+
+        for size in args.sizes:
+            payload = state(size)
+            buffer = io.BytesIO()
+            torch.save(payload, buffer)
+            ways = ways_for(payload, buffer.getvalue())
             times: dict[str, list[float]] = {name: [] for name in ways}
             step = torch.ones(1 << 22)
             for r in range(args.repeats):

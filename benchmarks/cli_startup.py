@@ -62,7 +62,7 @@ def main() -> None:
             for what, command in (("main.py --help", ["main.py", "--help"]),
                                   ("import nodeflow.cli", ["-c", "import nodeflow.cli"])):
                 times: dict[str, list[float]] = {"base": [], "now": []}
-                for name, tree in trees.items():  # warm the file cache once each
+                for tree in trees.values():  # warm the file cache once each
                     seconds(tree, command)
                 for _ in range(args.repeats):
                     for name, tree in trees.items():

@@ -23,10 +23,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nodeflow.checkpoints import CheckpointConfig, CheckpointManager  # noqa: E402
-from nodeflow.checkpoints.torch_files import load_checkpoint  # noqa: E402
-from nodes.datasets import DIGITS  # noqa: E402
-from nodes.models import CNN  # noqa: E402
+from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
+from nodeflow.checkpoints.torch_files import load_checkpoint
+from nodes.datasets import DIGITS
+from nodes.models import CNN
 
 METHODS = ("none", "gzip", "zstd")
 

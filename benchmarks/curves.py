@@ -25,8 +25,8 @@ from typing import Any
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-from PySide6 import QtWidgets  # noqa: E402
+import numpy as np
+from PySide6 import QtWidgets
 
 EPOCHS = 20
 

@@ -5,8 +5,8 @@ Writes N 64x64 RGB PNGs (10 classes) to a temporary folder, then:
    those PNGs: ImageFolder streaming with DataLoader workers -> Split 80/10/10 -> ResNet
    16,32,64 -> Trainer, 1 epoch, batch 32, CPU, checkpoints on -> Evaluate on the test
    part), its RSS sampled every 50 ms from start to exit, peak per phase: start (imports,
-   data and model nodes), the Trainer's setup, the training batches, the end-of-epoch validation, the checkpoint saves, Evaluate. The
-   target is under 700 MB for the training process in every phase;
+   data and model nodes), the Trainer's setup, the training batches, the end-of-epoch validation, the checkpoint
+   saves, Evaluate. The target is under 700 MB for the training process in every phase;
 2. with --speed: images/s of one epoch, lazy with workers vs the same images decoded into
    memory first (ImageFolder cache=true, the loop's fast path); the ratio is lazy / in memory.
 
@@ -125,8 +125,9 @@ def whole_run(root: Path, images: Path, work: Path, evaluate_batch: int) -> dict
             "Evaluate.batch_size": evaluate_batch}
     args = [a for key, value in sets.items() for a in ("--set", f"{key}={value}")]
     example = root / "workflows" / "shapes_resnet.json"
-    child = subprocess.Popen([sys.executable, str(root / "main.py"), "run", str(example), "--events", "jsonl", *args], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env={**os.environ, "PYTHONPATH": str(root), "NODEFLOW_HOME": str(work)})
+    child = subprocess.Popen([sys.executable, str(root / "main.py"), "run", str(example), "--events", "jsonl", *args],
+                             cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(root), "NODEFLOW_HOME": str(work)})
     state = {"phase": "start"}  # imports, the data nodes, the model
     peaks = {phase: {"main": 0.0, "worker": 0.0} for phase in PHASES}
 
@@ -185,7 +186,8 @@ def main() -> None:
         if peak["main"]:
             print(f"  {phase:<11} training process {peak['main']:6,.0f} MB, largest worker {peak['worker']:5,.0f} MB")
     top = max(peak["main"] for peak in run["peaks"].values())
-    print(f"peak of the whole run: {top:,.0f} MB; target under {TARGET_MB} MB: {'met' if top < TARGET_MB else 'MISSED'}")
+    verdict = "met" if top < TARGET_MB else "MISSED"
+    print(f"peak of the whole run: {top:,.0f} MB; target under {TARGET_MB} MB: {verdict}")
     if args.speed:
         print(f"in-memory epoch (cache=true): peak RSS {memory['peak_rss_mb']:,.0f} MB")
         lazy_speed, memory_speed = lazy["images"] / lazy["seconds"], memory["images"] / memory["seconds"]

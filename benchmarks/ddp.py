@@ -54,8 +54,8 @@ def main() -> None:
                 rate, losses[nproc] = run(nproc, args.epochs, args.batch_size, Path(tmp))
                 rates[nproc].append(rate)
     one, two = statistics.median(rates[1]), statistics.median(rates[2])
-    print(f"{os.cpu_count()} cores, digits CNN (no BatchNorm, no dropout), global batch {args.batch_size}, {args.epochs} epochs, "
-          f"{args.repeats} alternating repeats")
+    print(f"{os.cpu_count()} cores, digits CNN (no BatchNorm, no dropout), global batch {args.batch_size}, "
+          f"{args.epochs} epochs, {args.repeats} alternating repeats")
     print(f"1 process:   {one:8.0f} samples/s")
     print(f"2 processes: {two:8.0f} samples/s ({two / one:.2f}x)")
     diff = max(abs(a - b) for a, b in zip(losses[1], losses[2]))

@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,10 +26,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nodeflow.checkpoints import CheckpointConfig, CheckpointManager  # noqa: E402
-from nodeflow.core.registry import default_registry  # noqa: E402
-from nodeflow.checkpoints.export import export_model, runner_for  # noqa: E402
-from nodeflow.checkpoints.export_inputs import outputs_of  # noqa: E402
+from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
+from nodeflow.core.registry import default_registry
+from nodeflow.checkpoints.export import export_model, runner_for
+from nodeflow.checkpoints.export_inputs import outputs_of
 
 FAMILIES: dict[str, tuple[str, dict[str, Any], dict[str, Any], str]] = {  # type, params, shape, task
     "mlp": ("model.mlp", {}, {"input_shape": [13], "output_size": 3}, "classification"),
@@ -70,6 +71,11 @@ def median_ms(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, flo
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def forward(module: torch.nn.Module, inputs: Any) -> None:
+    with torch.no_grad():
+        module(inputs)
+
+
 def measure(name: str, folder: Path, batch: int, repeats: int) -> list[str]:
     path = saved(name, folder)
     onnx = export_model(path, folder / f"{name}.onnx", "onnx")
@@ -85,13 +91,8 @@ def measure(name: str, folder: Path, batch: int, repeats: int) -> list[str]:
             expected = outputs_of(graph.module(inputs))
         diff = max(float((g - e).abs().max()) for g, e in zip(ort_run(inputs), expected))
         jit_diff = max(float((g - e).abs().max()) for g, e in zip(jit_run(inputs), expected))
-
-        def torch_run() -> None:
-            with torch.no_grad():
-                graph.module(inputs)
-
-        ms = median_ms({"torch": torch_run, "onnxruntime": lambda: ort_run(inputs),
-                        "torchscript": lambda: jit_run(inputs)}, repeats)
+        ms = median_ms({"torch": partial(forward, graph.module, inputs), "onnxruntime": partial(ort_run, inputs),
+                        "torchscript": partial(jit_run, inputs)}, repeats)
         label = f"{name}.{graph.part}" if graph.part else name
         lines.append(f"{label:<11} {count:>10,} {diff:>9.1e} {jit_diff:>9.1e} {ms['torch']:>9.2f} "
                      f"{ms['onnxruntime']:>9.2f} {ms['onnxruntime'] / ms['torch']:>6.2f}x {ms['torchscript']:>9.2f} "

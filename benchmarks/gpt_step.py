@@ -19,12 +19,12 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from nodeflow.training.callbacks import ProgressEvents  # noqa: E402
-from nodeflow.training.factory import make_optimizer, make_scheduler  # noqa: E402
-from nodeflow.training.loop import TrainConfig, TrainingLoop  # noqa: E402
-from nodeflow.training.rng import seed_everything  # noqa: E402
-from nodes.gpt import GPT_NODE as GPT  # noqa: E402
-from nodes.text_data import TEXT_FILE  # noqa: E402
+from nodeflow.training.callbacks import ProgressEvents
+from nodeflow.training.factory import make_optimizer, make_scheduler
+from nodeflow.training.loop import TrainConfig, TrainingLoop
+from nodeflow.training.rng import seed_everything
+from nodes.gpt import GPT_NODE as GPT
+from nodes.text_data import TEXT_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH, SEED, LR, MIN_LR, WARMUP = 12, 1337, 1e-3, 1e-4, 20

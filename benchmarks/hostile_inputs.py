@@ -449,7 +449,7 @@ def main() -> int:
             problem = run_case(case, base)
             held.setdefault(case.surface, [0, 0])[problem is None] += 1
             print(f"{'held' if problem is None else 'FAILED':6}  {case.name}: {problem or case.what}", flush=True)
-    print(f"\n| surface | tried | held |\n|---|---|---|")
+    print("\n| surface | tried | held |\n|---|---|---|")
     for surface, (failed, ok) in held.items():
         print(f"| {surface} | {failed + ok} | {ok} |")
     total = sum(ok for _, ok in held.values())

@@ -18,12 +18,12 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nodeflow.training.allocator import keep_freed_memory  # noqa: E402
-from nodeflow.training.callbacks import ProgressEvents  # noqa: E402
-from nodeflow.training.loop import TrainConfig, TrainingLoop  # noqa: E402
-from nodeflow.training.rng import seed_everything  # noqa: E402
-from nodes.datasets import DIGITS  # noqa: E402
-from nodes.models import CNN  # noqa: E402
+from nodeflow.training.allocator import keep_freed_memory
+from nodeflow.training.callbacks import ProgressEvents
+from nodeflow.training.loop import TrainConfig, TrainingLoop
+from nodeflow.training.rng import seed_everything
+from nodes.datasets import DIGITS
+from nodes.models import CNN
 
 LR, SEED = 1e-3, 0
 

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from nodeflow.core.cache import AGAIN, RESULTS, REUSE, RUN, NodeCache, Step
@@ -99,12 +100,8 @@ class Executor:
                           self.stop, metrics, self.dry_run)
             params = plan.params[node_id]
             step = steps.get(node_id)
-
-            def reused() -> tuple[dict[str, Any] | None, str]:
-                assert step is not None
-                return self._reused(node_id, spec, step, ctx, inputs, params, metrics)
-
-            got, why = self._guarded(workflow, node.name, started, metrics, reused) if step else (None, "")
+            reused = partial(self._reused, node_id, spec, step, ctx, inputs, params, metrics) if step else None
+            got, why = self._guarded(workflow, node.name, started, metrics, reused) if reused else (None, "")
             if got is not None:
                 outputs[node_id] = got
                 continue
@@ -112,8 +109,7 @@ class Executor:
                 self._emit("node_rerun", node=node.name, reason=why, needed_by=list(step.needed_by))
             self._emit("node_start", node=node.name, type=node.type)
             t0 = time.time()
-            result = self._guarded(workflow, node.name, started, metrics,
-                                   lambda: dict(spec.run(ctx, inputs, params)))
+            result = self._guarded(workflow, node.name, started, metrics, partial(_outputs, spec, ctx, inputs, params))
             missing = [p.name for p in spec.outputs if not p.optional and p.name not in result]
             if missing:
                 message = f"did not produce output(s): {', '.join(missing)}"
@@ -196,3 +192,8 @@ def _details(exc: UserError) -> dict[str, Any]:
     if isinstance(exc, UntrustedCodeError):
         return {"untrusted_code": {"checkpoint": exc.checkpoint, "source": exc.source, "kind": exc.kind}}
     return {}
+
+
+def _outputs(spec: NodeSpec, ctx: Context, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """The node's outputs by name (run inside the executor's guard, so a bad return is the node's failure)."""
+    return dict(spec.run(ctx, inputs, params))

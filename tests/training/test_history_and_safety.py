@@ -26,7 +26,8 @@ def test_history_log_and_run_files_follow_the_seeds(tmp_path: Path) -> None:
     assert set(epoch2) >= {"epoch", "step", "config", "metrics"}
     assert epoch2["epoch"] == 2 and epoch2["config"]["lr"] == 0.002
     assert set(epoch2["metrics"]["train"]) >= {"loss", "accuracy", "time"}
-    assert set(epoch2["metrics"]["val"]) == {"loss", "accuracy", "top5_accuracy", "time"}  # the per-model metrics schema's ViT keys
+    # the per-model metrics schema's ViT keys
+    assert set(epoch2["metrics"]["val"]) == {"loss", "accuracy", "top5_accuracy", "time"}
     assert len(epoch2["class_accuracies"]) == 10 and epoch2["learning_rate"] == 0.002
     final = torch.load(folder / "final_model.pt")
     assert epoch2["metrics"]["train"]["loss"] == final["epoch_losses"][1]
