@@ -112,7 +112,8 @@ def auto_layout(graph: FlowGraph) -> None:
         if not crossed:
             break
         node = next(n for n in nodes if n.name() == crossed[0][0])
-        below = [rect_of(n).bottom() for n in nodes if n is not node and abs(rect_of(n).left() - rect_of(node).left()) < 1]
+        left = rect_of(node).left()
+        below = [rect_of(n).bottom() for n in nodes if n is not node and abs(rect_of(n).left() - left) < 1]
         x, y = node.pos()
         node.set_pos(x, max([y + ROW_GAP, *[b + ROW_GAP for b in below if b > y]]))
     graph.undo_stack().endMacro()

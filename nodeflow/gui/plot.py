@@ -38,7 +38,7 @@ class StepAxis(pg.AxisItem):
     def __init__(self) -> None:
         super().__init__("bottom")
 
-    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         return [step_text(v * scale) for v in values]
 
 
@@ -71,14 +71,14 @@ class EpochAxis(pg.AxisItem):
         super().__init__("top")
         self.steps_per_epoch = 0.0
 
-    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[Any]:  # noqa: N802 (Qt's name)
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[Any]:
         per = self.steps_per_epoch
         if per <= 0:
             return []
         return [(spacing * per, [v * per for v in values])
                 for spacing, values in super().tickValues(minVal / per, maxVal / per, size)]
 
-    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         per = self.steps_per_epoch or 1.0
         return super().tickStrings([v / per for v in values], scale, spacing / per)
 
@@ -233,6 +233,6 @@ class CurvesCanvas(QtWidgets.QWidget):
         self.loss.setLogMode(y=on)
         self.loss.enableAutoRange()
 
-    def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 (Qt's name)
+    def showEvent(self, event: QtGui.QShowEvent) -> None:
         super().showEvent(event)
         self.redraw()

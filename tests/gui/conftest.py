@@ -11,13 +11,13 @@ from typing import Any
 # Offscreen, on one 1280x720 screen: a laptop's, where a window or dialog that outgrows it shows
 os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={Path(__file__).with_name('screen_1280x720.json')}"
 
-import pytest  # noqa: E402
-from PySide6 import QtCore, QtGui, QtTest, QtWidgets  # noqa: E402
+import pytest
+from PySide6 import QtCore, QtGui, QtTest, QtWidgets
 
-from nodeflow.core import default_registry  # noqa: E402
-from nodeflow.gui.graph import spec_of  # noqa: E402
-from nodeflow.gui.window import MainWindow  # noqa: E402
-from tests.conftest import WORKFLOWS  # noqa: E402
+from nodeflow.core import default_registry
+from nodeflow.gui.graph import spec_of
+from nodeflow.gui.window import MainWindow
+from tests.conftest import WORKFLOWS
 
 LEFT = QtCore.Qt.MouseButton.LeftButton
 

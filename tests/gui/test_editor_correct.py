@@ -15,7 +15,7 @@ from nodeflow.gui.badges import badge_of
 from nodeflow.gui.errors import ErrorReporter
 from nodeflow.gui.placement import links_under_nodes, rect_of
 from tests.conftest import WORKFLOWS
-from tests.gui.conftest import LEFT, answer_modal, click, double_click, drag_link, node, small_workflow, view_point
+from tests.gui.conftest import LEFT, answer_modal, click, drag_link, node, small_workflow, view_point
 from tests.gui.test_running import RUN_TIMEOUT_MS, run_and_wait
 
 NONE = QtCore.Qt.KeyboardModifier.NoModifier

@@ -60,8 +60,8 @@ def test_warmup_rises_linearly_then_decays() -> None:
 
 
 def test_shakespeare_example_trains_and_restores_from_its_checkpoint(tmp_path: Path) -> None:
-    result = run_cli("run", str(WORKFLOWS / "shakespeare_gpt.json"), *TINY, "--set", "Trainer.max_iters=60", "--set", "Trainer.warmup_iters=5",
-                     "--events", "jsonl", cwd=tmp_path)
+    result = run_cli("run", str(WORKFLOWS / "shakespeare_gpt.json"), *TINY, "--set", "Trainer.max_iters=60",
+                     "--set", "Trainer.warmup_iters=5", "--events", "jsonl", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     seen = events(result.stdout)
     metrics = seen[-1]["metrics"]["Evaluate"]

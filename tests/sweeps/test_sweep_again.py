@@ -11,10 +11,10 @@ from typing import Any
 from tests.gui.conftest import answer_modal, make_window  # noqa: F401 (make_window: a fixture)
 from tests.sweeps.conftest import small_workflow
 
-from PySide6 import QtCore, QtTest, QtWidgets  # noqa: E402  (after the offscreen setup in tests.gui)
+from PySide6 import QtCore, QtTest, QtWidgets  # after the offscreen setup in tests.gui
 
-from nodeflow import cli  # noqa: E402
-from nodeflow.gui.sweep_panel import SweepPanel  # noqa: E402
+from nodeflow import cli
+from nodeflow.gui.sweep_panel import SweepPanel
 
 LEFT = QtCore.Qt.MouseButton.LeftButton
 RANGE = "choice:0.02,0.0001"

@@ -11,11 +11,11 @@ import pytest
 from tests.gui.conftest import answer_modal, make_window  # noqa: F401 (make_window: a fixture)
 from tests.sweeps.conftest import small_workflow
 
-from PySide6 import QtCore, QtTest, QtWidgets  # noqa: E402  (after the offscreen setup in tests.gui)
+from PySide6 import QtCore, QtTest, QtWidgets  # after the offscreen setup in tests.gui
 
-from nodeflow.gui.errors import ErrorReporter  # noqa: E402
-from nodeflow.gui.graph import PARAM_PREFIX  # noqa: E402
-from nodeflow.gui.sweep_dialog import SweepDialog  # noqa: E402
+from nodeflow.gui.errors import ErrorReporter
+from nodeflow.gui.graph import PARAM_PREFIX
+from nodeflow.gui.sweep_dialog import SweepDialog
 
 LEFT = QtCore.Qt.MouseButton.LeftButton
 
@@ -44,8 +44,8 @@ def test_the_dialog_paints_without_an_error(qtbot: Any, make_window: Any, tmp_pa
     dialog.close()
 
 
-def test_param_names_show_whole_and_a_new_row_offers_another_number_param(qtbot: Any, make_window: Any,
-                                                                           tmp_path: Path) -> None:  # noqa: F811
+def test_param_names_show_whole_and_a_new_row_offers_another_number_param(qtbot: Any, make_window: Any,  # noqa: F811
+                                                                           tmp_path: Path) -> None:
     window = make_window(small_workflow(tmp_path))
     dialog = SweepDialog(window)
     dialog.show()

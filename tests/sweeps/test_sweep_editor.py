@@ -9,10 +9,10 @@ from typing import Any
 from tests.gui.conftest import answer_modal, make_window, node  # noqa: F401 (make_window: a fixture)
 from tests.sweeps.conftest import small_workflow
 
-from PySide6 import QtCore, QtTest, QtWidgets  # noqa: E402  (after the offscreen setup in tests.gui)
+from PySide6 import QtCore, QtTest, QtWidgets  # after the offscreen setup in tests.gui
 
-from nodeflow.gui.graph import params_of  # noqa: E402
-from nodeflow.gui.sweep_panel import SweepPanel  # noqa: E402
+from nodeflow.gui.graph import params_of
+from nodeflow.gui.sweep_panel import SweepPanel
 
 KEY, NONE = QtCore.Qt.Key, QtCore.Qt.KeyboardModifier.NoModifier
 

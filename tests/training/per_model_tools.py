@@ -2,7 +2,6 @@
 brings, copied verbatim from that layout's documentation: load_checkpoint, analyze_training_progress,
 compare_model_performance and validate_checkpoint. The one change: the os.walk loop, module-level
 code there, is the body of `validate_all` here so a test can run it in a chosen folder."""
-# flake8: noqa
 import json
 
 
