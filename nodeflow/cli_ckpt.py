@@ -169,7 +169,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if path.is_file():
-        found = [(path.name, None, problem_text(path, read_entries(path.parent).get(path.name)))]
+        found: list[tuple[str, dict[str, Any] | None, str | None]] = [
+            (path.name, None, problem_text(path, read_entries(path.parent).get(path.name)))]
     else:
         found = rows(_folder(args.path))
     bad = [(n, p) for n, _, p in found if p is not None]

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], None], digest: bool = False) -> str | None:
+def atomic_write(path: Path, write: Callable[[BinaryIO], object], digest: bool = False) -> str | None:
     """Call `write(handle)` on a temp file in `path`'s folder, fsync, rename over `path`, fsync the folder.
 
     A crash at any moment leaves either the old file or the new one under `path`, never

@@ -185,7 +185,7 @@ def _parse_links(links: Any, workflow: Workflow, bad: Any) -> None:
         bad("'links' must be a list")
         return
     for index, entry in enumerate(links):
-        ends = [entry.get(k) if isinstance(entry, dict) else None for k in ("from", "to")]
+        ends: list[Any] = [entry.get(k) if isinstance(entry, dict) else None for k in ("from", "to")]
         if not all(isinstance(e, dict) and isinstance(e.get("node"), str)
                    and isinstance(e.get("port"), str) for e in ends):
             bad(f"link #{index + 1} must look like "

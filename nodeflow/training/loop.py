@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -158,7 +158,7 @@ class TrainingLoop:
         self.compile_note = ""
         if config.compile:
             try:
-                self.train_model = torch.compile(self.train_model)
+                self.train_model = cast(torch.nn.Module, torch.compile(self.train_model))  # an OptimizedModule
             except Exception as exc:
                 self._compile_failed(exc)
         self.loader_generator = torch.Generator()
@@ -282,7 +282,9 @@ class TrainingLoop:
                 self.scheduler.step()
             loss_sum.add_(loss.detach(), alpha=yb.shape[0])
             if self.task.train_accuracy:
-                correct.add_(correct_count(self.train_data.task, out, yb, extras))
+                hits = correct_count(self.train_data.task, out, yb, extras)
+                assert hits is not None  # a task with train_accuracy counts correct predictions
+                correct.add_(hits)
             elif extras:  # contrastive: in-batch retrieval
                 retrieval_hits(out, extras)
             self.state.step += 1

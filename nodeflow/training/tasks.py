@@ -60,8 +60,9 @@ def make_loss(name: str, task: str, classes: int = 0, data_name: str = "") -> Lo
         return lambda out, y: F.binary_cross_entropy_with_logits(out, F.one_hot(y, classes).to(out.dtype))
     if name == "dice_ce":
         return lambda out, y: F.cross_entropy(out, y) + _dice_loss(out, y)
-    return {"bce": F.binary_cross_entropy_with_logits, "mse": F.mse_loss, "l1": F.l1_loss,
-            "smooth_l1": F.smooth_l1_loss, "dice": _dice_loss, "clip": _clip_loss}[name]
+    losses: dict[str, LossFn] = {"bce": F.binary_cross_entropy_with_logits, "mse": F.mse_loss, "l1": F.l1_loss,
+                                 "smooth_l1": F.smooth_l1_loss, "dice": _dice_loss, "clip": _clip_loss}
+    return losses[name]
 
 
 def correct_count(task: str, out: Any, y: torch.Tensor,
