@@ -8,7 +8,7 @@
     result["Trainer"]["model"], result.metrics["Evaluate"], result.checkpoints["Trainer"]
     wf.save("workflows/digits_short.json")
 
-A run goes through the CLI's own run path (nodeflow.cli.run_workflow): the same checks before
+A run goes through the run service that `nodeflow run` uses (nodeflow.running): the same checks before
 anything starts, the same console lines, a progress bar (tqdm.auto's: a widget in a notebook),
 the run recorded for `nodeflow runs`, and Ctrl-C (a notebook's interrupt) stopping after the
 current batch with a resumable checkpoint, then raising KeyboardInterrupt. Nothing here imports
@@ -16,17 +16,19 @@ torch or Qt until a workflow is loaded.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nodeflow.core.errors import Issue, RunInterrupted, UserError, WorkflowFileError
 from nodeflow.core.overrides import set_param
 from nodeflow.core.registry import Registry
 from nodeflow.core.workflow import Node, Workflow, load_workflow, parse_workflow, save_workflow
+
+if TYPE_CHECKING:
+    from nodeflow.running import RunOptions
 
 __all__ = ["load", "Flow", "NodeHandle", "Params", "Result"]
 
@@ -153,9 +155,9 @@ class Flow:
 
     def validate(self) -> None:
         """Every problem that would stop a run, before it starts (ValidationError: one line per issue)."""
-        from nodeflow import cli
+        from nodeflow import running
 
-        cli._prepare(self._args(["validate"]), workflow=self._copy())
+        running.prepare(self._copy(), self._options())
 
     def run(self, *, device: str | None = None, resume: str | None = None, reuse: bool = False,
             until: str | None = None, overwrite: bool = False, progress: bool = True,
@@ -163,16 +165,20 @@ class Flow:
         """Run as `nodeflow run` would (the options are its --device, --resume, --reuse, --until and
         --overwrite); `on_event` sees every event. Ctrl-C stops after the current batch, keeps a
         resumable checkpoint and raises KeyboardInterrupt naming it; run(resume="auto") continues."""
-        from nodeflow import cli
+        from nodeflow import running
         from nodeflow.console import Console
 
-        flags = [f"--{k}={v}" for k, v in (("device", device), ("resume", resume), ("until", until)) if v]
-        flags += ["--reuse"] * reuse + ["--overwrite"] * overwrite
+        options = self._options(device=device, resume=resume, until=until, reuse=reuse, overwrite=overwrite)
         collected = _Collector(on_event)
         bar = _auto_bar() if progress else None
         console = Console(sys.stdout, sys.stderr if bar else None, bar=bar)
+
+        def sink(event: dict[str, Any]) -> None:
+            console(event)
+            collected(event)
+
         try:
-            outcome = cli.run_workflow(self._args(["run", *flags]), self._copy(), lambda e: (console(e), collected(e)))
+            outcome = running.run(running.prepare(self._copy(), options), sink)
         except RunInterrupted:
             kept = collected.kept("interrupt")
             where = f"; resumable checkpoint: {kept} (continue with run(resume='auto'))" if kept else ""
@@ -204,13 +210,13 @@ class Flow:
         copy.path = self.workflow.path
         return copy
 
-    def _args(self, command: list[str]) -> argparse.Namespace:
-        from nodeflow import cli
+    def _options(self, **given: Any) -> RunOptions:
+        from nodeflow.running import RunOptions
 
         if self.path is None or not self.path.is_file():
             raise UserError(Issue("this workflow has no file yet: save(path) first (relative paths and the run "
                                   "record go by its folder)", file=self.workflow.label))
-        return cli.build_parser().parse_args([command[0], str(self.path), *command[1:]])
+        return RunOptions(**{k: v for k, v in given.items() if v})
 
 
 class _Collector:

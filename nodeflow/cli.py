@@ -7,45 +7,30 @@ Exit codes: 0 done, 1 failure during the run, 2 invalid input, 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import signal
 import sys
-import threading
 import warnings
 from collections.abc import Sequence
 from contextlib import nullcontext, redirect_stdout
-from pathlib import Path
+from dataclasses import fields
 from typing import Any
 
 from nodeflow import cli_ckpt, runs_commands
-from nodeflow.sweep import commands as sweep_commands
 from nodeflow.core import (
-    Executor,
     Issue,
     NodeRunError,
     NodeSpec,
     RunInterrupted,
     UserError,
-    ValidationError,
-    apply_overrides,
     default_registry,
-    load_workflow,
-    plan,
 )
-from nodeflow.core.cache import AGAIN, RUN, NodeCache, index_path, upstream
-from nodeflow.core.reference import markdown_reference, text_listing
 from nodeflow.core.printable import PrintableStream
-from nodeflow.core.workflow import dumps
-from nodeflow.runs import RunRecorder, changed_params
+from nodeflow.core.reference import markdown_reference, text_listing
+from nodeflow.running import RANK, WORLD, RunOptions, prepare, run
+from nodeflow.sweep import commands as sweep_commands
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
-RANK, WORLD = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))  # set by torchrun
-
-
-def _quiet(event: str, **fields: Any) -> None:
-    """The event sink of torchrun's ranks other than 0."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,41 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _prepare(args: argparse.Namespace, check_outputs: bool = True, workflow: Any = None) -> tuple[Any, Any, Any]:
-    """(registry, workflow, plan) for `args`; `workflow`: one already loaded (nodeflow.load's), else args.workflow's."""
-    registry = default_registry()
-    workflow = workflow if workflow is not None else load_workflow(args.workflow)
-    if getattr(args, "as_path", None):
-        workflow.path = Path(args.as_path)
-    trainers = [n.name for n in registry.trainers(workflow)]
-    overrides = []  # the YAML block first, so --set and --resume win over it
-    if args.checkpoint_config:
-        from nodeflow.checkpoints import yaml_block
-
-        overrides += yaml_block.overrides(Path(args.checkpoint_config), trainers)
-    overrides += args.overrides
-    if getattr(args, "resume", None):
-        overrides += [f"{name}.resume={args.resume}" for name in trainers]
-    if args.overwrite:
-        overrides += [f"{name}.overwrite=true" for name in trainers]
-    apply_overrides(workflow, registry, overrides)
-    device = getattr(args, "device", None)
-    if device:
-        from nodeflow.training.device import device_problem
-
-        reason = device_problem(device)
-        if reason:
-            raise UserError(Issue(reason, field="--device"))
-    # under torchrun only rank 0 checks what is on disk where nodes write (it writes there) and speaks
-    # (with --reuse or --until, only once it is known which nodes run: see _check_outputs)
-    checked = plan(workflow, registry, outputs=check_outputs and not getattr(args, "dry_run", False) and RANK == 0)
-    for warning in checked.warnings if RANK == 0 else ():
-        print(f"warning: {warning}", file=sys.stderr)
-    return registry, workflow, checked
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """The options of `run` or `validate`, read from their parsed flags once."""
+    given = {f.name: getattr(args, f.name) for f in fields(RunOptions) if hasattr(args, f.name)}
+    return RunOptions(**{**given, "overrides": tuple(args.overrides), "argv": tuple(getattr(args, "argv", ()))})
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    _, workflow, _ = _prepare(args)
+    workflow = prepare(args.workflow, run_options(args)).workflow
     print(f"{workflow.label}: OK ({len(workflow.nodes)} nodes, {len(workflow.links)} links)")
     return EXIT_OK
 
@@ -189,123 +147,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    outcome = run_workflow(args)
-    return outcome if isinstance(outcome, int) else EXIT_OK
-
-
-def run_workflow(args: argparse.Namespace, workflow: Any = None, sink: Any = None) -> Any:
-    """`nodeflow run` itself, for the CLI and for Python (nodeflow.load(...).run()): the RunResult, or
-    the launcher's exit code with --nproc. `workflow`: one loaded and changed in memory; `sink`: where
-    the events go instead of the console."""
-    registry, workflow, run_plan = _prepare(args, check_outputs=not (args.reuse or args.until), workflow=workflow)
-    if args.reuse and (args.nproc is not None or WORLD > 1) and not args.dry_run:
-        raise UserError(Issue("cannot be combined with --nproc or torchrun: a reused model would have to "
-                              "reach every process", field="--reuse"))
-    if args.until:
-        node = workflow.node_by_name(args.until) or workflow.nodes.get(args.until)
-        if node is None:
-            names = ", ".join(n.name for n in workflow.nodes.values())
-            raise UserError(Issue(f"no node named {args.until!r} (nodes: {names})", field="--until",
-                                  file=workflow.label))
-        run_plan = upstream(run_plan, node.id)
-    if args.nproc is not None and WORLD == 1 and not args.dry_run:  # a dry run pushes one batch: one process
-        from nodeflow.launch import launch
-
-        return launch(args, workflow)
-    if WORLD > 1:  # started by torchrun: join the process group (nccl where the Trainer uses CUDA)
-        from nodeflow.launch import requested_device
-        from nodeflow.training import distributed
-
-        distributed.start(requested_device(args, workflow))
-    try:
-        return _run(args, registry, workflow, run_plan, sink=sink)
-    finally:
-        if WORLD > 1:
-            distributed.stop()
-
-
-def _run(args: argparse.Namespace, registry: Any, workflow: Any, run_plan: Any, trial: Any = None,
-         sink: Any = None) -> Any:
-    """`trial`: a sweep's trial (nodeflow.sweep.trial): it prints the events (`sink`), marks the run
-    record, sees every event on its way there (`tap`) and ends the run (`stop`); the workflow's reuse
-    index is left alone. `sink`: where the events go instead of the console. Returns the RunResult."""
     from nodeflow.console import Console, jsonl_sink
 
-    if trial is not None:
-        sink = trial.sink
-    elif sink is None:
-        sink = jsonl_sink() if args.events == "jsonl" else Console(sys.stdout, sys.stderr)
-    describe: Any = None
-    if RANK != 0:  # torchrun's other ranks: rank 0 prints and records
-        sink = _quiet
-    elif args.dry_run:  # not a run: nothing recorded
-        from nodeflow.training.dry_run import describe
-    else:
-        text = dumps(workflow)
-        saved = args.as_path if args.as_path and Path(args.as_path).is_file() else args.workflow
-        sink = RunRecorder(sink, {"workflow": str(Path(args.as_path or args.workflow).resolve()), "workflow_text": text,
-                                  "workflow_hash": hashlib.sha256(text.encode()).hexdigest(),
-                                  "changed": changed_params(dumps(_as_saved(saved, registry)), text),
-                                  **(trial.marks if trial else {})})
-        sink = trial.tap(sink) if trial else sink
-    cache, steps = None, None
-    if RANK == 0 and not args.dry_run and trial is None:  # every run records what it did; --reuse also reads it
-        cache = NodeCache(index_path(Path(args.as_path or args.workflow)), workflow, run_plan, registry, args.device)
-        steps = cache.steps() if args.reuse else None
-        if args.reuse or args.until:
-            _check_outputs(workflow, registry, {workflow.nodes[n].name for n in run_plan.order
-                                                if steps is None or steps[n].action in (RUN, AGAIN)})
-    stop = trial.stop if trial else threading.Event()
-    executor = Executor(registry, sink, device_override=args.device, stop=stop, dry_run=args.dry_run,
-                        describe=describe, cache=cache, steps=steps)
-    with _stop_on_signals(stop):
-        return executor.run(workflow, run_plan)
-
-
-def _check_outputs(workflow: Any, registry: Any, running: set[str]) -> None:
-    """What is on disk where the nodes that run write (another run's files, foreign files):
-    nodes that are reused or left out write nothing, so what lies there is no problem for them."""
-    try:
-        plan(workflow, registry)
-    except ValidationError as exc:
-        issues = [i for i in exc.issues if not i.node or i.node in running]
-        if issues:
-            raise ValidationError(issues) from None
-
-
-def _as_saved(path: str, registry: Any) -> Any:
-    """The workflow file before --set, its params brought up to the current node versions."""
-    from nodeflow.core.validate import migrate_nodes
-
-    workflow = load_workflow(path)
-    migrate_nodes(workflow, registry)
-    return workflow
-
-
-class _stop_on_signals:
-    """First Ctrl-C (or SIGTERM) asks the run to stop after the current batch; a second forces it."""
-
-    def __init__(self, stop: threading.Event):
-        self.stop = stop
-        self.previous: dict[int, Any] = {}
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        if self.stop.is_set():
-            raise KeyboardInterrupt
-        self.stop.set()
-        again = " (press Ctrl-C again to force)" if signum == signal.SIGINT else ""  # SIGTERM: the editor's Stop
-        if RANK == 0:
-            print(f"\nStopping after the current batch{again}...", file=sys.stderr, flush=True)
-
-    def __enter__(self) -> None:
-        if threading.current_thread() is not threading.main_thread():  # only there can handlers be set
-            return
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self.previous[sig] = signal.signal(sig, self._handler)
-
-    def __exit__(self, *exc: Any) -> None:
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
+    sink = jsonl_sink() if args.events == "jsonl" else Console(sys.stdout, sys.stderr)
+    outcome = run(prepare(args.workflow, run_options(args)), sink)
+    return outcome if isinstance(outcome, int) else EXIT_OK
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "devices": cmd_devices,

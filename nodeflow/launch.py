@@ -13,16 +13,18 @@ starts. A failed rank prints its own one-line error; the launcher's summary beco
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nodeflow.core import Issue, UserError, default_registry
+
+if TYPE_CHECKING:
+    from nodeflow.running import RunOptions
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])  # the folder holding this `nodeflow` package
 
@@ -45,11 +47,11 @@ def child_environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": child_pythonpath(os.environ.get("PYTHONPATH"))}
 
 
-def launch(args: argparse.Namespace, workflow: Any) -> int:
-    n = args.nproc
+def launch(options: RunOptions, workflow: Any) -> int:
+    n = options.nproc or 0
     if n < 1:
         raise UserError(Issue(f"must be 1 or more, got {n}", field="--nproc"))
-    if requested_device(args, workflow).startswith("cuda"):
+    if requested_device(options, workflow).startswith("cuda"):
         import torch
 
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -65,7 +67,7 @@ def launch(args: argparse.Namespace, workflow: Any) -> int:
     for name in list(logging.root.manager.loggerDict):  # the agent's reports become our one line
         if name.startswith("torch.distributed"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
-    argv = _without_nproc(args.argv)
+    argv = _without_nproc(list(options.argv))
     try:
         # --no-python: torchrun starts our command as it is (its own would be `python -u -m nodeflow`)
         run(get_args_parser().parse_args(["--standalone", "--nproc-per-node", str(n), "--no-python",
@@ -77,10 +79,10 @@ def launch(args: argparse.Namespace, workflow: Any) -> int:
     return 0
 
 
-def requested_device(args: argparse.Namespace, workflow: Any) -> str:
+def requested_device(options: RunOptions, workflow: Any) -> str:
     """The device the run trains on: --device, else the first Trainer's `device` param."""
     devices = [str(n.params.get("device", "auto")) for n in default_registry().trainers(workflow)]
-    return args.device or (devices[0] if devices else "auto")
+    return options.device or (devices[0] if devices else "auto")
 
 
 def _without_nproc(argv: list[str]) -> list[str]:

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from nodeflow import __version__
+from nodeflow.version import __version__
 from nodeflow.checkpoints.backups import make_backup, place_copy, remove_backup, restore_backup
 from nodeflow.checkpoints.manifest import (KEEP, check_tags, commit_entry, latest, make_entry, prune_periodic,
                                            read_entries, remove_checkpoints, rows, set_tags, start_run, summary,

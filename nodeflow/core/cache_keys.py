@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from nodeflow import __version__
+from nodeflow.version import __version__
 from nodeflow.core.files import sha256_of
 from nodeflow.core.params import resolve_path
 from nodeflow.core.registry import Registry

@@ -17,10 +17,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from nodeflow.core import NodeSpec, Registry, link_problem
 from nodeflow.core.tasks import task_problem, tasks_at
-from nodeflow.gui.node_fields import ParamField
+from nodeflow.gui.node_fields import PARAM_PREFIX, ParamField, params_of, spec_of
 
 ID_PROP = "nf_id"
-PARAM_PREFIX = "nf_param_"
 IDENTIFIER = "nodeflow"
 PORT_COLOURS = {"dataset": (86, 156, 214), "model": (232, 145, 56), "history": (106, 190, 110),
                 "metrics": (190, 120, 210)}
@@ -70,15 +69,6 @@ def node_class(spec: NodeSpec) -> type[BaseNode]:
 
     return type(spec.type.replace(".", "_"), (BaseNode,),
                 {"__identifier__": IDENTIFIER, "NODE_NAME": spec.title, "__init__": __init__, "spec": spec})
-
-
-def spec_of(node: Any) -> NodeSpec | None:
-    return getattr(node, "spec", None)
-
-
-def params_of(node: BaseNode) -> dict[str, Any]:
-    spec = spec_of(node)
-    return {p.name: copy.deepcopy(node.get_property(PARAM_PREFIX + p.name)) for p in spec.params} if spec else {}
 
 
 def set_tooltips(node: BaseNode) -> None:

@@ -8,6 +8,7 @@ is not applied: the field turns red, its tooltip and the status line say why, an
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,20 @@ from nodeflow.core.params import ParamError, check_path, coerce
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec
 from nodeflow.core.validate import PATH_TYPES
 
+PARAM_PREFIX = "nf_param_"  # a canvas node's property holding one param's value
 NORMAL = "QLineEdit { background: rgba(255,255,255,20); color: #ddd; border: 1px solid #555; border-radius: 3px; }"
 REFUSED = "QLineEdit { background: rgba(217,83,79,60); color: #fff; border: 1px solid #d9534f; border-radius: 3px; }"
+
+
+def spec_of(node: Any) -> NodeSpec | None:
+    """The declaration behind a canvas node (None for NodeGraphQt's own nodes, e.g. backdrops)."""
+    return getattr(node, "spec", None)
+
+
+def params_of(node: Any) -> dict[str, Any]:
+    """A canvas node's param values, copied."""
+    spec = spec_of(node)
+    return {p.name: copy.deepcopy(node.get_property(PARAM_PREFIX + p.name)) for p in spec.params} if spec else {}
 
 
 def shown(value: Any) -> str:
@@ -85,8 +98,6 @@ class ParamField(NodeBaseWidget):
         if node is None or self.line.text() == shown(self.value):
             self._mark("")
             return
-        from nodeflow.gui.graph import params_of, spec_of
-
         linked = frozenset(p.name() for p in node.input_ports() if p.connected_ports())
         value, reason = problem(spec_of(node), self.param, self.line.text(), params_of(node), linked,
                                 node.graph.base_dir)

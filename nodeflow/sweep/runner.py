@@ -2,7 +2,7 @@
 holds `--trials`, then write the results.
 
 Each trial is `nodeflow run WORKFLOW --set NODE.FIELD=VALUE … --set Trainer.checkpoint_dir=SWEEP_DIR/trial_N`
-through the CLI's own run path (nodeflow.cli._run), in this process: its checkpoints are saved and
+through the run service (nodeflow.running), in this process: its checkpoints are saved and
 verified as in any run, and its record lands in the run index marked with the study and trial.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nodeflow.core import Issue, NodeRunError, RunInterrupted, UserError, default_registry, load_workflow
 from nodeflow.core.tasks import ALL_MONITORS, better
@@ -21,6 +21,9 @@ from nodeflow.launch import child_environment, nodeflow_command
 from nodeflow.sweep.space import Dim, parse_params
 from nodeflow.sweep.study_db import plain_name
 from nodeflow.sweep.trial import Metric, TrialRun
+
+if TYPE_CHECKING:
+    from nodeflow.running import RunOptions
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -48,26 +51,22 @@ class Sweep:
         self.url = args.storage or f"sqlite:///{self.folder / 'study.db'}"
         self.jsonl = args.events == "jsonl"
 
-    def run_args(self, values: dict[str, Any], folder: Path) -> argparse.Namespace:
-        """The arguments of `nodeflow run` for one trial: the same parser, the same checks."""
-        from nodeflow import cli
+    def run_options(self, values: dict[str, Any], folder: Path) -> RunOptions:
+        """The options of `nodeflow run` for one trial: the same checks."""
+        from nodeflow.running import RunOptions
         from nodeflow.sweep.space import overrides
 
         sets = overrides(values) + [f"{t}.checkpoint_dir={folder if len(self.trainers) == 1 else folder / t}"
                                     for t in self.trainers if self.folders[t]]
         sets += [f"{name}={folder / relative}" for name, relative in self.outputs.items()]
-        argv = ["run", self.workflow, *[x for s in sets for x in ("--set", s)]]
-        argv += ["--device", self.args.device] if self.args.device else []
-        args = cli.build_parser().parse_args(argv)
-        args.argv = argv
-        return args
+        return RunOptions(overrides=tuple(sets), device=self.args.device)
 
     def check(self) -> None:
         """The workflow as its first trial would run it, validated in full before any trial."""
-        from nodeflow import cli
+        from nodeflow.running import prepare
 
         first = {d.name: d.choices[0] if d.kind == "choice" else d.low for d in self.dims}
-        cli._prepare(self.run_args(first, self.folder / "trial_next"))  # a folder no trial has used
+        prepare(self.workflow, self.run_options(first, self.folder / "trial_next"))  # a folder no trial has used
 
     def emit(self, event: str, text: str, **fields: Any) -> None:
         if self.jsonl:
@@ -208,7 +207,7 @@ def open_study(sweep: Sweep, storage: Any, sampler: Any, pruner: Any) -> Any:
 def objective(sweep: Sweep, study: Any, trial: Any) -> float:
     import optuna
 
-    from nodeflow import cli
+    from nodeflow import running
     from nodeflow.sweep import study as studies
 
     folder, number = sweep.folder / f"trial_{trial.number}", trial.number
@@ -230,9 +229,8 @@ def objective(sweep: Sweep, study: Any, trial: Any) -> float:
                    last_checkpoint=hook.last_checkpoint, **fields)
 
     try:
-        args = sweep.run_args(values, folder)
-        registry, workflow, plan = cli._prepare(args)
-        cli._run(args, registry, workflow, plan, trial=hook)
+        plan = running.prepare(sweep.workflow, sweep.run_options(values, folder))
+        running.run(plan, hook.sink, trial=hook)
     except RunInterrupted:
         if hook.pruned:
             end("pruned", f"pruned after epoch {hook.epoch} of {hook.epochs} ({sweep.metric.name} {hook.value:.4g}); "

@@ -1,4 +1,4 @@
-"""One trial as a normal run: what the CLI's run path takes to be a sweep's trial.
+"""One trial as a normal run: what the run service (nodeflow.running) takes to be a sweep's trial.
 
 The run prints through `sink`, its record in the run index carries `marks` (study and trial),
 and `tap` sees every event before the record does: each epoch's monitored value goes to the

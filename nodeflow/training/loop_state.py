@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from nodeflow import __version__
+from nodeflow.version import __version__
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.training import distributed
 from nodeflow.training.rng import capture_rng, restore_rng
