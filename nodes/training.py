@@ -2,38 +2,25 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from nodeflow.core.errors import CheckpointError, Issue
-from nodeflow.checkpoints.layout import (EXTENSIONS, LAYOUTS, Layout, auto_name, experiment_of, name_problem,
-                                   newest_experiment, planned_folder)
-from nodeflow.core.outputs import name_run
-from nodeflow.core.params import resolve_path
-from nodeflow.core.placeholders import fill, placeholder_problem
+from nodeflow.checkpoints.layout import EXTENSIONS, LAYOUTS
+from nodeflow.checkpoints.run_request import RunRequest
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, Reuse, RunContext
 from nodeflow.core.tasks import ALL_MONITORS, TASKS, either
 from nodeflow.training import distributed, reuse
 from nodeflow.training.callbacks import ProgressEvents
-from nodeflow.checkpoints.payload import check_resumable
-from nodeflow.checkpoints.torch_files import check_weights, load_checkpoint
-from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
 from nodeflow.training.checkpoint_callback import Checkpoints
 from nodeflow.training.device import DEVICE_CHOICES, device_problem, resolve_device
 from nodeflow.training.dry_run import dry_fit
 from nodeflow.training.factory import LOSSES, OPTIMIZERS, SCHEDULERS
 from nodeflow.training.history import HistoryFiles
 from nodeflow.training.loop import TrainConfig, TrainingLoop
-from nodeflow.checkpoints.resume import config_changes, newest_valid, set_aside
-from nodeflow.training.tokenizer import tokenizer_mismatch
-from nodeflow.checkpoints.run_folder import RUN_FILES, claim, folder_problem
+from nodeflow.training.resuming import read_resume, resume_from
 
 MONITORS = ("auto",) + ALL_MONITORS
-PLACEHOLDERS = ("model", "dataset", "timestamp", "run")  # allowed in checkpoint_dir
 
 
 def check_trainer(c: CheckInput) -> list[tuple[str, str]]:
@@ -47,16 +34,7 @@ def check_trainer(c: CheckInput) -> list[tuple[str, str]]:
     if p["monitor"].startswith("val_") and "val" not in c.linked_inputs:
         problems.append(("monitor", f"{p['monitor']!r} needs the 'val' input connected"))
     problems += _task_fit(p, c.input_tasks.get("train"))
-    template = placeholder_problem(p["checkpoint_dir"], PLACEHOLDERS)
-    if template:
-        problems.append(("checkpoint_dir", template))
-    if p["experiment_name"] and name_problem(p["experiment_name"]):
-        problems.append(("experiment_name", name_problem(p["experiment_name"])))
-    if p["resume"] in ("auto", "best") and not p["checkpoint_dir"]:
-        problems.append(("resume", f"resume={p['resume']!r} looks in checkpoint_dir, which is empty"))
-    elif p["resume"] not in ("", "auto", "best") and not resolve_path(p["resume"], Path.cwd()).is_file():
-        problems.append(("resume", f"checkpoint not found: {p['resume']}"))
-    return problems
+    return problems + RunRequest.of(p).problems()
 
 
 def _task_fit(p: Mapping[str, Any], tasks: tuple[str, ...] | None) -> list[tuple[str, str]]:
@@ -77,34 +55,8 @@ def _task_fit(p: Mapping[str, Any], tasks: tuple[str, ...] | None) -> list[tuple
 
 def check_folder(c: CheckInput) -> list[tuple[str, str]]:
     """Another run, or files NodeFlow did not write, in the run folder (placeholders: checked when named)."""
-    p = c.params
-    folder = planned_folder(p)  # as the run names it: relative to cwd
-    if folder is None:
-        return []
-    try:
-        reason = folder_problem(folder, p["resume"], p["overwrite"], Layout.of(p))
-    except CheckpointError as exc:  # a manifest there that names files outside the folder
-        return [("checkpoint_dir", str(exc))]
+    reason = RunRequest.of(c.params).conflict()
     return [("checkpoint_dir", reason)] if reason else []
-
-
-def run_folder(params: Mapping[str, Any], model: Any, data: Any) -> Path:
-    """The run's folder: checkpoint_dir with {model}, {dataset}, {timestamp} filled in, and in the
-    experiments layout the experiment folder inside it ({model}_{dataset}_{timestamp} when unnamed).
-
-    {run} is run_1, run_2, …: the first free one for a fresh run, the newest one when resuming.
-    An automatic experiment name resumed with auto/best continues the newest such experiment.
-    """
-    values = dict(zip(PLACEHOLDERS, (model_name(model), data.name.split("/")[0] or "data",
-                                     time.strftime("%Y%m%d_%H%M%S"), "{run}")))
-    resume = params["resume"]
-    base = Path(os.path.expanduser(name_run(fill(params["checkpoint_dir"], values), newest=bool(resume))))
-    if not Layout.of(params).experiments:
-        return base  # relative to cwd
-    name = params["experiment_name"] or experiment_of(resume, base)
-    prefix = auto_name(values["model"], values["dataset"], "")
-    newest = newest_experiment(base, prefix) if not name and resume in ("auto", "best") else None
-    return newest or base / (name or prefix + values["timestamp"])
 
 
 def model_name(model: Any) -> str:
@@ -114,66 +66,6 @@ def model_name(model: Any) -> str:
     if isinstance(preset, str) and preset not in ("", "custom"):
         return preset
     return str(config.get("type", type(model).__name__)).split(".")[-1]
-
-
-def checkpoint_block(params: Mapping[str, Any], folder: Path) -> dict[str, Any]:
-    """The run's settings as the experiments layout's `checkpoint:` block in config.yaml (what
-    --checkpoint-config reads)."""
-    return {"enabled": True, "dir": params["checkpoint_dir"], "experiment_name": folder.name,
-            "save_frequency": params["save_every_n_epochs"], "save_best": params["save_best"],
-            "resume": params["resume"]}
-
-
-def resume_path(ctx: RunContext, resume: str, folder: Path | None) -> Path | None:
-    """The checkpoint `resume` names; 'auto' with none found: None (start fresh)."""
-    if resume not in ("auto", "best"):
-        return resolve_path(resume, Path.cwd())
-    assert folder is not None  # check_trainer guarantees it
-    path, skipped = newest_valid(folder, resume)
-    for name, problem in skipped:
-        moved = set_aside(folder, name)
-        ctx.log(f"skipping {folder / name}: {problem}" + (f"; set aside as {moved.name}" if moved else ""))
-    if path is None:
-        if resume == "best":
-            raise CheckpointError(Issue(f"no valid best checkpoint in {folder}", field="resume"))
-        ctx.log(f"no checkpoint to resume from in {folder}; starting from scratch")
-    return path
-
-
-def resume_file(resume: str, model: Any, snapshot: Mapping[str, Any]) -> tuple[Path, dict[str, Any]] | None:
-    """A `resume` naming a file: its checkpoint, read and checked before the run folder is claimed
-    (a refused file leaves no empty run behind); None for '', auto and best."""
-    if resume in ("", "auto", "best"):
-        return None
-    path = resolve_path(resume, Path.cwd())
-    return path, read_resume(path, model, snapshot)
-
-
-def read_resume(path: Path, model: Any, snapshot: Mapping[str, Any]) -> dict[str, Any]:
-    """The checkpoint at `path`, refused in one line when this run cannot continue from it."""
-    checkpoint = load_checkpoint(path)
-    check_resumable(checkpoint, str(path))
-    try:  # before the weights: another tokenizer is why an embedding's shape differs
-        mismatch = tokenizer_mismatch((checkpoint.get("config") or {}).get("data"), snapshot["data"])
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:  # a saved tokenizer that does not load
-        raise CheckpointError(Issue(f"its saved tokenizer does not load ({type(exc).__name__})",
-                                    field="config.data.tokenizer", file=str(path))) from None
-    if mismatch:
-        raise CheckpointError(Issue(f"cannot resume from {path}: {mismatch}", field="resume"))
-    check_weights(model, checkpoint["model_state_dict"], str(path), "this run's model")
-    return checkpoint
-
-
-def resume_from(ctx: RunContext, loop: TrainingLoop, path: Path, checkpoint: dict[str, Any],
-                snapshot: Mapping[str, Any]) -> None:
-    """Restore `loop` from `checkpoint`, read from `path` by read_resume."""
-    try:
-        loop.load_state_dict(checkpoint)
-    except (TypeError, ValueError, KeyError, IndexError, RuntimeError, AttributeError) as exc:
-        raise CheckpointError(Issue(f"its saved training state does not load ({type(exc).__name__}: "
-                                    f"{str(exc).strip()[:160]})", field="resume", file=str(path))) from None
-    changes = config_changes(checkpoint.get("config") or {}, snapshot)
-    ctx.emit("resumed", path=str(path), epoch=loop.state.epoch, step=loop.state.step, changes=changes)
 
 
 SAVING = ("Checkpoints", "Resume")  # the Trainer's sections the Checkpoints callback and resume take
@@ -190,6 +82,7 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
     if ctx.device_override:
         settings["device"] = ctx.device_override
     config = TrainConfig.from_params(settings, elsewhere=saving_options())
+    request = RunRequest.of(params)
     snapshot = {
         "model": getattr(model, "nodeflow_config", None),
         "trainer": {k: v for k, v in settings.items() if k != "resume"},
@@ -202,55 +95,34 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
         return {"model": dry_fit(model, train, val, config, ctx.emit), "history": {}}
     emit: Any = ctx.emit
     callbacks: list[Any] = []
-    folder = None
+    run = None
     lead = distributed.rank() == 0  # under torchrun only rank 0 claims folders and writes files
-    named = resume_file(params["resume"], model, snapshot)  # before the folder is claimed
-    if params["checkpoint_dir"]:
-        layout = Layout.of(params)
+    named = request.named_file()  # a refused file leaves no empty run behind: read before the folder is claimed
+    checkpoint = read_resume(named, model, snapshot) if named is not None else None
+    if request.checkpoint_dir:
         workflow_hash = hashlib.sha256(ctx.workflow_text.encode()).hexdigest()
-        run, run_id = distributed.on_rank0(lambda: claim_run(ctx, params, model, train, workflow_hash, layout))
-        folder = layout.checkpoint_folder(run)
+        dataset = train.name.split("/")[0] or "data"
+        run = distributed.on_rank0(lambda: request.named(model_name(model), dataset, time.strftime(
+            "%Y%m%d_%H%M%S")).claim(workflow_hash, ctx.log))
         if lead:
-            files = {"hyperparameters.json": json.dumps(snapshot["trainer"], indent=2) + "\n"}  # the Trainer's params
-            if layout.experiments:
-                import yaml  # only this layout writes YAML
-
-                files["config.yaml"] = yaml.safe_dump({"checkpoint": checkpoint_block(params, run), **snapshot},
-                                                      sort_keys=False)
-            emit = HistoryFiles(run, ctx.emit, snapshot, ctx.workflow_text, files)
-        info = {"experiment": run.name, "device": settings["device"], "workflow_hash": workflow_hash,
-                "run_id": run_id}
-        manager = CheckpointManager(CheckpointConfig(
-            checkpoint_dir=folder, save_interval=params["save_every_n_epochs"],
-            max_checkpoints=params["max_checkpoints"], save_best_only=params["save_best_only"],
-            compression=params["compression"], backup_checkpoints=params["backup_checkpoints"]))
-        callbacks.append(Checkpoints(manager, emit, snapshot, ctx.workflow_text, info, layout, params["save_best"],
-                                     params["save_every_n_iters"], params["async_save"], writes=lead))
-    callbacks.insert(0, ProgressEvents(emit, str(folder or "")))
+            emit = HistoryFiles(run.path, ctx.emit, snapshot, ctx.workflow_text,
+                                run.start_files(snapshot["trainer"], snapshot))
+        callbacks.append(Checkpoints(run, emit, snapshot, ctx.workflow_text, settings["device"], writes=lead))
+    callbacks.insert(0, ProgressEvents(emit, str(run.checkpoints if run else "")))
     loop = TrainingLoop(model, train, val, config, callbacks, ctx.should_stop, ctx.log)
     if named is not None:
-        resume_from(ctx, loop, *named, snapshot)
-    elif params["resume"]:
-        path = distributed.on_rank0(lambda: resume_path(ctx, params["resume"], folder))
+        resume_from(ctx, loop, named, checkpoint or read_resume(named, model, snapshot), snapshot)
+    elif run is not None and request.searches:
+        path = distributed.on_rank0(lambda: run.resume_file(ctx.log))
         if path is not None:
             resume_from(ctx, loop, path, read_resume(path, model, snapshot), snapshot)
     state = loop.fit()
     distributed.barrier()  # the other ranks wait for rank 0's last file
     emit("fit_end", epochs=state.epoch, best=state.best, best_epoch=state.best_epoch, monitor=state.monitor)
     history = {"epoch_losses": list(state.epoch_losses), **{k: list(v) for k, v in state.history.items()}}
-    if folder is not None and lead:  # where an unchanged Trainer's model comes back from (reuse)
-        loop.model.nodeflow_checkpoint = str(reuse.final_checkpoint(folder, params))
+    if run is not None and lead:  # where an unchanged Trainer's model comes back from (reuse)
+        loop.model.nodeflow_checkpoint = str(run.final_file())
     return {"model": loop.model, "history": history}
-
-
-def claim_run(ctx: RunContext, params: Mapping[str, Any], model: Any, train: Any, workflow_hash: str,
-              layout: Layout) -> tuple[Path, str]:
-    """The run folder, claimed for this run (earlier files moved aside with overwrite)."""
-    run = run_folder(params, model, train)
-    run_id, moved = claim(run, params["resume"], params["overwrite"], workflow_hash, layout)
-    if moved is not None:
-        ctx.log(f"moved the earlier files in {run} to {moved} (overwrite)")
-    return run, run_id
 
 
 def migrate_trainer(params: dict[str, Any], version: int) -> dict[str, Any]:
@@ -327,7 +199,7 @@ TRAINER = NodeSpec(
                   "min(4, cores - 1); in-memory data never uses workers)", min=-1, max=64, group="Device"),
         ParamSpec("checkpoint_dir", "outdir", "checkpoints/{model}_{dataset}/{run}",  # a new folder per run
                   "Folder for checkpoints (empty: no saving); may use {model}, {dataset}, {timestamp}, "
-                  "{run} (run_1, run_2, …)", label="Checkpoint Directory", allow_empty=True, writes=RUN_FILES,
+                  "{run} (run_1, run_2, …)", label="Checkpoint Directory", allow_empty=True, writes=RunRequest.FILES,
                   group="Checkpoints", on_node=True),
         ParamSpec("save_every_n_epochs", "int", 5, "Save checkpoint_epoch_N.pt every N epochs",
                   label="Save Every N Epochs", min=1, max=100_000, group="Checkpoints", on_node=True),
@@ -355,7 +227,7 @@ TRAINER = NodeSpec(
         ParamSpec("extension", "choice", ".pt", "Checkpoint file extension (.pth: best_model.pth, "
                   "checkpoint_epoch_5.pth)", choices=EXTENSIONS, group="Checkpoints"),
         ParamSpec("resume", "str", "", "Continue from a checkpoint: auto (newest valid in checkpoint_dir), "
-                  "best, or a file path; empty starts fresh", choices=("", "auto", "best"), group="Resume"),
+                  "best, or a file path; empty starts fresh", choices=RunRequest.RESUME_CHOICES, group="Resume"),
         ParamSpec("overwrite", "bool", False, "A fresh run into a folder holding another run (or files "
                   "NodeFlow did not write) moves them to previous/ first; never deletes them", group="Checkpoints"),
         ParamSpec("monitor", "choice", "auto", "Metric deciding best_model.pt (auto: val_loss when "

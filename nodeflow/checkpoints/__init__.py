@@ -3,7 +3,10 @@
 Modules (each one concept):
 - manager: the CheckpointManager API for a user's own training loop (needs torch);
 - manifest: manifest.json, its entries, verifying files against them, changing them under a lock;
+- folder_state: reading a manifest with every check, whose run a folder holds, what is in the way;
+- folder_names, manifest_fields: the names and field types a manifest may hold;
 - layout: where a run's files go (the Trainer's own layout, the experiments layout);
+- run_request: the one owner of a Trainer's run folder (RunRequest, RunFolder);
 - run_folder: claiming a folder for a run, moving another run's files aside;
 - backups: second copies of best, final and `keep` files, checked against the manifest;
 - peek: what a .pt file holds, read without unpickling; scan: every checkpoint under a tree;
@@ -12,9 +15,10 @@ Modules (each one concept):
 - resume: which file a run resumes from; yaml_block: the `checkpoint:` YAML block;
 - export, export_inputs: a verified copy, or the model as ONNX / TorchScript.
 
-Durable atomic writes live in nodeflow.core.files and output ownership in nodeflow.core.outputs:
+Durable atomic writes live in nodeflow.core.files and single-file ownership in nodeflow.core.outputs:
 every writer uses them (Predict's CSV, plots, workflow files), not only checkpoints.
-manifest, layout, run_folder, backups, peek, scan, resume and yaml_block import without torch
+manifest, folder_state, layout, run_request, run_folder, backups, peek, scan, resume and yaml_block
+import without torch
 (the editor lists, scans and tags in its own process). This package never imports
 nodeflow.training, nodes, the CLI or the GUI.
 

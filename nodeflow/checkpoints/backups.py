@@ -16,7 +16,7 @@ from typing import Any
 
 from nodeflow.checkpoints.manifest import BACKUPS, verify_file
 from nodeflow.core.files import atomic_write, fsync_dir
-from nodeflow.core.folder_names import inside
+from nodeflow.checkpoints.folder_names import inside
 
 
 def make_backup(path: Path, link: bool = False) -> Path:
@@ -46,16 +46,6 @@ def place_copy(source: Path, target: Path, link: bool = True) -> None:
 def _backup_of(path: Path) -> Path:
     """backups/NAME for `path`, checked to lie inside the checkpoint folder's backups/."""
     return inside(path.parent, Path(BACKUPS) / path.name)
-
-
-def remove_backup(path: Path) -> None:
-    """Delete `path`'s backup if there is one; one that cannot be deleted (read-only backups/) stays, harmlessly."""
-    backup = _backup_of(path)
-    try:
-        if backup.exists():
-            backup.unlink()
-    except OSError:
-        pass
 
 
 def restore_backup(path: Path, entry: dict[str, Any] | None) -> str:

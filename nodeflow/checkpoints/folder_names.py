@@ -1,7 +1,7 @@
 """Names in a checkpoint folder: a manifest may only name files inside it, and nothing is
 deleted or moved outside it.
 
-manifest.json is a file anyone can edit. The manifest reader (nodeflow.core.outputs)
+manifest.json is a file anyone can edit. The manifest reader (nodeflow.checkpoints.folder_state)
 checks every entry name with `check_entry_names` and refuses the whole manifest over one
 that is not a plain file name in its folder, so nothing is opened, deleted or moved
 through it. Every code path that deletes or moves a checkpoint file also passes its

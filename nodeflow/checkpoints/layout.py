@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nodeflow.checkpoints.manifest import BACKUPS
-from nodeflow.core.outputs import MANIFEST, FolderState, continues_run, folder_state
+from nodeflow.checkpoints.folder_state import MANIFEST, FolderState, folder_state
 
 LAYOUTS = ("nodeflow", "experiments")
 EXTENSIONS = (".pt", ".pth")
@@ -96,13 +96,6 @@ def state_of(folder: Path, layout: Layout) -> FolderState:
     return folder_state(folder, layout.patterns, layout.checkpoint_folder(folder))
 
 
-def in_the_way(folder: Path, layout: Layout, resume: str) -> FolderState | None:
-    """What stops a run from writing into the run folder `folder` (unless it moves it aside):
-    another run's manifest that `resume` does not continue, or files NodeFlow did not write."""
-    state = state_of(folder, layout)
-    return state if blocks(state, continues_run(resume, layout.checkpoint_folder(folder))) else None
-
-
 def blocks(state: FolderState, continuing: bool) -> bool:
     """Whether a fresh run (or one continuing another run than `state`'s) must not write there."""
     return bool(state.foreign or (state.run_id and not continuing))
@@ -125,26 +118,3 @@ def newest_experiment(base: Path, prefix: str) -> Path | None:
         return None
     found = sorted(p for p in base.glob(prefix + "*") if (p / CHECKPOINTS / MANIFEST).is_file())
     return found[-1] if found else None
-
-
-def experiment_of(resume: str, base: Path) -> str | None:
-    """The experiment a resume path names: `base/<name>/checkpoints/latest.pt` gives <name>."""
-    if not resume or resume in ("auto", "best"):
-        return None
-    path = Path(os.path.expanduser(resume)).absolute()
-    if path.parent.name == CHECKPOINTS and path.parent.parent.parent.resolve() == base.absolute().resolve():
-        return path.parent.parent.name
-    return None
-
-
-def planned_folder(params: Mapping[str, Any]) -> Path | None:
-    """The run folder a Trainer's params name before it runs (relative to the cwd), or None
-    when it is only named at run time (placeholders, an automatic experiment name) or saving is off."""
-    template = params.get("checkpoint_dir") or ""
-    if not template or "{" in template:
-        return None
-    base = Path(os.path.expanduser(template))
-    if not Layout.of(params).experiments:
-        return base
-    name = params.get("experiment_name") or experiment_of(params.get("resume", ""), base)
-    return base / name if name and not name_problem(name) else None

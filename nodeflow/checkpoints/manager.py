@@ -29,15 +29,16 @@ from typing import Any
 import torch
 
 from nodeflow.version import __version__
-from nodeflow.checkpoints.backups import make_backup, place_copy, remove_backup, restore_backup
+from nodeflow.checkpoints.backups import make_backup, place_copy, restore_backup
 from nodeflow.checkpoints.manifest import (KEEP, check_tags, commit_entry, latest, make_entry, prune_periodic,
-                                           read_entries, remove_checkpoints, rows, set_tags, start_run, summary,
+                                           read_entries, remove_backup, remove_checkpoints, rows, set_tags, summary,
                                            verify_file)
 from nodeflow.checkpoints.layout import checkpoint_home
+from nodeflow.checkpoints.run_folder import adopt
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.core.files import in_folder, sha256_of
-from nodeflow.core.folder_names import inside
-from nodeflow.core.outputs import MANIFEST, manifest_doc
+from nodeflow.checkpoints.folder_names import inside
+from nodeflow.checkpoints.folder_state import MANIFEST
 from nodeflow.checkpoints import compress
 from nodeflow.checkpoints.torch_files import CheckpointWarning, atomic_save, load_checkpoint, load_weights
 
@@ -358,15 +359,9 @@ class CheckpointManager:
         return candidate
 
     def _claim(self) -> None:
-        """Mark the folder ours before the first file; never take over another tool's manifest.json."""
-        if self._claimed and (self.folder / MANIFEST).exists() or manifest_doc(self.folder) is not None:
-            self._claimed = True
-            return
-        if (self.folder / MANIFEST).exists():
-            raise CheckpointError(Issue("a manifest.json NodeFlow did not write is here; not replaced "
-                                        "(choose another checkpoint_dir or experiment_name)", file=str(self.folder)))
-        start_run(self.folder, {"id": time.strftime("api-%Y%m%d-%H%M%S"),
-                                "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        """Mark the folder ours before the first file (run_folder.adopt)."""
+        if not (self._claimed and (self.folder / MANIFEST).exists()):
+            adopt(self.folder)
         self._claimed = True
 
     def _backup(self, path: Path) -> None:

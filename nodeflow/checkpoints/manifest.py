@@ -26,8 +26,8 @@ from typing import Any, TypeVar
 
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.core.files import atomic_write_text, sha256_of
-from nodeflow.core.folder_names import check_entry_names, inside
-from nodeflow.core.outputs import MANIFEST, MANIFEST_FORMAT, manifest_doc
+from nodeflow.checkpoints.folder_names import check_entry_names, inside
+from nodeflow.checkpoints.folder_state import MANIFEST, MANIFEST_FORMAT, manifest_doc
 
 try:
     import fcntl
@@ -37,7 +37,7 @@ except ImportError:  # Windows: no advisory locks; changes stay atomic, concurre
 COLUMNS = ("file", "kind", "epoch", "step", "monitored", "size", "best", "final", "tags", "verified")
 BACKUPS = "backups"  # second copies of best, final and `keep` files (nodeflow.checkpoints.backups)
 PATTERNS = tuple(stem + end for stem in ("*.pt", "*.pth") for end in ("", ".gz", ".zst"))  # plain and compressed
-KIND_RANK = {"periodic": 0, "best": 1, "final": 2, "latest": 3, "interrupt": 4}
+KIND_RANK = {"periodic": 0, "best": 1, "final": 2, "latest": 3, "interrupt": 4}  # at one step: the clearest name last
 
 
 def read_entries(folder: Path, doc: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
@@ -80,6 +80,16 @@ def problem_text(path: Path, entry: dict[str, Any] | None, full: bool = True) ->
 
 def backup_path(path: Path) -> Path:
     return path.parent / BACKUPS / path.name
+
+
+def remove_backup(path: Path) -> None:
+    """Delete `path`'s backup if there is one; one that cannot be deleted (read-only backups/) stays, harmlessly."""
+    backup = inside(path.parent, Path(BACKUPS) / path.name)
+    try:
+        if backup.exists():
+            backup.unlink()
+    except OSError:
+        pass
 
 
 def usable_file(path: Path, entry: dict[str, Any] | None, full: bool = True) -> tuple[Path | None, str | None]:
@@ -336,7 +346,6 @@ def check_targets(folder: Path, names: list[str]) -> None:
 
 
 def _unlink(folder: Path, names: list[str]) -> None:
-    from nodeflow.checkpoints.backups import remove_backup  # backups reads entries from here
     for path in [inside(folder, name) for name in names]:  # all checked before any is deleted
         path.unlink(missing_ok=True)
         remove_backup(path)

@@ -2,7 +2,7 @@
 
 manifest.json is a file anyone can edit. Listing, verifying, resuming, pruning and the
 editor's panel all read its entries' fields (`step` to sort, `file_size` to verify, `tags`
-to filter), so the manifest reader (nodeflow.core.outputs.manifest_doc) refuses a manifest
+to filter), so the manifest reader (nodeflow.checkpoints.folder_state.manifest_doc) refuses a manifest
 with one line naming the entry and field whose value has the wrong type, before anything
 uses it. A field that is absent is not checked (older manifests lack some). Standard
 library only.

@@ -11,12 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from nodeflow.checkpoints.manifest import edit_entries, read_entries, usable_file
-from nodeflow.core.folder_names import inside
-
-
-# same step: same state; name the clearest
-KIND_ORDER = {"interrupt": 5, "latest": 4, "final": 3, "periodic": 2, "best": 1}
+from nodeflow.checkpoints.manifest import KIND_RANK, edit_entries, read_entries, usable_file
+from nodeflow.checkpoints.folder_names import inside
 
 
 def newest_valid(folder: Path, which: str = "auto") -> tuple[Path | None, list[tuple[str, str]]]:
@@ -26,7 +22,7 @@ def newest_valid(folder: Path, which: str = "auto") -> tuple[Path | None, list[t
     """
     entries = read_entries(folder)
     ranked = sorted(entries.items(), key=lambda item: (item[1].get("step", -1), item[1].get("epoch", -1),
-                                                       KIND_ORDER.get(item[1].get("kind"), 0)), reverse=True)
+                                                       KIND_RANK.get(item[1].get("kind"), -1)), reverse=True)
     skipped: list[tuple[str, str]] = []
     for name, entry in ranked:
         if which == "best" and not entry.get("is_best"):

@@ -16,11 +16,11 @@ import time
 from fnmatch import fnmatch
 from pathlib import Path
 
-from nodeflow.core.errors import DataError, Issue
+from nodeflow.core.errors import CheckpointError, DataError, Issue
 from nodeflow.core.files import fsync_dir
-from nodeflow.core.folder_names import inside, link_below, link_error, link_message
-from nodeflow.checkpoints.layout import Layout, blocks, in_the_way, state_of
-from nodeflow.core.outputs import MANIFEST, conflict_message, continues_run, manifest_doc, next_free
+from nodeflow.checkpoints.folder_names import inside, link_below, link_error, link_message
+from nodeflow.checkpoints.folder_state import MANIFEST, conflict_message, manifest_doc, next_free
+from nodeflow.checkpoints.layout import Layout, blocks, state_of
 from nodeflow.checkpoints.manifest import read_entries, start_run
 
 RUN_FILES = Layout().patterns  # names a run of the default layout writes
@@ -45,24 +45,25 @@ def check_links(folder: Path, layout: Layout = Layout()) -> None:
         raise link_error(link, DataError, "checkpoint_dir")
 
 
-def folder_problem(folder: Path, resume: str, overwrite: bool, layout: Layout = Layout()) -> str | None:
-    """Why a run may not write into the run folder `folder` as asked, or None."""
+def folder_problem(folder: Path, continuing: bool, overwrite: bool, layout: Layout = Layout()) -> str | None:
+    """Why a run may not write into the run folder `folder` as asked (`continuing`: it resumes the
+    run there), or None."""
     link = own_links(folder, layout)
     if link is not None:
         return link_message(link)
-    state = None if overwrite else in_the_way(folder, layout, resume)
-    return conflict_message(folder, state) if state is not None else None
+    state = None if overwrite else state_of(folder, layout)
+    return conflict_message(folder, state) if state is not None and blocks(state, continuing) else None
 
 
-def claim(folder: Path, resume: str, overwrite: bool, workflow_hash: str,
+def claim(folder: Path, continuing: bool, overwrite: bool, workflow_hash: str,
           layout: Layout = Layout()) -> tuple[str, Path | None]:
-    """Make the run folder `folder` this run's before anything is written there.
+    """Make the run folder `folder` this run's before anything is written there (`continuing`: the
+    run resumes the run there).
 
     Returns the run id and, when earlier files were moved aside, where they went.
     """
     check_links(folder, layout)
     state, checkpoints = state_of(folder, layout), layout.checkpoint_folder(folder)
-    continuing = continues_run(resume, checkpoints)
     if blocks(state, continuing) and not overwrite:
         raise DataError(Issue(conflict_message(folder, state), field="checkpoint_dir"))
     moved = None
@@ -82,6 +83,17 @@ def claim(folder: Path, resume: str, overwrite: bool, workflow_hash: str,
     except OSError as exc:
         raise DataError(Issue(f"cannot write to {folder}: {exc.strerror or exc}", field="checkpoint_dir")) from None
     return run["id"], moved
+
+
+def adopt(folder: Path) -> None:
+    """The CheckpointManager API's claim on its folder before its first file: a folder holding our
+    manifest is continued; another tool's manifest.json is never taken over."""
+    if manifest_doc(folder) is not None:
+        return
+    if (folder / MANIFEST).exists():
+        raise CheckpointError(Issue("a manifest.json NodeFlow did not write is here; not replaced "
+                                    "(choose another checkpoint_dir or experiment_name)", file=str(folder)))
+    start_run(folder, {"id": time.strftime("api-%Y%m%d-%H%M%S"), "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
 
 
 def move_aside(folder: Path, label: str, layout: Layout = Layout()) -> Path:

@@ -18,14 +18,18 @@ hundred bytes cannot expand into gigabytes; every key's type is checked, and a b
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from nodeflow.core.errors import Issue, UserError
 from nodeflow.core.printable import cut
 from nodeflow.checkpoints.layout import name_problem
+
+if TYPE_CHECKING:
+    from nodeflow.checkpoints.run_request import RunRequest
 
 DEFAULTS: dict[str, Any] = {"enabled": False, "dir": "./experiments", "experiment_name": "", "save_frequency": 10,
                             "save_best": True, "resume": ""}
@@ -101,6 +105,18 @@ def overrides(path: Path, trainers: list[str]) -> list[str]:
               "save_every_n_epochs": block["save_frequency"], "save_best": str(block["save_best"]).lower(),
               "resume": block["resume"]}
     return [f"{name}.{key}={value}" for name in trainers for key, value in params.items()]
+
+
+def checkpoint_block(request: RunRequest, folder: Path) -> dict[str, Any]:
+    """A run's settings as this block, for the config.yaml in its experiment folder `folder`."""
+    return {"enabled": True, "dir": request.checkpoint_dir, "experiment_name": folder.name,
+            "save_frequency": request.save_every_n_epochs, "save_best": request.save_best,
+            "resume": request.resume}
+
+
+def config_yaml(request: RunRequest, folder: Path, snapshot: Mapping[str, Any]) -> str:
+    """The experiments layout's config.yaml: the `checkpoint:` block, then the run's model, trainer and data."""
+    return yaml.safe_dump({"checkpoint": checkpoint_block(request, folder), **snapshot}, sort_keys=False)
 
 
 def _read_text(path: Path) -> str:

@@ -13,7 +13,7 @@ from PySide6 import QtCore, QtWidgets
 
 from nodeflow.core import UserError, apply_overrides, plan
 from nodeflow.core.cache import RUN, NodeCache, index_path, upstream
-from nodeflow.checkpoints.layout import Layout, planned_folder
+from nodeflow.checkpoints.run_request import RunRequest
 from nodeflow.core.workflow import dumps
 from nodeflow.gui import editing
 from nodeflow.gui.badges import badge_of, set_badge
@@ -285,32 +285,36 @@ class RunControl(QtCore.QObject):
 
     # --- checkpoints ------------------------------------------------------------------------
     def show_checkpoints_of(self, node: BaseNode | None) -> None:
-        trainers = [n for n in flow_nodes(self.window.graph) if spec_of(n) and spec_of(n).param("checkpoint_dir")]
+        trainers = self._trainers()
         if node is None or node not in trainers:
             node = trainers[0] if len(trainers) == 1 else None
         if node is None:
             self.panel.checkpoints.set_folder(None)
             return
-        params = params_of(node)
-        run = planned_folder(params)
+        request = RunRequest.of(params_of(node))
+        run = request.planned()
         last = self.last_folders.get(node.name())
-        path = Path(os.path.expanduser(last)) if last else Layout.of(params).checkpoint_folder(run) if run else None
+        path = Path(os.path.expanduser(last)) if last else request.at(run).checkpoints if run else None
         if path is not None:
             self.panel.checkpoints.set_folder(path if path.is_absolute() else self.window.run_dir / path)
-        elif not params["checkpoint_dir"]:
+        elif not request.checkpoint_dir:
             self.panel.checkpoints.set_folder(None, f"{node.name()}: checkpoint_dir is empty, saving is off.")
         else:
             self.panel.checkpoints.set_folder(None, f"{node.name()}: its folder is named at run time "
-                                                    f"({params['checkpoint_dir']}); run it once.")
+                                                    f"({request.checkpoint_dir}); run it once.")
+
+    def _trainers(self) -> list[BaseNode]:
+        """The canvas's nodes that train a model (their spec says so: NodeSpec.trains)."""
+        return [n for n in flow_nodes(self.window.graph) if (spec := spec_of(n)) is not None and spec.trains]
 
     def _refresh_checkpoints(self) -> None:
         selected = [n for n in self.window.graph.selected_nodes() if spec_of(n)]
         self.show_checkpoints_of(selected[0] if len(selected) == 1 else None)
 
     def _trainer(self) -> BaseNode | None:
-        selected = [n for n in self.window.graph.selected_nodes() if spec_of(n) and spec_of(n).param("resume")]
-        trainers = selected or [n for n in flow_nodes(self.window.graph) if spec_of(n).param("resume")]
-        return trainers[0] if trainers else None
+        trainers = self._trainers()
+        selected = [n for n in self.window.graph.selected_nodes() if n in trainers]
+        return (selected or trainers or [None])[0]
 
     def _resume_from(self, path: str) -> None:
         trainer = self._trainer()

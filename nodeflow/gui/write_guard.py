@@ -9,15 +9,15 @@ is a `--set` override for this run only: the workflow is never edited by the pro
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from NodeGraphQt import BaseNode
 from PySide6 import QtWidgets
 
-from nodeflow.checkpoints.layout import Layout, in_the_way, planned_folder
-from nodeflow.core.outputs import conflict_summary, manifest_doc, next_free, output_problem
+from nodeflow.checkpoints.folder_state import conflict_summary, next_free
+from nodeflow.checkpoints.run_request import RunRequest
+from nodeflow.core.outputs import output_problem
 from nodeflow.core.params import resolve_path
 from nodeflow.gui.graph import params_of, spec_of
 
@@ -31,8 +31,8 @@ def confirm_writes(parent: QtWidgets.QWidget, nodes: list[BaseNode], run_dir: Pa
         spec, params = spec_of(node), params_of(node)
         if spec is None or spec.param("overwrite") is None or params.get("overwrite"):
             continue
-        if spec.param("checkpoint_dir") is not None:
-            choice = _ask_folder(parent, node, params, run_dir)
+        if spec.trains:
+            choice = _ask_folder(parent, node, RunRequest.of(params), int(params.get("epochs") or 0), run_dir)
         else:
             choice = _ask_files(parent, node, params, spec, run_dir)
         if choice is None:
@@ -41,40 +41,23 @@ def confirm_writes(parent: QtWidgets.QWidget, nodes: list[BaseNode], run_dir: Pa
     return overrides
 
 
-def run_progress(folder: Path) -> tuple[str, int, bool]:
-    """How far the run in `folder` got: ("run ID finished 12/12 epochs, best val_loss 0.031", 12, finished)."""
-    doc = manifest_doc(folder) or {}
-    entries = [e for e in (doc.get("checkpoints") or {}).values() if isinstance(e, dict)]
-    run_id = (doc.get("run") or {}).get("id", "?")
-    done = max((int(e.get("epoch") or 0) for e in entries), default=0)
-    finished = any(e.get("is_final") or e.get("kind") == "final" for e in entries)
-    planned = next((((e.get("config") or {}).get("trainer") or {}).get("epochs") for e in entries
-                    if (e.get("config") or {}).get("trainer")), None)
-    text = f"run {run_id} {'finished' if finished else 'stopped after'} {done}"
-    text += f"/{planned} epochs" if planned else " epoch(s)"
-    best = next((e for e in entries if e.get("is_best") and e.get("monitor_value") is not None), None)
-    if best is not None:
-        text += f", best {best.get('monitor', 'loss')} {float(best['monitor_value']):.4g}"
-    return text, done, finished
-
-
-def _ask_folder(parent: QtWidgets.QWidget, node: BaseNode, params: dict[str, Any],
+def _ask_folder(parent: QtWidgets.QWidget, node: BaseNode, request: RunRequest, epochs: int,
                 run_dir: Path) -> list[str] | None:
-    planned, layout = planned_folder(params), Layout.of(params)
+    planned = request.planned()
     if planned is None:
         return []  # named at run time: the run itself refuses a conflict
-    folder = resolve_path(str(planned), run_dir)
-    state = in_the_way(folder, layout, params["resume"])
+    run = request.at(resolve_path(str(planned), run_dir))
+    folder, state = run.path, run.in_the_way()
     if state is None:
         return []
-    name, epochs = node.name(), int(params.get("epochs") or 0)
+    name = node.name()
     suggestion = next_free(folder)
     box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "Checkpoint folder in use", "", parent=parent)
     box.setObjectName("folder_in_use")
     choices: dict[str, tuple[QtWidgets.QAbstractButton, list[str]]] = {}
     informative = ""
     if state.run_id:
-        summary, done, finished = run_progress(layout.checkpoint_folder(folder))
+        summary, done, finished = run.progress()
         box.setText(f"{name}: {folder} holds {summary}.")
         if finished and epochs <= done:
             more = epochs or 10
@@ -88,11 +71,8 @@ def _ask_folder(parent: QtWidgets.QWidget, node: BaseNode, params: dict[str, Any
     else:
         box.setText(f"{name}: {conflict_summary(folder, state)}.")
         finished = False
-    new_value = suggestion.name if layout.experiments else (
-        os.path.relpath(suggestion, run_dir) if not Path(os.path.expanduser(params["checkpoint_dir"])).is_absolute()
-        else str(suggestion))
     choices["new"] = (box.addButton(f"New folder ({suggestion.name})", Role.AcceptRole),
-                      [f"{name}.{'experiment_name' if layout.experiments else 'checkpoint_dir'}={new_value}"])
+                      [f"{name}.{request.renamed(suggestion, run_dir)}"])
     choices["replace"] = (box.addButton("Replace (move to previous/)", Role.DestructiveRole),
                           [f"{name}.overwrite=true"])
     box.addButton(QtWidgets.QMessageBox.StandardButton.Cancel)

@@ -6,34 +6,34 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from nodeflow.checkpoints import CheckpointManager
-from nodeflow.core.errors import DataError, Issue
-from nodeflow.checkpoints.layout import Layout
 from nodeflow.checkpoints.background import BackgroundWriter, Events
-from nodeflow.training.loop import Callback, TrainingLoop
 from nodeflow.checkpoints.manifest import prune_periodic
+from nodeflow.checkpoints.run_request import RunFolder
+from nodeflow.core.errors import DataError, Issue
+from nodeflow.training.loop import Callback, TrainingLoop
 
 Emit = Callable[..., None]
 
 
 class Checkpoints(Callback):
-    """`manager.config` gives the folder, save_interval (save_every_n_epochs), max_checkpoints
-    (periodic files kept; best and final are never deleted), save_best_only, compression and backups;
-    `layout` the file names (and, in the experiments layout, latest.pt after every epoch)."""
+    """Saves a run's files into its folder `run` (claimed, or the user's own): `run.request` gives
+    save_every_n_epochs, save_every_n_iters, max_checkpoints (periodic files kept; best and final
+    are never deleted), save_best, save_best_only, compression, backups, async_save and the
+    layout's file names (and, in the experiments layout, latest.pt after every epoch)."""
 
-    def __init__(self, manager: CheckpointManager, emit: Emit, config: Mapping[str, Any], workflow_text: str = "",
-                 info: Mapping[str, Any] | None = None, layout: Layout = Layout(), save_best: bool = True,
-                 every_n_iters: int = 0, async_save: bool = False, writes: bool = True):
-        self.manager = manager
+    def __init__(self, run: RunFolder, emit: Emit, config: Mapping[str, Any], workflow_text: str = "",
+                 device: str = "", writes: bool = True):
+        self.run, request = run, run.request
+        self.manager = run.manager()
         self.writes = writes  # False on torchrun's other ranks: they only join the collectives of a save
-        self.every_n_iters = every_n_iters
-        self.layout = layout
-        self.save_best = save_best
+        self.every_n_iters = request.save_every_n_iters
+        self.layout = request.layout
+        self.save_best = request.save_best
         self.emit = emit
         self.config = dict(config)
         self.workflow_text = workflow_text  # provenance: the graph as run, in every checkpoint
-        self.info = dict(info or {})  # experiment, workflow_hash, device, run_id
-        self.writer = BackgroundWriter() if async_save else None
+        self.info = run.info(device)  # what every manifest entry records about the run
+        self.writer = BackgroundWriter() if request.async_save else None
 
     def on_fit_start(self, loop: TrainingLoop) -> None:
         if not self.writes:
@@ -116,7 +116,7 @@ class Checkpoints(Callback):
                                f"earlier checkpoints are intact") from None
 
     def _prune_periodic(self) -> Events:
-        keep, folder = self.manager.config.max_checkpoints, self.manager.folder
+        keep, folder = self.run.request.max_checkpoints, self.manager.folder
         if keep <= 0:
             return []
         return [("checkpoint_deleted", {"path": str(folder / name), "reason": "max_checkpoints"})

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from nodeflow.core.files import atomic_write_text, in_folder
-from nodeflow.core.folder_names import append_text, inside
+from nodeflow.checkpoints.folder_names import append_text, inside
 from nodeflow.core.text import checkpoint_line, epoch_line
 
 Emit = Callable[..., None]

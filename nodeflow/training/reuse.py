@@ -14,18 +14,10 @@ from typing import Any
 
 from nodeflow.checkpoints.manifest import read_entries, verify_file
 from nodeflow.core.errors import CheckpointError, Issue
-from nodeflow.checkpoints.layout import Layout
 from nodeflow.core.spec import RunContext
-from nodeflow.checkpoints import compress
 from nodeflow.training import distributed
 from nodeflow.checkpoints.torch_files import load_checkpoint, load_weights
 from nodeflow.training.device import resolve_device
-
-
-def final_checkpoint(folder: Path, params: Mapping[str, Any]) -> Path:
-    """The file a run in `folder` leaves the trained model's last state in."""
-    layout = Layout.of(params)
-    return folder / compress.file_name(layout.final or layout.latest or layout.best, params["compression"])
 
 
 def shown(path: Path) -> str:

@@ -8,7 +8,7 @@ import random
 import shutil
 from pathlib import Path
 
-from nodeflow.core.manifest_fields import ENTRY, RUN
+from nodeflow.checkpoints.manifest_fields import ENTRY, RUN
 from tests.reliability.test_fuzz_checkpoints import assert_clean, cli, trained, tree  # noqa: F401 (fixture)
 
 WRONG = ["seven", -1, 10**30, 2.5, None, [1], {"a": 1}, True]

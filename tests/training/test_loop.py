@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from nodeflow.core import RunInterrupted
-from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
+from nodeflow.checkpoints.run_request import RunFolder, RunRequest
 from nodeflow.training.checkpoint_callback import Checkpoints
 from nodeflow.training.data import CLASSIFICATION, make_bundle
 from nodeflow.training.loop import Callback, TrainConfig, TrainingLoop
@@ -101,9 +101,9 @@ def test_the_fp16_grad_scaler_state_round_trips_through_a_resume(tmp_path: Path)
     config = TrainConfig(epochs=3, amp="fp16", lr=0.01, batch_size=32)
     whole, _ = fit(config)
     stop = StopAtStep(12)
-    manager = CheckpointManager(CheckpointConfig(tmp_path, save_interval=100, max_checkpoints=0))
+    run = RunFolder(tmp_path, RunRequest(save_every_n_epochs=100, backup_checkpoints=True))
     with pytest.raises(RunInterrupted):
-        fit(config, [Checkpoints(manager, lambda e, **f: None, {}), stop], stop)
+        fit(config, [Checkpoints(run, lambda e, **f: None, {}), stop], stop)
     saved = torch.load(tmp_path / "checkpoint_interrupted.pt")
     assert saved["scaler_state_dict"]["scale"] > 0 and saved["step"] == 12
     data = blobs()
@@ -119,9 +119,10 @@ def test_the_fp16_grad_scaler_state_round_trips_through_a_resume(tmp_path: Path)
 def test_background_saves_hold_the_state_of_their_epoch_and_report_every_file(tmp_path: Path) -> None:
     runs = {}
     for mode in ("sync", "async"):
-        manager = CheckpointManager(CheckpointConfig(tmp_path / mode, save_interval=1, max_checkpoints=2))
+        run = RunFolder(tmp_path / mode, RunRequest(save_every_n_epochs=1, max_checkpoints=2, backup_checkpoints=True,
+                                                     async_save=mode == "async"))
         events: list[tuple[str, dict]] = []
-        ckpt = Checkpoints(manager, lambda e, **f: events.append((e, f)), {}, async_save=mode == "async")
+        ckpt = Checkpoints(run, lambda e, **f: events.append((e, f)), {})
         fit(TrainConfig(epochs=4, lr=0.01), [ckpt])
         runs[mode] = events
     assert sorted(f["path"].replace("async", "sync") for e, f in runs["async"]) == \
@@ -147,8 +148,9 @@ def test_a_failed_background_save_stops_training_with_one_line_and_keeps_earlier
         return real(*args, **kwargs)
 
     monkeypatch.setattr(api, "atomic_save", full_disk_on_the_third_save)
-    manager = CheckpointManager(CheckpointConfig(tmp_path, save_interval=1, max_checkpoints=0))
-    ckpt = Checkpoints(manager, lambda e, **f: None, {}, save_best=False, async_save=True)
+    run = RunFolder(tmp_path, RunRequest(save_every_n_epochs=1, backup_checkpoints=True, save_best=False,
+                                          async_save=True))
+    ckpt = Checkpoints(run, lambda e, **f: None, {})
     with pytest.raises(RuntimeError, match=r"could not write checkpoint .*checkpoint_epoch_3.pt: No space left "
                                            r"on device; earlier checkpoints are intact"):
         fit(TrainConfig(epochs=6, lr=0.01), [ckpt])
@@ -168,8 +170,8 @@ def test_nan_is_never_the_best_value() -> None:
 def test_a_stop_request_finishes_the_batch_and_writes_an_interrupt_checkpoint(tmp_path: Path) -> None:
     saved: list[dict] = []
     stop = StopAtStep(10)
-    manager = CheckpointManager(CheckpointConfig(tmp_path, save_interval=100, max_checkpoints=0))
-    ckpt = Checkpoints(manager, lambda event, **f: saved.append(f), {"model": None})
+    run = RunFolder(tmp_path, RunRequest(save_every_n_epochs=100, backup_checkpoints=True))
+    ckpt = Checkpoints(run, lambda event, **f: saved.append(f), {"model": None})
     with pytest.raises(RunInterrupted):
         fit(TrainConfig(epochs=5, batch_size=32), [ckpt, stop], stop)
     data = torch.load(tmp_path / "checkpoint_interrupted.pt")
@@ -203,8 +205,8 @@ def test_a_diverging_run_stops_with_a_clear_message_and_nothing_nan_is_best(tmp_
     x = torch.randn(64, 3)
     data = make_bundle(x, x.sum(dim=1) * 100, REGRESSION, (), "reg")
     saved: list[dict] = []
-    manager = CheckpointManager(CheckpointConfig(tmp_path, save_interval=1, max_checkpoints=0))
-    ckpt = Checkpoints(manager, lambda event, **f: saved.append(f), {"model": None})
+    run = RunFolder(tmp_path, RunRequest(save_every_n_epochs=1, backup_checkpoints=True))
+    ckpt = Checkpoints(run, lambda event, **f: saved.append(f), {"model": None})
     loop = TrainingLoop(mlp(data), data, None, TrainConfig(epochs=20, optimizer="sgd", lr=10.0), [ckpt])
     with pytest.raises(TrainingDiverged, match=r"training diverged: train loss is (nan|inf) in epoch \d+"):
         loop.fit()
@@ -231,9 +233,9 @@ def test_a_best_epoch_that_is_also_a_periodic_one_is_serialized_once_into_two_in
     serialized: list[int] = []
     real_save = torch.save
     monkeypatch.setattr(torch, "save", lambda obj, f, *a, **k: (serialized.append(1), real_save(obj, f, *a, **k)))
-    manager = CheckpointManager(CheckpointConfig(tmp_path, save_interval=1, max_checkpoints=0))
+    run = RunFolder(tmp_path, RunRequest(save_every_n_epochs=1, backup_checkpoints=True))
     saved: list[dict] = []
-    loop, state = fit(TrainConfig(epochs=3, lr=0.01), [Checkpoints(manager, lambda e, **f: saved.append(f), {})])
+    loop, state = fit(TrainConfig(epochs=3, lr=0.01), [Checkpoints(run, lambda e, **f: saved.append(f), {})])
     bests = [s["epoch"] for s in saved if s["kind"] == "best"]
     assert bests and len(serialized) == 3 + 1  # one per epoch and the final file; no second one for best
     best, periodic = tmp_path / "best_model.pt", tmp_path / f"checkpoint_epoch_{bests[-1]}.pt"

@@ -14,7 +14,7 @@ import matplotlib
 import pytest
 import torch
 
-from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
+from nodeflow.checkpoints.run_request import RunFolder, RunRequest
 from nodeflow.core import DataError, RunInterrupted, default_registry
 from nodeflow.training.checkpoint_callback import Checkpoints
 from nodeflow.training.loop import TrainConfig, TrainingLoop
@@ -162,9 +162,9 @@ def test_train_top5_accuracy_comes_out_the_same_after_a_mid_epoch_resume(tmp_pat
 
     def loop(stop: Any = lambda: False) -> TrainingLoop:
         model = run(MLP, tmp_path, {"dataset": data}, hidden=[8])["model"]
-        manager = CheckpointManager(CheckpointConfig(tmp_path, save_interval=100, max_checkpoints=0))
+        folder = RunFolder(tmp_path, RunRequest(save_every_n_epochs=100, backup_checkpoints=True))
         return TrainingLoop(model, data, None, TrainConfig(epochs=2, batch_size=64, lr=1e-3, device="cpu"),
-                            [Checkpoints(manager, lambda event, **f: None, {})], stop)
+                            [Checkpoints(folder, lambda event, **f: None, {})], stop)
 
     whole = loop().fit().history["train_top5_accuracy"]
     interrupted = loop()
