@@ -150,8 +150,8 @@ class Console:
                    f"(about {size_text(e['training_bytes'])} to train: weights, gradients, optimizer state) "
                    f"on {e['device']}")
         self.print(f"  {e['node']}: {e['seconds_per_batch'] * 1000:.1f} ms per batch × {e['batches']} batches → "
-                   f"about {clock(e['epoch_seconds'])} per epoch, {clock(e['run_seconds'])} for {e['epochs']} "
-                   f"epochs")
+                   f"about {clock(e['epoch_seconds'])} per epoch, {clock(e['run_seconds'])} for "
+                   f"{e['epochs']} epoch{'' if e['epochs'] == 1 else 's'}")
         if e.get("layers"):
             self.print(f"    {'layer':<28} {'type':<20} {'output shape':<18} {'parameters':>12}")
         for row in e.get("layers", []):

@@ -52,7 +52,8 @@ def run_evaluate(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str
     model, data, device, loader, batch = _inputs(ctx, inputs, params)
     metrics = evaluate(model, data, make_loss("auto", data), device, batch, params["top_k"], loader)
     if ctx.dry_run:  # one batch through a model trained a few steps: its scores are no result
-        ctx.log(f"scored one batch of {len(data)} samples (a Check: the scores mean nothing yet)")
+        ctx.log(f"scored one batch of {len(data)} samples (dry run: the model is barely trained, "
+                f"so these scores are not a result)")
     else:
         ctx.report_metrics(metrics)
     return {"metrics": metrics}

@@ -30,7 +30,7 @@ def describe(value: Any) -> str:
         kind = (getattr(value, "nodeflow_config", None) or {}).get("type") or type(value).__name__
         return f"{kind}: {count:,} parameters, {size_text(size)}"
     if isinstance(value, dict):
-        return f"{type(value).__name__} of {', '.join(map(str, value)) or 'nothing'}"
+        return ", ".join(map(str, value)) or "empty"
     return type(value).__name__
 
 
