@@ -121,7 +121,7 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
     emit("fit_end", epochs=state.epoch, best=state.best, best_epoch=state.best_epoch, monitor=state.monitor)
     history = {"epoch_losses": list(state.epoch_losses), **{k: list(v) for k, v in state.history.items()}}
     if run is not None and lead:  # where an unchanged Trainer's model comes back from (reuse)
-        loop.model.nodeflow_checkpoint = str(run.final_file())
+        loop.model.nodeflow_checkpoint = str(run.final_file())  # type: ignore[assignment]
     return {"model": loop.model, "history": history}
 
 

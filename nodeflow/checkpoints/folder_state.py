@@ -40,7 +40,7 @@ def run_id_of(doc: dict[str, Any]) -> str:
     run = doc.get("run")
     if isinstance(run, dict) and isinstance(run.get("id"), str) and run["id"]:
         return run["id"]
-    entries = doc.get("checkpoints") if isinstance(doc.get("checkpoints"), dict) else {}
+    entries: dict[str, Any] = doc["checkpoints"] if isinstance(doc.get("checkpoints"), dict) else {}
     stamps = sorted(str(e.get("timestamp", "")) for e in entries.values() if isinstance(e, dict))
     stamp = stamps[0] if stamps and stamps[0] else "unknown"
     return "run-" + "".join(c for c in stamp if c.isalnum())[:15]

@@ -65,8 +65,8 @@ def rows(folder: Path, full: bool = True) -> list[tuple[str, dict[str, Any] | No
     """(file, manifest entry, problem) for every checkpoint file or entry, in training order."""
     entries = read_entries(folder)
     names = sorted({p.name for pattern in PATTERNS for p in folder.glob(pattern)} | set(entries),
-                   key=lambda n: (entries.get(n, {}).get("step", -1), KIND_RANK.get(entries.get(n, {}).get("kind"), 9),
-                                  n))
+                   key=lambda n: (entries.get(n, {}).get("step", -1),
+                                  KIND_RANK.get(str(entries.get(n, {}).get("kind")), 9), n))
     return [(n, entries.get(n), problem_text(folder / n, entries.get(n), full)) for n in names]
 
 
@@ -129,7 +129,7 @@ def cells(name: str, entry: dict[str, Any] | None, problem: str | None, full: bo
 def newest(entries: dict[str, dict[str, Any]]) -> str | None:
     """The most recently written entry's file name (by timestamp, then step, then kind)."""
     key = lambda n: (str(entries[n].get("timestamp", "")), entries[n].get("step", -1),  # noqa: E731
-                     KIND_RANK.get(entries[n].get("kind"), 9), n)
+                     KIND_RANK.get(str(entries[n].get("kind")), 9), n)
     return max(entries, key=key) if entries else None
 
 

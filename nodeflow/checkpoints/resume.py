@@ -22,7 +22,7 @@ def newest_valid(folder: Path, which: str = "auto") -> tuple[Path | None, list[t
     """
     entries = read_entries(folder)
     ranked = sorted(entries.items(), key=lambda item: (item[1].get("step", -1), item[1].get("epoch", -1),
-                                                       KIND_RANK.get(item[1].get("kind"), -1)), reverse=True)
+                                                       KIND_RANK.get(str(item[1].get("kind")), -1)), reverse=True)
     skipped: list[tuple[str, str]] = []
     for name, entry in ranked:
         if which == "best" and not entry.get("is_best"):
@@ -30,7 +30,7 @@ def newest_valid(folder: Path, which: str = "auto") -> tuple[Path | None, list[t
         source, problem = usable_file(folder / name, entry)
         if source is not None:  # the file, or its verified backup (loading says which)
             return folder / name, skipped
-        skipped.append((name, problem))
+        skipped.append((name, problem or "does not verify"))
     return None, skipped
 
 

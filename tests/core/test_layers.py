@@ -46,8 +46,8 @@ def test_only_the_gui_package_imports_qt() -> None:
 ABOVE_CHECKPOINTS = ("nodeflow.training", "nodes", "nodeflow.cli", "nodeflow.gui", "nodeflow.sweep", "nodeflow.api",
                      "nodeflow.launch", "nodeflow.runs", "nodeflow.console")
 # what the editor reads in its own process: manifests, layouts, scans, tags, which file to resume
-NO_TORCH = ("manifest", "layout", "run_folder", "run_request", "folder_state", "folder_names", "backups", "peek", "scan",
-            "resume", "yaml_block")
+NO_TORCH = ("manifest", "layout", "run_folder", "run_request", "folder_state", "folder_names", "backups", "peek",
+            "scan", "resume", "yaml_block")
 
 
 def imported_names(path) -> list[str]:

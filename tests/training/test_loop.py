@@ -122,7 +122,7 @@ def test_background_saves_hold_the_state_of_their_epoch_and_report_every_file(tm
         run = RunFolder(tmp_path / mode, RunRequest(save_every_n_epochs=1, max_checkpoints=2, backup_checkpoints=True,
                                                      async_save=mode == "async"))
         events: list[tuple[str, dict]] = []
-        ckpt = Checkpoints(run, lambda e, **f: events.append((e, f)), {})
+        ckpt = Checkpoints(run, lambda e, events=events, **f: events.append((e, f)), {})
         fit(TrainConfig(epochs=4, lr=0.01), [ckpt])
         runs[mode] = events
     assert sorted(f["path"].replace("async", "sync") for e, f in runs["async"]) == \

@@ -10,8 +10,8 @@ import pytest
 from nodeflow.checkpoints.run_request import RunRequest
 
 
-def test_validation_and_the_trainer_agree_on_the_folder_and_on_who_may_continue_it(tmp_path: Path,
-                                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_validation_and_the_trainer_agree_on_the_folder_and_on_who_may_continue_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     fresh = RunRequest.of({"checkpoint_dir": "ck", "resume": "", "overwrite": False})
     run = fresh.named("mlp", "digits", "20240101_000000").claim("hash", print)
