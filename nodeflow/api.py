@@ -247,8 +247,10 @@ def _auto_bar() -> Any:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tqdm's advice to install ipywidgets: the text bar works
-        from tqdm.auto import tqdm
-    if "notebook" in tqdm.__module__ and importlib.util.find_spec("ipywidgets") is None:
-        from tqdm.std import tqdm
-    return tqdm
+        from tqdm.auto import tqdm as auto_bar
+    if "notebook" in auto_bar.__module__ and importlib.util.find_spec("ipywidgets") is None:
+        from tqdm.std import tqdm as text_bar
+
+        return text_bar
+    return auto_bar
 

@@ -128,7 +128,8 @@ def run_shape_captions(ctx: RunContext, inputs: Mapping[str, Any], params: Mappi
     rng, size = random.Random(params["seed"]), params["image_size"]
     images, captions = [], []
     for _ in range(params["samples"]):
-        shape, colour, big, spot = rng.choice(SHAPES), rng.choice(list(COLOURS)), rng.random() < 0.5, rng.choice(list(SPOTS))
+        shape, colour = rng.choice(SHAPES), rng.choice(list(COLOURS))
+        big, spot = rng.random() < 0.5, rng.choice(list(SPOTS))
         images.append(draw_shape(size, shape, colour, *SPOTS[spot], 0.2 if big else 0.1))
         place = "in the center" if spot == "center" else f"at the {spot}"
         captions.append(f"a {'large' if big else 'small'} {colour} {shape} {place}")

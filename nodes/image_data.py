@@ -10,7 +10,7 @@ import csv
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -130,7 +130,8 @@ def _pairs(root: Path) -> tuple[list[tuple[Path, Path]], str]:
                     or p.name.endswith((".nii", ".nii.gz")))
     missing = [p.name for p in images if _stem(p) not in masks]
     if missing:
-        return [], f"no mask in masks/ for {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        return [], f"no mask in masks/ for {missing[0]}{more}"
     if not images:
         return [], f"no images in {images_dir}"
     return [(p, masks[_stem(p)]) for p in images], ""
@@ -139,7 +140,7 @@ def _pairs(root: Path) -> tuple[list[tuple[Path, Path]], str]:
 def _nifti_slices(path: Path) -> int:
     import nibabel
 
-    shape = nibabel.load(str(path)).shape
+    shape = cast(Any, nibabel.load(str(path))).shape  # a NIfTI image: it has a shape
     return int(shape[2]) if len(shape) > 2 else 1
 
 
@@ -149,7 +150,7 @@ def _read_array(path: Path, index: int, node: str) -> np.ndarray:
         if path.name.endswith((".nii", ".nii.gz")):
             import nibabel
 
-            volume = np.asarray(nibabel.load(str(path)).dataobj)
+            volume = np.asarray(cast(Any, nibabel.load(str(path))).dataobj)
             return volume[:, :, index] if volume.ndim > 2 else volume
         if path.suffix == ".npy":
             return np.load(path, allow_pickle=False)

@@ -60,7 +60,8 @@ def model_node(type_id: str, title: str, build: Callable[..., nn.Module], descri
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(p["seed"])
             model = build(p, shape)
-        model.nodeflow_config = {"type": type_id, "version": 1, "params": dict(p), **shape.config()}
+        # nn.Module types its attributes as tensors and submodules; this one is a plain dict
+        model.nodeflow_config = {"type": type_id, "version": 1, "params": dict(p), **shape.config()}  # type: ignore[assignment]
         return model
 
     def run(ctx: RunContext, inputs: Mapping[str, Any], p: Mapping[str, Any]) -> dict[str, Any]:

@@ -81,6 +81,9 @@ class ModernBlock(nn.Module):
 
 
 class ModernTransformer(Sampler, nn.Module):
+    cos: torch.Tensor  # rotary tables, registered as buffers
+    sin: torch.Tensor
+
     def __init__(self, vocab: int, block_size: int, layers: int, heads: int, kv_heads: int, width: int,
                  dropout: float, theta: float):
         super().__init__()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import numpy as np
 import torch
 
 from nodeflow.core.errors import DataError, Issue
+from nodeflow.core.files import write_bytes
 from nodeflow.core.outputs import output_problem, write_output
 from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import NodeSpec, ParamSpec, PortSpec, RunContext
@@ -35,7 +37,7 @@ def overlay_png(image: torch.Tensor, truth: torch.Tensor, pred: torch.Tensor, sc
 
     gap = np.full((base.shape[0], 2, 3), 255.0)
     row = np.concatenate([base, gap, paint(truth), gap, paint(pred)], axis=1).astype(np.uint8)
-    picture = Image.fromarray(row).resize((row.shape[1] * scale, row.shape[0] * scale), Image.NEAREST)
+    picture = Image.fromarray(row).resize((row.shape[1] * scale, row.shape[0] * scale), Image.Resampling.NEAREST)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     return buffer.getvalue()
@@ -62,7 +64,7 @@ def run_overlay(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
         with torch.no_grad():
             pred = model(image[None].to(device)).argmax(dim=1)[0].cpu()
         png = overlay_png(image, truth, pred)
-        write_output(path, lambda handle, png=png: handle.write(png), ctx.node_name)
+        write_output(path, partial(write_bytes, png), ctx.node_name)
     ctx.log(f"Wrote {count} overlays (image | true mask | prediction) to {folder}")
     ctx.emit("result", summary=f"{count} overlays in {folder.name}/", image=str(paths[0]) if paths else "")
     return {}

@@ -14,7 +14,7 @@ import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -106,7 +106,8 @@ def run(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -
     shape = {"input_shape": list(data.input_shape), "output_size": int(data.output_size)}
     model = build(params, Path(ctx.base_dir), shape)
     count = sum(t.numel() for t in model.parameters())
-    ctx.log(f"{params['target']}: {count:,} parameters (code from {model.nodeflow_config['source'] or 'an import'})")
+    source = cast(dict, model.nodeflow_config)["source"]
+    ctx.log(f"{params['target']}: {count:,} parameters (code from {source or 'an import'})")
     return {"model": model}
 
 

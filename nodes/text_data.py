@@ -66,7 +66,7 @@ def language_data(text: str, params: Mapping[str, Any], name: str) -> tuple[Data
     block = params["block_size"]
     info = {"tokenizer": tokenizer.to_json(), "vocab_size": tokenizer.vocab_size, "block_size": block,
             "tokenizer_kind": tokenizer.kind}
-    parts = []
+    parts: list[DataBundle | None] = []
     for part, words in (("train", train_text), ("val", val_text)):
         ids = torch.tensor(tokenizer.encode(words), dtype=torch.int64)
         if len(ids) <= block:
@@ -78,7 +78,9 @@ def language_data(text: str, params: Mapping[str, Any], name: str) -> tuple[Data
         stride = (params.get("stride") or block) if part == "train" else block  # val: each token scored once
         x, y = _blocks(ids, block, stride)
         parts.append(make_bundle(x, y, LANGUAGE_MODELLING, (), f"{name}/{part}", info, contiguous=False))
-    return parts[0], parts[1]
+    train, val = parts
+    assert train is not None  # only the val part may be left out
+    return train, val
 
 
 # --- TextFile -----------------------------------------------------------------------------

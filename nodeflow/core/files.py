@@ -199,3 +199,8 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def write_bytes(data: bytes, handle: BinaryIO) -> None:
+    """A writer for atomic_write and write_output that puts `data` in the file: `partial(write_bytes, data)`."""
+    handle.write(data)

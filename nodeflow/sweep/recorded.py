@@ -67,7 +67,7 @@ def read_study(study: Any, label: str) -> Recorded:
             return _read(study, Recorded(name, label, "", {}, "", "", ()))
     except UserError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the database is untrusted input; its decoder's errors are not ours
+    except Exception as exc:  # the database is untrusted input; its decoder's errors are not ours
         first = (str(exc).splitlines() or [""])[0][:200] or "a row that cannot be decoded"
         raise UserError(Issue(f"study {name!r} cannot be read: {type(exc).__name__}: {first}",
                               file=label, field="trials")) from None

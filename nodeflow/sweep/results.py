@@ -11,10 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import warnings
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from nodeflow.core import Issue, UserError
+from nodeflow.core.files import write_bytes
 from nodeflow.core.outputs import output_problem, write_output, write_output_text
 from nodeflow.sweep.recorded import Recorded, check_params, read_study
 
@@ -64,7 +66,7 @@ def importances(study: Any, recorded: Recorded) -> dict[str, float]:
         warnings.simplefilter("ignore")
         try:
             ranked = dict(optuna.importance.get_param_importances(study))
-        except Exception:  # noqa: BLE001 - values from an untrusted database; the table and plots still stand
+        except Exception:  # values from an untrusted database; the table and plots still stand
             return {}
     return {k: float(v) for k, v in ranked.items() if k in recorded.params}
 
@@ -96,7 +98,7 @@ def write_results(recorded: Recorded, ranked: dict[str, float], folder: Path) ->
     }
     try:
         for path in paths:
-            write_output(path, lambda handle, data=data[path.name]: handle.write(data), WRITER)
+            write_output(path, partial(write_bytes, data[path.name]), WRITER)
     except OSError as exc:
         raise UserError(Issue(f"cannot write the results: {exc.strerror or exc}", file=str(folder),
                               field="--dir")) from None

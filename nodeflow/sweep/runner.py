@@ -13,7 +13,7 @@ import math
 import subprocess
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from nodeflow.core import Issue, NodeRunError, RunInterrupted, UserError, default_registry, load_workflow
 from nodeflow.core.tasks import ALL_MONITORS, better
@@ -185,7 +185,7 @@ def open_study(sweep: Sweep, storage: Any, sampler: Any, pruner: Any) -> Any:
 
     try:
         study = optuna.create_study(study_name=sweep.name, storage=storage, sampler=sampler, pruner=pruner,
-                                    direction=sweep.direction, load_if_exists=True)
+                                    direction=cast(Any, sweep.direction), load_if_exists=True)
     except ValueError as exc:
         raise UserError(Issue(f"study {sweep.name!r}: {exc}", field="--direction")) from None
     if study.direction.name.lower() != sweep.direction:
@@ -221,7 +221,7 @@ def objective(sweep: Sweep, study: Any, trial: Any) -> float:
     started = time.time()
 
     def end(state: str, text: str, **fields: Any) -> None:
-        notes = {k: fields[k] for k in ("error", "pruned_after_epoch") if k in fields}
+        notes: dict[str, Any] = {k: fields[k] for k in ("error", "pruned_after_epoch") if k in fields}
         trial.set_user_attr("outcome", {"run_id": hook.run_id, "last_checkpoint": hook.last_checkpoint, **notes})
         seconds = round(time.time() - started, 2)
         sweep.emit("trial_end", f"trial {number}: {shown} -> {text} ({seconds:.1f} s)", trial=number,

@@ -74,7 +74,7 @@ def open_study(url: str, name: str) -> tuple[Any, str]:
             return optuna.load_study(study_name=name, storage=opened), label
     except KeyError:
         raise UserError(Issue(f"no study {name!r} in {label}", field="STUDY")) from None
-    except Exception as exc:  # noqa: BLE001 - an untrusted database: whatever its decoder raises is one line
+    except Exception as exc:  # an untrusted database: whatever its decoder raises is one line
         first = (str(exc).splitlines() or [""])[0][:200] or "a row that cannot be decoded"
         raise UserError(Issue(f"study {name!r} cannot be read: {type(exc).__name__}: {first}",
                               file=label, field="STUDY")) from None

@@ -122,7 +122,8 @@ def suggest(trial: Any, dims: Iterable[Dim]) -> dict[str, Any]:
         if d.kind == "choice":
             values[d.name] = trial.suggest_categorical(d.name, list(d.choices))
         elif d.param_type == "int":
-            values[d.name] = trial.suggest_int(d.name, int(d.low), int(d.high), step=d.step or 1,  # type: ignore
+            assert d.low is not None and d.high is not None  # a range dimension always has both bounds
+            values[d.name] = trial.suggest_int(d.name, int(d.low), int(d.high), step=int(d.step or 1),
                                                log=d.kind == "loguniform")
         else:
             values[d.name] = trial.suggest_float(d.name, float(d.low), float(d.high),  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ def describe(value: Any) -> str:
     """What flows on a link, in a few words."""
     if isinstance(value, (DataBundle, LazyData)):
         target = f"{value.num_classes} classes" if value.task == CLASSIFICATION else f"{value.output_size} outputs"
-        kind = "lazy" if value.lazy else str(value.x.dtype).replace("torch.", "")
+        kind = "lazy" if isinstance(value, LazyData) else str(value.x.dtype).replace("torch.", "")
         return f"{len(value)} × {value.input_shape} {kind} → {target} ({value.task.replace('_', ' ')})"
     if isinstance(value, torch.nn.Module):
         count, size = model_size(value)

@@ -41,7 +41,7 @@ def manifests(real: dict) -> list[tuple[str, str]]:
     return found
 
 
-def test_malformed_manifests_are_one_line_through_every_reader(tmp_path: Path, trained: Path) -> None:
+def test_malformed_manifests_are_one_line_through_every_reader(tmp_path: Path, trained: Path) -> None:  # noqa: F811
     real = json.loads((trained / "ck" / "manifest.json").read_text())
     cases = manifests(real)
     assert len(cases) >= 200
