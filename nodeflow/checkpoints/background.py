@@ -39,8 +39,8 @@ def snapshot(obj: Any, reuse: Any = None, memo: dict[tuple, torch.Tensor] | None
         old = reuse if isinstance(reuse, dict) else {}
         return {k: snapshot(v, old.get(k), memo) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        old = reuse if isinstance(reuse, type(obj)) and len(reuse) == len(obj) else [None] * len(obj)
-        return type(obj)(snapshot(v, r, memo) for v, r in zip(obj, old))
+        olds = reuse if isinstance(reuse, type(obj)) and len(reuse) == len(obj) else [None] * len(obj)
+        return type(obj)(snapshot(v, r, memo) for v, r in zip(obj, olds))
     return obj
 
 

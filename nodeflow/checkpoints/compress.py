@@ -10,7 +10,7 @@ import gzip
 import io
 import zlib
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 import torch
 
@@ -42,7 +42,7 @@ def save(payload: dict[str, Any], handle: BinaryIO, method: str) -> None:
     """torch.save `payload` into `handle`, through the compressor when `method` is not 'none'."""
     if method == "gzip":
         with gzip.GzipFile(fileobj=handle, mode="wb", compresslevel=6, mtime=0) as stream:
-            torch.save(payload, stream)
+            torch.save(payload, cast(BinaryIO, stream))
     elif method == "zstd":
         zstd = _zstd()
         writer = zstd.ZstdCompressor(level=3).stream_writer(handle, closefd=False)

@@ -20,12 +20,14 @@ import shutil
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
 
 from nodeflow.checkpoints.manifest import read_entries
 from nodeflow.core.errors import CheckpointError, Issue
+from nodeflow.core.files import write_bytes
 from nodeflow.core.outputs import output_problem, write_output, write_output_text
 from nodeflow.checkpoints.torch_files import load_checkpoint, restore_model
 from nodeflow.checkpoints.export_inputs import Graph, graphs_of, outputs_of
@@ -80,7 +82,7 @@ def export_model(source: Path, dest: Path, format: str, force: bool = False, tru
         done.append((path, graph, blob, difference(graph, load(blob), path)))
     entry = read_entries(source.parent).get(source.name) or {}
     for path, graph, blob, diff in done:  # written only once every graph passed
-        write_output(path, lambda handle, b=blob: handle.write(b), "ckpt export")
+        write_output(path, partial(write_bytes, blob), "ckpt export")
         info = {"format": format, "checkpoint": str(source), "checkpoint_sha256": entry.get("checksum"),
                 "graph": graph.part or "model", **graph.describe(), "max_abs_difference": diff,
                 "checked_batches": list(CHECK_BATCHES), "config": checkpoint.get("config") or {}}
@@ -167,6 +169,7 @@ def to_onnx(graph: Graph, label: str) -> bytes:
                 problems.append(first_line(exc))
         else:
             raise CheckpointError(Issue(f"cannot export {graph.title()} to ONNX: {problems[-1]}", file=label))
+    assert onnx_program is not None  # the loop above either set it or raised
     proto = onnx_program.model_proto
     for value in list(proto.graph.input) + list(proto.graph.output):
         dims = value.type.tensor_type.shape.dim

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -97,8 +97,9 @@ def graphs_of(model: nn.Module, checkpoint: dict[str, Any], label: str) -> list[
     vocab = int(config.get("vocab_size") or data.get("vocab_size") or 0)
     if model_type == "model.clip":
         length = int(config.get("text_length") or data.get("caption_length") or 0)
-        return [Graph("image", model.image, model_type, shape),
-                Graph("text", model.text, model_type, (length,), vocab=vocab, padded=True)]
+        image, text = cast(nn.Module, model.image), cast(nn.Module, model.text)  # CLIP's two towers
+        return [Graph("image", image, model_type, shape),
+                Graph("text", text, model_type, (length,), vocab=vocab, padded=True)]
     if task == CONTRASTIVE:
         raise CheckpointError(Issue(f"cannot export {model_type}: a contrastive model takes images and captions "
                                     "together, and only the built-in CLIP splits into an image and a text encoder "

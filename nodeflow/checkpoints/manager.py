@@ -22,6 +22,7 @@ import difflib
 import logging
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -295,7 +296,7 @@ class CheckpointManager:
         return summary(read_entries(self.folder))
 
     # ---- changing -----------------------------------------------------------------------------
-    def tag_checkpoint(self, checkpoint_id: str, add: list[str] = (), remove: list[str] = (),
+    def tag_checkpoint(self, checkpoint_id: str, add: Sequence[str] = (), remove: Sequence[str] = (),
                        description: str | None = None) -> CheckpointMetadata:
         path = self.path_of(checkpoint_id)
         entry = set_tags(self.folder, path.name, add, remove, description)

@@ -14,7 +14,7 @@ import pickletools
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # the first pickle of torch's pre-1.6 format
 MAX_OPS = 5_000_000
@@ -146,11 +146,11 @@ def _walk(handle: IO[bytes]) -> Peek:
             if isinstance(stack[-1], list):
                 stack[-1].extend(items)
         elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-            memo[arg] = stack[-1]
+            memo[cast(int, arg)] = stack[-1]
         elif name == "MEMOIZE":
             memo[len(memo)] = stack[-1]
         elif name in ("GET", "BINGET", "LONG_BINGET"):
-            stack.append(memo.get(arg))
+            stack.append(memo.get(cast(int, arg)))
         elif name in ("GLOBAL", "STACK_GLOBAL", "INST"):
             if name == "STACK_GLOBAL":
                 module, attr = stack[-2], stack[-1]

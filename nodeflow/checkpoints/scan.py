@@ -65,7 +65,7 @@ def describe(path: Path, entry: dict[str, Any] | None, root: Path, siblings: set
 
 def _unlisted(path: Path, siblings: set[str], model: str) -> dict[str, Any]:
     """What the pickle shows of a file no manifest lists."""
-    guess = {"epoch": _epoch_in(path.name), "metrics": {}, "model": model}
+    guess: dict[str, Any] = {"epoch": _epoch_in(path.name), "metrics": {}, "model": model}
     if path.suffix in (".zst", ".gz"):
         return {**guess, "kind": "compressed", "status": UNVERIFIED}
     try:
@@ -80,10 +80,10 @@ def _unlisted(path: Path, siblings: set[str], model: str) -> dict[str, Any]:
     if isinstance(value, dict):
         if isinstance(value.get("epoch"), int):
             guess["epoch"] = value["epoch"]
-        metrics = value.get("metrics") if isinstance(value.get("metrics"), dict) else {}
+        metrics = found_metrics if isinstance(found_metrics := value.get("metrics"), dict) else {}
         metrics = {**{k: value[k] for k in METRIC_KEYS if isinstance(value.get(k), (int, float))}, **metrics}
         guess["metrics"] = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
-        config = value.get("config") if isinstance(value.get("config"), dict) else {}
+        config = found_config if isinstance(found_config := value.get("config"), dict) else {}
         guess["model"] = guess["model"] or _type_in(config)
     return {**guess, "kind": kind, "status": UNVERIFIED}
 
@@ -118,8 +118,8 @@ def _config_type(path: Path) -> str:
 
 
 def _type_in(config: dict[str, Any]) -> str:
-    model = config.get("model") if isinstance(config.get("model"), dict) else config
-    return model.get("type", "") if isinstance(model.get("type"), str) else ""
+    model = inner if isinstance(inner := config.get("model"), dict) else config
+    return kind if isinstance(kind := model.get("type"), str) else ""
 
 
 def cells(record: dict[str, Any]) -> dict[str, str]:

@@ -94,11 +94,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
     path = Path(path)
     label = str(path)
     entry = read_entries(path.parent).get(path.name) if verify and path.parent.is_dir() else None
-    source: Path | None = path
+    source = path
     if entry is not None:
-        source, problem = usable_file(path, entry)
-        if source is None:
+        usable, problem = usable_file(path, entry)
+        if usable is None:
             raise CheckpointError(Issue(f"not used: {problem}", file=label))
+        source = usable
         if problem:
             warnings.warn(f"{label}: {problem}; loaded its verified backup {source} instead "
                           f"(`nodeflow ckpt restore-backup {label}` puts it back)", CheckpointWarning, stacklevel=2)

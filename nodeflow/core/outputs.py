@@ -62,7 +62,7 @@ def output_problem(path: Path, overwrite: bool = False, hint: str = "set overwri
     return f"{path} exists and NodeFlow did not write it; {hint}, or choose another path"
 
 
-def write_output(path: Path, write: Callable[[BinaryIO], None], writer: str) -> None:
+def write_output(path: Path, write: Callable[[BinaryIO], object], writer: str) -> None:
     """Write `path` atomically and record it as NodeFlow's (the caller checked output_problem).
     Under torchrun only rank 0 writes: every rank computed the same output."""
     if os.environ.get("RANK", "0") != "0":

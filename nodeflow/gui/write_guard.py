@@ -63,7 +63,8 @@ def _ask_folder(parent: QtWidgets.QWidget, node: BaseNode, request: RunRequest, 
             more = epochs or 10
             choices["more"] = (box.addButton(f"Train {more} more epochs", Role.AcceptRole),
                                [f"{name}.resume=auto", f"{name}.epochs={done + more}"])
-            informative = f"Train {more} more epochs continues that run from its last checkpoint to epoch {done + more}. "
+            informative = (f"Train {more} more epochs continues that run from its last checkpoint "
+                           f"to epoch {done + more}. ")
         else:
             label = f"Continue to {epochs} epochs" if finished else "Continue"
             choices["continue"] = (box.addButton(label, Role.AcceptRole), [f"{name}.resume=auto"])

@@ -35,7 +35,8 @@ Emit = Callable[..., None]
 FAMILIES = {"model.gpt": "gpt2", "model.vit": "vit", "model.clip": "clip", "model.bert": "bert",
             "model.modern_transformer": "modern_transformer"}  # the per-model metrics layout's folder names
 METRICS = "metrics"
-TRAINING = {"batch_size": "batch_size", "learning_rate": "lr", "optimizer": "optimizer",  # name in config: Trainer param
+# name in config: Trainer param
+TRAINING = {"batch_size": "batch_size", "learning_rate": "lr", "optimizer": "optimizer",
             "weight_decay": "weight_decay", "scheduler": "scheduler", "grad_accum_steps": "grad_accum_steps",
             "amp": "amp"}
 METRIC_NAMES = {"token_accuracy": "accuracy", "per_class_accuracy": None, "confusion_matrix": None, "samples": None}
