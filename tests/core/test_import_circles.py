@@ -48,15 +48,11 @@ def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
     return list(circles.values())
 
 
-# inside the checkpoint package the folder's owner is still taking manifest and backups apart
-LEFT_INSIDE_CHECKPOINTS = {("nodeflow.checkpoints.backups", "nodeflow.checkpoints.manifest")}
-
-
 def test_no_module_imports_itself_through_others() -> None:
     graph = module_imports()
     assert graph["nodeflow.cli"] >= {"nodeflow.running", "nodeflow.core"}  # the scan really sees imports
     assert "nodeflow.running" in graph["nodeflow.sweep.runner"]  # function-level ones too
-    circles = [" -> ".join(c) for c in import_circles(graph) if tuple(sorted(set(c))) not in LEFT_INSIDE_CHECKPOINTS]
+    circles = [" -> ".join(c) for c in import_circles(graph)]
     assert not circles
 
 
