@@ -37,7 +37,9 @@ except ImportError:  # Windows: no advisory locks; changes stay atomic, concurre
 COLUMNS = ("file", "kind", "epoch", "step", "monitored", "size", "best", "final", "tags", "verified")
 BACKUPS = "backups"  # second copies of best, final and `keep` files (nodeflow.checkpoints.backups)
 PATTERNS = tuple(stem + end for stem in ("*.pt", "*.pth") for end in ("", ".gz", ".zst"))  # plain and compressed
-KIND_RANK = {"periodic": 0, "best": 1, "final": 2, "latest": 3, "interrupt": 4}  # at one step: the clearest name last
+# At one step the files hold one state: the clearest name ranks last. The best file ranks below the periodic
+# one, so a resume tries the periodic file first and sets it aside when it is damaged.
+KIND_RANK = {"best": 0, "periodic": 1, "final": 2, "latest": 3, "interrupt": 4}
 
 
 def read_entries(folder: Path, doc: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
