@@ -146,10 +146,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     count = sum(t.numel() for t in weights.values())
     size = sum(t.numel() * t.element_size() for t in weights.values())
     print(f"file:     {path}")
-    print(f"epoch:    {data.get('epoch')}   step: {data.get('step')}   loss: {value_text(data.get('loss'))}"
+    print(f"epoch:    {value_text(data.get('epoch'))}   step: {value_text(data.get('step'))}   "
+          f"loss: {value_text(data.get('loss'))}"
           + (f"   (interrupted after batch {data['batch_in_epoch']})" if data.get("batch_in_epoch") else ""))
     if data.get("monitor"):
-        print(f"monitor:  {data['monitor']}   best: {value_text(data.get('best'))} (epoch {data.get('best_epoch')})")
+        epoch = f" (epoch {data['best_epoch']})" if data.get("best_epoch") is not None else ""
+        print(f"monitor:  {data['monitor']}   best: {value_text(data.get('best'))}{epoch}")
     print("metrics:  " + ", ".join(f"{k} {value_text(v)}" for k, v in (data.get("metrics") or {}).items()))
     print(f"model:    {model.get('type', '?')} {json.dumps(model.get('params', {}), default=str)} "
           f"input {model.get('input_shape')} -> {model.get('output_size')} outputs")

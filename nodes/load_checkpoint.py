@@ -11,6 +11,7 @@ from typing import Any
 
 from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import NodeSpec, ParamSpec, PortSpec, RunContext
+from nodeflow.checkpoints.manifest import value_text
 from nodeflow.checkpoints.torch_files import restore_model
 from nodeflow.training.device import resolve_device
 
@@ -20,7 +21,9 @@ def run_load_checkpoint(ctx: RunContext, inputs: Mapping[str, Any], params: Mapp
     device = resolve_device(ctx.device_override or "auto")
     model, checkpoint = restore_model(path, map_location=device, model=inputs.get("model"),
                                       trust_code=params["trust_code"])
-    ctx.log(f"Loaded {path.name} (epoch {checkpoint.get('epoch')}, loss {checkpoint.get('loss')})")
+    facts = ", ".join(f"{key} {value_text(checkpoint[key])}" for key in ("epoch", "loss")
+                      if checkpoint.get(key) is not None)  # a state_dict file has neither
+    ctx.log(f"Loaded {path.name}" + (f" ({facts})" if facts else ""))
     return {"model": model}
 
 

@@ -74,3 +74,17 @@ def test_readme_docs_and_pyproject_describe_the_product_and_stand_alone() -> Non
                                        if BUILD_TALK.search(line)] for f in files}
     assert {name: lines for name, lines in hits.items() if lines} == {}
     assert (ROOT / "docs" / "nodegraphqt.md").is_file()  # what pyproject.toml's editor pins point to
+
+
+def test_a_checkpoint_without_step_or_best_epoch_shows_no_none(tmp_path, capsys) -> None:
+    import torch
+
+    from nodeflow.cli import main
+
+    data = torch.load(ROOT / "tests" / "fixtures" / "old_checkpoints" / "nodeflow" / "final_model.pt")
+    for key in ("step", "best_epoch", "loss"):
+        data.pop(key, None)
+    torch.save({**data, "monitor": "val_loss", "best": 0.25}, tmp_path / "bare.pt")
+    assert main(["ckpt", "show", str(tmp_path / "bare.pt")]) == 0
+    shown = capsys.readouterr().out
+    assert "None" not in shown and "step: -" in shown and "best: 0.2500\n" in shown, shown
