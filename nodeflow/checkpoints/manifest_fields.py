@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nodeflow.core.errors import CheckpointError, Issue
+from nodeflow.core.printable import shown
 
 MAX_MANIFEST = 64 << 20  # bytes: tens of thousands of entries; a larger manifest.json is not ours
 BIG = 1 << 62
@@ -64,10 +65,6 @@ ENTRY: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 RUN: dict[str, tuple[Callable[[Any], bool], str]] = {"id": TEXT, "started": TEXT, "workflow_hash": TEXT}
 
-
-def shown(value: Any) -> str:
-    text = repr(value)
-    return f"{type(value).__name__} {text[:40] + '…' if len(text) > 40 else text}"
 
 
 def check_fields(doc: dict[str, Any], manifest: Path) -> None:

@@ -14,14 +14,9 @@ from typing import Any
 import torch
 
 from nodeflow.core.errors import CheckpointError, Issue
+from nodeflow.core.printable import shown
 
 BIG = 1 << 62  # counts above this are not a run's (and overflow torch's int64)
-
-
-def shown(value: Any) -> str:
-    """A value as the error line shows it: its type and a short repr."""
-    text = repr(value)
-    return f"{type(value).__name__} {text[:40] + '…' if len(text) > 40 else text}"
 
 
 def is_count(value: Any) -> bool:

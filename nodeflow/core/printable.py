@@ -27,6 +27,12 @@ def printable(text: str, newlines: bool = False) -> str:
     return (_CONTROL if newlines else _CONTROL_AND_LINES).sub(_escape, text)
 
 
+def shown(value: Any) -> str:
+    """A value as the error line shows it: its type and a short repr."""
+    text = repr(value)
+    return f"{type(value).__name__} {text[:40] + '…' if len(text) > 40 else text}"
+
+
 def cut(text: str, limit: int = 200) -> str:
     """`text`, or its first `limit` characters and an ellipsis with the count left out."""
     if len(text) <= limit:

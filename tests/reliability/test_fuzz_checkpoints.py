@@ -8,9 +8,7 @@ others go through a child process that reports its peak memory.
 """
 from __future__ import annotations
 
-import contextlib
 import gzip
-import io
 import json
 import os
 import random
@@ -22,11 +20,10 @@ from typing import Any
 import pytest
 import torch
 
-from nodeflow.cli import main
 from nodeflow.core.errors import UserError
 from nodeflow.core.files import sha256_of
 from tests.conftest import ROOT, build_once
-from tests.reliability.test_fuzz_workflows import TINY
+from tests.reliability.test_fuzz_workflows import TINY, cli
 
 WRONG = ["seven", -3, 10**30, 2.5, float("nan"), [1, "a"], {"a": "b"}, True, torch.zeros(2)]
 FIELDS = ["epoch", "step", "batch_in_epoch", "best_epoch", "world_size", "loss", "best", "epoch_losses", "history",
@@ -56,21 +53,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert done.returncode == 0, done.stderr
 
     return build_once(tmp_path_factory, "fuzz_tiny_run", build)
-
-
-def cli(*args: str, cwd: Path) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    before = os.getcwd()
-    os.chdir(cwd)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(list(args))
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 2
-    finally:
-        os.chdir(before)
-    return code, out.getvalue(), err.getvalue()
 
 
 def assert_clean(case: str, args: tuple[str, ...], code: int, err: str, allowed: tuple[int, ...] = (0, 2)) -> None:

@@ -52,12 +52,16 @@ FUZZ = settings(max_examples=60, deadline=None, derandomize=not RANDOM,
 
 
 def cli(*args: str, cwd: Path) -> tuple[int, str, str]:
+    """`nodeflow ARGS` in this process from `cwd`: exit code, stdout, stderr (argparse's exit 2 included)."""
     out, err = io.StringIO(), io.StringIO()
     before = os.getcwd()
     os.chdir(cwd)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(list(args))
+            try:
+                code = main(list(args))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 2
     finally:
         os.chdir(before)
     return code, out.getvalue(), err.getvalue()

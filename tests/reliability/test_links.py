@@ -103,12 +103,17 @@ def test_a_linked_history_folder_is_not_written_on_resume(trained: Path, tmp_pat
     agrees(run)
 
 
-def test_overwrite_never_moves_the_run_through_a_previous_link(trained: Path, tmp_path: Path) -> None:
+def previous_linked(trained: Path, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A copy of the trained run whose previous/ is a link to an empty folder `elsewhere`, and its snapshot."""
     run = tmp_path / "ck"
     shutil.copytree(trained, run)
     (tmp_path / "elsewhere").mkdir()
     (run / "previous").symlink_to(tmp_path / "elsewhere")
-    folder = snapshot(run)
+    return run, snapshot(run)
+
+
+def test_overwrite_never_moves_the_run_through_a_previous_link(trained: Path, tmp_path: Path) -> None:
+    run, folder = previous_linked(trained, tmp_path)
     done = run_cli("run", WINE, *QUICK, "--set", "Trainer.epochs=1", "--set", "Trainer.checkpoint_dir=ck",
                    "--set", "Trainer.overwrite=true", cwd=tmp_path)
     one_error(done, "previous")
@@ -118,11 +123,7 @@ def test_overwrite_never_moves_the_run_through_a_previous_link(trained: Path, tm
 
 
 def test_move_aside_refuses_a_previous_link_before_moving_anything(trained: Path, tmp_path: Path) -> None:
-    run = tmp_path / "ck"
-    shutil.copytree(trained, run)
-    (tmp_path / "elsewhere").mkdir()
-    (run / "previous").symlink_to(tmp_path / "elsewhere")
-    folder = snapshot(run)
+    run, folder = previous_linked(trained, tmp_path)
     with pytest.raises(CheckpointError, match="previous is a link"):
         move_aside(run, "old-run")
     assert list((tmp_path / "elsewhere").iterdir()) == [] and snapshot(run) == folder
