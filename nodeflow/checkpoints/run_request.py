@@ -67,6 +67,16 @@ class RunRequest:
         own = {name: params[name] for name in cls.__dataclass_fields__ if name != "layout" and name in params}
         return cls(layout=Layout.of(params), **own)
 
+    @staticmethod
+    def resuming(source: str = RESUME_WORDS[0]) -> dict[str, Any]:
+        """The params that continue a run from `source` (a resume word or a checkpoint file)."""
+        return {"resume": source}
+
+    @staticmethod
+    def replacing() -> dict[str, Any]:
+        """The params that move a used folder aside and start afresh."""
+        return {"overwrite": True}
+
     @property
     def searches(self) -> bool:
         """resume is auto or best: the run looks for its checkpoint in its own folder."""

@@ -319,8 +319,8 @@ class RunControl(QtCore.QObject):
     def _resume_from(self, path: str) -> None:
         trainer = self._trainer()
         if trainer is not None:
-            editing.set_params(self.window.graph, trainer, {"resume": path})
-            self.panel.print(f"{trainer.name()}.resume = {path} (Run to continue from it; Undo to take it back)")
+            editing.set_params(self.window.graph, trainer, RunRequest.resuming(path))
+            self.panel.print(f"{trainer.name()} continues from {path} (Run to continue from it; Undo to take it back)")
 
     def _use_for_inference(self, path: str) -> None:
         """Add a LoadCheckpoint for `path`; a model node selected on the canvas gives it the architecture

@@ -41,6 +41,12 @@ def confirm_writes(parent: QtWidgets.QWidget, nodes: list[BaseNode], run_dir: Pa
     return overrides
 
 
+def _settings(node: str, params: dict[str, Any]) -> list[str]:
+    """`params` as the --set lines the run takes ("Trainer.resume=auto")."""
+    return [f"{node}.{name}={str(value).lower() if isinstance(value, bool) else value}"
+            for name, value in params.items()]
+
+
 def _ask_folder(parent: QtWidgets.QWidget, node: BaseNode, request: RunRequest, epochs: int,
                 run_dir: Path) -> list[str] | None:
     planned = request.planned()
@@ -62,12 +68,12 @@ def _ask_folder(parent: QtWidgets.QWidget, node: BaseNode, request: RunRequest, 
         if finished and epochs <= done:
             more = epochs or 10
             choices["more"] = (box.addButton(f"Train {more} more epochs", Role.AcceptRole),
-                               [f"{name}.resume=auto", f"{name}.epochs={done + more}"])
+                               [*_settings(name, RunRequest.resuming()), f"{name}.epochs={done + more}"])
             informative = (f"Train {more} more epochs continues that run from its last checkpoint "
                            f"to epoch {done + more}. ")
         else:
             label = f"Continue to {epochs} epochs" if finished else "Continue"
-            choices["continue"] = (box.addButton(label, Role.AcceptRole), [f"{name}.resume=auto"])
+            choices["continue"] = (box.addButton(label, Role.AcceptRole), _settings(name, RunRequest.resuming()))
             informative = "Continue resumes that run from its last checkpoint. "
     else:
         box.setText(f"{name}: {conflict_summary(folder, state)}.")
@@ -75,7 +81,7 @@ def _ask_folder(parent: QtWidgets.QWidget, node: BaseNode, request: RunRequest, 
     choices["new"] = (box.addButton(f"New folder ({suggestion.name})", Role.AcceptRole),
                       [f"{name}.{request.renamed(suggestion, run_dir)}"])
     choices["replace"] = (box.addButton("Replace (move to previous/)", Role.DestructiveRole),
-                          [f"{name}.overwrite=true"])
+                          _settings(name, RunRequest.replacing()))
     box.addButton(QtWidgets.QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(choices["new" if finished or not state.run_id else "continue"][0])
     box.setInformativeText(informative + f"Replace moves the files into {folder.name}/previous/ and starts afresh; "
