@@ -105,8 +105,7 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
         run = distributed.on_rank0(lambda: request.named(model_name(model), dataset, time.strftime(
             "%Y%m%d_%H%M%S")).claim(workflow_hash, ctx.log))
         if lead:
-            emit = HistoryFiles(run.path, ctx.emit, snapshot, ctx.workflow_text,
-                                run.start_files(snapshot["trainer"], snapshot))
+            emit = HistoryFiles(run, ctx.emit, snapshot, ctx.workflow_text)
         callbacks.append(Checkpoints(run, emit, snapshot, ctx.workflow_text, settings["device"], writes=lead))
     callbacks.insert(0, ProgressEvents(emit, str(run.checkpoints if run else "")))
     loop = TrainingLoop(model, train, val, config, callbacks, ctx.should_stop, ctx.log)

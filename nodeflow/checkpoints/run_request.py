@@ -6,9 +6,10 @@
   `named(...)` fills the placeholders at run time.
 - `RunFolder`: that folder, a frozen value (it crosses processes under torchrun): `claim` makes
   it this run's (run_folder.claim), `adopt` is the CheckpointManager API's claim, `manager`
-  saves into it, `resume_file` picks the file a run continues from, `final_file` and
-  `progress` read it back. Standard library only (the editor asks it in-process); `manager`
-  and `final_file` load torch when called.
+  saves into it, `write` and `append` write its other files (never through a link),
+  `resume_file` picks the file a run continues from, `final_file` and `progress` read it back.
+  Standard library only (the editor asks it in-process); `manager` and `final_file` load torch
+  when called.
 """
 from __future__ import annotations
 
@@ -18,12 +19,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nodeflow.checkpoints.folder_names import append_text, inside
 from nodeflow.checkpoints.folder_state import FolderState, manifest_doc
 from nodeflow.checkpoints.layout import CHECKPOINTS, Layout, auto_name, blocks, name_problem, newest_experiment, \
     state_of
 from nodeflow.checkpoints.resume import newest_valid, set_aside
 from nodeflow.checkpoints import run_folder
 from nodeflow.core.errors import CheckpointError, Issue
+from nodeflow.core.files import atomic_write_text, in_folder
 from nodeflow.core.placeholders import fill, placeholder_problem
 
 if TYPE_CHECKING:
@@ -209,6 +212,23 @@ class RunFolder:
     def adopt(self) -> None:
         """The CheckpointManager API's claim: continue our manifest, never take over another tool's."""
         run_folder.adopt(self.checkpoints)
+
+    def file(self, name: str | Path) -> Path:
+        """The run folder's file `name`, refused (CheckpointError) when it or a folder on the way is a link."""
+        return inside(self.path, name)
+
+    def write(self, name: str | Path, text: str) -> None:
+        """Write the file `name` atomically (its folders made as needed), checked before and again after
+        its folders were made, so neither the file nor a folder on the way is a link."""
+        def write() -> None:
+            self.file(name).parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.file(name), text)
+
+        in_folder(self.path, write)
+
+    def append(self, name: str, text: str) -> None:
+        """Append `text` to the file `name` (created as needed), never through a link."""
+        in_folder(self.path, lambda: append_text(self.path, name, text))
 
     def manager(self) -> CheckpointManager:
         """The CheckpointManager that writes this run's files (loads torch)."""

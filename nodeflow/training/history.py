@@ -13,8 +13,8 @@
   layout, `config.yaml`;
 - `tensorboard/`: TensorBoard event files with every epoch metric, when tensorboard is installed.
 
-Every path is checked first (`inside`): nothing is written or appended through a link in the
-run folder.
+Every file is written through the run's `RunFolder`: nothing is written or appended through a
+link in the run folder.
 """
 from __future__ import annotations
 
@@ -23,11 +23,12 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nodeflow.core.files import atomic_write_text, in_folder
-from nodeflow.checkpoints.folder_names import append_text, inside
 from nodeflow.core.text import checkpoint_line, epoch_line
+
+if TYPE_CHECKING:
+    from nodeflow.checkpoints.run_request import RunFolder
 
 Emit = Callable[..., None]
 
@@ -95,10 +96,8 @@ def epoch_doc(epoch: int, step: int, config: Mapping[str, Any], metrics: Mapping
 class HistoryFiles:
     """An event tap: forwards every event to `emit` and writes the history files."""
 
-    def __init__(self, folder: Path, emit: Emit, config: Mapping[str, Any], workflow_text: str,
-                 files: Mapping[str, str] | None = None):
-        self.folder = folder
-        self.files = dict(files or {})  # more files written at the start: name -> text
+    def __init__(self, run: RunFolder, emit: Emit, config: Mapping[str, Any], workflow_text: str):
+        self.run = run
         self.forward = emit
         self.config = dict(config)
         self.workflow_text = workflow_text
@@ -116,16 +115,15 @@ class HistoryFiles:
             elif event == "checkpoint_saved":
                 self._log(checkpoint_line(fields).strip())
         except OSError as exc:
-            raise RuntimeError(f"could not write the training history in {self.folder}: "
+            raise RuntimeError(f"could not write the training history in {self.run.path}: "
                                f"{exc.strerror or exc}; earlier checkpoints are intact") from None
 
     def _start(self, fields: Mapping[str, Any]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(inside(self.folder, "workflow.json"), self.workflow_text)
-        atomic_write_text(inside(self.folder, "config.json"), json.dumps(self.config, indent=2, default=str) + "\n")
-        for name, text in self.files.items():
-            atomic_write_text(inside(self.folder, name), text)
-        self.tensorboard = _tensorboard_writer(inside(self.folder, "tensorboard"))
+        self.run.write("workflow.json", self.workflow_text)
+        self.run.write("config.json", json.dumps(self.config, indent=2, default=str) + "\n")
+        for name, text in self.run.start_files(self.config["trainer"], self.config).items():
+            self.run.write(name, text)
+        self.tensorboard = _tensorboard_writer(self.run.file("tensorboard"))
         self.metric_config = metric_config(self.config, fields["epochs"])
         self._log(f"Training on {fields['device']}: {fields['train_size']} samples, "
                   f"{fields['val_size']} validation, {fields['epochs']} epochs, best by {fields['monitor']}")
@@ -134,26 +132,17 @@ class HistoryFiles:
         epoch, metrics = fields["epoch"], fields["metrics"]
         doc = epoch_doc(epoch, fields["step"], self.config.get("trainer", {}), metrics, fields.get("report"))
         text = json.dumps(doc, indent=2) + "\n"
-        self._write(Path("history") / f"epoch_{epoch}.json", text)
+        self.run.write(Path("history") / f"epoch_{epoch}.json", text)
         doc = epoch_doc(epoch, fields["step"], self.metric_config, metrics, fields.get("report"))
         text = json.dumps(doc, indent=2) + "\n"
-        self._write(Path(METRICS) / self.family / f"{self.family}_epoch_{epoch}.json", text)
+        self.run.write(Path(METRICS) / self.family / f"{self.family}_epoch_{epoch}.json", text)
         self._log(epoch_line(dict(fields)))
         if self.tensorboard is not None:
             self._tensorboard(epoch, metrics)
 
-    def _write(self, name: Path, text: str) -> None:
-        """Write the run folder's file `name` (its folders made as needed), checked first and again
-        after its folders were made, so neither the file nor a folder on the way is a link."""
-        def write() -> None:
-            inside(self.folder, name).parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(inside(self.folder, name), text)
-
-        in_folder(self.folder, write)
-
     def _tensorboard(self, epoch: int, metrics: Mapping[str, float]) -> None:
         """Best effort: TensorBoard is optional, so a failure there never stops training (a link does)."""
-        inside(self.folder, "tensorboard")
+        self.run.file("tensorboard")
         try:
             Path(self.tensorboard.log_dir).mkdir(parents=True, exist_ok=True)
             for key, value in metrics.items():
@@ -164,9 +153,7 @@ class HistoryFiles:
             self.forward("log", message=f"TensorBoard logging stopped: {str(exc).splitlines()[0][:120]}")
 
     def _log(self, line: str) -> None:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-
-        in_folder(self.folder, lambda: append_text(self.folder, "training_log.txt", f"{stamp} {line}\n"))
+        self.run.append("training_log.txt", f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
 
 
 def _tensorboard_writer(folder: Path) -> Any:

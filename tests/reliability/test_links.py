@@ -18,6 +18,7 @@ import torch
 from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
 from nodeflow.checkpoints.manifest import read_entries, verify_file
 from nodeflow.checkpoints.run_folder import move_aside
+from nodeflow.checkpoints.run_request import RunFolder
 from nodeflow.core.errors import CheckpointError
 from nodeflow.training.history import HistoryFiles
 from tests.conftest import WORKFLOWS, build_once, run_cli
@@ -192,7 +193,7 @@ def test_history_files_are_never_written_through_a_link_made_during_a_run(tmp_pa
         (outside / "notes.json").write_text("{}\n")
     (run / name).symlink_to(outside)
     before = snapshot(tmp_path)
-    history = HistoryFiles(run, lambda event, **fields: None, {"model": {"type": "model.mlp"}}, "{}")
+    history = HistoryFiles(RunFolder(run), lambda event, **fields: None, {"model": {"type": "model.mlp"}}, "{}")
     history.tensorboard = None
     with pytest.raises(CheckpointError, match=f"{name} is a link"):
         history("checkpoint_saved", kind="best", path=str(run / "best_model.pt"), monitor="val_loss", value=0.5)
