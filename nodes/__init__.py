@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from nodes import (augment, datasets, encoders, evaluation, generation, generators, gpt, image_data, load_checkpoint,
-                   models, modern, overlay, python_model, split, text_data, training)
+                   models, modern, overlay, pretrained, python_model, split, text_data, training)
 
 NODES = [*datasets.NODES, *image_data.NODES, *text_data.NODES, *generators.NODES, *augment.NODES, *split.NODES,
-         *models.NODES, *gpt.NODES, *modern.NODES, *encoders.NODES, *python_model.NODES, *load_checkpoint.NODES,
-         *training.NODES, *evaluation.NODES, *generation.NODES, *overlay.NODES]
+         *models.NODES, *gpt.NODES, *modern.NODES, *encoders.NODES, *pretrained.NODES, *python_model.NODES,
+         *load_checkpoint.NODES, *training.NODES, *evaluation.NODES, *generation.NODES, *overlay.NODES]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 # Port types. A link is allowed when the output's type equals the input's type.
-PORT_TYPES = ("dataset", "model", "history", "metrics")
+PORT_TYPES = ("dataset", "model", "history", "metrics", "processor")  # processor: a tokenizer or image processor
 
 # Param types and what they hold.
 PARAM_TYPES = {

@@ -102,7 +102,8 @@ def plan(workflow: Workflow, registry: Registry, outputs: bool = True) -> Plan:
         raise ValidationError(issues)
     warnings = tuple(Issue(spec.warning(params[node_id]), node=node.name, file=file)
                      for node_id, node in workflow.nodes.items()
-                     if (spec := registry.get(node.type)) is not None and spec.warning is not None)
+                     if (spec := registry.get(node.type)) is not None and spec.warning is not None
+                     and spec.warning(params[node_id]))  # '': nothing to say for these params
     return Plan(tuple(order), params, sources, warnings)
 
 
