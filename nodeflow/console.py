@@ -118,6 +118,8 @@ class Console:
         self.print(f"↻ Resuming from {e['path']} (epoch {e['epoch']}, step {e['step']})")
         for line in e["changes"]:
             self.print(f"  changed since that checkpoint: {line}")
+        for line in e.get("applied", ()):
+            self.print(f"  applied to the restored training state: {line}")
 
     def on_fit_end(self, e: dict[str, Any]) -> None:
         if not self.final_saved:

@@ -186,6 +186,7 @@ class TrainingLoop:
         self.extra_sums = {name: torch.zeros((), device=self.device, dtype=torch.int64)
                            for name in train_extras(train.task, len(train.class_names))}
         self._resumed = False
+        self.applied: list[str] = []  # settings of this run put over a resumed checkpoint's (resume_settings)
 
     def state_dict(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """The checkpoint dict of this loop now (`config`: what rebuilds the model), see loop_state."""

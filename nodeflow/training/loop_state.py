@@ -15,7 +15,7 @@ import torch
 
 from nodeflow.version import __version__
 from nodeflow.core.errors import CheckpointError, Issue
-from nodeflow.training import distributed
+from nodeflow.training import distributed, resume_settings
 from nodeflow.training.rng import capture_rng, restore_rng
 
 if TYPE_CHECKING:
@@ -68,6 +68,7 @@ def load_state_dict(loop: TrainingLoop, ckpt: Mapping[str, Any]) -> None:
                                     f"run has {loop.world}: a mid-epoch state resumes only under the same number; "
                                     "resume from the last epoch-boundary checkpoint instead "
                                     "(checkpoint_epoch_N.pt, or best/final)", field="resume"))
+    fresh = resume_settings.before_load(loop)
     try:
         loop.model.load_state_dict(ckpt["model_state_dict"])
         loop.optimizer.load_state_dict(ckpt["optimizer_state_dict"])
@@ -78,6 +79,7 @@ def load_state_dict(loop: TrainingLoop, ckpt: Mapping[str, Any]) -> None:
         loop.scheduler.load_state_dict(ckpt["scheduler_state_dict"])
     if loop.scaler is not None and ckpt.get("scaler_state_dict"):
         loop.scaler.load_state_dict(ckpt["scaler_state_dict"])
+    loop.applied = resume_settings.after_load(loop, fresh, (ckpt.get("config") or {}).get("trainer") or {})
     state = loop.state
     state.epoch, state.step = int(ckpt["epoch"]), int(ckpt.get("step", 0))
     state.batch_in_epoch = int(ckpt.get("batch_in_epoch", 0))

@@ -12,6 +12,7 @@ from nodeflow.checkpoints.torch_files import check_weights, load_checkpoint
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.core.spec import RunContext
 from nodeflow.training.loop import TrainingLoop
+from nodeflow.training.resume_settings import refuse_changed_kind
 from nodeflow.training.tokenizer import tokenizer_mismatch
 
 
@@ -19,6 +20,7 @@ def read_resume(path: Path, model: Any, snapshot: Mapping[str, Any]) -> dict[str
     """The checkpoint at `path`, refused in one line when this run cannot continue from it."""
     checkpoint = load_checkpoint(path)
     check_resumable(checkpoint, str(path))
+    refuse_changed_kind(((checkpoint.get("config") or {}).get("trainer") or {}), snapshot["trainer"])
     try:  # before the weights: another tokenizer is why an embedding's shape differs
         mismatch = tokenizer_mismatch((checkpoint.get("config") or {}).get("data"), snapshot["data"])
     except (TypeError, ValueError, KeyError, AttributeError) as exc:  # a saved tokenizer that does not load
@@ -39,4 +41,5 @@ def resume_from(ctx: RunContext, loop: TrainingLoop, path: Path, checkpoint: dic
         raise CheckpointError(Issue(f"its saved training state does not load ({type(exc).__name__}: "
                                     f"{str(exc).strip()[:160]})", field="resume", file=str(path))) from None
     changes = config_changes(checkpoint.get("config") or {}, snapshot)
-    ctx.emit("resumed", path=str(path), epoch=loop.state.epoch, step=loop.state.step, changes=changes)
+    ctx.emit("resumed", path=str(path), epoch=loop.state.epoch, step=loop.state.step, changes=changes,
+             applied=loop.applied)
