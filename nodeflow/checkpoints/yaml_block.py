@@ -8,6 +8,7 @@ onto every Trainer's params.
       save_frequency: 10         # save_every_n_epochs
       save_best: true            # best.pt
       resume: ""                 # e.g. ./experiments/NAME/checkpoints/latest.pt
+      monitor: val_loss          # the metric best.pt follows (left out: the Trainer's own choice)
 
 Keys left out take the block's defaults (DEFAULTS). Other top-level sections (a run's own config.yaml
 has model, trainer, data) are parsed but never turned into values, so nothing in them is expanded.
@@ -26,15 +27,16 @@ import yaml
 
 from nodeflow.core.errors import Issue, UserError
 from nodeflow.core.printable import cut
+from nodeflow.core.tasks import ALL_MONITORS
 from nodeflow.checkpoints.layout import name_problem
 
 if TYPE_CHECKING:
     from nodeflow.checkpoints.run_request import RunRequest
 
 DEFAULTS: dict[str, Any] = {"enabled": False, "dir": "./experiments", "experiment_name": "", "save_frequency": 10,
-                            "save_best": True, "resume": ""}
+                            "save_best": True, "resume": "", "monitor": ""}
 TYPES = {"enabled": "bool", "dir": "str", "experiment_name": "name", "save_frequency": "int", "save_best": "bool",
-         "resume": "path"}
+         "resume": "path", "monitor": "monitor"}
 MAX_BYTES = 1 << 20  # a run's own config.yaml is a few kB
 MAX_DEPTH = 64
 MAX_TEXT = {"str": 4096, "path": 4096, "name": 255}  # a path, a folder name
@@ -103,20 +105,21 @@ def overrides(path: Path, trainers: list[str]) -> list[str]:
         return [f"{name}.checkpoint_dir=" for name in trainers]
     params = {"checkpoint_dir": block["dir"], "layout": "experiments", "experiment_name": block["experiment_name"],
               "save_every_n_epochs": block["save_frequency"], "save_best": str(block["save_best"]).lower(),
-              "resume": block["resume"]}
+              "resume": block["resume"], **({"monitor": block["monitor"]} if block["monitor"] else {})}
     return [f"{name}.{key}={value}" for name in trainers for key, value in params.items()]
 
 
-def checkpoint_block(request: RunRequest, folder: Path) -> dict[str, Any]:
+def checkpoint_block(request: RunRequest, folder: Path, monitor: str = "auto") -> dict[str, Any]:
     """A run's settings as this block, for the config.yaml in its experiment folder `folder`."""
     return {"enabled": True, "dir": request.checkpoint_dir, "experiment_name": folder.name,
             "save_frequency": request.save_every_n_epochs, "save_best": request.save_best,
-            "resume": request.resume}
+            "resume": request.resume, "monitor": monitor}
 
 
 def config_yaml(request: RunRequest, folder: Path, snapshot: Mapping[str, Any]) -> str:
     """The experiments layout's config.yaml: the `checkpoint:` block, then the run's model, trainer and data."""
-    return yaml.safe_dump({"checkpoint": checkpoint_block(request, folder), **snapshot}, sort_keys=False)
+    monitor = str((snapshot.get("trainer") or {}).get("monitor", "auto"))
+    return yaml.safe_dump({"checkpoint": checkpoint_block(request, folder, monitor), **snapshot}, sort_keys=False)
 
 
 def _read_text(path: Path) -> str:
@@ -168,6 +171,9 @@ def _problem(key: str, value: Any) -> str | None:
         return f"unknown key (known: {', '.join(DEFAULTS)})"
     if kind == "bool":
         return None if isinstance(value, bool) else f"must be true or false {got}"
+    if kind == "monitor":
+        known = ("auto", *ALL_MONITORS)
+        return None if value in ("", None, *known) else f"must be one of {', '.join(known)} {got}"
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_EPOCHS:
             return f"must be a whole number of epochs, 1 or more {got}"

@@ -10,7 +10,7 @@ from nodeflow.checkpoints.background import BackgroundWriter, Events
 from nodeflow.checkpoints.manifest import prune_periodic
 from nodeflow.checkpoints.run_request import RunFolder
 from nodeflow.core.errors import DataError, Issue
-from nodeflow.training.loop import Callback, TrainingLoop
+from nodeflow.training.loop import Callback, FitState, TrainingLoop
 
 Emit = Callable[..., None]
 
@@ -87,8 +87,8 @@ class Checkpoints(Callback):
         if not self.writes:
             return
         data["workflow"] = self.workflow_text
-        if self.layout.experiments:  # the experiments layout's key: the best monitored value, accuracy or not
-            data["best_acc"] = loop.state.best
+        if self.layout.experiments:
+            data.update(best_values(loop.state))
         state = loop.state
         fields = {"epoch": state.epoch, "step": state.step, "monitor": state.monitor}
         values = {kind: state.best if kind == "best" else state.metrics.get(state.monitor) for _, kind in files}
@@ -125,3 +125,14 @@ class Checkpoints(Callback):
     def _emit_all(self, events: Events) -> None:
         for event, fields in events:
             self.emit(event, **fields)
+
+
+def best_values(state: FitState) -> dict[str, Any]:
+    """The experiments layout's best values: the monitored metric's under its own name (best_val_loss),
+    and `best_acc`, the best accuracy reached (left out where the task reports none)."""
+    values: dict[str, Any] = {f"best_{state.monitor}": state.best}
+    accuracy = next((state.history[name] for name in ("val_accuracy", "train_accuracy") if state.history.get(name)),
+                    None)
+    if accuracy:
+        values["best_acc"] = max(accuracy)
+    return values

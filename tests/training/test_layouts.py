@@ -31,13 +31,14 @@ def test_experiments_layout_writes_its_tree_and_keys(tmp_path: Path) -> None:
     assert (run / "tensorboard").is_dir()
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["checkpoint"] == {"enabled": True, "dir": "experiments", "experiment_name": run.name,
-                                    "save_frequency": 2, "save_best": True, "resume": ""}
+                                    "save_frequency": 2, "save_best": True, "resume": "", "monitor": "auto"}
     assert config["model"]["type"] == "model.mlp"
     latest = torch.load(run / "checkpoints" / "latest.pt")  # a plain torch.load, as the layout's users load it
     for key in ("model_state_dict", "optimizer_state_dict", "scheduler_state_dict", "scaler_state_dict", "epoch",
                 "best_acc", "config"):
         assert key in latest, key
-    assert latest["epoch"] == 4 and latest["best_acc"] == latest["best"]
+    assert latest["epoch"] == 4 and latest["best_val_loss"] == latest["best"]  # wine monitors val_loss
+    assert latest["best_acc"] == max(latest["history"]["val_accuracy"])  # an accuracy, never a loss
     for name, entry in read_entries(run / "checkpoints").items():
         assert verify_file(run / "checkpoints" / name, entry) is None, name
     hyper = json.loads((run / "hyperparameters.json").read_text())
@@ -69,6 +70,16 @@ def test_the_yaml_resume_line_continues_the_experiment_exactly(tmp_path: Path) -
     assert resumed["epoch"] == 4 and resumed["epoch_losses"] == reference["epoch_losses"]
     for key, tensor in reference["model_state_dict"].items():
         assert torch.equal(tensor, resumed["model_state_dict"][key]), key
+
+
+def test_the_yaml_block_chooses_the_metric_best_pt_follows(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text("checkpoint:\n  enabled: true\n  save_frequency: 2\n  monitor: val_accuracy\n")
+    done = run_cli("run", WORKFLOW, "--checkpoint-config", "c.yaml", "--set", "Trainer.epochs=2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    best = torch.load(experiment(tmp_path) / "checkpoints" / "best.pt")
+    assert best["monitor"] == "val_accuracy" and best["best_val_accuracy"] == best["best_acc"] == best["best"]
+    config = yaml.safe_load((experiment(tmp_path) / "config.yaml").read_text())
+    assert config["checkpoint"]["monitor"] == "val_accuracy"  # the run's config.yaml runs the same again
 
 
 def test_a_named_experiment_is_never_run_over(tmp_path: Path) -> None:
@@ -128,6 +139,7 @@ def test_bad_checkpoint_yaml_names_file_line_and_key(tmp_path: Path) -> None:
         "checkpoint:\n  enabled: true\n  experiment_name: a/b\n":
             "c.yaml:3: field 'checkpoint.experiment_name': must be a plain folder name",
         "checkpoint:\n  enabled: yes please\n": "c.yaml:2: field 'checkpoint.enabled': must be true or false",
+        "checkpoint:\n  enabled: true\n  monitor: val_acc\n": "c.yaml:3: field 'checkpoint.monitor': must be one of",
     }
     for text, expected in cases.items():
         (tmp_path / "c.yaml").write_text(text)
