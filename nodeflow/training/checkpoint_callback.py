@@ -54,6 +54,11 @@ class Checkpoints(Callback):
                 and not self.manager.config.save_best_only:
             self._save(loop, [(self.layout.periodic_step(loop.state.step), "periodic")])
 
+    def before_epoch_end(self, loop: TrainingLoop) -> None:
+        """The previous epoch's background save reports before this epoch's line prints (a save's
+        line never sits under a later epoch); the next save would wait for it anyway."""
+        self.finish()
+
     def on_epoch_end(self, loop: TrainingLoop) -> None:
         epoch, config, layout = loop.state.epoch, self.manager.config, self.layout
         files = []

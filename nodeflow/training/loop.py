@@ -107,6 +107,9 @@ class Callback:
 
     def on_batch_end(self, loop: TrainingLoop, batch: int, batches: int, loss: torch.Tensor) -> None: ...
 
+    def before_epoch_end(self, loop: TrainingLoop) -> None:
+        """Before any callback reports the epoch that just ended (its line, its files)."""
+
     def on_epoch_end(self, loop: TrainingLoop) -> None: ...
 
     def on_fit_end(self, loop: TrainingLoop) -> None: ...
@@ -374,6 +377,7 @@ class TrainingLoop:
         state.improved = self._is_improvement(value)
         if state.improved:
             state.best, state.best_epoch = value, state.epoch
+        self._call("before_epoch_end")
         self._call("on_epoch_end")
 
     def _is_improvement(self, value: float) -> bool:
