@@ -1,8 +1,8 @@
 """Labels on the canvas's links: what a Check (dry run) saw flowing on each one.
 
 View-only decoration, like the badges: never an edit. Each label is a compact chip on its
-link (the full text on hover), placed along the link where it overlaps no other chip, node
-or badge. The chips are the editor's own scene items (not children of NodeGraphQt's pipes,
+link (the full text on hover), placed along the link where it overlaps no other chip, node,
+badge or result. The chips are the editor's own scene items (not children of NodeGraphQt's pipes,
 which it deletes with their links); the run controls remove them whenever the graph changes.
 """
 from __future__ import annotations
@@ -13,9 +13,10 @@ from NodeGraphQt import BaseNode
 from NodeGraphQt.qgraphics.node_base import NodeItem
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from nodeflow.gui.results import footprint
+
 CHIP_CHARS = 20  # longer texts are cut on the chip; the tooltip has them whole
 ALONG = (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8, 0.15, 0.85)  # where on the link a chip may sit, in order
-BADGE_BAND = 20.0  # the status badge above a node
 
 
 def chip_text(text: str) -> str:
@@ -62,8 +63,8 @@ class LinkLabels:
         self.items.append(chip)
 
     def _node_rects(self) -> list[QtCore.QRectF]:
-        return [item.sceneBoundingRect().adjusted(0, -BADGE_BAND, 0, 0) for item in self.scene.items()
-                if isinstance(item, NodeItem)]
+        """Each node with its badge and what is drawn under or beside it (results, a Check's layer line)."""
+        return [footprint(item) for item in self.scene.items() if isinstance(item, NodeItem)]
 
     def texts(self) -> list[str]:
         """The full text of every label."""

@@ -13,15 +13,16 @@ from PySide6 import QtCore, QtGui
 
 from nodeflow.gui.convert import flow_nodes
 from nodeflow.gui.graph import FlowGraph
+from nodeflow.gui.results import footprint
 
 GAP = 40.0  # free space kept around a placed node
 COLUMN_GAP = 120.0
 ROW_GAP = 50.0
-BADGE_HEIGHT = 20.0  # the status badge drawn above a node
 
 
 def rect_of(node: BaseNode) -> QtCore.QRectF:
-    return node.view.sceneBoundingRect()
+    """The space a node takes: its body, its badge and the results or Check line drawn by it."""
+    return footprint(node.view)
 
 
 def union(nodes: Iterable[BaseNode]) -> QtCore.QRectF:
@@ -59,7 +60,7 @@ def links_under_nodes(graph: FlowGraph) -> list[tuple[str, str]]:
     badge above it, or within a few pixels of its sides."""
     found = []
     for node in flow_nodes(graph):
-        rect = rect_of(node).adjusted(-6, -BADGE_HEIGHT, 6, 6)
+        rect = rect_of(node).adjusted(-6, 0, 6, 6)
         for other in flow_nodes(graph):
             for port in other.output_ports():
                 for pipe in port.view.connected_pipes:

@@ -1,19 +1,25 @@
 """Results on the canvas: what each node produced in the last run, from the run's events.
 
 Evaluate shows its headline metrics, the Trainer its best and last values and checkpoint
-folder, Generate the start of its text, SegmentationOverlay its first overlay picture. They
-are drawn under the node (view-only, like the badges: never an edit) and kept per node name,
-so the Properties panel can show the full table and a classifier's confusion matrix.
+folder, Generate the start of the text it wrote, SegmentationOverlay its first overlay picture
+(scaled to fit). They are drawn under the node, or beside or above it where that covers another
+node, badge, result or link chip (view-only, like the badges: never an edit), and kept per node
+name, so the Properties panel can show the full table and a classifier's confusion matrix.
 """
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from NodeGraphQt import BaseNode
+from NodeGraphQt.qgraphics.node_base import NodeItem
 from PySide6 import QtCore, QtGui, QtWidgets
 
 HEADLINE = ("accuracy", "top5_accuracy", "loss", "rmse", "mae", "r2", "dice", "iou", "perplexity")
-THUMB = 120
+THUMB_WIDTH, THUMB_HEIGHT = 240, 120  # a picture on the canvas is scaled down to fit this box
+PREVIEW_CHARS, PREVIEW_LINES = 44, 6  # a generated text's preview on the canvas
+BADGE_BAND = 20.0  # the status badge above a node
+PAD = 3.0
 
 
 RATES = ("accuracy", "dice", "iou", "f1", "precision", "recall")
@@ -32,12 +38,30 @@ def metric_lines(metrics: dict[str, Any], limit: int = 3) -> list[str]:
     return [f"{k.replace('_', ' ')} {number(k, metrics[k])}" for k in keys[:limit]]
 
 
+def footprint(view: QtWidgets.QGraphicsItem) -> QtCore.QRectF:
+    """The canvas a node takes: its body, the badge band above it and what is drawn under or beside it."""
+    rect = view.sceneBoundingRect().adjusted(0, -BADGE_BAND, 0, 0)
+    return rect | view.mapRectToScene(view.childrenBoundingRect())
+
+
+def preview(text: str) -> list[str]:
+    """The start of a generated text as a few short lines (the prompt and what followed it)."""
+    lines: list[str] = []
+    for line in text.strip().splitlines():
+        if line.strip():
+            lines += textwrap.wrap(line.strip(), PREVIEW_CHARS) or [""]
+    if len(lines) > PREVIEW_LINES:
+        lines = lines[:PREVIEW_LINES]
+        lines[-1] = lines[-1][:PREVIEW_CHARS - 1] + "…"
+    return lines or ["(empty)"]
+
+
 class Results:
     """What the last run said about each node, and its drawing on the canvas."""
 
     def __init__(self) -> None:
         self.by_node: dict[str, dict[str, Any]] = {}
-        self.items: dict[str, QtWidgets.QGraphicsItem] = {}
+        self.items: dict[str, QtWidgets.QGraphicsRectItem] = {}
 
     def clear(self) -> None:
         for item in self.items.values():
@@ -59,15 +83,18 @@ class Results:
             entry["best"] = (event.get("monitor"), event.get("best"), event.get("best_epoch"))
         elif kind == "result":
             entry.update({k: event[k] for k in ("summary", "text", "image") if event.get(k)})
-        elif kind == "layers":  # from a Check: the model's per-layer table
+        elif kind == "layers":  # from a Check: the model's per-layer table and the built model's size
             entry["layers"] = event["layers"]
-            total = sum(row["parameters"] for row in event["layers"] if "." not in row["layer"])
+            total = event.get("parameters")  # the table lists two levels deep: its rows miss what sits above
+            if not isinstance(total, int):
+                total = sum(row["parameters"] for row in event["layers"] if "." not in row["layer"])
             entry["summary"] = f"{len(event['layers'])} layers, {total:,} parameters (select for the table)"
         else:
             return
         self._draw(node, entry)
 
-    def _draw(self, node: BaseNode, entry: dict[str, Any]) -> None:
+    @staticmethod
+    def lines_of(entry: dict[str, Any]) -> list[str]:
         lines = list(entry.get("lines", []))
         if "best" in entry and entry["best"][1] is not None:
             monitor, best, epoch = entry["best"]
@@ -78,27 +105,66 @@ class Results:
             lines.append("last " + ", ".join(f"{k} {last[k]:.4g}" for k in shown))
         if entry.get("folder"):
             lines.append(f"→ {entry['folder']}")
-        if entry.get("summary"):
+        if entry.get("text"):
+            lines += preview(entry["text"])
+        elif entry.get("summary"):
             lines.append(entry["summary"])
+        return lines
+
+    def _draw(self, node: BaseNode, entry: dict[str, Any]) -> None:
+        lines = self.lines_of(entry)
         old = self.items.pop(node.name(), None)
         if old is not None and old.scene() is not None:
             old.scene().removeItem(old)
-        group = QtWidgets.QGraphicsRectItem(node.view)
-        group.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
-        text = QtWidgets.QGraphicsSimpleTextItem("\n".join(lines), group)
+        block = QtWidgets.QGraphicsRectItem(node.view)
+        block.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
+        block.setBrush(QtGui.QBrush(QtGui.QColor(24, 24, 24, 210)))  # readable over the links it may cross
+        text = QtWidgets.QGraphicsSimpleTextItem("\n".join(lines), block)
         text.setBrush(QtGui.QBrush(QtGui.QColor("#cfe8cf")))
         font = QtGui.QFont()
         font.setPointSize(8)
         text.setFont(font)
-        height = text.boundingRect().height()
+        text.setPos(PAD, PAD)
         image = QtGui.QImage(entry.get("image", "")) if entry.get("image") else QtGui.QImage()
-        if not image.isNull():
-            picture = QtWidgets.QGraphicsPixmapItem(QtGui.QPixmap.fromImage(
-                image.scaledToHeight(THUMB, QtCore.Qt.TransformationMode.SmoothTransformation)), group)
-            picture.setPos(0, height + 2)
-        group.setPos(2, node.view.boundingRect().height() + 4)
-        group.setToolTip(entry.get("text") or "\n".join(lines))
-        self.items[node.name()] = group
+        if not image.isNull():  # the whole picture, scaled down to fit its space
+            fitted = image.scaled(THUMB_WIDTH, THUMB_HEIGHT, QtCore.Qt.AspectRatioMode.KeepAspectRatio,
+                                  QtCore.Qt.TransformationMode.SmoothTransformation)
+            picture = QtWidgets.QGraphicsPixmapItem(QtGui.QPixmap.fromImage(fitted), block)
+            picture.setPos(PAD, PAD + text.boundingRect().height() + 2)
+        block.setRect(block.childrenBoundingRect().adjusted(-PAD, -PAD, PAD, PAD))
+        block.setToolTip(entry.get("text") or "\n".join(lines))
+        block.setZValue(5)
+        self._place(node, block)
+        self.items[node.name()] = block
+
+    def _place(self, node: BaseNode, block: QtWidgets.QGraphicsRectItem) -> None:
+        """Under the node where that covers nothing else, else beside it, above its badge, or further down."""
+        view, size = node.view, block.rect().size()
+        body = view.boundingRect()
+        spots = [QtCore.QPointF(0, body.height() + 4), QtCore.QPointF(body.width() + 8, 0),
+                 QtCore.QPointF(-size.width() - 8, 0),
+                 QtCore.QPointF(0, -BADGE_BAND - size.height() - 2)]
+        spots += [QtCore.QPointF(0, body.height() + 4 + step * 14) for step in range(1, 30)]
+        taken = self._taken(node)
+        for spot in spots:
+            rect = view.mapRectToScene(QtCore.QRectF(spot, size))
+            if not any(rect.intersects(other) for other in taken):
+                block.setPos(spot)
+                return
+        block.setPos(spots[0])
+
+    def _taken(self, node: BaseNode) -> list[QtCore.QRectF]:
+        """Other nodes with their badges and results, the node's own body and badge, the links' chips."""
+        scene = node.view.scene()
+        if scene is None:
+            return []
+        taken = [node.view.sceneBoundingRect().adjusted(0, -BADGE_BAND, 0, 0)]
+        for item in scene.items():
+            if isinstance(item, NodeItem) and item is not node.view:
+                taken.append(footprint(item))
+            elif item.parentItem() is None and isinstance(item, QtWidgets.QGraphicsRectItem) and item.data(0):
+                taken.append(item.sceneBoundingRect())  # a chip on a link (link_labels)
+        return taken
 
     def text_of(self, name: str) -> str:
         item = self.items.get(name)

@@ -214,7 +214,7 @@ class RunControl(QtCore.QObject):
             model = next((p.node() for p in node.get_input("model").connected_ports()), None) \
                 if node.get_input("model") else None
             if model is not None:
-                self.results.take(model, {"event": "layers", "layers": e["layers"]})
+                self.results.take(model, {**e, "event": "layers"})  # layers and the built model's size
         if kind == "fit_start" and e.get("checkpoint_dir"):  # the folder a {run} or {timestamp} became
             self.last_folders[e["node"]] = e["checkpoint_dir"]
             self._refresh_checkpoints()
