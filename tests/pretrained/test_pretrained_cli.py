@@ -85,3 +85,11 @@ def test_each_bad_input_is_one_line_with_exit_2(case: str, tiny_models: Path, tm
     workflow = pretrained_workflow(tmp_path, source, task, **params)
     code, out, err = cli("validate", str(workflow), cwd=tmp_path)
     assert code == 2 and err.splitlines() == [f"error: {workflow}: node 'Pretrained' {expected}"]
+
+
+def test_loading_the_nodes_does_not_import_transformers_or_peft() -> None:
+    code = "import sys; from nodeflow.core import default_registry; default_registry(); " \
+           "print(sorted(m for m in ('transformers', 'peft') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.stdout.split() == ["[]"], done.stderr  # a workflow without a Pretrained node never pays for them
