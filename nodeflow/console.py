@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from nodeflow.checkpoints.manifest import size_text
 from nodeflow.core.printable import printable
-from nodeflow.core.text import checkpoint_line, epoch_line, metrics_line
+from nodeflow.core.text import checkpoint_line, early_stop_line, epoch_line, metrics_line
 
 
 def clock(seconds: float) -> str:
@@ -122,6 +122,8 @@ class Console:
             self.print(f"  applied to the restored training state: {line}")
 
     def on_fit_end(self, e: dict[str, Any]) -> None:
+        if e.get("stopped_early"):
+            self.print(early_stop_line(e))
         if not self.final_saved:
             self.print("\n✓ Training complete.")
 

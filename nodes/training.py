@@ -117,7 +117,8 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
             resume_from(ctx, loop, path, read_resume(path, model, snapshot), snapshot)
     state = loop.fit()
     distributed.barrier()  # the other ranks wait for rank 0's last file
-    emit("fit_end", epochs=state.epoch, best=state.best, best_epoch=state.best_epoch, monitor=state.monitor)
+    emit("fit_end", epochs=state.epoch, best=state.best, best_epoch=state.best_epoch, monitor=state.monitor,
+         stopped_early=state.stopped_early, stale_epochs=state.stale_epochs)
     history = {"epoch_losses": list(state.epoch_losses), **{k: list(v) for k, v in state.history.items()}}
     if run is not None and lead:  # where an unchanged Trainer's model comes back from (reuse)
         loop.model.nodeflow_checkpoint = str(run.final_file())  # type: ignore[assignment]
@@ -209,6 +210,9 @@ TRAINER = NodeSpec(
                   group="Checkpoints"),
         ParamSpec("max_checkpoints", "int", 0, "Periodic files to keep, oldest removed first (0: keep all; "
                   "best and final are never removed)", min=0, max=100_000, group="Checkpoints"),
+        ParamSpec("save_top_k", "int", 0, "Periodic files to keep, those with the worst monitored value removed "
+                  "first, as Lightning's save_top_k (0: off; replaces max_checkpoints)", min=0, max=100_000,
+                  group="Checkpoints"),
         ParamSpec("save_best", "bool", True, "Write best_model.pt (best.pt) whenever the monitored value improves",
                   group="Checkpoints"),
         ParamSpec("save_best_only", "bool", False, "Write best_model.pt and final_model.pt but no periodic files",
@@ -239,6 +243,9 @@ TRAINER = NodeSpec(
                   "infinite (it is never saved as best either way)", group="Training"),
         ParamSpec("min_delta", "float", 0.0, "Smallest change of the monitored value that counts as better",
                   min=0.0, max=1e9, group="Best model"),
+        ParamSpec("early_stop_patience", "int", 0, "Stop when the monitored value has not improved (by more "
+                  "than min_delta) for this many epochs; the final file holds the last epoch (0: off)",
+                  min=0, max=100_000, group="Best model"),
     ),
 )
 

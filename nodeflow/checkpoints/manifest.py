@@ -16,9 +16,10 @@ other's change. Standard library only.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -309,16 +310,17 @@ def commit_entry(folder: Path, name: str, entry: dict[str, Any]) -> None:
     edit_entries(folder, change)
 
 
-def prune_periodic(folder: Path, keep: int, run_id: str = "") -> list[str]:
+def prune_periodic(folder: Path, keep: int, run_id: str = "", best_by: str = "") -> list[str]:
     """Delete all but the newest `keep` periodic checkpoints (never best, final, interrupt,
-    the current best, or a file tagged `keep`).
+    the current best, or a file tagged `keep`); with `best_by` ("min" or "max") all but the `keep`
+    with the best monitored value (top-k; a file without a value ranks last).
 
     With `run_id`, only that run's files count (entries saved before run ids count as the
     folder's run). Their manifest entries go first, so a crash midway never leaves an
     entry without its file; every file and backup is checked before anything changes.
     """
     def doomed(entries: Entries) -> list[str]:
-        periodic = sorted((e.get("step", 0), e.get("epoch", 0), n) for n, e in entries.items()
+        periodic = sorted((_rank(e, best_by), e.get("step", 0), e.get("epoch", 0), n) for n, e in entries.items()
                           if e.get("kind") == "periodic" and not e.get("is_best") and KEEP not in (e.get("tags") or [])
                           and (not run_id or e.get("run_id", run_id) in (run_id, "")))
         names = [name for *_, name in periodic[:max(0, len(periodic) - keep)]]
@@ -330,6 +332,16 @@ def prune_periodic(folder: Path, keep: int, run_id: str = "") -> list[str]:
     names = edit_entries(folder, doomed)
     _unlink(folder, names)
     return names
+
+
+def _rank(entry: Mapping[str, Any], best_by: str) -> float:
+    """Sort key putting the files to delete first: the worst monitored value (top-k), else 0 (by age)."""
+    value = entry.get("monitor_value")
+    if not best_by:
+        return 0.0
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return -math.inf
+    return -value if best_by == "min" else value
 
 
 def remove_checkpoints(folder: Path, names: list[str]) -> None:

@@ -54,6 +54,8 @@ FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "step": (is_count, "a whole number from 0"),
     "batch_in_epoch": (is_count, "a whole number from 0"),
     "best_epoch": (is_count, "a whole number from 0"),
+    "stale_epochs": (is_count, "a whole number from 0"),
+    "stopped_early": (is_count, "a whole number from 0"),
     "world_size": (lambda v: is_count(v) and v >= 1, "a whole number from 1"),
     "loss": (is_number, "a number"),
     "best": (is_number, "a number"),

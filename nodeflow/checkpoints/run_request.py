@@ -55,6 +55,7 @@ class RunRequest:
     save_every_n_epochs: int = 5
     save_every_n_iters: int = 0
     max_checkpoints: int = 0  # periodic files kept, oldest removed first (0: all); best and final never count
+    save_top_k: int = 0  # periodic files kept, those with the worst monitored value removed first (0: off)
     save_best: bool = True
     save_best_only: bool = False
     backup_checkpoints: bool = False
@@ -102,6 +103,9 @@ class RunRequest:
             problems.append(("resume", f"resume={self.resume!r} looks in checkpoint_dir, which is empty"))
         elif file is not None and not file.is_file():
             problems.append(("resume", f"checkpoint not found: {self.resume}"))
+        if self.save_top_k and self.max_checkpoints:
+            problems.append(("save_top_k", "set either save_top_k (keeps the best periodic files) or "
+                                           "max_checkpoints (keeps the newest), not both"))
         return problems
 
     def planned(self) -> Path | None:

@@ -9,6 +9,8 @@ onto every Trainer's params.
       save_best: true            # best.pt
       resume: ""                 # e.g. ./experiments/NAME/checkpoints/latest.pt
       monitor: val_loss          # the metric best.pt follows (left out: the Trainer's own choice)
+      save_top_k: 0              # keep the k periodic files with the best monitored value (0: all)
+      early_stop_patience: 0     # stop after this many epochs without improvement (0: never)
 
 Keys left out take the block's defaults (DEFAULTS). Other top-level sections (a run's own config.yaml
 has model, trainer, data) are parsed but never turned into values, so nothing in them is expanded.
@@ -34,9 +36,10 @@ if TYPE_CHECKING:
     from nodeflow.checkpoints.run_request import RunRequest
 
 DEFAULTS: dict[str, Any] = {"enabled": False, "dir": "./experiments", "experiment_name": "", "save_frequency": 10,
-                            "save_best": True, "resume": "", "monitor": ""}
+                            "save_best": True, "resume": "", "monitor": "",
+                            "save_top_k": 0, "early_stop_patience": 0}
 TYPES = {"enabled": "bool", "dir": "str", "experiment_name": "name", "save_frequency": "int", "save_best": "bool",
-         "resume": "path", "monitor": "monitor"}
+         "resume": "path", "monitor": "monitor", "save_top_k": "count", "early_stop_patience": "count"}
 MAX_BYTES = 1 << 20  # a run's own config.yaml is a few kB
 MAX_DEPTH = 64
 MAX_TEXT = {"str": 4096, "path": 4096, "name": 255}  # a path, a folder name
@@ -105,21 +108,26 @@ def overrides(path: Path, trainers: list[str]) -> list[str]:
         return [f"{name}.checkpoint_dir=" for name in trainers]
     params = {"checkpoint_dir": block["dir"], "layout": "experiments", "experiment_name": block["experiment_name"],
               "save_every_n_epochs": block["save_frequency"], "save_best": str(block["save_best"]).lower(),
-              "resume": block["resume"], **({"monitor": block["monitor"]} if block["monitor"] else {})}
+              "resume": block["resume"], "save_top_k": block["save_top_k"],
+              "early_stop_patience": block["early_stop_patience"],
+              **({"monitor": block["monitor"]} if block["monitor"] else {})}
     return [f"{name}.{key}={value}" for name in trainers for key, value in params.items()]
 
 
-def checkpoint_block(request: RunRequest, folder: Path, monitor: str = "auto") -> dict[str, Any]:
+def checkpoint_block(request: RunRequest, folder: Path, monitor: str = "auto", patience: int = 0) -> dict[str, Any]:
     """A run's settings as this block, for the config.yaml in its experiment folder `folder`."""
     return {"enabled": True, "dir": request.checkpoint_dir, "experiment_name": folder.name,
             "save_frequency": request.save_every_n_epochs, "save_best": request.save_best,
-            "resume": request.resume, "monitor": monitor}
+            "resume": request.resume, "monitor": monitor, "save_top_k": request.save_top_k,
+            "early_stop_patience": patience}
 
 
 def config_yaml(request: RunRequest, folder: Path, snapshot: Mapping[str, Any]) -> str:
     """The experiments layout's config.yaml: the `checkpoint:` block, then the run's model, trainer and data."""
-    monitor = str((snapshot.get("trainer") or {}).get("monitor", "auto"))
-    return yaml.safe_dump({"checkpoint": checkpoint_block(request, folder, monitor), **snapshot}, sort_keys=False)
+    trainer = snapshot.get("trainer") or {}
+    block = checkpoint_block(request, folder, str(trainer.get("monitor", "auto")),
+                             int(trainer.get("early_stop_patience") or 0))
+    return yaml.safe_dump({"checkpoint": block, **snapshot}, sort_keys=False)
 
 
 def _read_text(path: Path) -> str:
@@ -174,9 +182,10 @@ def _problem(key: str, value: Any) -> str | None:
     if kind == "monitor":
         known = ("auto", *ALL_MONITORS)
         return None if value in ("", None, *known) else f"must be one of {', '.join(known)} {got}"
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_EPOCHS:
-            return f"must be a whole number of epochs, 1 or more {got}"
+    if kind in ("int", "count"):
+        least, what = (1, "a whole number of epochs, 1 or more") if kind == "int" else (0, "a whole number, 0 or more")
+        if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= MAX_EPOCHS:
+            return f"must be {what} {got}"
         return None
     if value is None and kind != "str":
         return None

@@ -39,6 +39,13 @@ def metrics_line(node: str, m: dict[str, Any]) -> str:
     return f"{node}: {values} ({m['samples']} samples)"
 
 
+def early_stop_line(e: dict[str, Any]) -> str:
+    """The fit_end event of a run that early stopping ended."""
+    best = "" if e.get("best") is None else f" (best {e['best']:.4g} at epoch {e['best_epoch']})"
+    return (f"Early stopping at epoch {e['stopped_early']}: {e['monitor']} has not improved for "
+            f"{e['stale_epochs']} epoch(s){best}")
+
+
 def checkpoint_line(e: dict[str, Any]) -> str:
     """The console lines for a checkpoint_saved event ("  ✓ Saved checkpoint: checkpoint_epoch_5.pt")."""
     name = Path(e["path"]).name

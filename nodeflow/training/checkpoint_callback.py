@@ -17,8 +17,9 @@ Emit = Callable[..., None]
 
 class Checkpoints(Callback):
     """Saves a run's files into its folder `run` (claimed, or the user's own): `run.request` gives
-    save_every_n_epochs, save_every_n_iters, max_checkpoints (periodic files kept; best and final
-    are never deleted), save_best, save_best_only, compression, backups, async_save and the
+    save_every_n_epochs, save_every_n_iters, max_checkpoints or save_top_k (periodic files kept: the
+    newest, or those with the best monitored value; best and final are never deleted), save_best,
+    save_best_only, compression, backups, async_save and the
     layout's file names (and, in the experiments layout, latest.pt after every epoch)."""
 
     def __init__(self, run: RunFolder, emit: Emit, config: Mapping[str, Any], workflow_text: str = "",
@@ -34,8 +35,10 @@ class Checkpoints(Callback):
         self.workflow_text = workflow_text  # provenance: the graph as run, in every checkpoint
         self.info = run.info(device)  # what every manifest entry records about the run
         self.writer = BackgroundWriter() if request.async_save else None
+        self.mode = "min"  # which way the monitored value improves (the loop's, at fit start)
 
     def on_fit_start(self, loop: TrainingLoop) -> None:
+        self.mode = loop.mode
         if not self.writes:
             return
         try:
@@ -121,11 +124,14 @@ class Checkpoints(Callback):
                                f"earlier checkpoints are intact") from None
 
     def _prune_periodic(self) -> Events:
-        keep, folder = self.run.request.max_checkpoints, self.manager.folder
+        request, folder = self.run.request, self.manager.folder
+        keep, reason = (request.save_top_k, "save_top_k") if request.save_top_k else \
+            (request.max_checkpoints, "max_checkpoints")
         if keep <= 0:
             return []
-        return [("checkpoint_deleted", {"path": str(folder / name), "reason": "max_checkpoints"})
-                for name in prune_periodic(folder, keep, self.info.get("run_id", ""))]
+        best_by = self.mode if request.save_top_k else ""
+        return [("checkpoint_deleted", {"path": str(folder / name), "reason": reason})
+                for name in prune_periodic(folder, keep, self.info.get("run_id", ""), best_by)]
 
     def _emit_all(self, events: Events) -> None:
         for event, fields in events:

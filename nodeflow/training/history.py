@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nodeflow.core.text import checkpoint_line, epoch_line
+from nodeflow.core.text import checkpoint_line, early_stop_line, epoch_line
 
 if TYPE_CHECKING:
     from nodeflow.checkpoints.run_request import RunFolder
@@ -114,6 +114,8 @@ class HistoryFiles:
                 self._epoch(fields)
             elif event == "checkpoint_saved":
                 self._log(checkpoint_line(fields).strip())
+            elif event == "fit_end" and fields.get("stopped_early"):
+                self._log(early_stop_line(fields))
         except OSError as exc:
             raise RuntimeError(f"could not write the training history in {self.run.path}: "
                                f"{exc.strerror or exc}; earlier checkpoints are intact") from None

@@ -48,6 +48,7 @@ class TrainConfig:
     monitor: str = "auto"
     mode: str = "auto"
     min_delta: float = 0.0
+    early_stop_patience: int = 0  # stop after this many epochs without improvement of the monitor (0: off)
     stop_on_nan: bool = True
     num_workers: int = -1  # lazy data: DataLoader workers (-1: min(4, cores - 1))
     max_iters: int = 0  # stop after this many optimizer steps (0: all epochs); sets epochs
@@ -94,6 +95,8 @@ class FitState:
     best: float | None = None
     best_epoch: int = 0
     improved: bool = False
+    stale_epochs: int = 0  # epochs since the monitored value last improved (early stopping counts them)
+    stopped_early: int = 0  # the epoch early stopping ended the run at (0: it did not)
 
 
 class TrainingDiverged(RuntimeError):
@@ -206,7 +209,7 @@ class TrainingLoop:
             self.loader_generator.manual_seed(self.config.seed)
         self._call("on_fit_start")
         try:
-            while self.state.epoch < self.config.epochs:
+            while self.state.epoch < self.config.epochs and not self._patience_ran_out():
                 # asked to stop at an epoch's end (a sweep's pruner, a Stop then): no batch more
                 if self.state.epoch and not self.state.batch_in_epoch and self.world == 1 and self.should_stop():
                     raise RunInterrupted()
@@ -222,6 +225,15 @@ class TrainingLoop:
             raise
         self._call("on_fit_end")
         return self.state
+
+    def _patience_ran_out(self) -> bool:
+        """Early stopping: the monitored value has not improved for early_stop_patience epochs (the
+        epoch it stopped at is recorded; the fit_end event reports it)."""
+        state, patience = self.state, self.config.early_stop_patience
+        if not patience or state.stale_epochs < patience:
+            return False
+        state.stopped_early = state.epoch
+        return True
 
     def _call(self, hook: str, *args: Any) -> None:
         for callback in self.callbacks:
@@ -377,6 +389,7 @@ class TrainingLoop:
         state.improved = self._is_improvement(value)
         if state.improved:
             state.best, state.best_epoch = value, state.epoch
+        state.stale_epochs = 0 if state.improved else state.stale_epochs + 1
         self._call("before_epoch_end")
         self._call("on_epoch_end")
 

@@ -55,6 +55,8 @@ def state_dict(loop: TrainingLoop, config: Mapping[str, Any]) -> dict[str, Any]:
         "monitor": state.monitor,
         "best": state.best,
         "best_epoch": state.best_epoch,
+        "stale_epochs": state.stale_epochs,
+        "stopped_early": state.stopped_early,
         "rng": rng,
         "nodeflow_version": __version__,
     }
@@ -88,6 +90,7 @@ def load_state_dict(loop: TrainingLoop, ckpt: Mapping[str, Any]) -> None:
     state.metrics = dict(ckpt.get("metrics") or {})
     if ckpt.get("monitor") == state.monitor:
         state.best, state.best_epoch = ckpt.get("best"), int(ckpt.get("best_epoch", 0))
+        state.stale_epochs = int(ckpt.get("stale_epochs") or 0)
     ranks = ckpt.get("rng_ranks") or []
     rng = ranks[loop.rank] if len(ranks) == loop.world else ckpt.get("rng")  # another world size: rank 0's
     if rng is not None:

@@ -31,7 +31,8 @@ def test_experiments_layout_writes_its_tree_and_keys(tmp_path: Path) -> None:
     assert (run / "tensorboard").is_dir()
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["checkpoint"] == {"enabled": True, "dir": "experiments", "experiment_name": run.name,
-                                    "save_frequency": 2, "save_best": True, "resume": "", "monitor": "auto"}
+                                    "save_frequency": 2, "save_best": True, "resume": "", "monitor": "auto",
+                                    "save_top_k": 0, "early_stop_patience": 0}
     assert config["model"]["type"] == "model.mlp"
     latest = torch.load(run / "checkpoints" / "latest.pt")  # a plain torch.load, as the layout's users load it
     for key in ("model_state_dict", "optimizer_state_dict", "scheduler_state_dict", "scaler_state_dict", "epoch",
