@@ -25,6 +25,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--param", dest="params", action="append", default=[], metavar="NODE.FIELD=KIND:ARGS",
                    help="a param to search (repeatable): loguniform:LO:HI, uniform:LO:HI, int:LO:HI[:STEP], "
                         "choice:A,B,C (a list param: choice:16,32|32,64)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                   help="fix a param for every trial, as `nodeflow run --set` does (repeatable), e.g. "
+                        "--set Trainer.epochs=3")
     p.add_argument("--trials", type=int, default=20,
                    help="trials the study should hold, finished or running, over all its workers (default 20); "
                         "a trial whose process died is retried and does not count")

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from nodeflow.core import Issue, NodeRunError, RunInterrupted, UserError, default_registry, load_workflow
+from nodeflow.core import Issue, NodeRunError, RunInterrupted, UserError, apply_overrides, default_registry, \
+    load_workflow
 from nodeflow.core.tasks import ALL_MONITORS, better
 from nodeflow.launch import child_environment, nodeflow_command
 from nodeflow.sweep.space import Dim, parse_params
@@ -35,7 +36,13 @@ class Sweep:
         self.args, self.workflow = args, workflow
         self.registry = default_registry()
         flow = load_workflow(workflow)
+        self.fixed = tuple(getattr(args, "overrides", None) or ())  # --set: the same in every trial
+        apply_overrides(flow, self.registry, self.fixed)
         self.dims: list[Dim] = parse_params(flow, self.registry, args.params)
+        swept = {d.name for d in self.dims} & {item.partition("=")[0] for item in self.fixed}
+        if swept:
+            raise UserError(Issue(f"{sorted(swept)[0]} is both fixed (--set) and searched (--param); keep one",
+                                  field="--set"))
         self.trainers = [n.name for n in self.registry.trainers(flow)]
         self.folders = {n.name: bool(n.params.get("checkpoint_dir", "x")) for n in flow.nodes.values()
                         if n.name in self.trainers}
@@ -56,8 +63,9 @@ class Sweep:
         from nodeflow.running import RunOptions
         from nodeflow.sweep.space import overrides
 
-        sets = overrides(values) + [f"{t}.checkpoint_dir={folder if len(self.trainers) == 1 else folder / t}"
-                                    for t in self.trainers if self.folders[t]]
+        sets = [*self.fixed, *overrides(values)]
+        sets += [f"{t}.checkpoint_dir={folder if len(self.trainers) == 1 else folder / t}"
+                 for t in self.trainers if self.folders[t]]
         sets += [f"{name}={folder / relative}" for name, relative in self.outputs.items()]
         return RunOptions(overrides=tuple(sets), device=self.args.device)
 

@@ -32,6 +32,8 @@ def sweep(*args: str) -> int:
     (["--param", LR, "--metric", "val_bogus"], "field '--metric'", "unknown per-epoch metric"),
     (["--param", LR, "--sampler", "grid"], "node 'Trainer' field 'lr'", "grid needs choice"),
     (["--param", LR, "--pruner", "mean"], "field '--pruner'", "expected median"),
+    (["--param", LR, "--set", "Trainer.epochs=zero"], "node 'Trainer' field 'epochs'", "expected an integer"),
+    (["--param", LR, "--set", "Trainer.lr=0.01"], "field '--set'", "both fixed (--set) and searched"),
 ])
 def test_bad_input_is_one_line_and_exit_2_before_any_trial(wine: Path, monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture[str], args: list[str],
@@ -55,6 +57,15 @@ def done(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         code = sweep(str(wine), "--param", LR, "--param", "Trainer.batch_size=choice:8,32", "--trials", "3",
                      "--pruner", "none", "--seed", "0")
     return {"folder": folder, "wine": wine, "code": code}
+
+
+def test_set_fixes_a_param_in_every_trial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    wine = small_workflow(tmp_path)  # 2 epochs in the file
+    monkeypatch.chdir(tmp_path)
+    assert sweep(str(wine), "--param", LR, "--set", "Trainer.epochs=1", "--trials", "2", "--pruner", "none") == 0
+    for number in (0, 1):
+        trial = tmp_path / "sweeps" / "wine" / f"trial_{number}"
+        assert (trial / "checkpoint_epoch_1.pt").is_file() and not (trial / "checkpoint_epoch_2.pt").exists()
 
 
 def test_each_trial_is_a_recorded_run_with_its_own_verified_checkpoints(done: dict[str, Any],
