@@ -2,8 +2,10 @@
 
 Loss against optimizer steps: the train_step points faint, their smoothed line (a debiased
 exponential moving average, as TensorBoard draws it) over them, validation points at the step of
-each epoch end, epochs on the top axis, a log-scale toggle; accuracy at epoch ends and the
-learning rate in two small panels beside it. Events only store numbers; the first change after a
+each epoch end, epochs on the top axis (a run shorter than an epoch: the share of it), a log-scale
+toggle; accuracy at epoch ends and the learning rate (from zero, so a constant rate is a line) in
+two small panels beside it. A run that continues another's checkpoint folder shows the earlier
+run's points first, from the run index. Events only store numbers; the first change after a
 quiet spell redraws at once (a run's first point shows as it arrives), later ones wait for a QTimer,
 so redraws are at least REDRAW_MS apart, and none happen while the tab is hidden. Each line draws
 at most about two points per pixel column (pyqtgraph's min/max "peak" downsampling, clipped to the
@@ -20,9 +22,11 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 import pyqtgraph as pg  # after PySide6: it uses the binding already loaded
 
+from nodeflow.runs import load_runs
+
 SERIES = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
 REDRAW_MS = 250
-SMOOTHING = 0.9  # weight of the past in the moving average
+SMOOTHING = 0.6  # weight of the past in the moving average: TensorBoard's default
 BLUE, LIGHT_BLUE, ORANGE, GREEN = (31, 119, 180), (174, 199, 232), (255, 127, 14), (44, 160, 44)
 
 
@@ -70,6 +74,7 @@ class EpochAxis(pg.AxisItem):
     def __init__(self) -> None:
         super().__init__("top")
         self.steps_per_epoch = 0.0
+        self.percent = False  # a run shorter than an epoch: ticks are the share of it, not 0.0005 epochs
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list[Any]:
         per = self.steps_per_epoch
@@ -80,6 +85,8 @@ class EpochAxis(pg.AxisItem):
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         per = self.steps_per_epoch or 1.0
+        if self.percent:
+            return [f"{100 * v / per:.3g}%" for v in values]
         return super().tickStrings([v / per for v in values], scale, spacing / per)
 
 
@@ -95,6 +102,7 @@ def _plot(layout: pg.GraphicsLayoutWidget, row: int, col: int, title: str, **kwa
         axis.setTickPen(pg.mkPen(225, 225, 225))
         axis.setStyle(tickAlpha=255, maxTickLevel=0)
         axis.enableAutoSIPrefix(False)  # a "(x0.001)" would go into an axis label these panels do not show
+        axis.setZValue(-200)  # the opaque grid under the lines: a constant rate sits on a tick's grid line
     return plot
 
 
@@ -136,7 +144,10 @@ class CurvesCanvas(QtWidgets.QWidget):
                                                        symbolSize=5, symbolBrush=color, symbolPen=None,
                                                        name=key.split("_")[0])
                                for key, color in (("train_accuracy", BLUE), ("val_accuracy", ORANGE))}
-        self.lr_line = self._line(self.lr, GREEN, None, "peak")
+        self.lr_line = self._line(self.lr, GREEN, None, "peak", width=1.5)
+        # a faint line at zero under the rate: the panel's range then spans 0 to the rate, so a
+        # constant rate is a line at the top, not a flat line lost in a range of its own width
+        self.lr_floor = self.lr.plot([], [], pen=pg.mkPen(200, 200, 200))
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.log_scale)
         row.addWidget(self.note, 1)
@@ -157,7 +168,14 @@ class CurvesCanvas(QtWidgets.QWidget):
         line.setClipToView(True)
         return line
 
+    def reset_axes(self) -> None:
+        """Every panel back to following its data (a new workflow's run keeps none of the last one's range)."""
+        for plot in (self.loss, self.accuracy, self.lr):
+            plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+            plot.enableAutoRange()
+
     def clear(self) -> None:
+        """Forget every point and the earlier run, and reset the axes."""
         self.history: dict[str, list[tuple[int, float]]] = {}  # by epoch, from epoch_end
         self.steps, self.smoothed, self.rates = Series(), Series(), Series()
         self.val_points, self.accuracy_points = Series(), {key: Series() for key in self.accuracy_lines}
@@ -166,16 +184,46 @@ class CurvesCanvas(QtWidgets.QWidget):
         self._latest = ""  # the note above the plot: the latest point
         self._drawn_at = -math.inf  # time.monotonic() of the last redraw
         self._dirty = True
+        self.earlier: dict[str, list[tuple[float, float]]] = {}  # a continued run's earlier part
+        self.reset_axes()
         self.redraw()
+
+    def fit_started(self, event: dict[str, Any]) -> None:
+        """A fit_start: a run that continues another's folder draws that run's curves before its own
+        (as the Runs tab shows both): the earlier runs' points before this run's first step."""
+        folder, node = event.get("checkpoint_dir"), event.get("node")
+        self.earlier = {}
+        if not folder:
+            return
+        for record in load_runs():  # oldest first: a later run's points win
+            if record.get("status") != "running" and (record.get("checkpoints") or {}).get(node) == folder:
+                curves = (record.get("steps") or {}).get(node) or {}
+                for key in ("train_loss", "lr", "val_loss"):
+                    pairs = [(float(p[0]), float(p[1])) for p in curves.get(key) or [] if len(p) == 2]
+                    self.earlier[key] = [*self.earlier.get(key, []), *pairs]
+
+    def _add_earlier(self, first: float) -> None:
+        for step, loss in sorted(p for p in self.earlier.get("train_loss", []) if p[0] < first):
+            self._add_loss(step, loss)
+        for step, value in sorted(p for p in self.earlier.get("lr", []) if p[0] < first):
+            self.rates.append(step, value)
+        for step, value in sorted(p for p in self.earlier.get("val_loss", []) if p[0] < first):
+            self.val_points.append(step, value)
+        self.earlier = {}
+
+    def _add_loss(self, step: float, loss: float) -> None:
+        self.steps.append(step, loss)
+        if np.isfinite(loss):  # TensorBoard's debiased exponential moving average
+            self._count += 1
+            self._average = SMOOTHING * self._average + (1 - SMOOTHING) * loss
+            self.smoothed.append(step, self._average / (1 - SMOOTHING ** self._count))
 
     def add_step(self, event: dict[str, Any]) -> None:
         """A train_step event: one point of the raw, smoothed and learning-rate lines."""
         step, loss = float(event["step"]), float(event["loss"])
-        self.steps.append(step, loss)
-        if np.isfinite(loss):
-            self._count += 1
-            self._average = SMOOTHING * self._average + (1 - SMOOTHING) * loss
-            self.smoothed.append(step, self._average / (1 - SMOOTHING ** self._count))
+        if self.earlier:
+            self._add_earlier(step)
+        self._add_loss(step, loss)
         if isinstance(event.get("lr"), (int, float)):
             self.rates.append(step, float(event["lr"]))
         if event.get("epoch"):
@@ -224,6 +272,10 @@ class CurvesCanvas(QtWidgets.QWidget):
         self.smooth.setData(self.smoothed.x, self.smoothed.y)
         self.val.setData(self.val_points.x, self.val_points.y)
         self.lr_line.setData(self.rates.x, self.rates.y)
+        self.lr_floor.setData(self.rates.x[[0, -1]] if self.rates.size else [], [0.0, 0.0] if self.rates.size else [])
+        per, last = self.top_axis.steps_per_epoch, self.steps.x[-1] if self.steps.size else 0.0
+        self.top_axis.percent = 0 < last < per  # inside the first epoch: its share, not 0.0005 epochs
+        self.loss.setLabel("top", "share of the first epoch" if self.top_axis.percent else "epoch")
         for key, line in self.accuracy_lines.items():
             line.setData(self.accuracy_points[key].x, self.accuracy_points[key].y)
         self.top_axis.picture = None  # its ticks depend on steps_per_epoch as well as the range

@@ -138,6 +138,7 @@ class RunPanel(QtWidgets.QWidget):
         kind = e["event"]
         if kind == "fit_start":
             self._fit_started = time.monotonic()
+            self.curves.fit_started(e)  # a continued run: its earlier part first
         elif kind == "batch_progress":
             fraction, text = progress_text(e, self._fit_started, time.monotonic())
             self.progress.setValue(int(1000 * fraction))
