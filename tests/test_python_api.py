@@ -55,6 +55,24 @@ def test_params_are_checked_on_assignment_with_the_set_errors() -> None:
         wf.validate()
 
 
+def test_the_api_takes_what_set_takes_and_numpy_numbers() -> None:
+    """A notebook's values: text as --set reads it, NumPy scalars from an array or a sweep's grid."""
+    import numpy as np
+
+    trainer = nodeflow.load(WINE)["Trainer"]
+    trainer.params["epochs"] = "3"
+    trainer.params["lr"] = "0.01"
+    trainer.params["async_save"] = "false"
+    assert (trainer.params["epochs"], trainer.params["lr"], trainer.params["async_save"]) == (3, 0.01, False)
+    trainer.params["epochs"] = np.int64(4)
+    trainer.params["lr"] = np.float32(0.5)
+    trainer.params["batch_size"] = np.float64(16.0)
+    assert (trainer.params["epochs"], trainer.params["lr"], trainer.params["batch_size"]) == (4, 0.5, 16)
+    assert type(trainer.params["epochs"]) is int and type(trainer.params["lr"]) is float  # saved as plain JSON
+    with pytest.raises(UserError, match=r"field .epochs.: expected an integer, got np.float64\(2.5\)"):
+        trainer.params["epochs"] = np.float64(2.5)
+
+
 def test_run_returns_each_nodes_outputs_with_a_progress_bar(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     wf = nodeflow.load(WINE)

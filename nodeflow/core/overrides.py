@@ -29,7 +29,8 @@ def apply_overrides(workflow: Workflow, registry: Registry, items: Iterable[str]
 
 def set_param(workflow: Workflow, registry: Registry, name: str, param_name: str, value: Any,
               from_text: bool = False, how: str = "") -> Issue | None:
-    """Set node `name`'s param, converted and checked by its declaration; the Issue when it cannot be."""
+    """Set node `name`'s param, converted and checked by its declaration; the Issue when it cannot be.
+    Text is read as --set reads it (the Python API's "3" and "0.01" are 3 and 0.01)."""
     node = workflow.node_by_name(name)
     if node is None:
         names = ", ".join(n.name for n in workflow.nodes.values())
@@ -41,7 +42,7 @@ def set_param(workflow: Workflow, registry: Registry, name: str, param_name: str
         return Issue(f"{how}unknown param (this node has: {known})", node=name, field=param_name,
                      file=workflow.label)
     try:
-        node.params[param_name] = coerce(param, value, from_text=from_text)
+        node.params[param_name] = coerce(param, value, from_text=from_text or isinstance(value, str))
     except ParamError as exc:
         return Issue(f"{how}{exc}", node=name, field=param_name, file=workflow.label)
     return None

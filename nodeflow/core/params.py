@@ -6,6 +6,7 @@ Values come from JSON (typed) or from text (`--set`, dialogs). Both go through
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import tempfile
 from pathlib import Path
@@ -53,11 +54,11 @@ def _to_int(value: Any, from_text: bool) -> int:
             return int(value.strip())
         except ValueError:
             raise ParamError(f"expected an integer, got {_show(value)}") from None
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):  # NumPy's integers are Integral
+        if isinstance(value, numbers.Real) and float(value).is_integer():
             return int(value)
         raise ParamError(f"expected an integer, got {_show(value)}")
-    return value
+    return int(value)
 
 
 def _to_float(value: Any, from_text: bool) -> float:
@@ -66,7 +67,7 @@ def _to_float(value: Any, from_text: bool) -> float:
             out = float(value.strip())
         except ValueError:
             raise ParamError(f"expected a number, got {_show(value)}") from None
-    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+    elif isinstance(value, bool) or not isinstance(value, numbers.Real):  # NumPy's numbers are Real
         raise ParamError(f"expected a number, got {_show(value)}")
     else:
         out = float(value)
@@ -76,8 +77,8 @@ def _to_float(value: Any, from_text: bool) -> float:
 
 
 def _to_bool(value: Any, from_text: bool) -> bool:
-    if isinstance(value, bool):
-        return value
+    if isinstance(value, bool) or type(value).__name__ == "bool_":  # NumPy's bool
+        return bool(value)
     if from_text and isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
     raise ParamError(f"expected true or false, got {_show(value)}")
