@@ -56,7 +56,7 @@ def _to_int(value: Any, from_text: bool) -> int:
             raise ParamError(f"expected an integer, got {_show(value)}") from None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):  # NumPy's integers are Integral
         if isinstance(value, numbers.Real) and float(value).is_integer():
-            return int(value)
+            return int(float(value))
         raise ParamError(f"expected an integer, got {_show(value)}")
     return int(value)
 
