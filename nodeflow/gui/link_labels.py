@@ -13,7 +13,7 @@ from NodeGraphQt import BaseNode
 from NodeGraphQt.qgraphics.node_base import NodeItem
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from nodeflow.gui.results import footprint
+from nodeflow.gui.results import footprints
 
 CHIP_CHARS = 20  # longer texts are cut on the chip; the tooltip has them whole
 ALONG = (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8, 0.15, 0.85)  # where on the link a chip may sit, in order
@@ -64,7 +64,7 @@ class LinkLabels:
 
     def _node_rects(self) -> list[QtCore.QRectF]:
         """Each node with its badge and what is drawn under or beside it (results, a Check's layer line)."""
-        return [footprint(item) for item in self.scene.items() if isinstance(item, NodeItem)]
+        return [rect for item in self.scene.items() if isinstance(item, NodeItem) for rect in footprints(item)]
 
     def texts(self) -> list[str]:
         """The full text of every label."""

@@ -4,8 +4,8 @@ the parameter dialog checks them, applied as one undoable edit each.
 Each field is a NodeGraphQt node widget bound to the param's hidden property, so undo, redo
 and the dialog update it like any other property change. A value the dialog would refuse
 is not applied: the field turns red, its tooltip and the status line say why, and Escape
-(or leaving it) puts the current value back. A value too long for the field is shown cut in the
-middle ("checkpoints/…/{run}"), whole while it is edited and in the tooltip.
+(or leaving it) puts the current value back. A value too long for the field is painted cut in the
+middle ("checkpoints/…/{run}"); the field's text stays whole, shown while it is edited and in the tooltip.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from NodeGraphQt import NodeBaseWidget
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from nodeflow.core.params import ParamError, check_path, coerce
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec
@@ -58,6 +58,32 @@ def problem(spec: NodeSpec, param: ParamSpec, text: str, params: dict[str, Any],
     return value, ""
 
 
+class ShortLine(QtWidgets.QLineEdit):
+    """A line edit that, while not edited, paints a text too long for it cut in the middle
+    ("checkpoints/…/{run}": a folder keeps its start and its last part); its text stays whole."""
+
+    def displayed(self) -> str:
+        """The text as the field shows it now."""
+        if self.hasFocus():
+            return self.text()
+        room = self.contentsRect().width() - 8
+        return self.fontMetrics().elidedText(self.text(), QtCore.Qt.TextElideMode.ElideMiddle, room)
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
+        short = self.displayed()
+        if short == self.text():
+            super().paintEvent(event)
+            return
+        painter = QtGui.QPainter(self)
+        option = QtWidgets.QStyleOptionFrame()
+        self.initStyleOption(option)
+        self.style().drawPrimitive(QtWidgets.QStyle.PrimitiveElement.PE_PanelLineEdit, option, painter, self)
+        painter.setPen(self.palette().color(QtGui.QPalette.ColorRole.Text))
+        painter.drawText(self.contentsRect().adjusted(4, 0, -4, 0), int(QtCore.Qt.AlignmentFlag.AlignLeft
+                         | QtCore.Qt.AlignmentFlag.AlignVCenter), short)
+        painter.end()
+
+
 class ParamField(NodeBaseWidget):
     """One param on the node's body; its property is the param's hidden property."""
 
@@ -66,7 +92,7 @@ class ParamField(NodeBaseWidget):
     def __init__(self, parent: Any, prop: str, param: ParamSpec, value: Any):
         super().__init__(parent, prop, param.title)
         self.param, self.value = param, value
-        self.line = QtWidgets.QLineEdit(shown(value))
+        self.line = ShortLine(shown(value))
         self.line.setObjectName(f"node_field_{param.name}")
         self.line.setStyleSheet(NORMAL)
         self.line.setToolTip(param.help)
@@ -74,7 +100,6 @@ class ParamField(NodeBaseWidget):
         self.line.editingFinished.connect(self._typed)
         self.line.installEventFilter(self)
         self.set_custom_widget(self.line)
-        self._fit()
 
     def get_value(self) -> Any:
         return self.value
@@ -82,46 +107,22 @@ class ParamField(NodeBaseWidget):
     def set_value(self, value: Any) -> None:
         """From the property (undo, redo, the dialog): show it, and forget a refused text."""
         self.value = value
+        self.line.setText(shown(value))
         self._mark("")
-        self._fit()
-
-    def short_text(self) -> str:
-        """The value as the field shows it while not edited: cut in the middle to fit (a folder keeps
-        its start and its last part), the whole of it in the tooltip and while editing."""
-        room = self.line.contentsRect().width() - 8
-        return self.line.fontMetrics().elidedText(shown(self.value), QtCore.Qt.TextElideMode.ElideMiddle, room)
-
-    def _fit(self) -> None:
-        """Show the whole value while the field is edited, else the short text."""
-        editing = self.line.hasFocus()
-        self.line.setText(shown(self.value) if editing else self.short_text())
-        self.line.setCursorPosition(len(self.line.text()) if editing else 0)
 
     def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
-        kind = event.type()
-        if kind == QtCore.QEvent.Type.KeyPress and event.key() == QtCore.Qt.Key.Key_Escape:
+        if event.type() == QtCore.QEvent.Type.KeyPress and event.key() == QtCore.Qt.Key.Key_Escape:
             self.set_value(self.value)
             return True
-        if kind == QtCore.QEvent.Type.FocusIn and self.line.text() == self.short_text():
-            self.line.setText(shown(self.value))  # edit the whole value, never the shortened one
-        elif kind == QtCore.QEvent.Type.FocusOut:
-            QtCore.QTimer.singleShot(0, self, self._after_edit)  # after editingFinished has applied it
-        elif kind == QtCore.QEvent.Type.Resize:
-            QtCore.QTimer.singleShot(0, self, self._after_edit)
         return False
-
-    def _after_edit(self) -> None:
-        if not self.line.hasFocus() and self.line.styleSheet() != REFUSED:
-            self._fit()
 
     def _mark(self, reason: str) -> None:
         self.line.setStyleSheet(REFUSED if reason else NORMAL)
-        full = shown(self.value)
-        self.line.setToolTip(reason or (self.param.help + (f"\n{full}" if self.short_text() != full else "")))
+        self.line.setToolTip(reason or f"{self.param.help}\n{shown(self.value)}")
 
     def _typed(self) -> None:
         node = self._node
-        if node is None or self.line.text() in (shown(self.value), self.short_text()):
+        if node is None or self.line.text() == shown(self.value):
             self._mark("")
             return
         linked = frozenset(p.name() for p in node.input_ports() if p.connected_ports())

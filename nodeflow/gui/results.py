@@ -20,6 +20,7 @@ THUMB_WIDTH, THUMB_HEIGHT = 240, 120  # a picture on the canvas is scaled down t
 PREVIEW_CHARS, PREVIEW_LINES = 44, 6  # a generated text's preview on the canvas
 BADGE_BAND = 20.0  # the status badge above a node
 PAD = 3.0
+RESULT = "result"  # the data(1) of a result block, to tell it from a node's other children
 
 
 RATES = ("accuracy", "dice", "iou", "f1", "precision", "recall")
@@ -38,10 +39,18 @@ def metric_lines(metrics: dict[str, Any], limit: int = 3) -> list[str]:
     return [f"{k.replace('_', ' ')} {number(k, metrics[k])}" for k in keys[:limit]]
 
 
+def footprints(view: QtWidgets.QGraphicsItem) -> list[QtCore.QRectF]:
+    """What a node covers on the canvas: its body with the badge band above it, and its result block."""
+    rects = [view.sceneBoundingRect().adjusted(0, -BADGE_BAND, 0, 0)]
+    return rects + [child.sceneBoundingRect() for child in view.childItems() if child.data(1) == RESULT]
+
+
 def footprint(view: QtWidgets.QGraphicsItem) -> QtCore.QRectF:
-    """The canvas a node takes: its body, the badge band above it and what is drawn under or beside it."""
-    rect = view.sceneBoundingRect().adjusted(0, -BADGE_BAND, 0, 0)
-    return rect | view.mapRectToScene(view.childrenBoundingRect())
+    """The box around everything a node covers (for placing nodes)."""
+    rect = QtCore.QRectF()
+    for part in footprints(view):
+        rect = rect.united(part)
+    return rect
 
 
 def preview(text: str) -> list[str]:
@@ -134,6 +143,7 @@ class Results:
         block.setRect(block.childrenBoundingRect().adjusted(-PAD, -PAD, PAD, PAD))
         block.setToolTip(entry.get("text") or "\n".join(lines))
         block.setZValue(5)
+        block.setData(1, RESULT)
         self._place(node, block)
         self.items[node.name()] = block
 
@@ -161,7 +171,7 @@ class Results:
         taken = [node.view.sceneBoundingRect().adjusted(0, -BADGE_BAND, 0, 0)]
         for item in scene.items():
             if isinstance(item, NodeItem) and item is not node.view:
-                taken.append(footprint(item))
+                taken += footprints(item)
             elif item.parentItem() is None and isinstance(item, QtWidgets.QGraphicsRectItem) and item.data(0):
                 taken.append(item.sceneBoundingRect())  # a chip on a link (link_labels)
         return taken
