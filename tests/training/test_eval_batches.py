@@ -86,3 +86,20 @@ def test_a_resnet_preset_names_the_experiment_and_the_model_placeholder(tmp_path
     model = run(RESNET, tmp_path, {"dataset": data["train"]}, preset="resnet20")["model"]
     train(tmp_path, model, data, batch_size=8, checkpoint_dir=str(tmp_path / "runs" / "{model}"))
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["resnet", "resnet20"]
+
+
+def test_evaluate_on_the_validation_data_reuses_the_last_epochs_scores_until_the_model_changes(tmp_path: Path) -> None:
+    data = run(SPLIT, tmp_path, {"dataset": run(DIGITS, tmp_path)["dataset"]}, val_fraction=0.2, test_fraction=0.2)
+    model = Recording(run(MLP, tmp_path, {"dataset": data["train"]}, hidden=[16])["model"])
+    settings = TRAINER.defaults() | {"epochs": 1, "device": "cpu", "checkpoint_dir": "", "batch_size": 32}
+    out = TRAINER.run(RunCtx(tmp_path), {"model": model, "train": data["train"], "val": data["val"]}, settings)
+    model.scored.clear()
+    metrics = EVALUATE.run(RunCtx(tmp_path), {"model": out["model"], "dataset": data["val"]},
+                           EVALUATE.defaults())["metrics"]
+    assert model.scored == []  # the last epoch scored exactly this: not scored twice
+    assert metrics["loss"] == out["history"]["val_loss"][-1] and metrics["samples"] == len(data["val"])
+    with torch.no_grad():  # the model changes (an optimizer step would do the same): scored afresh
+        next(model.parameters()).add_(0.5)
+    again = EVALUATE.run(RunCtx(tmp_path), {"model": out["model"], "dataset": data["val"]},
+                         EVALUATE.defaults())["metrics"]
+    assert model.scored and again["loss"] != metrics["loss"]
