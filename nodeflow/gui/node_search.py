@@ -223,4 +223,5 @@ class CanvasSearch(QtCore.QObject):
                 node.get_output(choice.port).connect_to(other.get_input(port))
         graph.undo_stack().endMacro()
         self.start = None
+        graph.viewer().ensureVisible(node.view)
         graph.viewer().setFocus()

@@ -148,19 +148,23 @@ class Results:
         self.items[node.name()] = block
 
     def _place(self, node: BaseNode, block: QtWidgets.QGraphicsRectItem) -> None:
-        """Under the node where that covers nothing else, else beside it, above its badge, or further down."""
+        """Under the node where that covers nothing else, else beside it, above its badge, or further down;
+        a spot on screen before one off it."""
         view, size = node.view, block.rect().size()
         body = view.boundingRect()
         spots = [QtCore.QPointF(0, body.height() + 4), QtCore.QPointF(body.width() + 8, 0),
                  QtCore.QPointF(-size.width() - 8, 0),
                  QtCore.QPointF(0, -BADGE_BAND - size.height() - 2)]
         spots += [QtCore.QPointF(0, body.height() + 4 + step * 14) for step in range(1, 30)]
-        taken = self._taken(node)
-        for spot in spots:
-            rect = view.mapRectToScene(QtCore.QRectF(spot, size))
-            if not any(rect.intersects(other) for other in taken):
-                block.setPos(spot)
-                return
+        taken, views = self._taken(node), view.scene().views() if view.scene() is not None else []
+        shown = views[0].mapToScene(views[0].viewport().rect()).boundingRect() if views else None
+        for in_view in (True, False):  # a spot in the part of the canvas on screen first
+            for spot in spots:
+                rect = view.mapRectToScene(QtCore.QRectF(spot, size))
+                if (not in_view or shown is None or shown.contains(rect)) and \
+                        not any(rect.intersects(other) for other in taken):
+                    block.setPos(spot)
+                    return
         block.setPos(spots[0])
 
     def _taken(self, node: BaseNode) -> list[QtCore.QRectF]:
