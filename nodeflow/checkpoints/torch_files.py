@@ -24,6 +24,7 @@ from nodeflow.core.outputs import read_json
 from nodeflow.core.registry import Registry, default_registry
 from nodeflow.checkpoints import compress
 from nodeflow.checkpoints.payload import check_payload
+from nodeflow.checkpoints.model_state import STATE_IS, TRAINABLE, base_problem, saves_trainable, trainable_state
 
 
 MAX_CONFIG = 16 << 20  # bytes of a config.json beside a checkpoint
@@ -146,7 +147,7 @@ def restore_model(path: str | Path, map_location: str | torch.device = "cpu", re
     """
     checkpoint = load_checkpoint(path, map_location, trust, any_weights=True)
     if model is not None:
-        load_weights(model, checkpoint["model_state_dict"], str(path), "the linked model")
+        load_model_state(model, checkpoint, str(path), "the linked model")
         return model.to(map_location).eval(), checkpoint
     model_config = model_config_of(checkpoint, Path(path))
     registry = registry or default_registry()
@@ -156,8 +157,8 @@ def restore_model(path: str | Path, map_location: str | torch.device = "cpu", re
             "no config names its model type (a 'config' key, or config.json beside it)"
         raise CheckpointError(Issue(f"cannot rebuild model: {known}; link a model node to LoadCheckpoint's "
                                     "model input to load the weights into it", file=str(path)))
-    if spec.runs_code is not None and not trust_code:
-        kind, source = spec.runs_code(model_config)
+    kind, source = spec.runs_code(model_config) if spec.runs_code is not None and not trust_code else ("", "")
+    if kind or source:  # an empty answer: this config runs no code
         raise UntrustedCodeError(str(path), source, kind)
     try:
         model = spec.rebuild(model_config)
@@ -167,7 +168,7 @@ def restore_model(path: str | Path, map_location: str | torch.device = "cpu", re
         raise CheckpointError(Issue(f"cannot rebuild model {model_config['type']!r} from its saved config: "
                                     f"{type(exc).__name__}: {_first_line(exc)}", field="config.model",
                                     file=str(path))) from None
-    load_weights(model, checkpoint["model_state_dict"], str(path), "the saved config")
+    load_model_state(model, checkpoint, str(path), "the saved config")
     model.nodeflow_data = (checkpoint.get("config") or {}).get("data")  # its tokenizer, checked against new data
     model.nodeflow_batch_size = ((checkpoint.get("config") or {}).get("trainer") or {}).get("batch_size")
     return model.to(map_location).eval(), checkpoint
@@ -183,25 +184,43 @@ def model_config_of(checkpoint: dict[str, Any], path: Path) -> dict[str, Any]:
     return {}
 
 
+def load_model_state(model: torch.nn.Module, checkpoint: dict[str, Any], label: str,
+                     what: str = "this model") -> None:
+    """The checkpoint's weights into `model`: for a file holding only what trained, first checked
+    that `model`'s frozen base is the one the checkpoint was trained on."""
+    if checkpoint.get(STATE_IS) == TRAINABLE:
+        problem = base_problem(model_config_of(checkpoint, Path(label)), model)
+        if problem:
+            raise CheckpointError(Issue(problem, field="config.model.base", file=label))
+    load_weights(model, checkpoint["model_state_dict"], label, what)
+
+
 def load_weights(model: torch.nn.Module, weights: dict[str, Any], label: str, what: str = "this model") -> None:
-    """model.load_state_dict, or one line naming the first key or shape that differs."""
-    check_weights(model, weights, label, what)
+    """model.load_state_dict, or one line naming the first key or shape that differs. A file
+    holding only the trained parameters of a model that keeps a frozen base loads over that base."""
+    partial = check_weights(model, weights, label, what)
     try:
-        model.load_state_dict(weights)
+        model.load_state_dict(weights, strict=not partial)
     except RuntimeError as exc:
         raise CheckpointError(Issue(f"weights do not fit {what}: {_first_line(exc)}", file=label)) from None
 
 
-def check_weights(model: torch.nn.Module, weights: dict[str, Any], label: str, what: str = "this model") -> None:
-    """CheckpointError naming the first key or shape that differs between `model` and `weights`."""
+def check_weights(model: torch.nn.Module, weights: dict[str, Any], label: str, what: str = "this model") -> bool:
+    """CheckpointError naming the first key or shape that differs between `model` and `weights`;
+    True when `weights` holds exactly what trains of a model that saves only that (saved_state)."""
     own = model.state_dict()
+    partial = saves_trainable(model) and not set(own) <= set(weights)
+    expected = set(trainable_state(model)) if partial else set(own)
     for key in list(own) + [k for k in weights if k not in own]:
-        if key not in weights:
+        if key not in weights and key in expected:
             problem = f"the checkpoint has no {key!r}"
         elif key not in own:
             problem = f"{what} has no {key!r} (the checkpoint has it)"
-        elif tuple(own[key].shape) != tuple(getattr(weights[key], "shape", ())):
-            problem = f"{key!r} is {tuple(weights[key].shape)} in the checkpoint, {tuple(own[key].shape)} in {what}"
-        else:
+        elif key not in expected and key in weights:
+            problem = f"{what} keeps {key!r} frozen (the checkpoint trained it)"
+        elif key not in weights or tuple(own[key].shape) == tuple(getattr(weights[key], "shape", ())):
             continue
+        else:
+            problem = f"{key!r} is {tuple(weights[key].shape)} in the checkpoint, {tuple(own[key].shape)} in {what}"
         raise CheckpointError(Issue(f"weights do not fit {what}: {problem}", file=label))
+    return partial

@@ -17,6 +17,8 @@ from torch import nn
 class PretrainedModel(nn.Module):
     nodeflow_config: dict[str, Any]  # what a reload needs (build.py): plain values beside the tensors
     nodeflow_base: dict[str, Any]  # the base model's identity, also under nodeflow_config["base"]
+    # with frozen parts, a checkpoint holds only what trains: the base comes back from its own files
+    nodeflow_state = "trainable"
 
     def __init__(self, hf: nn.Module, task: str, pad_token_id: int | None, context: int):
         super().__init__()

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from nodeflow.version import __version__
+from nodeflow.checkpoints.model_state import STATE_IS, TRAINABLE, base_problem, saved_state
+from nodeflow.checkpoints.torch_files import check_weights
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.training import distributed, resume_settings
 from nodeflow.training.rng import capture_rng, restore_rng
@@ -34,9 +36,11 @@ def state_dict(loop: TrainingLoop, config: Mapping[str, Any]) -> dict[str, Any]:
     if mid_epoch:  # resume replays this epoch's data order, then skips the batches done
         rng["loader"] = loop.epoch_start_loader_state
     rng_ranks = distributed.gathered(rng) if loop.world > 1 else None  # each rank's dropout stream
+    weights, marker = saved_state(loop.model)  # a frozen base is not saved: only what trains (model_state)
     return {
         "epoch": state.epoch,
-        "model_state_dict": loop.model.state_dict(),
+        "model_state_dict": weights,
+        **marker,
         "optimizer_state_dict": loop.optimizer.state_dict(),
         "scheduler_state_dict": loop.scheduler.state_dict() if loop.scheduler is not None else None,
         "scaler_state_dict": loop.scaler.state_dict() if loop.scaler is not None else None,
@@ -71,8 +75,13 @@ def load_state_dict(loop: TrainingLoop, ckpt: Mapping[str, Any]) -> None:
                                     "resume from the last epoch-boundary checkpoint instead "
                                     "(checkpoint_epoch_N.pt, or best/final)", field="resume"))
     fresh = resume_settings.before_load(loop)
+    if ckpt.get(STATE_IS) == TRAINABLE:  # only what trained: over this run's base, the one it trained on
+        problem = base_problem(dict((ckpt.get("config") or {}).get("model") or {}), loop.model)
+        if problem:
+            raise CheckpointError(Issue(f"cannot resume: {problem}", field="resume"))
     try:
-        loop.model.load_state_dict(ckpt["model_state_dict"])
+        partial = check_weights(loop.model, ckpt["model_state_dict"], "", "this run's model")
+        loop.model.load_state_dict(ckpt["model_state_dict"], strict=not partial)
         loop.optimizer.load_state_dict(ckpt["optimizer_state_dict"])
     except (RuntimeError, ValueError, KeyError) as exc:
         raise CheckpointError(Issue(f"checkpoint does not fit this model/optimizer: "

@@ -16,7 +16,7 @@ from nodeflow.checkpoints.manifest import read_entries, verify_file
 from nodeflow.core.errors import CheckpointError, Issue
 from nodeflow.core.spec import RunContext
 from nodeflow.training import distributed
-from nodeflow.checkpoints.torch_files import load_checkpoint, load_weights
+from nodeflow.checkpoints.torch_files import load_checkpoint, load_model_state
 from nodeflow.training.device import resolve_device
 
 
@@ -63,7 +63,7 @@ def load(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any],
         raise CheckpointError(Issue("not the checkpoint its last run wrote", file=str(path)))
     checkpoint = load_checkpoint(path)  # checked against the manifest's size and SHA-256 again
     model = inputs["model"]
-    load_weights(model, checkpoint["model_state_dict"], str(path), "the linked model")
+    load_model_state(model, checkpoint, str(path), "the linked model")  # a trained adapter: over the same base
     model.to(distributed.local_device(resolve_device(ctx.device_override or params["device"])))
     model.nodeflow_data = inputs["train"].describe()  # what Evaluate, Predict and Generate check against
     model.nodeflow_batch_size = params["batch_size"]  # what Evaluate and Predict score at by default
