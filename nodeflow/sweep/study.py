@@ -37,7 +37,6 @@ from nodeflow.core.errors import Issue, UserError
 from nodeflow.sweep.space import Dim
 
 HEARTBEAT_SECONDS, GRACE_SECONDS = 30, 120
-SAMPLERS = ("tpe", "random", "grid")
 optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is our one line, not its traceback
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
@@ -234,6 +233,3 @@ def attrs(trial: Any) -> dict[str, Any]:
     parts = [part for part in (notes.get("worker"), notes.get("outcome")) if isinstance(part, dict)]
     return {**notes, **{k: v for part in parts for k, v in part.items()}}
 
-
-def state_name(state: Any) -> str:
-    return {TrialState.COMPLETE: "complete"}.get(state, state.name.lower())
