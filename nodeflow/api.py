@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["load", "Flow", "NodeHandle", "Params", "Result"]
 
+_CLAIMED: set[Path] = set()  # checkpoint folders the runs of this Python process claimed
 ALIASES = {"num_epochs": "epochs"}  # the names Trainer configs use elsewhere, for the same param
 
 
@@ -168,7 +169,8 @@ class Flow:
         from nodeflow import running
         from nodeflow.console import Console
 
-        options = self._options(device=device, resume=resume, until=until, reuse=reuse, overwrite=overwrite)
+        rerun = not resume and not overwrite and self._reruns_own_folders()
+        options = self._options(device=device, resume=resume, until=until, reuse=reuse, overwrite=overwrite or rerun)
         collected = _Collector(on_event)
         bar = _auto_bar() if progress else None
         console = Console(sys.stdout, sys.stderr if bar else None, bar=bar)
@@ -183,6 +185,8 @@ class Flow:
             kept = collected.kept("interrupt")
             where = f"; resumable checkpoint: {kept} (continue with run(resume='auto'))" if kept else ""
             raise KeyboardInterrupt(f"run interrupted after the current batch{where}") from None
+        finally:
+            _CLAIMED.update(collected.folders)
         names = {node_id: node.name for node_id, node in self.workflow.nodes.items()}
         return Result({names[i]: dict(o) for i, o in outcome.outputs.items()}, dict(outcome.metrics),
                       collected.checkpoints)
@@ -203,6 +207,21 @@ class Flow:
             raise WorkflowFileError(Issue(f"cannot save: {exc.strerror or exc}; nothing was changed on disk",
                                           file=str(path))) from None
         return path
+
+    def _reruns_own_folders(self) -> bool:
+        """Whether every Trainer folder in the way holds a run this Python process made (a notebook cell
+        run again): run() then moves those runs to previous/ as overwrite=True does, and says so. A run of
+        another process in the way still stops the run, with its one line."""
+        from nodeflow.checkpoints.run_request import RunRequest
+
+        in_the_way = []
+        for node in self.workflow.nodes.values():
+            spec = self.registry.get(node.type)
+            request = RunRequest.of({**spec.defaults(), **node.params}) if spec and spec.trains else None
+            folder = request.planned() if request else None
+            if request and folder is not None and request.at(folder).in_the_way() is not None:
+                in_the_way.append(request.at(folder).checkpoints.resolve())
+        return bool(in_the_way) and all(folder in _CLAIMED for folder in in_the_way)
 
     def _copy(self) -> Workflow:
         """The workflow as a run sees it: a copy, so --resume and --overwrite leave this flow alone."""
@@ -226,8 +245,11 @@ class _Collector:
         self.on_event = on_event
         self.checkpoints: dict[str, list[Path]] = {}
         self.kinds: list[tuple[str, Path]] = []
+        self.folders: set[Path] = set()  # the checkpoint folders the run's Trainers claimed
 
     def __call__(self, event: dict[str, Any]) -> None:
+        if event["event"] == "fit_start" and event.get("checkpoint_dir"):
+            self.folders.add(Path(event["checkpoint_dir"]).resolve())
         if event["event"] == "checkpoint_saved" and event.get("path"):
             saved, path = self.checkpoints.setdefault(event.get("node", ""), []), Path(event["path"])
             saved += [] if path in saved else [path]  # best_model.pt is saved again at each improvement

@@ -98,6 +98,27 @@ def test_run_returns_each_nodes_outputs_with_a_progress_bar(tmp_path: Path, monk
     assert [r["status"] for r in mine] == ["completed"] and mine[0]["changed"]["Trainer.epochs"][1] == 2
 
 
+def test_a_notebook_cell_run_again_moves_its_own_earlier_run_aside(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A cell re-executed in the same Python process: its earlier run goes to previous/, nothing is lost;
+    a folder holding another process's run still stops the run."""
+    monkeypatch.chdir(tmp_path)
+    wf = nodeflow.load(WINE)
+    wf["Trainer"].params.update(checkpoint_dir="runs/a", epochs=1)
+    wf.run(progress=False)
+    first = json.loads((tmp_path / "runs" / "a" / "manifest.json").read_text())["run"]["id"]
+    wf.run(progress=False)  # the same cell again
+    assert json.loads((tmp_path / "runs" / "a" / "manifest.json").read_text())["run"]["id"] != first
+    assert (tmp_path / "runs" / "a" / "previous" / first / "final_model.pt").is_file()
+    assert f"runs/a/previous/{first}" in capsys.readouterr().out
+    other = subprocess.run([sys.executable, str(ROOT / "main.py"), "run", str(WINE), "--set", "Trainer.epochs=1",
+                            "--set", "Trainer.checkpoint_dir=runs/b"], cwd=tmp_path, capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert other.returncode == 0, other.stderr
+    wf["Trainer"].params["checkpoint_dir"] = "runs/b"
+    with pytest.raises(UserError, match="runs/b already holds run"):
+        wf.run(progress=False)
+
+
 def test_save_is_atomic_and_replaces_only_its_own_file(tmp_path: Path) -> None:
     wf = nodeflow.load(WINE)
     wf["Trainer"].params["epochs"] = 7
