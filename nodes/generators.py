@@ -15,8 +15,9 @@ import torch
 from nodeflow.core.spec import NodeSpec, ParamSpec, PortSpec, RunContext
 from nodeflow.core.tasks import CLASSIFICATION, CONTRASTIVE, SEGMENTATION, SEQUENCE_CLASSIFICATION
 from nodeflow.training.data import make_bundle
-from nodes.text_data import BLOCK, LM_OUTPUTS, MAX_LENGTH, TOKENIZER_PARAMS, VAL_FRACTION, encode_rows, \
-    language_data, text_classes, tokenizer_for
+from nodes.processor_input import TOKENIZER_INPUT, check_tokenizer_param, tokenizer_from
+from nodes.text_data import BLOCK, LM_OUTPUTS, MAX_LENGTH, TEXT_TOKENIZER_PARAMS, TOKENIZER_PARAMS, VAL_FRACTION, \
+    encode_rows, language_data, text_classes, tokenizer_for
 
 SEED = ParamSpec("seed", "int", 0, "Random seed of the generator", min=0, max=2**31 - 1)
 
@@ -54,15 +55,16 @@ def story(rng: random.Random) -> str:
 def run_stories(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     rng = random.Random(params["seed"])
     text = "".join(story(rng) for _ in range(params["samples"]))
-    train, val = language_data(text, params, "stories")
+    train, val = language_data(text, params, "stories", tokenizer_from(inputs, ctx.node_name))
     return {"train": train, "val": val}
 
 
 STORIES = NodeSpec(
     type="data.stories", title="Stories", category="Data", run=run_stories, outputs=LM_OUTPUTS,
+    inputs=(TOKENIZER_INPUT,), check=check_tokenizer_param,
     empty_outputs=lambda p: {"val"} if p["val_fraction"] == 0 else set(),
     description="Short children's stories from a small grammar (TinyStories-style), cut into token blocks.",
-    params=(_samples(2000), BLOCK, VAL_FRACTION, *TOKENIZER_PARAMS, SEED),
+    params=(_samples(2000), BLOCK, VAL_FRACTION, *TEXT_TOKENIZER_PARAMS, SEED),
 )
 
 
@@ -89,15 +91,17 @@ def review(rng: random.Random) -> tuple[str, str]:
 def run_reviews(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     rng = random.Random(params["seed"])
     pairs = [review(rng) for _ in range(params["samples"])]
-    return {"dataset": text_classes([p[0] for p in pairs], [p[1] for p in pairs], params, "reviews")}
+    return {"dataset": text_classes([p[0] for p in pairs], [p[1] for p in pairs], params, "reviews",
+                                    tokenizer_from(inputs, ctx.node_name))}
 
 
 REVIEWS = NodeSpec(
     type="data.reviews", title="Reviews", category="Data", run=run_reviews,
+    inputs=(TOKENIZER_INPUT,), check=check_tokenizer_param,
     outputs=(PortSpec("dataset", "dataset", "Review token ids and sentiment", tasks=(SEQUENCE_CLASSIFICATION,)),),
     description="Sentiment reviews whose label depends on word order ('not good', 'X but Y'): a "
                 "bag-of-words model cannot reach 100 %.",
-    params=(_samples(2000), MAX_LENGTH, *TOKENIZER_PARAMS, SEED),
+    params=(_samples(2000), MAX_LENGTH, *TEXT_TOKENIZER_PARAMS, SEED),
 )
 
 

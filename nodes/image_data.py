@@ -20,6 +20,7 @@ from nodeflow.core.params import resolve_path
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunContext
 from nodeflow.core.tasks import CLASSIFICATION, CONTRASTIVE, SEGMENTATION
 from nodeflow.training.data import LazyData
+from nodes.processor_input import IMAGE_INPUT, image_settings
 from nodes.text_data import TOKENIZER_PARAMS, encode_rows, tokenizer_for
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
@@ -63,12 +64,17 @@ class ImageFiles:
     size: int
     color: str
     node: str
+    mean: tuple[float, ...] = (0.0,)  # per channel (or one for all): a linked image processor's
+    std: tuple[float, ...] = (1.0,)
 
     def __len__(self) -> int:
         return len(self.files)
 
     def load(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return read_image(self.files[i], self.size, self.color, self.node), torch.tensor(self.labels[i])
+        image = read_image(self.files[i], self.size, self.color, self.node)
+        if self.mean != (0.0,) or self.std != (1.0,):
+            image = (image - torch.tensor(self.mean)[:, None, None]) / torch.tensor(self.std)[:, None, None]
+        return image, torch.tensor(self.labels[i])
 
 
 def check_image_folder(c: CheckInput) -> list[tuple[str, str]]:
@@ -90,14 +96,25 @@ def run_image_folder(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping
     if not files:
         raise DataError(Issue(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {root}", field="path"))
     size, channels = params["image_size"], 3 if params["color"] == "rgb" else 1
-    source = ImageFiles(tuple(files), tuple(labels), size, params["color"], ctx.node_name)
+    mean: tuple[float, ...] = (0.0,)
+    std: tuple[float, ...] = (1.0,)
+    info: dict[str, Any] = {}
+    if fitted := image_settings(inputs, ctx.node_name):
+        size, mean, std = fitted
+        if len(mean) not in (1, channels):
+            raise DataError(Issue(f"color is {params['color']} ({channels} channel{'s' * (channels > 1)}) but the "
+                                  f"linked image processor normalizes {len(mean)} channels", field="color"))
+        if size != params["image_size"]:
+            ctx.log(f"{ctx.node_name}: images resized to {size}x{size}, the linked image processor's size")
+        info = {"mean": list(mean), "std": list(std)}
+    source = ImageFiles(tuple(files), tuple(labels), size, params["color"], ctx.node_name, mean, std)
     data = LazyData(source, CLASSIFICATION, tuple(range(len(files))), [channels, size, size], tuple(names),
-                    root.name, {"image_size": size, "color": params["color"]}, torch.tensor(labels))
+                    root.name, {"image_size": size, "color": params["color"], **info}, torch.tensor(labels))
     return _finish(ctx, data, params["cache"])
 
 
 IMAGE_FOLDER = NodeSpec(
-    type="data.image_folder", title="ImageFolder", category="Data", run=run_image_folder,
+    type="data.image_folder", title="ImageFolder", category="Data", run=run_image_folder, inputs=(IMAGE_INPUT,),
     outputs=(PortSpec("dataset", "dataset", "Images and class ids", tasks=(CLASSIFICATION,)),),
     check=check_image_folder,
     description="Images in one sub-folder per class (PNG/JPG), resized to a square; streamed from disk.",

@@ -18,12 +18,15 @@ from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunCon
 from nodeflow.core.tasks import LANGUAGE_MODELLING, SEQUENCE_CLASSIFICATION
 from nodeflow.training.data import DataBundle, make_bundle
 from nodeflow.training.tokenizer import BPETokenizer, CharTokenizer, make_tokenizer
+from nodes.processor_input import TEXT_TOKENIZER, TOKENIZER_INPUT, PretrainedTokenizer, check_tokenizer_param, \
+    tokenizer_from
 
 TOKENIZER_PARAMS = (
     ParamSpec("tokenizer", "choice", "char", "char: one id per character; bpe: byte-level BPE trained on "
               "the training text (tokenizers library)", choices=("char", "bpe")),
     ParamSpec("vocab_size", "int", 512, "BPE vocabulary size (bpe only)", min=260, max=100_000),
 )
+TEXT_TOKENIZER_PARAMS = (TEXT_TOKENIZER, TOKENIZER_PARAMS[1])  # nodes with a processor input: auto is theirs
 BLOCK = ParamSpec("block_size", "int", 64, "Tokens per training block (the model's context length)",
                   min=2, max=100_000)
 STRIDE = ParamSpec("stride", "int", 0, "A training block starts every this many tokens (0: block_size, no "
@@ -58,12 +61,17 @@ def _blocks(ids: torch.Tensor, block: int, stride: int) -> tuple[torch.Tensor, t
     return ids[:-1].unfold(0, block, stride), ids[1:].unfold(0, block, stride)
 
 
-def language_data(text: str, params: Mapping[str, Any], name: str) -> tuple[DataBundle, DataBundle | None]:
-    """Train and val blocks of `text`, split by position (first 1 - val_fraction trains)."""
+def language_data(text: str, params: Mapping[str, Any], name: str,
+                  pretrained: PretrainedTokenizer | None = None) -> tuple[DataBundle, DataBundle | None]:
+    """Train and val blocks of `text`, split by position (first 1 - val_fraction trains); tokenized
+    by `pretrained` (a linked processor) or by a tokenizer trained on the training part."""
     cut = int(len(text) * (1 - params["val_fraction"]))
     train_text, val_text = text[:cut], text[cut:]
-    tokenizer = tokenizer_for(params, train_text)
+    tokenizer = pretrained or tokenizer_for(params, train_text)
     block = params["block_size"]
+    if pretrained and pretrained.context and block > pretrained.context:
+        raise DataError(Issue(f"{name}: block_size {block} is longer than the {pretrained.context} tokens the "
+                              "linked processor's model takes", field="block_size"))
     info = {"tokenizer": tokenizer.to_json(), "vocab_size": tokenizer.vocab_size, "block_size": block,
             "tokenizer_kind": tokenizer.kind}
     parts: list[DataBundle | None] = []
@@ -93,6 +101,8 @@ def _read_text(path: Path) -> str:
 
 
 def check_text_file(c: CheckInput) -> list[tuple[str, str]]:
+    if problems := check_tokenizer_param(c):
+        return problems
     path = resolve_path(c.params["path"], c.base_dir)
     try:
         size = path.stat().st_size
@@ -112,7 +122,7 @@ def run_text_file(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[st
     text = _read_text(path)
     if not text.strip():
         raise DataError(Issue(f"{path.name} is empty", field="path"))
-    train, val = language_data(text, params, path.stem)
+    train, val = language_data(text, params, path.stem, tokenizer_from(inputs, ctx.node_name))
     ctx.log(f"{path.name}: {len(text):,} characters; {len(train)} train and {len(val) if val else 0} val blocks "
             f"of {params['block_size']} tokens; vocabulary {train.info['vocab_size']}")
     return {"train": train, "val": val}
@@ -120,10 +130,10 @@ def run_text_file(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[st
 
 TEXT_FILE = NodeSpec(
     type="data.text_file", title="TextFile", category="Data", run=run_text_file, check=check_text_file,
-    outputs=LM_OUTPUTS, empty_outputs=lambda p: {"val"} if p["val_fraction"] == 0 else set(),
+    inputs=(TOKENIZER_INPUT,), outputs=LM_OUTPUTS, empty_outputs=lambda p: {"val"} if p["val_fraction"] == 0 else set(),
     description="A plain-text corpus cut into block_size token blocks for next-token prediction.",
     params=(ParamSpec("path", "file", "", "UTF-8 text file, relative to the workflow file"),
-            BLOCK, STRIDE, VAL_FRACTION, *TOKENIZER_PARAMS),
+            BLOCK, STRIDE, VAL_FRACTION, *TEXT_TOKENIZER_PARAMS),
 )
 
 
@@ -153,6 +163,8 @@ def _table(path: Path, text_col: str, label_col: str) -> tuple[list[tuple[int, s
 
 def check_text_classification(c: CheckInput) -> list[tuple[str, str]]:
     p = c.params
+    if problems := check_tokenizer_param(c):
+        return problems
     _, problem = _table(resolve_path(p["path"], c.base_dir), p["text_column"], p["label_column"])
     return [("path", problem)] if problem else []
 
@@ -163,16 +175,21 @@ def run_text_classification(ctx: RunContext, inputs: Mapping[str, Any],
     rows, problem = _table(path, params["text_column"], params["label_column"])
     if problem:
         raise DataError(Issue(problem, field="path"))
-    return {"dataset": text_classes([r[1] for r in rows], [r[2] for r in rows], params, path.stem)}
+    return {"dataset": text_classes([r[1] for r in rows], [r[2] for r in rows], params, path.stem,
+                                    tokenizer_from(inputs, ctx.node_name))}
 
 
-def text_classes(texts: Sequence[str], labels: Sequence[str], params: Mapping[str, Any], name: str) -> DataBundle:
+def text_classes(texts: Sequence[str], labels: Sequence[str], params: Mapping[str, Any], name: str,
+                 pretrained: PretrainedTokenizer | None = None) -> DataBundle:
+    """Token ids [N, max_length] and class ids; tokenized by `pretrained` (special tokens, its padding)
+    when a processor is linked, else by a tokenizer trained on the texts (padded with 0)."""
     names = tuple(sorted(set(labels)))
     if len(names) < 2:
         raise DataError(Issue(f"{name}: every row has the label {names[0]!r}; need at least 2 classes",
                               field="label_column"))
-    tokenizer = tokenizer_for(params, "\n".join(texts))
-    ids = encode_rows(tokenizer, texts, params["max_length"])
+    tokenizer = pretrained or tokenizer_for(params, "\n".join(texts))
+    ids = pretrained.rows(texts, params["max_length"]) if pretrained else encode_rows(tokenizer, texts,
+                                                                                      params["max_length"])
     info = {"tokenizer": tokenizer.to_json(), "vocab_size": tokenizer.vocab_size,
             "max_length": params["max_length"], "tokenizer_kind": tokenizer.kind}
     return make_bundle(ids, [names.index(label) for label in labels], SEQUENCE_CLASSIFICATION, names, name, info)
@@ -182,14 +199,14 @@ MAX_LENGTH = ParamSpec("max_length", "int", 64, "Tokens per text (padded with 0 
 
 TEXT_CLASSIFICATION = NodeSpec(
     type="data.text_classification", title="TextClassification", category="Data",
-    run=run_text_classification, check=check_text_classification,
+    run=run_text_classification, check=check_text_classification, inputs=(TOKENIZER_INPUT,),
     outputs=(PortSpec("dataset", "dataset", "Token ids and labels", tasks=(SEQUENCE_CLASSIFICATION,)),),
     description="A CSV with a text column and a label column: token ids → label.",
     params=(
         ParamSpec("path", "file", "", "CSV file, relative to the workflow file"),
         ParamSpec("text_column", "str", "text", "Column holding the text"),
         ParamSpec("label_column", "str", "label", "Column holding the label"),
-        MAX_LENGTH, *TOKENIZER_PARAMS,
+        MAX_LENGTH, *TEXT_TOKENIZER_PARAMS,
     ),
 )
 

@@ -81,6 +81,7 @@ class CheckInput:
     linked_inputs: frozenset[str]
     base_dir: Path
     input_tasks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # linked dataset inputs
+    input_from: Mapping[str, str] = field(default_factory=dict)  # linked inputs: the "Node.port" feeding each
 
 
 class RunContext(Protocol):

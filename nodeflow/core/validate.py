@@ -94,7 +94,8 @@ def plan(workflow: Workflow, registry: Registry, outputs: bool = True) -> Plan:
         for check in (spec.check, spec.check_outputs if outputs else None):
             if check and not any(i.node == node.name for i in issues):
                 linked = frozenset(p for p, source in wired.items() if source not in empty)
-                given = CheckInput(params[node_id], linked, workflow.base_dir, input_tasks)
+                given = CheckInput(params[node_id], linked, workflow.base_dir, input_tasks,
+                                   {p: f"{workflow.nodes[s].name}.{sp}" for p, (s, sp) in wired.items()})
                 for field, message in check(given):
                     bad(node, field, message)
     order = _topological_order(workflow, sources, bad)
