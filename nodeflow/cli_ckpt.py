@@ -38,9 +38,12 @@ def add_parser(sub: Any) -> None:
                              "(ONNX, TorchScript) checked against torch")
     export.add_argument("file")
     export.add_argument("dest")
-    export.add_argument("--format", choices=("torch", "safetensors", "onnx", "torchscript"), default="torch",
+    export.add_argument("--format", choices=("torch", "safetensors", "onnx", "torchscript", "hf"), default="torch",
                         help="safetensors: weights only; onnx, torchscript: the model, run and compared with "
-                        "torch on two batch sizes before it is written (CLIP: DEST.image and DEST.text)")
+                        "torch on two batch sizes before it is written (CLIP: DEST.image and DEST.text); hf: a "
+                        "Pretrained model as a Hugging Face folder DEST (LoRA merged), loaded back and compared")
+    export.add_argument("--adapter", action="store_true", help="hf: write the LoRA adapter (PEFT) instead of "
+                        "merging it into the base model")
     export.add_argument("--force", action="store_true", help="replace DEST even when NodeFlow did not write it")
     export.add_argument("--trust", action="store_true", help="onnx, torchscript: allow pickled objects and "
                         "rebuilding a model from your own Python code (PythonModel)")
@@ -214,6 +217,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     source, dest = Path(args.file), Path(args.dest)
+    if args.adapter and args.format != "hf":
+        raise UserError(Issue("--adapter goes with --format hf", field="--adapter"))
+    if args.format == "hf":
+        return _export_hf(source, dest, args)
     if dest.is_dir():
         raise UserError(Issue(f"is a folder; give the file to write, e.g. {dest / 'model'}", file=args.dest))
     try:
@@ -238,6 +245,32 @@ def _export_model(source: Path, dest: Path, args: argparse.Namespace) -> int:
         return EXIT_BAD
     for exported in done:
         print(f"exported {source} -> {exported.line()}")
+    return EXIT_OK
+
+
+def _export_hf(source: Path, dest: Path, args: argparse.Namespace) -> int:
+    from nodeflow.checkpoints.export_inputs import graphs_of
+    from nodeflow.checkpoints.torch_files import load_checkpoint, model_config_of, rebuild_model
+    from nodeflow.pretrained.build import TYPE
+    from nodeflow.pretrained.export import ExportMismatch, export_hf
+
+    checkpoint = load_checkpoint(source)
+    kind = model_config_of(checkpoint, source).get("type")
+    if kind != TYPE:  # before rebuilding: a PythonModel's code never runs for this
+        raise CheckpointError(Issue(f"--format hf exports a Pretrained model (Hugging Face format); this checkpoint's "
+                                    f"model is {kind or 'not named'} (use --format onnx or torchscript)",
+                                    file=str(source)))
+    model = rebuild_model(checkpoint, source)
+    graph = graphs_of(model, checkpoint, str(source))[0]
+    try:
+        done = export_hf(model, checkpoint, source, dest, [graph.batch(n, seed=n) for n in (1, 5)], args.force,
+                         args.adapter)
+    except ExportMismatch as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD
+    except OSError as exc:
+        raise UserError(Issue(f"cannot write the export: {exc.strerror or exc}", file=args.dest)) from None
+    print(f"exported {source} -> {done.line()}")
     return EXIT_OK
 
 

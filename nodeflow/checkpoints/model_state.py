@@ -24,9 +24,12 @@ def saves_trainable(model: torch.nn.Module) -> bool:
 
 def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The entries of `model.state_dict()` that training changes: the parameters that train (under
-    every name of a tied one) and the buffers (running statistics)."""
+    every name of a tied one) and the buffers (running statistics); and the weights the base model's
+    files lack (`nodeflow_new_keys`: a pooler a masked-LM base has not), made from a seed, frozen or not."""
     full, own = model.state_dict(), model.state_dict(keep_vars=True)
-    return {k: full[k] for k, v in own.items() if not isinstance(v, torch.nn.Parameter) or v.requires_grad}
+    new = set(getattr(model, "nodeflow_new_keys", None) or ())
+    return {k: full[k] for k, v in own.items()
+            if not isinstance(v, torch.nn.Parameter) or v.requires_grad or k in new}
 
 
 def saved_state(model: torch.nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

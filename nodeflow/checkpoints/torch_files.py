@@ -12,6 +12,7 @@ import warnings
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,13 @@ def restore_model(path: str | Path, map_location: str | torch.device = "cpu", re
     if model is not None:
         load_model_state(model, checkpoint, str(path), "the linked model")
         return model.to(map_location).eval(), checkpoint
+    return rebuild_model(checkpoint, Path(path), map_location, registry, trust_code), checkpoint
+
+
+def rebuild_model(checkpoint: dict[str, Any], path: Path, map_location: str | torch.device = "cpu",
+                  registry: Registry | None = None, trust_code: bool = False) -> torch.nn.Module:
+    """The model `checkpoint` (read from `path` by load_checkpoint) was trained with, its weights in,
+    in eval mode: restore_model's second half, with the same trust rules."""
     model_config = model_config_of(checkpoint, Path(path))
     registry = registry or default_registry()
     spec = registry.get(model_config.get("type", ""))
@@ -162,8 +170,8 @@ def restore_model(path: str | Path, map_location: str | torch.device = "cpu", re
         raise UntrustedCodeError(str(path), source, kind)
     try:
         model = spec.rebuild(model_config)
-    except UserError:  # the node's own one-line refusal
-        raise
+    except UserError as exc:  # the node's own one-line refusal (a base model gone or changed), naming the file
+        raise CheckpointError([replace(i, file=i.file or str(path)) for i in exc.issues]) from None
     except Exception as exc:  # the saved config's params are not ones its model type takes
         raise CheckpointError(Issue(f"cannot rebuild model {model_config['type']!r} from its saved config: "
                                     f"{type(exc).__name__}: {_first_line(exc)}", field="config.model",
@@ -171,7 +179,7 @@ def restore_model(path: str | Path, map_location: str | torch.device = "cpu", re
     load_model_state(model, checkpoint, str(path), "the saved config")
     model.nodeflow_data = (checkpoint.get("config") or {}).get("data")  # its tokenizer, checked against new data
     model.nodeflow_batch_size = ((checkpoint.get("config") or {}).get("trainer") or {}).get("batch_size")
-    return model.to(map_location).eval(), checkpoint
+    return model.to(map_location).eval()
 
 
 def model_config_of(checkpoint: dict[str, Any], path: Path) -> dict[str, Any]:

@@ -87,6 +87,17 @@ def _check_fit(task: str, hf: torch.nn.Module, fit: Fit, context: int) -> None:
                               f"context of {context}", field="dataset"))
 
 
+def _tensor(module: torch.nn.Module, name: str) -> list[torch.Tensor]:
+    """The parameter or buffer called `name` in `module` (none when it has no such one)."""
+    try:
+        return [module.get_parameter(name)]
+    except AttributeError:
+        try:
+            return [module.get_buffer(name)]
+        except AttributeError:
+            return []
+
+
 def make(params: Mapping[str, Any], located: Located, fit: Fit, base: dict[str, Any] | None = None) -> tuple[
         PretrainedModel, Any]:
     """(model, processor) from the folder found; `base`: the identity recorded, on a rebuild."""
@@ -95,7 +106,8 @@ def make(params: Mapping[str, Any], located: Located, fit: Fit, base: dict[str, 
     label = located.source if located.hub else str(located.folder)
     with torch.random.fork_rng(devices=[]):  # new head and adapter weights: the same for the same seed
         torch.manual_seed(params["seed"])
-        hf = load_model(located.folder, label, task, fit.labels, num_labels, trust)
+        hf, new = load_model(located.folder, label, task, fit.labels, num_labels, trust)
+        made = {id(t) for name in new for t in _tensor(hf, name)}  # weights not from the base's files
         processor = load_processor(located.folder, label, task, trust)
         pad = None if task == "image-classification" else _pad_id(hf, processor)
         config: Any = getattr(hf, "config", None)
@@ -110,6 +122,8 @@ def make(params: Mapping[str, Any], located: Located, fit: Fit, base: dict[str, 
         else:
             freeze(hf, params["freeze"], params["freeze_layers"])
     model = PretrainedModel(hf, task, pad, _context(hf) if task == "causal-lm" else 0)
+    # saved with what trains even when frozen: only the seed makes them (model_state.trainable_state)
+    model.nodeflow_new_keys = [k for k, t in model.state_dict(keep_vars=True).items() if id(t) in made]
     base = base or identity(located, params["revision"], task)
     names = getattr(model.base_model().config, "id2label", None) or {}
     model.nodeflow_base = base

@@ -81,20 +81,23 @@ def check_folder(folder: Path, label: str, task: str, trust: bool) -> None:
 
 
 def load_model(folder: Path, label: str, task: str, labels: tuple[str, ...], num_labels: int,
-               trust: bool) -> nn.Module:
-    """The transformers model of `task` from `folder`; a classifying head sized to the labels
-    (its weights new when the saved head has another size)."""
+               trust: bool) -> tuple[nn.Module, list[str]]:
+    """The transformers model of `task` from `folder`, a classifying head sized to the labels (its
+    weights new when the saved head has another size), and the names of the weights the folder does
+    not hold (made from the seed: a new head, a pooler a masked-LM base lacks)."""
     check_folder(folder, label, task, trust)
     auto = getattr(_transformers(), TASK_CLASSES[task])
-    kwargs: dict[str, Any] = {"local_files_only": True, "trust_remote_code": trust}
+    kwargs: dict[str, Any] = {"local_files_only": True, "trust_remote_code": trust, "output_loading_info": True}
     if num_labels:
         names = labels if len(labels) == num_labels else tuple(f"LABEL_{i}" for i in range(num_labels))
         kwargs |= {"num_labels": num_labels, "ignore_mismatched_sizes": True,
                    "id2label": dict(enumerate(names)), "label2id": {n: i for i, n in enumerate(names)}}
     try:
-        return auto.from_pretrained(str(folder), **kwargs)
+        model, info = auto.from_pretrained(str(folder), **kwargs)
     except Exception as exc:  # a broken or unsupported folder: one line naming it
         raise DataError(Issue(f"cannot load {label} as {task}: {_first_line(exc)}", field="source")) from None
+    mismatched = [m[0] if isinstance(m, (tuple, list)) else m for m in info.get("mismatched_keys") or ()]
+    return model, sorted({str(k) for k in [*(info.get("missing_keys") or ()), *mismatched]})
 
 
 def load_processor(folder: Path, label: str, task: str, trust: bool) -> Any:

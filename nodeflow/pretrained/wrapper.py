@@ -19,6 +19,7 @@ class PretrainedModel(nn.Module):
     nodeflow_base: dict[str, Any]  # the base model's identity, also under nodeflow_config["base"]
     # with frozen parts, a checkpoint holds only what trains: the base comes back from its own files
     nodeflow_state = "trainable"
+    nodeflow_new_keys: list[str] = []  # state-dict keys of weights the base's files lack: saved even when frozen
 
     def __init__(self, hf: nn.Module, task: str, pad_token_id: int | None, context: int):
         super().__init__()
