@@ -44,14 +44,16 @@ def kind(processor: Any) -> str:
 
 
 def _origin(processor: Any) -> str:
-    where = getattr(processor, "name_or_path", "")
-    return f"the {kind(processor)} of {where}" if where else f"a {kind(processor)}"
+    what, where = kind(processor), getattr(processor, "name_or_path", "")
+    return f"the {what} of {where}" if where else f"{'an' if what[0] in 'aeiou' else 'a'} {what} " \
+        f"({type(processor).__name__})"
 
 
 def _wants(processor: Any, wanted: str, node: str) -> None:
     if kind(processor) != wanted:
-        raise DataError(Issue(f"{node} takes a {wanted} on its processor input, but the linked Pretrained node "
-                              f"gives {_origin(processor)}", node=node, field="processor"))
+        article = "an" if wanted[0] in "aeiou" else "a"
+        raise DataError(Issue(f"{node} takes {article} {wanted} on its processor input, but the linked Pretrained "
+                              f"node gives {_origin(processor)}", node=node, field="processor"))
 
 
 class PretrainedTokenizer:
