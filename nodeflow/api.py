@@ -193,7 +193,9 @@ class Flow:
 
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write the workflow file atomically. Another existing file is replaced only with
-        overwrite=True; this flow's own file (loaded or last saved) always is."""
+        overwrite=True; this flow's own file (loaded or last saved) always is. Relative input paths
+        (file and folder params) are rewritten to start from the new file's folder, so they still
+        name the same files."""
         path = Path(path)
         own = self.path is not None and path.resolve() == self.path.resolve()
         if path.exists() and not own and not overwrite:
@@ -202,7 +204,7 @@ class Flow:
         if path.is_dir():
             raise UserError(Issue("is a folder; give a file name ending in .json", file=str(path)))
         try:
-            save_workflow(self.workflow, path)
+            save_workflow(self.workflow, path, self.registry)  # relative inputs rebased for a new folder
         except OSError as exc:
             raise WorkflowFileError(Issue(f"cannot save: {exc.strerror or exc}; nothing was changed on disk",
                                           file=str(path))) from None

@@ -6,14 +6,19 @@ is carried through untouched. Saving what was loaded gives the same bytes.
 """
 from __future__ import annotations
 
+import copy
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nodeflow.core.errors import Issue, WorkflowFileError
 from nodeflow.core.files import atomic_write_text
+
+if TYPE_CHECKING:
+    from nodeflow.core.registry import Registry
 
 FORMAT = "nodeflow.workflow"
 FORMAT_VERSION = 1
@@ -80,11 +85,47 @@ def dumps(workflow: Workflow) -> str:
     return json.dumps(workflow.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
-def save_workflow(workflow: Workflow, path: str | Path) -> None:
-    """Write atomically: a crash mid-save never leaves a half-written workflow."""
+INPUT_PATH_TYPES = ("file", "dir")  # resolve against the workflow file's folder (outputs: the cwd)
+
+
+def save_workflow(workflow: Workflow, path: str | Path, registry: Registry | None = None) -> dict[str, dict[str, str]]:
+    """Write atomically: a crash mid-save never leaves a half-written workflow.
+
+    With `registry`, a save into another folder keeps every relative input path (file and dir
+    params) pointing at the same file: each is rewritten to start from the new folder (relative when
+    the file lies inside it, absolute otherwise), in the file and in `workflow`, and the changes,
+    {node id: {param: new value}}, are returned. Nothing changes when the save fails."""
     path = Path(path)
-    atomic_write_text(path, dumps(workflow))
+    changes = rebased_paths(workflow, registry, path.parent) if registry is not None else {}
+    saved = copy.deepcopy(workflow)
+    for node_id, params in changes.items():
+        saved.nodes[node_id].params.update(params)
+    atomic_write_text(path, dumps(saved))
+    for node_id, params in changes.items():
+        workflow.nodes[node_id].params.update(params)
     workflow.path = path
+    return changes
+
+
+def rebased_paths(workflow: Workflow, registry: Registry, new_dir: Path) -> dict[str, dict[str, str]]:
+    """The relative input paths of `workflow` rewritten to resolve from `new_dir` to the same place."""
+    old_dir = Path(os.path.abspath(workflow.base_dir))
+    new_dir = Path(os.path.abspath(new_dir))
+    if old_dir == new_dir:
+        return {}
+    changes: dict[str, dict[str, str]] = {}
+    for node in workflow.nodes.values():
+        spec = registry.get(node.type) if node.type in registry else None
+        for param in spec.params if spec else ():
+            value = node.params.get(param.name)
+            if param.type not in INPUT_PATH_TYPES or not isinstance(value, str) or not value \
+                    or Path(os.path.expanduser(value)).is_absolute():
+                continue
+            target = Path(os.path.normpath(old_dir / value))
+            moved = os.path.relpath(target, new_dir) if target.is_relative_to(new_dir) else str(target)
+            if moved != value:
+                changes.setdefault(node.id, {})[param.name] = moved
+    return changes
 
 
 def load_workflow(path: str | Path) -> Workflow:

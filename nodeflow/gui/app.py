@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtWidgets
 
 from nodeflow.core import default_registry
+from nodeflow.gui import help_menu
 from nodeflow.gui.errors import ErrorReporter
 from nodeflow.gui.runner import abandon_tools
 from nodeflow.gui.window import MainWindow
@@ -72,4 +73,5 @@ def launch(argv: Sequence[str], default_workflow: str | None = None) -> int:
         print(f"wrote {args.screenshot}")
         return 0
     window.show()
+    help_menu.first_run_hint(window)
     return app.exec()

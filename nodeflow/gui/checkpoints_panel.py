@@ -70,11 +70,18 @@ class CheckpointsPanel(QtWidgets.QWidget):
             buttons.addWidget(button)
             self.buttons[key] = button
         buttons.addStretch(1)
+        self.note = QtWidgets.QLabel("", self)  # why a button did nothing, where the user is looking
+        self.note.setObjectName("ckpt_note")
+        self.note.setStyleSheet("color: #d9534f;")
+        self.note.setWordWrap(True)
+        self.note.hide()
+        self.table.itemSelectionChanged.connect(lambda: self.say(""))
         trainer_view = QtWidgets.QWidget(self)
         layout = QtWidgets.QVBoxLayout(trainer_view)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addLayout(heading)
         layout.addLayout(buttons)
+        layout.addWidget(self.note)
         layout.addWidget(self.table, 1)
         self.library = LibraryView(run_dir, settings, self)
         self.library.message.connect(self.message)
@@ -90,8 +97,23 @@ class CheckpointsPanel(QtWidgets.QWidget):
         outer.setContentsMargins(4, 4, 4, 4)
         outer.addWidget(self.views)
 
+    def say(self, text: str) -> None:
+        """A line under the buttons (and in the console): why a press did nothing."""
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
+        if text:
+            self.message.emit(text)
+
+    def _folder_needed(self) -> bool:
+        if self.folder is not None and self.folder.is_dir():
+            return True
+        self.say("No checkpoints here yet: select a Trainer that has run" if self.folder is None
+                 else f"No checkpoints yet: {self.folder} does not exist (run the Trainer first)")
+        return False
+
     def set_folder(self, folder: Path | None, why: str = "") -> None:
         self.folder = folder
+        self.say("")
         self.folder_label.setText(str(folder) if folder else why or "Select a Trainer to see its checkpoints.")
         self.folder_label.setToolTip(self.folder_label.text())
         self.refresh()
@@ -164,13 +186,18 @@ class CheckpointsPanel(QtWidgets.QWidget):
         self.refreshed.emit()
 
     def _need(self, count: int = 1) -> list[Path]:
+        if not self._folder_needed():
+            return []
         chosen = self.selected()
         if len(chosen) < count:
-            self.message.emit(f"Select {'a checkpoint' if count == 1 else f'{count} or more checkpoints'} first.")
+            self.say(f"Select {'a checkpoint' if count == 1 else f'{count} or more checkpoints'} in the table first"
+                     + (" (Ctrl+click to add one)." if count > 1 else "."))
             return []
         return chosen
 
     def verify(self) -> None:
+        if not self._folder_needed():
+            return
         chosen = self.selected()
         targets = [str(p) for p in chosen] or ([str(self.folder)] if self.folder else [])
         for target in targets:
@@ -207,7 +234,7 @@ class CheckpointsPanel(QtWidgets.QWidget):
         record = next((r for r in self.records if chosen and r["file"] == chosen[0].name), None)
         if record is None or record["entry"] is None:
             if chosen:
-                self.message.emit(f"{chosen[0].name}: no manifest entry, so no tags (NodeFlow did not write it).")
+                self.say(f"{chosen[0].name}: no manifest entry, so no tags (NodeFlow did not write it).")
             return
         dialog = TagsDialog(record["file"], record["entry"], self)
         if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted and dialog.tag_args():
@@ -215,7 +242,7 @@ class CheckpointsPanel(QtWidgets.QWidget):
                        lambda c, o, e: (self._print(c, o, e), self.refresh()))
 
     def curves(self) -> None:
-        if self.folder is None:
+        if not self._folder_needed():
             return
         out = Path(tempfile.mkdtemp(prefix="nodeflow-")) / "curves.png"
         self._tool(["ckpt", "plot", str(self.folder), "-o", str(out)],

@@ -13,7 +13,7 @@ from PySide6 import QtWidgets
 
 from nodeflow.core import NodeSpec, Workflow, WorkflowFileError
 from nodeflow.core.workflow import dumps, parse_workflow
-from nodeflow.gui.convert import add_workflow, to_workflow, unique_id, unique_name
+from nodeflow.gui.convert import add_workflow, preflight, to_workflow, unique_id, unique_name
 from nodeflow.gui.graph import ID_PROP, PARAM_PREFIX, FlowGraph, graph_type, params_of, set_tooltips, spec_of
 from nodeflow.gui.param_dialog import ParamDialog
 from nodeflow.gui.placement import auto_layout, move_to_free_space
@@ -87,6 +87,9 @@ def paste(graph: FlowGraph) -> str | None:
         return "The clipboard holds no NodeFlow nodes."
     except WorkflowFileError as exc:
         return str(exc)
+    problems = preflight(graph, fragment)
+    if problems:  # refused before anything is recorded: no undo step, the file stays unmodified
+        return str(WorkflowFileError(problems))
     graph.undo_stack().beginMacro("Paste")
     graph.clear_selection()
     try:

@@ -117,6 +117,9 @@ class ExportDialog(QtWidgets.QDialog):
         text = "\n".join(line.removeprefix("error: ") for line in text.splitlines()) or f"exit code {code}"
         if "not loaded: rebuilding its model runs" in text:  # the command's way to say yes is this dialog's box
             text += f"\nHere: tick “{self.trust.text()}” and export again."
+        # the command's own way to replace a file it did not write is a flag; here it is another file name
+        text = text.replace("; --force replaces it, or choose another path",
+                            ": this dialog never replaces it; choose another file name")
         self.result.setStyleSheet("color: #2e7d32;" if code == 0 else "color: #d9534f;")
         self.result.setText(text)
         self._fit_height()

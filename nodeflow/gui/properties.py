@@ -1,28 +1,23 @@
-"""The properties panel: the selected node's name, type, help and current params, in the
-sections of its parameter dialog, scrolling inside its dock (it never grows the window)."""
+"""The properties panel: the selected node's name, type, help and params, in the sections of its
+parameter dialog, scrolling inside its dock (it never grows the window). Each param is edited in
+place (nodeflow.gui.property_fields): checked as the dialog checks it, applied as one undo step."""
 from __future__ import annotations
 
-from NodeGraphQt import BaseNode
-from PySide6 import QtCore, QtWidgets
-
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from PySide6 import QtGui
+from NodeGraphQt import BaseNode
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from nodeflow.gui.graph import params_of, spec_of
+from nodeflow.gui.property_fields import PropertyField
 from nodeflow.gui.results import confusion_image, number
-
-
-def show_value(value: object) -> str:
-    if isinstance(value, list):
-        return ",".join(map(str, value))
-    if value == "":
-        return "(empty)"
-    return str(value)
 
 
 class PropertiesPanel(QtWidgets.QScrollArea):
     edit_requested = QtCore.Signal(object)  # the node
+    param_edited = QtCore.Signal(object, str, object)  # the node, the param, its checked new value
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -31,6 +26,9 @@ class PropertiesPanel(QtWidgets.QScrollArea):
         self.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.node: BaseNode | None = None
+        self.fields: dict[str, PropertyField] = {}
+        self.result_box: QtWidgets.QGroupBox | None = None
+        self.dirs: Callable[[], tuple[Path, Path]] = lambda: (Path.cwd(), Path.cwd())  # the window's
         self.title = QtWidgets.QLabel("Nothing selected")
         self.title.setObjectName("properties_title")
         self.title.setStyleSheet("font-weight: bold; font-size: 13px;")
@@ -52,20 +50,31 @@ class PropertiesPanel(QtWidgets.QScrollArea):
         self.show_node(None)
 
     def show_node(self, node: BaseNode | None, result: dict[str, Any] | None = None) -> None:
-        """The node's params by section; `result`: what the last run said about it (Results.by_node)."""
-        self.node = node if node is not None and spec_of(node) is not None else None
+        """The node's params by section; `result`: what the last run said about it (Results.by_node).
+        The node already shown keeps its fields (and the focus): they take the values it has now."""
+        node = node if node is not None and spec_of(node) is not None else None
+        if node is not None and node is self.node and self.fields:
+            self._title(node)
+            values = params_of(node)
+            for name, field in self.fields.items():
+                field.show(values[name])
+            self._set_result(result)
+            return
+        self.node = node
+        self.fields = {}
+        self.result_box = None
         while self.sections.count():
             old = self.sections.takeAt(0).widget()
             old.hide()
+            old.setParent(None)  # gone at once, not at the next event loop turn
             old.deleteLater()
         self.edit.setEnabled(self.node is not None)
         if self.node is None:
             self.title.setText("Nothing selected")
-            self.about.setText("Select a node to see its parameters; double-click it to edit them.")
+            self.about.setText("Select a node to see and edit its parameters; double-click it for the full form.")
             return
         spec = spec_of(self.node)
-        name = self.node.name()
-        self.title.setText(name if name == spec.title else f"{name} — {spec.title}")
+        self._title(self.node)
         self.about.setText(spec.description)
         values = params_of(self.node)
         forms: dict[str, QtWidgets.QFormLayout] = {}
@@ -79,18 +88,39 @@ class PropertiesPanel(QtWidgets.QScrollArea):
                 self.sections.addWidget(box)
             label = QtWidgets.QLabel(param.title)
             label.setToolTip(param.help)
-            value = QtWidgets.QLabel(show_value(values[param.name]))
-            value.setObjectName(f"value_{param.name}")
-            value.setToolTip(param.help)
-            value.setWordWrap(True)
-            value.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-            forms[section].addRow(label, value)
+            field = PropertyField(self.node, param, values[param.name], self.dirs(), self)
+            field.committed.connect(self._commit)
+            forms[section].addRow(label, field.widget)
+            forms[section].addRow(field.error)  # the reason across the panel's width
+            self.fields[param.name] = field
+        self._set_result(result)
+
+    def show_many(self, nodes: list[BaseNode]) -> None:
+        """Several nodes selected: say so and name them (their params are edited one node at a time)."""
+        self.show_node(None)
+        self.title.setText(f"{len(nodes)} nodes selected")
+        names = ", ".join(n.name() for n in nodes[:12]) + (" …" if len(nodes) > 12 else "")
+        self.about.setText(f"{names}.\nSelect one node to see and edit its parameters.")
+
+    def _title(self, node: BaseNode) -> None:
+        name, title = node.name(), spec_of(node).title
+        self.title.setText(name if name == title else f"{name} — {title}")
+
+    def _commit(self, name: str, value: Any) -> None:
+        if self.node is not None:
+            self.param_edited.emit(self.node, name, value)
+
+    def _set_result(self, result: dict[str, Any] | None) -> None:
+        if self.result_box is not None:
+            self.result_box.hide()
+            self.result_box.deleteLater()
+            self.result_box = None
         if result:
             self._show_result(result)
 
     def _show_result(self, result: dict[str, Any]) -> None:
         """The last run's full metrics table, a classifier's confusion matrix, generated text, a picture."""
-        box = QtWidgets.QGroupBox("Last run")
+        box = self.result_box = QtWidgets.QGroupBox("Last run")
         box.setObjectName("properties_result")
         form = QtWidgets.QFormLayout(box)
         metrics = result.get("metrics", {})

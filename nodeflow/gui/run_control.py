@@ -20,6 +20,7 @@ from nodeflow.gui.badges import badge_of, set_badge
 from nodeflow.gui.convert import flow_nodes
 from nodeflow.gui.graph import params_of, spec_of
 from nodeflow.gui.link_labels import LinkLabels
+from nodeflow.gui.graph_checks import before_planning
 from nodeflow.gui.results import Results
 from nodeflow.gui.run_panel import RunPanel
 from nodeflow.gui.runner import RunProcess, run_tool
@@ -50,6 +51,7 @@ class RunControl(QtCore.QObject):
         self.last_run: tuple[str, tuple[str, ...]] = ("", ())  # its `until` and trusted nodes, to run it again
         self.untrusted: tuple[str, dict[str, Any]] | None = None  # a node the run stopped for naming code
         self.last_drawn = self.last_content = ""  # the graph as last seen by graph_changed
+        self.run_ids: set[str] = set()  # the node ids of the graph the child runs
         self.scratch = tempfile.TemporaryDirectory(prefix="nodeflow-run-")  # the snapshots runs execute
         self.panel.stop_button.clicked.connect(self.stop)
         self.panel.checkpoints.resume_requested.connect(self._resume_from)
@@ -72,12 +74,17 @@ class RunControl(QtCore.QObject):
         self.show_checkpoints_of(None)
 
     def clear_marks(self) -> None:
-        """Remove badges, link labels, results and listed issues: they describe the graph before an edit."""
+        """Remove badges, link labels, results, listed issues and the last verdict ("Check passed.",
+        "Valid: ready to run"): they describe the graph before an edit."""
         for node in flow_nodes(self.window.graph):
             set_badge(node, "idle")
         self.labels.clear()
         self.results.clear()
         self.panel.issues.clear()
+        if not self.process.running():
+            self.panel.status.setText("Idle")
+            self.panel.progress.setValue(0)
+            self.panel.check_text = ""
 
     def graph_changed(self) -> None:
         """After an undo-stack change: what describes the old graph goes. A move drops the link
@@ -109,6 +116,9 @@ class RunControl(QtCore.QObject):
         if workflow.path is None:
             workflow.path = self.window.dirs()[0] / "untitled.json"  # relative inputs resolve from there
         try:
+            shown_issues = before_planning(self.window.graph, workflow)
+            if shown_issues:
+                raise UserError(shown_issues)
             try:
                 checked = plan(workflow, self.window.registry, outputs)  # output folders resolve against the cwd
             except UserError as exc:
@@ -142,7 +152,8 @@ class RunControl(QtCore.QObject):
             return
         running = self.will_run(until)
         nodes = [n for n in flow_nodes(self.window.graph) if running is None or n.name() in running]
-        overrides = confirm_writes(self.window, nodes, self.window.run_dir)
+        overrides = confirm_writes(self.window, nodes, self.window.run_dir,
+                                   self.window.meta.path or self.window.dirs()[0] / "untitled.json")
         if overrides is None:
             self.panel.status.setText("Not started")
             return
@@ -187,7 +198,9 @@ class RunControl(QtCore.QObject):
         self.clear_marks()
         as_path = self.window.meta.path or self.window.dirs()[0] / "untitled.json"
         snapshot = Path(self.scratch.name) / "workflow.json"
-        snapshot.write_text(dumps(self.window.workflow()), encoding="utf-8")
+        shown = self.window.workflow()
+        self.run_ids = set(shown.nodes)
+        snapshot.write_text(dumps(shown), encoding="utf-8")
         unsaved = " (with unsaved edits)" if self.window.modified() or self.window.meta.path is None else ""
         self.dry_run = options.get("dry_run", False)
         self.panel.run_started(as_path, self.dry_run, unsaved)
@@ -258,21 +271,22 @@ class RunControl(QtCore.QObject):
         for node in flow_nodes(self.window.graph):
             if badge_of(node) == "running":
                 set_badge(node, "failed" if code not in (0, 130) else "stopped", summary)
-        if self.dry_run and code == 0:
-            summary = "Check passed."
+        if self.dry_run:  # a Check is no run: "Check passed.", "The check failed.", "Check stopped."
+            summary = "Check passed." if code == 0 else summary.replace("Run ", "Check ").replace("run ", "check ")
         self.panel.run_ended(code, summary)
         if code not in (0, 130):
             self.window.statusBar().showMessage(summary, 10000)
         if self.untrusted is not None:
             QtCore.QTimer.singleShot(0, self._ask_trust)  # after this run has fully ended
 
-    def close_allowed(self) -> bool:
-        """Before the window closes: a running child is stopped cleanly (after asking), never orphaned."""
+    def close_allowed(self, then: str = "close") -> bool:
+        """Before the window closes or shows another workflow (`then`: what follows, in words): a running
+        child is stopped cleanly (after asking), never orphaned nor left marking another graph."""
         if not self.process.running():
             return True
         buttons = QtWidgets.QMessageBox.StandardButton
         box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Question, "A run is in progress",
-                                    "Stop the run (it saves an interrupt checkpoint) and close?",
+                                    f"Stop the run (it saves an interrupt checkpoint) and {then}?",
                                     buttons.Yes | buttons.No, self.window)
         box.setObjectName("close_run_prompt")
         if box.exec() != buttons.Yes:
@@ -340,3 +354,4 @@ class RunControl(QtCore.QObject):
         into = f" into {models[0].name()}'s architecture" if len(models) == 1 else ""
         self.panel.print(f"Added {node.name()} loading {path}{into}; link its model output to an Evaluate or "
                          "Predict node.")
+

@@ -99,6 +99,7 @@ class RunPanel(QtWidgets.QWidget):
         self.console_sink = Console(LineWriter(self.print))
         self._fit_started = 0.0
         self.check_text = ""  # the ETA of the last Check (dry run)
+        self.dry_run = False  # the child now running is a Check: its end is no "Run completed"
 
     def print(self, line: str) -> None:
         self.console.appendPlainText(line)
@@ -129,13 +130,18 @@ class RunPanel(QtWidgets.QWidget):
     def run_started(self, path: Path, dry_run: bool = False, note: str = "") -> None:
         self.reset()
         self.status.setText("Starting…")
+        self.dry_run = dry_run
         self.print(f"$ nodeflow run {path}" + (" --dry-run" if dry_run else "") + note)
         self.set_running(True)
 
     def show_event(self, e: dict[str, Any]) -> None:
         """Console lines (the CLI's own renderer), progress, curves and checkpoint refreshes."""
-        self.console_sink(e)
         kind = e["event"]
+        if kind == "run_end" and self.dry_run:
+            self.print(f"Check {'passed' if e.get('status') == 'completed' else e.get('status')} "
+                       f"in {e.get('seconds', 0):.1f}s")
+        else:
+            self.console_sink(e)
         if kind == "fit_start":
             self._fit_started = time.monotonic()
             self.curves.fit_started(e)  # a continued run: its earlier part first

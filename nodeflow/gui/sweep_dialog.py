@@ -13,6 +13,9 @@ from pathlib import Path
 from PySide6 import QtWidgets
 
 from nodeflow.core import UserError
+from nodeflow.core.tasks import ALL_MONITORS, TASKS
+from nodeflow.gui.convert import flow_nodes
+from nodeflow.gui.graph import spec_of
 from nodeflow.sweep.existing import Existing, existing_study, fresh_name
 from nodeflow.sweep.space import parse_params
 
@@ -26,12 +29,34 @@ def suggested_range(param: Any, value: Any) -> str:
         low, high = value / 10, value * 10  # kept inside the param's bounds
         low = max(low, param.min) if param.min is not None and param.min > 0 else low
         high = min(high, param.max) if param.max is not None else high
-        return f"loguniform:{low:.3g}:{high:.3g}" if low < high else f"choice:{value}"
+        return f"loguniform:{low:.4g}:{high:.4g}" if low < high else f"choice:{value}"
     if param.type == "choice":
         return "choice:" + ",".join(param.choices)
     if param.type == "int" and isinstance(value, int):
         return f"choice:{max(1, value // 2)},{value},{value * 2}"
     return f"choice:{value}"
+
+
+PRUNERS = (("median", "Median: stop a trial below the median, after 5 complete trials"),
+           ("median:1", "Median, after 1 complete trial (short sweeps)"),
+           ("none", "None: every trial runs all its epochs"))
+
+
+def metric_choices(window: MainWindow) -> list[str]:
+    """The per-epoch metrics the graph's Trainers report (their data's tasks), val_loss first;
+    `Trainer.metric` when there are several Trainers."""
+    graph = window.graph
+    trainers = [n for n in flow_nodes(graph) if (spec := spec_of(n)) is not None and spec.trains]
+    choices: list[str] = []
+    for trainer in trainers:
+        ports = {name: port.connected_ports() for name, port in trainer.inputs().items()}
+        source = ports.get("train") or []
+        tasks = graph.tasks_given(source[0].node(), source[0].name()) if source else None
+        monitors = [m for task in (tasks or ()) if task in TASKS for m in TASKS[task].monitors] or list(ALL_MONITORS)
+        names = [m for m in dict.fromkeys(["val_loss", "train_loss", *monitors])
+                 if not m.startswith("val_") or ports.get("val")]
+        choices += [f"{trainer.name()}.{m}" if len(trainers) > 1 else m for m in names]
+    return choices or ["val_loss"]
 
 
 class SweepDialog(QtWidgets.QDialog):
@@ -71,10 +96,15 @@ class SweepDialog(QtWidgets.QDialog):
         self.held = QtWidgets.QLabel("", self)
         self.held.setObjectName("sweep_held")
         self.study.textChanged.connect(self._show_held)
-        self.metric_box = QtWidgets.QLineEdit("val_loss", self)  # not `metric`: QWidget.metric() is Qt's
+        self.metric_box = QtWidgets.QComboBox(self)  # not `metric`: QWidget.metric() is Qt's
         self.metric_box.setObjectName("sweep_metric")
-        self.pruner = QtWidgets.QLineEdit("median", self)
+        self.metric_box.addItems(metric_choices(window))
+        self.metric_box.setToolTip("The per-epoch metric the sweep optimises: losses are minimised, the rest "
+                                   "maximised")
+        self.pruner = QtWidgets.QComboBox(self)
         self.pruner.setObjectName("sweep_pruner")
+        for key, text in PRUNERS:
+            self.pruner.addItem(text, key)
         self.error = QtWidgets.QLabel("", self)
         self.error.setObjectName("sweep_error")
         self.error.setWordWrap(True)
@@ -167,7 +197,7 @@ class SweepDialog(QtWidgets.QDialog):
         found, name = self.existing(), self.study.text().strip()
         if found is None:
             return True
-        metric = self.metric_box.text().strip() or "val_loss"
+        metric = self.metric_box.currentText()
         checks: list[tuple[str, Any]] = [("params", params), ("metric", metric)]
         if self.window_.meta.path is not None:
             checks.append(("workflow", str(Path(self.window_.meta.path).resolve())))
@@ -202,5 +232,5 @@ def open_sweep(window: MainWindow) -> None:
     if dialog.exec() != QtWidgets.QDialog.DialogCode.Accepted:
         return
     panel = SweepPanel.of(window)
-    panel.start(window.meta.path, dialog.items(), dialog.total_trials(), dialog.metric_box.text().strip() or "val_loss",
-                dialog.pruner.text().strip() or "median", dialog.study.text().strip())
+    panel.start(window.meta.path, dialog.items(), dialog.total_trials(), dialog.metric_box.currentText(),
+                dialog.pruner.currentData(), dialog.study.text().strip())

@@ -47,6 +47,7 @@ class SweepPanel(QtWidgets.QWidget):
         self.trials: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None
         self.finished = False
+        self.workflow: Path | None = None  # the file this sweep searches: only its graph takes the best params
         self.process = SweepProcess(self)
         self.process.event.connect(self._event)
         self.process.output.connect(lambda text: self.status.setText(text))
@@ -91,6 +92,7 @@ class SweepPanel(QtWidgets.QWidget):
               study: str = "") -> None:
         """`trials`: the study's total after this sweep (what it holds plus the trials to add)."""
         self.trials, self.best, self.finished, self.pixmaps = [], None, False, []
+        self.workflow = Path(workflow).resolve()
         self.table.setRowCount(0)
         self.apply.setEnabled(False)
         self.stop.setEnabled(True)
@@ -99,6 +101,7 @@ class SweepPanel(QtWidgets.QWidget):
         args = [str(workflow), *[x for p in params for x in ("--param", p)], "--trials", str(trials),
                 "--metric", metric, "--pruner", pruner, *(["--study", study] if study else [])]
         self.status.setText(f"Sweep of {workflow.name} starting…")
+        self.window_.runs.panel.status.setText("Sweep running: see the Sweep tab")
         self.process.start_sweep(args, self.window_.run_dir)
 
     def _event(self, e: dict[str, Any]) -> None:
@@ -114,14 +117,16 @@ class SweepPanel(QtWidgets.QWidget):
         elif kind == "sweep_end":
             self.best = {"trial": e.get("best_trial"), "params": e.get("best_params") or {},
                          "value": e.get("best_value")}
-            self.apply.setEnabled(e.get("best_trial") is not None)
+            self.apply.setEnabled(e.get("best_trial") is not None and self.mine())
             if e.get("trials"):  # the study's every trial, the earlier sweeps' as well
                 self.trials = list(e["trials"])
                 self.table.setRowCount(0)
                 for trial in self.trials:
                     self._row(trial)
             value = e.get("best_value")
+            params = ", ".join(f"{k}={shown(v)}" for k, v in self.best["params"].items())
             self.status.setText(f"Best: trial {e.get('best_trial')}, {e.get('metric', 'value')} {value:.4g}"
+                                + (f" ({params})" if params else "")
                                 if isinstance(value, (int, float)) else "No trial completed")
             self._pictures(e.get("files") or [])
 
@@ -130,7 +135,7 @@ class SweepPanel(QtWidgets.QWidget):
         self.table.insertRow(row)
         value = e.get("value")
         cells = (str(e["trial"]), e["state"], "" if value is None else f"{value:.4g}",
-                 ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in e["params"].items()),
+                 ", ".join(f"{k}={shown(v)}" for k, v in e["params"].items()),
                  f"{e.get('seconds') or 0:.1f} s")
         for c, text in enumerate(cells):
             item = QtWidgets.QTableWidgetItem(text)
@@ -162,6 +167,14 @@ class SweepPanel(QtWidgets.QWidget):
         self.stop.setEnabled(False)
         if code != 0:
             self.status.setText(f"{self.status.text()}  ({text.replace('run', 'sweep')})")
+        runs = self.window_.runs
+        if not runs.process.running():
+            runs.panel.status.setText("Sweep finished: see the Sweep tab" if code == 0 else "Sweep stopped")
+
+    def mine(self) -> bool:
+        """Whether the workflow open now is the one this sweep searched."""
+        path = self.window_.meta.path
+        return self.workflow is not None and path is not None and Path(path).resolve() == self.workflow
 
     def open_run(self, row: int) -> None:
         """The trial's run, selected in the Runs tab (every run listed, so a trial's is there)."""
@@ -179,6 +192,10 @@ class SweepPanel(QtWidgets.QWidget):
         """The best trial's params set on the graph's nodes: one step on the undo stack."""
         if not self.best:
             return
+        if not self.mine():
+            self.status.setText(f"These params are for {self.workflow.name if self.workflow else 'another workflow'}"
+                                "; open it to apply them")
+            return
         graph = self.window_.graph
         nodes = {n.name(): n for n in graph.all_nodes()}
         graph.undo_stack().beginMacro(f"Apply sweep trial {self.best['trial']}")
@@ -190,3 +207,26 @@ class SweepPanel(QtWidgets.QWidget):
             if param is not None:
                 node.set_property(PARAM_PREFIX + field, coerce(param, value, from_text=isinstance(value, str)))
         graph.undo_stack().endMacro()
+
+
+def shown(value: Any) -> str:
+    """A param value as the table shows it: floats (learning rates) to 4 significant digits."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def workflow_changed(window: MainWindow) -> None:
+    """Another workflow is open (File > Open, New): a finished sweep's tab goes; a running one stays,
+    naming its own workflow, and gives its best params only to that workflow."""
+    panel = window.findChild(SweepPanel)
+    if panel is None:
+        return
+    if panel.process.running():
+        panel.apply.setEnabled(panel.best is not None and panel.mine())
+        if not panel.mine():
+            name = panel.workflow.name if panel.workflow else "another workflow"
+            panel.status.setText(f"Sweep of {name} (not the workflow open now) still running")
+        return
+    tabs = window.runs.panel.tabs
+    tabs.removeTab(tabs.indexOf(panel))
+    panel.setParent(None)
+    panel.deleteLater()

@@ -1,4 +1,4 @@
-"""The main window: palette, canvas, properties, run panel; File, Edit and Run menus."""
+"""The main window: palette, canvas, properties, run panel; File, Edit, View, Run and Help menus."""
 from __future__ import annotations
 
 import json
@@ -9,56 +9,18 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from nodeflow.core import Registry, UserError, Workflow, load_workflow, save_workflow
 from nodeflow.core.workflow import dumps, parse_workflow
-from nodeflow.gui import editing, sweep_dialog
+from nodeflow.gui import editing, help_menu, sweep_dialog, sweep_panel
+from nodeflow.gui.banner import Banner, fitting_size
 from nodeflow.gui.convert import add_workflow, preflight, to_workflow
-from nodeflow.gui.graph import FlowGraph, spec_of
+from nodeflow.gui.graph import ID_PROP, FlowGraph, spec_of
 from nodeflow.gui.palette import Palette
 from nodeflow.gui.properties import PropertiesPanel
 from nodeflow.gui.run_control import RunControl
+from nodeflow.gui.run_guard import RunGuard
 from nodeflow.gui.runner import abandon_tools
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "workflows"
 MAX_RECENT = 8
-
-
-class Banner(QtWidgets.QFrame):
-    """A message across the top of the window with optional action buttons (never modal)."""
-
-    def __init__(self, parent: QtWidgets.QWidget):
-        super().__init__(parent)
-        self.setObjectName("banner")
-        self.setStyleSheet("#banner { background: #fff3cd; color: #5c4400; border-bottom: 1px solid #e0c36a; }")
-        self.text = QtWidgets.QLabel(self)
-        self.text.setObjectName("banner_text")
-        self.text.setWordWrap(True)
-        self.row = QtWidgets.QHBoxLayout(self)
-        self.row.addWidget(self.text, 1)
-        self.buttons: list[QtWidgets.QPushButton] = []
-        self.hide()
-
-    def say(self, text: str, actions: tuple[tuple[str, object], ...] = ()) -> None:
-        for button in self.buttons:
-            button.deleteLater()
-        self.buttons = []
-        for label, slot in (*actions, ("Dismiss", None)):
-            button = QtWidgets.QPushButton(label, self)
-            button.setObjectName(f"banner_{label.split()[0].lower()}")
-            button.clicked.connect(self.hide)
-            if slot is not None:
-                button.clicked.connect(slot)
-            self.row.addWidget(button)
-            self.buttons.append(button)
-        self.text.setText(text)
-        self.show()
-
-
-def fitting_size(window: QtWidgets.QWidget, wanted: tuple[int, int] = (1440, 900)) -> tuple[int, int]:
-    """The window's first size: `wanted`, shrunk to the screen's free area (title bar and frame included)."""
-    screen = window.screen() or QtWidgets.QApplication.primaryScreen()
-    if screen is None:
-        return wanted
-    free = screen.availableGeometry()
-    return min(wanted[0], free.width() - 20), min(wanted[1], free.height() - 60)
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -92,6 +54,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.palette = Palette(registry, self)
         self.properties = PropertiesPanel(self)
         self.runs = RunControl(self)
+        self.guard = RunGuard(self)
         self._dock(self.palette, "Nodes", QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock(self.properties, "Properties", QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock(self.runs.panel, "Run", QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -128,6 +91,8 @@ class MainWindow(QtWidgets.QMainWindow):
         g.tab_pressed.connect(self._tab_search)
         self.palette.chosen.connect(self.add_chosen)
         self.properties.edit_requested.connect(self.edit_node)
+        self.properties.param_edited.connect(lambda node, name, value: editing.set_params(g, node, {name: value}))
+        self.properties.dirs = self.dirs
 
     def _menus(self) -> None:
         bar = self.menuBar()
@@ -144,16 +109,12 @@ class MainWindow(QtWidgets.QMainWindow):
         file.addSeparator()
         self._act(file, "&Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
         edit = bar.addMenu("&Edit")
-        undo, redo = self.undo.createUndoAction(self, "&Undo"), self.undo.createRedoAction(self, "&Redo")
-        undo.setShortcuts(QtGui.QKeySequence.StandardKey.Undo)
-        redo.setShortcuts(QtGui.QKeySequence.StandardKey.Redo)  # every binding: Ctrl+Shift+Z and Ctrl+Y
-        edit.addActions([undo, redo])
+        self.guard.actions(edit)  # Undo and Redo: asking first when they would remove a node the run uses
         edit.addSeparator()
         self._act(edit, "&Copy", self.copy, QtGui.QKeySequence.StandardKey.Copy)
         self._act(edit, "&Paste", self.paste, QtGui.QKeySequence.StandardKey.Paste)
-        self._act(edit, "&Delete", lambda: editing.delete_selection(self.graph),
-                  QtGui.QKeySequence.StandardKey.Delete)
-        self._act(edit, "Select &All", self.graph.select_all, QtGui.QKeySequence.StandardKey.SelectAll)
+        self._act(edit, "&Delete", self.guard.delete, QtGui.QKeySequence.StandardKey.Delete)
+        self._act(edit, "Select &All", self.select_all, QtGui.QKeySequence.StandardKey.SelectAll)
         edit.addSeparator()
         self._act(edit, "Edit &Parameters…", self.edit_selected, "Ctrl+E")
         self._act(edit, "Auto &Layout", lambda: editing.tidy(self.graph), "Ctrl+L")
@@ -170,6 +131,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._act(run, "Run to &Here (the selected node and what it needs)", self.runs.run_to_selected, "Ctrl+F5")
         self._act(run, "&Stop", self.runs.stop, "Shift+F5")
         self._act(run, "S&weep… (search params with Optuna)", lambda: sweep_dialog.open_sweep(self), "Ctrl+Shift+F5")
+        help_menu.add_menu(self, bar)
         self._recent_menu()
 
     def _act(self, menu: QtWidgets.QMenu, text: str, slot: object, shortcut: object = None) -> QtGui.QAction:
@@ -209,8 +171,18 @@ class MainWindow(QtWidgets.QMainWindow):
     def _selection(self) -> None:
         selected = [n for n in self.graph.selected_nodes() if spec_of(n) is not None]
         node = selected[0] if len(selected) == 1 else None
-        self.properties.show_node(node, self.runs.results.by_node.get(node.name()) if node is not None else None)
+        if len(selected) > 1:
+            self.properties.show_many(selected)
+        else:
+            self.properties.show_node(node, self.runs.results.by_node.get(node.name()) if node else None)
         self.runs.show_checkpoints_of(node)
+
+    def select_all(self) -> None:
+        """Select every node. Selecting is no edit: nothing goes on the undo stack (NodeGraphQt's own
+        select_all records one step, which marked the file modified)."""
+        for node in self.graph.all_nodes():
+            node.view.setSelected(True)
+        self._selection()
 
     def _refused(self, reason: str) -> None:
         self.statusBar().showMessage(reason, 8000)
@@ -275,7 +247,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return answer == buttons.Discard
 
     def new(self) -> None:
-        if self.confirm_discard():
+        if self.confirm_discard() and self.runs.close_allowed("start a new workflow"):
             self._replace(Workflow(name="untitled"), "")
 
     def open_dialog(self) -> None:
@@ -322,6 +294,8 @@ class MainWindow(QtWidgets.QMainWindow):
         except UserError as exc:
             self.banner.say(f"Cannot open {label}:\n" + "\n".join(str(i) for i in exc.issues))
             return False
+        if not self.runs.close_allowed("open another workflow"):
+            return False
         self._replace(workflow, "")
         return True
 
@@ -330,6 +304,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.graph.clear_session()
         self.meta = Workflow(name=workflow.name, description=workflow.description, layout=workflow.layout,
                              path=workflow.path.resolve() if workflow.path else None)
+        sweep_panel.workflow_changed(self)
         add_workflow(self.graph, workflow)
         self.graph.clear_selection()
         self.graph.clear_undo_stack()
@@ -353,13 +328,15 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _write(self, path: Path) -> bool:
         workflow = self.workflow()
+        workflow.path = workflow.path or self.dirs()[0] / "untitled.json"  # where its relative inputs resolve now
         if self.meta.name in ("", "untitled"):
             workflow.name = self.meta.name = path.stem
         try:
-            save_workflow(workflow, path)
+            rebased = save_workflow(workflow, path, self.registry)
         except OSError as exc:
             self.banner.say(f"Cannot save {path}: {exc.strerror or exc}. Nothing was changed on disk.")
             return False
+        self._rebased(rebased)
         self.meta.path = path.resolve()
         self.disk_text = dumps(workflow)
         self.undo.setClean()
@@ -368,6 +345,19 @@ class MainWindow(QtWidgets.QMainWindow):
         self._title()
         self.statusBar().showMessage(f"Saved {path}", 4000)
         return True
+
+    def _rebased(self, changes: dict[str, dict[str, object]]) -> None:
+        """Relative input paths rewritten for the new folder (Save As elsewhere): the canvas takes the
+        saved values as one undo step, so it shows what the file holds."""
+        if not changes:
+            return
+        self.undo.beginMacro("Paths relative to the new folder")
+        for node in self.graph.all_nodes():
+            if node.get_property(ID_PROP) in changes:
+                editing.set_params(self.graph, node, changes[node.get_property(ID_PROP)])
+        self.undo.endMacro()
+        self.statusBar().showMessage("Relative paths now start from the new folder: "
+                                     + ", ".join(sorted(f"{k}" for c in changes.values() for k in c)), 8000)
 
     def _watch(self) -> None:
         if self.watcher.files():
@@ -409,6 +399,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         if self.runs.close_allowed() and self.confirm_discard():
             abandon_tools(self)
+            self.undo.blockSignals(True)  # the stack outlives the window: its last signals must not reach it
             event.accept()
         else:
             event.ignore()

@@ -58,7 +58,7 @@ def test_selecting_the_trainer_at_1280x720_keeps_the_window_and_the_run_controls
     qtbot.waitUntil(lambda: window.height() == 720)
     click(window, node(window, "Trainer"))
     qtbot.wait(100)
-    assert window.properties.findChild(QtWidgets.QLabel, "value_checkpoint_dir").text() == \
+    assert window.properties.findChild(QtWidgets.QLineEdit, "value_checkpoint_dir").text() == \
         "checkpoints/digits_cnn/{run}"
     assert (window.width(), window.height()) == (1280, 720)
     run = window.runs.panel.run_button

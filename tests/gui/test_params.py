@@ -109,7 +109,7 @@ def test_undo_restores_a_changed_parameter_and_redo_applies_it_again(qtbot: Any,
     window.undo.undo()  # one dialog = one undo step
     assert (params_of(trainer)["epochs"], params_of(trainer)["lr"]) == (20, 0.001)
     assert not window.isWindowModified()
-    assert window.properties.findChild(QtWidgets.QLabel, "value_epochs").text() == "20"
+    assert window.properties.findChild(QtWidgets.QSpinBox, "value_epochs").text() == "20"
     window.undo.redo()
     assert params_of(trainer)["epochs"] == 7 and window.isWindowModified()
 
