@@ -162,15 +162,14 @@ def test_select_all_and_a_refused_paste_leave_the_file_unmodified_and_several_no
 def test_check_passed_goes_with_an_undo_and_a_check_never_says_run_completed(
         qtbot: Any, make_window: Any, tmp_path: Path) -> None:
     window = make_window(small_workflow(tmp_path, epochs=1))
-    click(window, node(window, "Trainer"))
-    QtWidgets.QApplication.processEvents()
-    type_into(window.properties.findChild(QtWidgets.QSpinBox, "value_epochs"), "2")
+    type_into(node(window, "Trainer").get_widget("nf_param_epochs").line, "2")
     assert params_of(node(window, "Trainer"))["epochs"] == 2
     with qtbot.waitSignal(window.runs.process.ended, timeout=RUN_TIMEOUT_MS):
         QtTest.QTest.mouseClick(window.runs.panel.check_button, LEFT)
     assert window.runs.panel.status.text().startswith("Check passed.")
     assert "Run completed" not in window.runs.panel.console.toPlainText()
     assert "Check passed in" in window.runs.panel.console.toPlainText()
+    QtTest.QTest.mouseClick(window.graph.viewer().viewport(), LEFT, pos=QtCore.QPoint(5, 5))  # off the field
     press(window, QtCore.Qt.Key.Key_Z, CTRL)
     assert params_of(node(window, "Trainer"))["epochs"] == 1
     assert "Check passed" not in window.runs.panel.status.text()
