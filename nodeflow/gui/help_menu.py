@@ -26,7 +26,8 @@ def shortcuts(window: QtWidgets.QMainWindow) -> list[tuple[str, str, str]]:
     for menu_action in window.menuBar().actions():
         menu = menu_action.menu()
         for action in menu.actions() if menu else ():
-            keys = ", ".join(k.toString(QtGui.QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+            named = [k.toString(QtGui.QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts()]
+            keys = ", ".join(k for i, k in enumerate(named) if i == 0 or "+" in k)  # not X11's F14 or Undo keys
             if keys:
                 rows.append((menu_action.text().replace("&", ""), action.text().replace("&", ""), keys))
     return rows
@@ -55,7 +56,7 @@ class ShortcutSheet(QtWidgets.QDialog):
         layout.addWidget(close)
         screen = window.screen() or QtWidgets.QApplication.primaryScreen()
         room = screen.availableGeometry().height() - 80 if screen is not None else 600
-        self.resize(560, min(room, 60 + 26 * len(rows)))
+        self.resize(680, min(room, 60 + 26 * len(rows)))
 
 
 def add_menu(window: MainWindow, bar: QtWidgets.QMenuBar) -> None:

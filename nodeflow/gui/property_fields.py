@@ -27,6 +27,8 @@ class PropertyField(QtCore.QObject):
         self.field = Field(param, value, base, parent)
         self.editor, self.widget, self.error = self.field.editor, self.field.widget, self.field.error
         self.editor.setObjectName(f"value_{param.name}")
+        for widget in {self.editor, self.widget}:  # the dock's width decides, not a spin box's ±2³¹ range
+            widget.setMinimumWidth(60)
         self.error.setObjectName(f"value_{param.name}_error")
         editor = self.editor
         if isinstance(editor, QtWidgets.QCheckBox):

@@ -102,6 +102,7 @@ class SweepPanel(QtWidgets.QWidget):
                 "--metric", metric, "--pruner", pruner, *(["--study", study] if study else [])]
         self.status.setText(f"Sweep of {workflow.name} starting…")
         self.window_.runs.panel.status.setText("Sweep running: see the Sweep tab")
+        self.window_.runs.panel.progress.setValue(0)  # the bar is the last run's, not the sweep's
         self.process.start_sweep(args, self.window_.run_dir)
 
     def _event(self, e: dict[str, Any]) -> None:
@@ -227,6 +228,8 @@ def workflow_changed(window: MainWindow) -> None:
             panel.status.setText(f"Sweep of {name} (not the workflow open now) still running")
         return
     tabs = window.runs.panel.tabs
+    if tabs.currentWidget() is panel:
+        tabs.setCurrentWidget(window.runs.panel.console)
     tabs.removeTab(tabs.indexOf(panel))
     panel.setParent(None)
     panel.deleteLater()

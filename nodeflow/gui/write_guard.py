@@ -82,7 +82,8 @@ def _ask_continue(parent: QtWidgets.QWidget, node: BaseNode, request: RunRequest
         return []
     name = node.name()
     box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Question, "Continue the stopped run?",
-                                f"{name}: the last run of this workflow, in {last}, is {summary}.", parent=parent)
+                                f"{name}: the last run of this workflow stopped early; {last} holds {summary}.",
+                                parent=parent)
     box.setObjectName("continue_run")
     keep = box.addButton("Continue", Role.AcceptRole)
     fresh = box.addButton("New run", Role.AcceptRole)

@@ -290,7 +290,8 @@ def test_stop_then_run_on_a_run_folder_offers_to_continue_the_stopped_run(
         with answer_modal(qtbot, keep_going):
             QtTest.QTest.mouseClick(window.runs.panel.run_button, LEFT)
     assert ended.args[0] == 0, window.runs.panel.console.toPlainText()
-    assert asked and asked[0].startswith("continue_run: Trainer: the last run of this workflow, in ck/run_1")
+    assert asked and asked[0].startswith(
+        "continue_run: Trainer: the last run of this workflow stopped early; ck/run_1 holds")
     assert not (tmp_path / "ck" / "run_2").exists()
     manifest = json.loads((tmp_path / "ck" / "run_1" / "manifest.json").read_text())
     assert any(e.get("kind") == "final" and e.get("epoch") == 3 for e in manifest["checkpoints"].values())
