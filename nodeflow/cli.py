@@ -1,4 +1,5 @@
-"""Headless commands: `run`, `validate`, `nodes`, `devices`, `generate`, `ckpt`, `runs`, `sweep`.
+"""Headless commands: `run`, `validate`, `nodes`, `devices`, `generate`, `ckpt`, `runs`, `sweep`, `submit`, `queue`,
+`worker`.
 
 Argument parsing and exit codes only.
 
@@ -28,6 +29,7 @@ from nodeflow.core import (
 from nodeflow.core.printable import PrintableStream
 from nodeflow.core.reference import markdown_reference, text_listing
 from nodeflow.running import RANK, WORLD, RunOptions, prepare, run
+from nodeflow.queue import commands as queue_commands
 from nodeflow.sweep import commands as sweep_commands
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -88,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_ckpt.add_parser(sub)
     runs_commands.add_parser(sub)
     sweep_commands.add_parser(sub)
+    queue_commands.add_parsers(sub)
     return parser
 
 
@@ -156,7 +159,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "devices": cmd_devices,
             "generate": cmd_generate, "ckpt": cli_ckpt.run, "runs": runs_commands.run,
-            "sweep": sweep_commands.run}
+            "sweep": sweep_commands.run, "submit": queue_commands.run_submit, "queue": queue_commands.run_queue,
+            "worker": queue_commands.run_worker}
 
 
 TRAINING_COMMANDS = ("run", "sweep", "generate")
