@@ -89,9 +89,8 @@ class SlurmRun:
         signalled, code = time.time(), None
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            try:
-                code = self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
+            code = _wait_for_exit(self.proc.pid, 60)
+            if code is None:
                 self.proc.kill()
             self._note_records()
         _append(self.row.folder / "requeues.jsonl", {"warned": signalled, "stopped": time.time(), "exit": code})
@@ -108,6 +107,21 @@ class SlurmRun:
             if event.get("run_id") not in found:
                 found.append(str(event["run_id"]))
         return found
+
+
+def _wait_for_exit(pid: int, seconds: float) -> int | None:
+    """The child's exit status once it ends (None after `seconds`), left for Popen to reap: this runs in a
+    signal handler that interrupted Popen.wait, which holds the lock Popen's own waiting needs."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            found = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if found is not None and found.si_pid == pid:
+            return found.si_status if found.si_code == os.CLD_EXITED else -found.si_status
+        time.sleep(0.01)
+    return None
 
 
 def _append(path: Path, value: dict[str, Any]) -> None:

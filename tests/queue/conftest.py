@@ -32,20 +32,24 @@ class Home:
         return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=self.cwd, env=self.env,
                               capture_output=True, text=True, timeout=timeout)
 
-    def submit(self, *args: str) -> int:
-        """`nodeflow submit ARGS` in this process (torch is imported once, not per submission)."""
+    def here(self, *args: str) -> tuple[int, str, str]:
+        """`nodeflow ARGS` in this process (torch is imported once, not per command): exit code, stdout, stderr."""
         from nodeflow.cli import main
 
-        out, before = io.StringIO(), os.getcwd()
+        out, err, before = io.StringIO(), io.StringIO(), os.getcwd()
         os.environ["NODEFLOW_HOME"] = str(self.root)
         os.chdir(self.cwd)
         try:
-            with redirect_stdout(out), redirect_stderr(io.StringIO()):
-                code = main(["submit", *args])
+            with redirect_stdout(out), redirect_stderr(err):
+                code = main(list(args))
         finally:
             os.chdir(before)
-        assert code == 0, out.getvalue()
-        return int(out.getvalue().strip())
+        return code, out.getvalue(), err.getvalue()
+
+    def submit(self, *args: str) -> int:
+        code, out, err = self.here("submit", *args)
+        assert code == 0, err
+        return int(out.strip())
 
     def worker(self, *args: str) -> subprocess.Popen[str]:
         proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "worker", *args], cwd=self.cwd,
