@@ -46,7 +46,8 @@ def test_a_worker_killed_mid_run_loses_nothing_and_the_run_ends_on_the_same_weig
     queue = home.queue()
     row = queue.get(first)
     assert row.state == "running" and epochs_ended(events) < 60  # killed mid-run, its row says so
-    home.wait_for(lambda: not alive(row.child), "the run's process to die with its worker", timeout=10)
+    home.wait_for(lambda: not alive(row.child), "the run's process to end", timeout=120)
+    assert '"event": "run_end"' not in events.read_text()  # it died with its worker, did not train on unseen
 
     again = home.worker("--devices", "cpu", "--drain")
     out = again.communicate(timeout=300)[0]
