@@ -5,7 +5,8 @@ downloaded only when online and not yet cached) and its identity (resolved revis
 of the weight files); `loading.py` reads it with transformers (imported on first use, not
 when this package loads); `freezing.py` freezes layers or adds a LoRA adapter (PEFT);
 `wrapper.py` adapts the model's outputs to what the Trainer's tasks take; `build.py` puts
-these together and rebuilds a model from the config a checkpoint records, never downloading.
+these together and rebuilds a model from the config a checkpoint records, never downloading;
+`export.py` writes a checkpoint's model back in Hugging Face format (`ckpt export --format hf`).
 Imports nothing of NodeFlow above `nodeflow.core`.
 """
 from __future__ import annotations
