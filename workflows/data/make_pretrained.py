@@ -57,6 +57,9 @@ def bert_tokenizer(texts: list[str]) -> object:
     tokenizer.decoder = decoders.WordPiece()
     trainer = trainers.WordPieceTrainer(vocab_size=1024, special_tokens=special, show_progress=False)
     tokenizer.train_from_iterator(texts, trainer)
+    # the trainer numbers tokens of equal rank in a different order from run to run: sorted, the ids are the same
+    ordered = special + sorted(set(tokenizer.get_vocab()) - set(special))
+    tokenizer.model = models.WordPiece({token: i for i, token in enumerate(ordered)}, unk_token="[UNK]")
     tokenizer.post_processor = processors.BertProcessing(("[SEP]", 3), ("[CLS]", 2))
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="[PAD]", unk_token="[UNK]",
                                    cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]", model_max_length=64)
