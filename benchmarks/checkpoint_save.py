@@ -11,10 +11,12 @@ For each size, alternating over repeats (median times):
 - ours sync:  CheckpointManager.save_file, the Trainer's save path (free-space check,
               torch.save into a temp file with the SHA-256 hashed as bytes pass, fsync, rename,
               folder fsync, manifest entry under the folder lock);
+- ours, fsync only: the same without asking the kernel to start writing back every few MB
+              (core.files.WRITEBACK = 0): what the streamed writeback buys;
 - ours async: what the training thread waits for with async_save (the Trainer's default):
               a CPU snapshot of the state and the hand-off to the background writer. The write
               itself is waited for outside the timing, before the next repeat.
-Prints each as a ratio against raw in the same run, and async against ours sync.
+Prints each as a ratio against raw in the same run, ours sync against torch.save, and async against ours sync.
 
     python benchmarks/checkpoint_save.py [--sizes 4 100 400] [--repeats 9]
 """
@@ -36,6 +38,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nodeflow.checkpoints import CheckpointConfig, CheckpointManager
+from nodeflow.core import files
 from nodeflow.core.files import RELEASE, atomic_write
 from nodeflow.checkpoints.background import BackgroundWriter
 
@@ -68,6 +71,13 @@ def main() -> None:
         def save_async(payload: dict) -> None:
             writer.save(payload, lambda frozen: manager.save_file("async.pt", frozen, "periodic") and [])
 
+        def fsync_only(payload: dict) -> None:
+            kept, files.WRITEBACK = files.WRITEBACK, 0
+            try:
+                manager.save_file("fsync_only.pt", payload, "periodic")
+            finally:
+                files.WRITEBACK = kept
+
         def ways_for(payload: dict, blob: bytes) -> dict[str, Callable[[], object]]:
             return {
                 "raw": lambda: write_fsync(root / "raw.bin", lambda h: h.write(blob)),
@@ -75,6 +85,7 @@ def main() -> None:
                 "raw atomic": lambda: atomic_write(root / "atomic.bin", lambda h: h.write(blob)),
                 "torch.save": lambda: write_fsync(root / "plain.pt", lambda h: torch.save(payload, h)),
                 "ours sync": lambda: manager.save_file("checkpoint.pt", payload, "periodic"),
+                "ours, fsync only": lambda: fsync_only(payload),
                 "ours async": lambda: save_async(payload),
             }
 
@@ -100,6 +111,7 @@ def main() -> None:
             median = {name: statistics.median(t) for name, t in times.items()}
             print(f"{size:>4} MB  " + "  ".join(f"{name} {median[name]:.3f}s ({median[name] / median['raw']:.2f}x)"
                                                 for name in ways)
+                  + f"  ours/torch.save {median['ours sync'] / median['torch.save']:.2f}x"
                   + f"  async/sync {median['ours async'] / median['ours sync']:.2f}x")
 
 
