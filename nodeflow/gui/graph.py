@@ -18,7 +18,6 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from nodeflow.core import NodeSpec, Registry, link_problem
 from nodeflow.core.tasks import task_problem, tasks_at
 from nodeflow.gui.node_fields import PARAM_PREFIX, ParamField, params_of, spec_of
-from nodeflow.gui.node_search import CanvasSearch
 
 ID_PROP = "nf_id"
 IDENTIFIER = "nodeflow"
@@ -98,7 +97,6 @@ class FlowGraph(NodeGraph):
         self.node_created.connect(self._wire_fields)
         self.viewer().installEventFilter(self)
         self.viewer().viewport().installEventFilter(self)
-        self.search = CanvasSearch(self)  # a link dropped on nothing, a double-click on nothing: add a node
 
     def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
         """Tab on the canvas: search the palette, then add the chosen node where the cursor was.

@@ -16,6 +16,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from nodeflow.core import NodeSpec, link_problem
 from nodeflow.core.tasks import task_problem
+from nodeflow.gui import editing
 from nodeflow.gui.node_fields import spec_of
 
 if TYPE_CHECKING:
@@ -210,8 +211,6 @@ class CanvasSearch(QtCore.QObject):
 
     def _add(self, choice: Choice) -> None:
         """Create the chosen node where the search was opened, linked to the dragged port: one undo step."""
-        from nodeflow.gui import editing  # editing imports the canvas module that imports this one
-
         graph, start = self.graph, self.start
         graph.undo_stack().beginMacro(f"Add {choice.spec.title}")
         node = editing.add_node(graph, choice.spec, (self.at.x(), self.at.y()))

@@ -9,6 +9,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from nodeflow.core import Registry, UserError, Workflow, load_workflow, save_workflow
 from nodeflow.core.workflow import dumps, parse_workflow
+from nodeflow.gui.node_search import CanvasSearch
 from nodeflow.gui import editing, help_menu, sweep_dialog, sweep_panel
 from nodeflow.gui.banner import Banner, fitting_size
 from nodeflow.gui.convert import add_workflow, preflight, to_workflow
@@ -33,6 +34,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.disk_text = ""  # what the file held when we last loaded or saved it
         self.add_pos: QtCore.QPointF | None = None  # where Tab was pressed on the canvas
         self.graph = FlowGraph(registry, self)
+        self.graph.search = CanvasSearch(self.graph)  # a link dropped on nothing, a double-click on nothing: add a node
         self.undo = self.graph.undo_stack()
         viewer = self.graph.viewer()  # its own undo/redo copies on the Edit menu's keys made both ambiguous: none ran
         for action in (viewer._undo_action, viewer._redo_action):
