@@ -108,7 +108,7 @@ def auto_layout(graph: FlowGraph) -> None:
             node.set_pos(x, y)
             y += rect_of(node).height() + ROW_GAP
         x += max(rect_of(n).width() for n in column) + COLUMN_GAP
-    for _ in range(3 * len(nodes)):
+    for _ in range(40 * len(nodes)):
         crossed = links_under_nodes(graph)
         if not crossed:
             break
