@@ -70,8 +70,9 @@ def test_a_second_sweep_adds_trials_and_lists_them_all(qtbot: Any, make_window: 
     assert [t["trial"] for t in panel.trials] == [0, 1] and panel.table.rowCount() == 2, panel.status.text()
     with (tmp_path / "sweeps" / "wine" / "sweep.csv").open() as f:
         assert [row["trial"] for row in csv.DictReader(f)] == ["0", "1"]
-    shown = re.fullmatch(r"Best: trial [01], val_loss ([\d.]+)", panel.status.text())
-    assert shown and len(shown[1].lstrip("0.").replace(".", "")) <= 4, panel.status.text()  # 4 significant digits
+    shown = re.fullmatch(r"Best: trial [01], val_loss ([\d.]+) \(Trainer\.lr=([\d.e-]+)\)", panel.status.text())
+    assert shown, panel.status.text()  # the best value and the params that gave it
+    assert all(len(number.lstrip("0.").replace(".", "")) <= 4 for number in shown.groups())  # 4 significant digits
     assert not panel.stop.isEnabled()  # nothing left to stop
     QtWidgets.QApplication.processEvents()
     assert window.frameGeometry().height() <= screen.height(), (window.frameGeometry(), screen)
