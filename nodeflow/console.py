@@ -157,9 +157,10 @@ class Console:
                    f"about {clock(e['epoch_seconds'])} per epoch, {clock(e['run_seconds'])} for "
                    f"{e['epochs']} epoch{'' if e['epochs'] == 1 else 's'}")
         if e.get("layers"):
-            self.print(f"    {'layer':<28} {'type':<20} {'output shape':<18} {'parameters':>12}")
+            self.print(f"    {'layer':<28} {'type':<20} {'output shape':<18} {'parameters':>12}  training")
         for row in e.get("layers", []):
-            self.print(f"    {row['layer']:<28} {row['type']:<20} {str(row['output']):<18} {row['parameters']:>12,}")
+            self.print(f"    {row['layer']:<28} {row['type']:<20} {str(row['output']):<18} {row['parameters']:>12,}  "
+                       f"{row.get('training', '')}".rstrip())
 
     def on_run_end(self, e: dict[str, Any]) -> None:
         self.print(f"Run {e['status']} in {e['seconds']:.1f}s")

@@ -164,15 +164,16 @@ def wrapped(text: str) -> QtWidgets.QLabel:
 
 
 def layer_table(rows: list[dict[str, Any]]) -> QtWidgets.QTableWidget:
-    """A Check's per-layer table: layer, type, output shape, parameters."""
-    table = QtWidgets.QTableWidget(len(rows), 4)
+    """A Check's per-layer table: layer, type, output shape, parameters, what trains (frozen, trainable, partly)."""
+    table = QtWidgets.QTableWidget(len(rows), 5)
     table.setObjectName("layer_table")
-    table.setHorizontalHeaderLabels(["layer", "type", "output", "parameters"])
+    table.setHorizontalHeaderLabels(["layer", "type", "output", "parameters", "training"])
     table.verticalHeader().hide()
     table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
     for i, row in enumerate(rows):
         shape = "×".join(map(str, row["output"])) if row["output"] else ""
-        for j, text in enumerate((row["layer"], row["type"], shape, f"{row['parameters']:,}")):
+        cells = (row["layer"], row["type"], shape, f"{row['parameters']:,}", row.get("training", ""))
+        for j, text in enumerate(cells):
             table.setItem(i, j, QtWidgets.QTableWidgetItem(text))
     table.resizeColumnsToContents()
     table.setMinimumHeight(min(320, 30 + 22 * len(rows)))

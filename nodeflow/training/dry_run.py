@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -61,33 +61,69 @@ class _Probe(Callback):
 
 
 LAYER_DEPTH = 2  # the table lists modules this deep (the model's children and theirs), as torchinfo does
+PRETRAINED_DEPTH = 3  # a pretrained model's table, from the transformers model down to each block's parts
+
+
+def training_mark(parameters: int, trainable: int) -> str:
+    """What trains in a layer: 'frozen', 'trainable', 'partly (N trainable)'; '' when it has no parameters."""
+    if not parameters:
+        return ""
+    if not trainable:
+        return "frozen"
+    return "trainable" if trainable == parameters else f"partly ({trainable:,} trainable)"
+
+
+def listed_modules(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    """The modules the table lists, by name. A pretrained model is listed from its transformers
+    model (under PEFT's wrapper) and one level deeper, a ModuleList's items standing at its own
+    level (the list itself never runs), so each block of the stack gets a row."""
+    from nodeflow.pretrained.wrapper import PretrainedModel
+
+    if not isinstance(model, PretrainedModel):
+        return [(name, module) for name, module in model.named_modules() if name and name.count(".") < LAYER_DEPTH]
+    found: list[tuple[str, torch.nn.Module]] = []
+
+    def visit(parent: torch.nn.Module, prefix: str, level: int) -> None:
+        for name, child in parent.named_children():
+            if isinstance(child, (torch.nn.ModuleList, torch.nn.ModuleDict)):
+                visit(child, f"{prefix}{name}.", level)
+                continue
+            found.append((prefix + name, child))
+            if level + 1 < PRETRAINED_DEPTH:
+                visit(child, f"{prefix}{name}.", level + 1)
+
+    visit(model.base_model(), "", 0)
+    return found
 
 
 class LayerTable:
     """Each module's output shape on the first batch, recorded by forward hooks: the per-layer table
-    (layer, type, output shape, parameters) of a Check. Hooks ride the real forward, so every model
-    family is described the way it is actually called."""
+    (layer, type, output shape, parameters, trainable parameters and what trains) of a Check. Hooks
+    ride the real forward, so every model family is described the way it is actually called."""
 
     def __init__(self, model: torch.nn.Module):
         self.rows: list[dict[str, Any]] = []
-        self.hooks = [module.register_forward_hook(self._hook(name, module))
-                      for name, module in model.named_modules() if name and name.count(".") < LAYER_DEPTH]
+        listed = listed_modules(model)
+        self.order = {name: i for i, (name, _) in enumerate(listed)}  # rows as listed, a module before its parts
+        self.hooks = [module.register_forward_hook(self._hook(name, module)) for name, module in listed]
 
     def _hook(self, name: str, module: torch.nn.Module) -> Callable[..., None]:
         def record(_: torch.nn.Module, args: Any, output: Any) -> None:
             if any(row["layer"] == name for row in self.rows):
                 return
-            shape = list(output.shape) if isinstance(output, torch.Tensor) else (
-                list(output[0].shape) if isinstance(output, (tuple, list)) and output
-                and isinstance(output[0], torch.Tensor) else [])
-            self.rows.append({"layer": name, "type": type(module).__name__, "output": shape,
-                              "parameters": sum(p.numel() for p in module.parameters())})
+            first = next(iter(output.values()), None) if isinstance(output, Mapping) else (  # transformers' outputs
+                output[0] if isinstance(output, (tuple, list)) and output else output)
+            shape = list(first.shape) if isinstance(first, torch.Tensor) else []
+            params = list(module.parameters())
+            count, trainable = sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
+            self.rows.append({"layer": name, "type": type(module).__name__, "output": shape, "parameters": count,
+                              "trainable": trainable, "training": training_mark(count, trainable)})
         return record
 
     def close(self) -> list[dict[str, Any]]:
         for hook in self.hooks:
             hook.remove()
-        return self.rows
+        return sorted(self.rows, key=lambda row: self.order[row["layer"]])
 
 
 def dry_fit(model: torch.nn.Module, train: Any, val: Any | None, config: TrainConfig,
