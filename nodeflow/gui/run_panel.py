@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtWidgets
 from nodeflow.console import Console, clock
 from nodeflow.gui.checkpoints_panel import CheckpointsPanel
 from nodeflow.gui.plot import CurvesCanvas
+from nodeflow.gui.queue_panel import QueuePanel
 from nodeflow.gui.runs_panel import RunsPanel
 
 
@@ -79,6 +80,7 @@ class RunPanel(QtWidgets.QWidget):
         self.curves = CurvesCanvas()
         self.checkpoints = CheckpointsPanel(run_dir, settings, self)
         self.runs = RunsPanel(self)
+        self.queue = QueuePanel(self)  # the persistent queue (`nodeflow submit`, `nodeflow worker`)
         self.issues = QtWidgets.QListWidget(self)
         self.issues.setObjectName("issues")
         self.samples = QtWidgets.QPlainTextEdit(self)  # a language model's texts, sampled after each epoch
@@ -88,7 +90,8 @@ class RunPanel(QtWidgets.QWidget):
         self.tabs = QtWidgets.QTabWidget(self)
         self.tabs.setObjectName("run_tabs")
         for widget, title in ((self.console, "Console"), (self.curves, "Curves"), (self.checkpoints, "Checkpoints"),
-                              (self.runs, "Runs"), (self.issues, "Issues"), (self.samples, "Samples")):
+                              (self.runs, "Runs"), (self.queue, "Queue"), (self.issues, "Issues"),
+                              (self.samples, "Samples")):
             self.tabs.addTab(widget, title)
         self.tabs.currentChanged.connect(lambda _: self.tabs.currentWidget() is self.runs and self.runs.refresh())
         layout = QtWidgets.QVBoxLayout(self)

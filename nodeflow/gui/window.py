@@ -10,7 +10,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from nodeflow.core import Registry, UserError, Workflow, load_workflow, save_workflow
 from nodeflow.core.workflow import dumps, parse_workflow
 from nodeflow.gui.node_search import CanvasSearch
-from nodeflow.gui import editing, help_menu, sweep_dialog, sweep_panel
+from nodeflow.gui import editing, help_menu, submit_dialog, sweep_dialog, sweep_panel
 from nodeflow.gui.banner import Banner, fitting_size
 from nodeflow.gui.convert import add_workflow, preflight, to_workflow
 from nodeflow.gui.graph import ID_PROP, FlowGraph, spec_of
@@ -133,6 +133,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._act(run, "Run to &Here (the selected node and what it needs)", self.runs.run_to_selected, "Ctrl+F5")
         self._act(run, "&Stop", self.runs.stop, "Shift+F5")
         self._act(run, "S&weep… (search params with Optuna)", lambda: sweep_dialog.open_sweep(self), "Ctrl+Shift+F5")
+        submit_dialog.add_actions(self, run)  # Add to Queue, Submit to…
         help_menu.add_menu(self, bar)
         self._recent_menu()
 

@@ -17,9 +17,17 @@ DEVICE = re.compile(r"^(|auto|cpu|mps|cuda|cuda:\d+)$")
 
 
 def submit(args: argparse.Namespace) -> int:
+    """`nodeflow submit`: the run queued (or submitted), its id printed alone on stdout."""
+    row, note = enqueue(args)
+    print(note, file=sys.stderr)
+    print(row.id)
+    return 0
+
+
+def enqueue(args: argparse.Namespace, cwd: str = "") -> tuple[Row, str]:
     """Everything checked before anything is written: the workflow with its --set values as `run` checks it,
-    the device, and for Slurm its options and the cluster; then the run is queued (or submitted) and its
-    id printed alone on stdout."""
+    the device, and for Slurm its options and the cluster; then the run is queued (or submitted). The run and
+    a line saying so; `cwd` (default: this process's) is where its relative checkpoint folders resolve."""
     from nodeflow.running import RunOptions, prepare
 
     path = Path(args.workflow)
@@ -37,19 +45,15 @@ def submit(args: argparse.Namespace) -> int:
     text = path.read_bytes()
     queue = Queue()
     row = queue.add(state="queued" if args.to == "local" else "slurm", target=args.to,
-                    workflow=str(path.resolve()), cwd=os.getcwd(), overrides=list(args.overrides),
+                    workflow=str(path.resolve()), cwd=cwd or os.getcwd(), overrides=list(args.overrides),
                     device=args.device, slurm=slurm_options,
                     on_insert=lambda row: _write_snapshot(row, text))
     if args.to == "slurm":
         slurm.submit(queue, row)
         row = queue.get(row.id)
-        print(f"Submitted run {row.id} as Slurm job {row.job_id}; `nodeflow queue show {row.id}` follows it",
-              file=sys.stderr)
-    else:
-        ahead = sum(1 for r in queue.rows() if r.state == "queued" and r.position < row.position)
-        print(f"Queued run {row.id}: {path} ({ahead} ahead of it; `nodeflow worker` runs it)", file=sys.stderr)
-    print(row.id)
-    return 0
+        return row, f"Submitted run {row.id} as Slurm job {row.job_id}; `nodeflow queue show {row.id}` follows it"
+    ahead = sum(1 for r in queue.rows() if r.state == "queued" and r.position < row.position)
+    return row, f"Queued run {row.id}: {path} ({ahead} ahead of it; `nodeflow worker` runs it)"
 
 
 def _write_snapshot(row: Row, text: bytes) -> None:
@@ -68,39 +72,41 @@ def queue_command(args: argparse.Namespace) -> int:
         return show(queue, row)
     if args.action != "move" and args.position is not None:
         raise UserError(Issue(f"`queue {args.action}` takes one id", field="POSITION"))
-    if row.target == "slurm" and args.action != "cancel":
-        raise UserError(Issue(f"run {row.id} is Slurm job {row.job_id}: Slurm orders and holds it "
-                              f"(scontrol hold/release); `queue cancel` cancels it", field="ID"))
-    if args.action == "cancel":
-        cancel(queue, row)
-    elif args.action == "pause":
-        if row.state == "running":
-            queue.change(row.id, ("running",), wanted="pause")
-            print(f"run {row.id}: asked its worker to pause it (it stops at an interrupt checkpoint)")
-        else:
-            queue.change(row.id, ("queued",), state="paused", reason="paused")
-            print(f"run {row.id} paused")
-    elif args.action == "resume":
-        queue.change(row.id, ("paused",), state="queued", reason="")
-        print(f"run {row.id} queued again")
-    else:
-        if args.position is None:
-            raise UserError(Issue("`queue move ID POSITION` needs the place (1: next to run)", field="POSITION"))
-        queue.move(row.id, args.position)
-        print(f"run {row.id} is now {args.position} in line")
+    print(act(queue, row, args.action, args.position))
     return 0
 
 
-def cancel(queue: Queue, row: Row) -> None:
+def act(queue: Queue, row: Row, action: str, position: int | None = None) -> str:
+    """cancel, pause, resume or move (to `position`) one run; what was done, in a line."""
+    if row.target == "slurm" and action != "cancel":
+        raise UserError(Issue(f"run {row.id} is Slurm job {row.job_id}: Slurm orders and holds it "
+                              f"(scontrol hold/release); `queue cancel` cancels it", field="ID"))
+    if action == "cancel":
+        return cancel(queue, row)
+    if action == "pause":
+        if row.state == "running":
+            queue.change(row.id, ("running",), wanted="pause")
+            return f"run {row.id}: asked its worker to pause it (it stops at an interrupt checkpoint)"
+        queue.change(row.id, ("queued",), state="paused", reason="paused")
+        return f"run {row.id} paused"
+    if action == "resume":
+        queue.change(row.id, ("paused",), state="queued", reason="")
+        return f"run {row.id} queued again"
+    if position is None:
+        raise UserError(Issue("`queue move ID POSITION` needs the place (1: next to run)", field="POSITION"))
+    queue.move(row.id, position)
+    return f"run {row.id} is now {position} in line"
+
+
+def cancel(queue: Queue, row: Row) -> str:
     if row.target == "slurm":
         slurm.cancel(queue, row)
-        print(f"run {row.id}: Slurm job {row.job_id} cancelled")
-    elif row.state == "running":
+        return f"run {row.id}: Slurm job {row.job_id} cancelled"
+    if row.state == "running":
         queue.change(row.id, ("running",), wanted="cancel")
-        print(f"run {row.id}: asked its worker to cancel it (it stops at an interrupt checkpoint)")
-    else:
-        queue.change(row.id, ("queued", "paused"), state="cancelled", ended=time.time(), reason="cancelled")
-        print(f"run {row.id} cancelled")
+        return f"run {row.id}: asked its worker to cancel it (it stops at an interrupt checkpoint)"
+    queue.change(row.id, ("queued", "paused"), state="cancelled", ended=time.time(), reason="cancelled")
+    return f"run {row.id} cancelled"
 
 
 def list_runs(queue: Queue) -> int:
