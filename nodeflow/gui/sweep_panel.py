@@ -1,7 +1,7 @@
 """The Run panel's Sweep tab: `nodeflow sweep … --events jsonl` in a child process (like a run:
 the editor never blocks and a crash there cannot take it down), its trials in a table as they end,
-the plots it writes when it finishes, and the best params applied to the graph as one undoable edit.
-Double-clicking a trial's row opens its run in the Runs tab.
+the plots it writes when it finishes (a click on one opens it large), and the best params applied to the
+graph as one undoable edit. Double-clicking a trial's row opens its run in the Runs tab.
 """
 from __future__ import annotations
 
@@ -68,12 +68,15 @@ class SweepPanel(QtWidgets.QWidget):
         self.stop.setEnabled(False)
         self.plots = [QtWidgets.QLabel(self) for _ in range(2)]
         self.pixmaps: list[QtGui.QPixmap] = []
+        self.files: list[Path] = []  # the plots' PNG files, as self.pixmaps
         for label, name in zip(self.plots, ("sweep_history", "sweep_parallel")):
             label.setObjectName(name)
             label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
             # a picture never asks for room: the tab must not grow the main window past the screen
             label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Ignored)
             label.setMinimumSize(0, 0)
+            label.installEventFilter(self)
+        self.enlarged: PlotView | None = None
         self.table.setMinimumSize(0, 0)
         self.table.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Ignored)
         row = QtWidgets.QHBoxLayout()
@@ -91,7 +94,7 @@ class SweepPanel(QtWidgets.QWidget):
     def start(self, workflow: Path, params: list[str], trials: int, metric: str, pruner: str,
               study: str = "") -> None:
         """`trials`: the study's total after this sweep (what it holds plus the trials to add)."""
-        self.trials, self.best, self.finished, self.pixmaps = [], None, False, []
+        self.trials, self.best, self.finished, self.pixmaps, self.files = [], None, False, [], []
         self.workflow = Path(workflow).resolve()
         self.table.setRowCount(0)
         self.apply.setEnabled(False)
@@ -146,10 +149,29 @@ class SweepPanel(QtWidgets.QWidget):
 
     def _pictures(self, files: list[str]) -> None:
         pngs = [Path(self.window_.run_dir) / f for f in files if f.endswith(".png")]
-        self.pixmaps = [QtGui.QPixmap(str(path)) for path in pngs]
+        self.pixmaps, self.files = [QtGui.QPixmap(str(path)) for path in pngs], pngs
         for label, path in zip(self.plots, pngs):
-            label.setToolTip(str(path))
+            label.setToolTip(f"{path}\nClick to enlarge")
+            label.setCursor(QtCore.Qt.CursorShape.PointingHandCursor)
         self._fit_pictures()
+
+    def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
+        """A left click on a plot opens it large."""
+        if event.type() == QtCore.QEvent.Type.MouseButtonRelease and watched in self.plots \
+                and isinstance(event, QtGui.QMouseEvent) and event.button() == QtCore.Qt.MouseButton.LeftButton:
+            index = self.plots.index(watched)  # type: ignore[arg-type]
+            if index < len(self.pixmaps) and not self.pixmaps[index].isNull():
+                self.enlarge(index)
+                return True
+        return super().eventFilter(watched, event)
+
+    def enlarge(self, index: int) -> PlotView:
+        """Plot `index` in a dialog that fits the screen (Esc closes it)."""
+        if self.enlarged is not None:
+            self.enlarged.close()
+        self.enlarged = PlotView(self.pixmaps[index], self.files[index].name, self)
+        self.enlarged.open()
+        return self.enlarged
 
     def _fit_pictures(self) -> None:
         """Each plot scaled into the room its label has now."""
@@ -208,6 +230,34 @@ class SweepPanel(QtWidgets.QWidget):
             if param is not None:
                 node.set_property(PARAM_PREFIX + field, coerce(param, value, from_text=isinstance(value, str)))
         graph.undo_stack().endMacro()
+
+
+class PlotView(QtWidgets.QDialog):
+    """One sweep plot, large: scaled to 90% of the screen's width or height (never past it), its aspect
+    ratio kept; the window can be resized, the picture follows."""
+
+    def __init__(self, pixmap: QtGui.QPixmap, title: str, parent: QtWidgets.QWidget):
+        super().__init__(parent)
+        self.setObjectName("sweep_plot_view")
+        self.setWindowTitle(title)
+        self.pixmap = pixmap
+        self.picture = QtWidgets.QLabel(self)
+        self.picture.setObjectName("sweep_plot_picture")
+        self.picture.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.picture.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Ignored)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.picture)
+        screen = (parent.screen() or QtGui.QGuiApplication.primaryScreen()).availableGeometry()
+        room = QtCore.QSize(screen.width() * 9 // 10 - 8, screen.height() * 9 // 10 - 40)  # the title bar's room
+        size = pixmap.size().scaled(room, QtCore.Qt.AspectRatioMode.KeepAspectRatio)  # up or down
+        self.resize(size.width() + 8, size.height() + 8)
+        self.move(screen.center() - self.rect().center())
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.picture.setPixmap(self.pixmap.scaled(self.picture.size(), QtCore.Qt.AspectRatioMode.KeepAspectRatio,
+                                                  QtCore.Qt.TransformationMode.SmoothTransformation))
 
 
 def shown(value: Any) -> str:
