@@ -43,8 +43,32 @@ def atomic_save(payload: dict[str, Any], path: Path, compression: str = "none") 
     free = shutil.disk_usage(path.parent).free
     if free < needed:
         raise OSError(28, f"not enough free space ({free >> 20} MiB free, about {needed >> 20} MiB needed)")
+    lasting = cpu_storages(payload) if compression == "none" else None
     with without_zip_crc():
-        return atomic_write(path, lambda handle: compress.save(payload, handle, compression), digest=True) or ""
+        return atomic_write(path, lambda handle: compress.save(payload, handle, compression), digest=True,
+                            lasting=lasting) or ""
+
+
+def cpu_storages(obj: Any, found: dict[int, int] | None = None) -> dict[int, int]:
+    """{address: bytes} of the CPU tensor storages in `obj`: memory torch.save writes from in place,
+    which stays as it is while the caller's save runs (`payload` is held until atomic_write returns),
+    so its SHA-256 may be finished while the file is fsynced (core.files.HashingWriter)."""
+    found = {} if found is None else found
+    if isinstance(obj, torch.Tensor):
+        if obj.device.type == "cpu" and obj.layout == torch.strided:
+            try:
+                storage = obj.untyped_storage()
+            except (RuntimeError, NotImplementedError):  # a tensor subclass without plain storage
+                return found
+            if storage.nbytes():
+                found[storage.data_ptr()] = storage.nbytes()
+    elif isinstance(obj, dict):
+        for value in obj.values():
+            cpu_storages(value, found)
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            cpu_storages(value, found)
+    return found
 
 
 @contextmanager
