@@ -14,6 +14,7 @@ from nodeflow.core.errors import DataError
 from nodeflow.core.spec import CheckInput, NodeSpec, ParamSpec, PortSpec, RunContext
 from nodeflow.core.tasks import CLASSIFICATION, LANGUAGE_MODELLING, SEQUENCE_CLASSIFICATION, either
 from nodeflow.pretrained import CLASSIFYING, FREEZE_MODES, TASK_NAMES
+from nodes.processor_input import IMAGE_PROCESSOR, TOKENIZER, kind_for_task
 
 # the data each task trains on (masked-lm: none of the Trainer's tasks)
 DATA_TASKS = {"sequence-classification": SEQUENCE_CLASSIFICATION, "causal-lm": LANGUAGE_MODELLING,
@@ -99,8 +100,9 @@ PRETRAINED = NodeSpec(
     inputs=(PortSpec("dataset", "dataset", "Training data: sets the number of labels (optional)", optional=True,
                      tasks=(SEQUENCE_CLASSIFICATION, LANGUAGE_MODELLING, CLASSIFICATION)),),
     outputs=(PortSpec("model", "model", "The pretrained model, ready to fine-tune"),
-             PortSpec("processor", "processor", "Its tokenizer or image processor (empty when the folder has none)",
-                      optional=True)),
+             PortSpec("processor", "processor", "Its tokenizer (text tasks) or image processor (image-classification); "
+                      "empty when the folder has none", optional=True, tasks=(TOKENIZER, IMAGE_PROCESSOR),
+                      gives=kind_for_task)),
     description="A model in Hugging Face format (a local folder, or a hub id: from the Hugging Face cache, "
                 "downloaded only when online) loaded with transformers by task, to fine-tune: frozen layers "
                 "or a LoRA adapter (PEFT).",

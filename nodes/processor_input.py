@@ -16,10 +16,11 @@ import torch
 from nodeflow.core.errors import DataError, Issue
 from nodeflow.core.spec import CheckInput, ParamSpec, PortSpec
 
+TOKENIZER, IMAGE_PROCESSOR = "tokenizer", "image processor"  # the kinds a processor link carries
 TOKENIZER_INPUT = PortSpec("processor", "processor", "A pretrained model's tokenizer (Pretrained.processor): "
-                           "the text is tokenized with it", optional=True)
+                           "the text is tokenized with it", optional=True, tasks=(TOKENIZER,))
 IMAGE_INPUT = PortSpec("processor", "processor", "A pretrained model's image processor (Pretrained.processor): "
-                       "image size, mean and std come from it", optional=True)
+                       "image size, mean and std come from it", optional=True, tasks=(IMAGE_PROCESSOR,))
 TEXT_TOKENIZER = ParamSpec("tokenizer", "choice", "auto", "auto: the linked processor's tokenizer, else char; "
                            "char: one id per character; bpe: byte-level BPE trained on the training text "
                            "(tokenizers library)", choices=("auto", "char", "bpe"))
@@ -37,10 +38,17 @@ def check_tokenizer_param(c: CheckInput) -> list[tuple[str, str]]:
 
 def kind(processor: Any) -> str:
     if hasattr(processor, "convert_tokens_to_ids") and callable(processor):
-        return "tokenizer"
+        return TOKENIZER
     if hasattr(processor, "image_mean") or hasattr(processor, "crop_size") or hasattr(processor, "do_resize"):
-        return "image processor"
+        return IMAGE_PROCESSOR
     return type(processor).__name__
+
+
+def kind_for_task(params: Mapping[str, Any]) -> tuple[str, ...]:
+    """What a Pretrained node's processor output gives for its params: its task says (image
+    classification: an image processor; the text tasks: a tokenizer). Validation and the
+    canvas check processor links against it, before anything loads."""
+    return (IMAGE_PROCESSOR,) if params.get("task") == "image-classification" else (TOKENIZER,)
 
 
 def _origin(processor: Any) -> str:
@@ -49,7 +57,7 @@ def _origin(processor: Any) -> str:
         f"({type(processor).__name__})"
 
 
-def _wants(processor: Any, wanted: str, node: str) -> None:
+def _wants(processor: Any, wanted: str, node: str) -> None:  # the last guard: validation refuses this first
     if kind(processor) != wanted:
         article = "an" if wanted[0] in "aeiou" else "a"
         raise DataError(Issue(f"{node} takes {article} {wanted} on its processor input, but the linked Pretrained "

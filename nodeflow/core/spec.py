@@ -47,7 +47,10 @@ class PortSpec:
     help: str = ""
     optional: bool = False
     tasks: tuple[str, ...] = ()  # dataset ports: the tasks given (outputs) or taken (inputs); () = any
+    # (processor ports: the kinds of processor, "tokenizer" or "image processor")
     passes: str = ""  # dataset outputs: give what this input gets (Split, augmentation)
+    # outputs: which of `tasks` these params give (a Pretrained node's processor: a tokenizer or an image processor)
+    gives: Callable[[Mapping[str, Any]], tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True)

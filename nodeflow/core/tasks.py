@@ -84,6 +84,8 @@ def port_tasks(spec: NodeSpec, port: PortSpec, params: Mapping[str, object],
         return upstream(port.passes)
     if not port.tasks:
         return None
+    if port.gives is not None:
+        return port.gives(params)
     chosen = params.get("task")
     return (chosen,) if chosen in port.tasks else port.tasks
 
@@ -121,4 +123,10 @@ def task_problem(given: tuple[str, ...] | None, dst: NodeSpec, dst_port: str, sr
     port = dst.input(dst_port)
     if port is None or given is None or not port.tasks or set(given) & set(port.tasks):
         return None
+    if port.type != "dataset":  # a processor: "gives a tokenizer; ImageFolder takes an image processor"
+        return f"{src_label} gives {_kinds(given)}; {dst.title} takes {_kinds(port.tasks)}"
     return f"{src_label} gives {_names(given)} data; {dst.title} takes {_names(port.tasks)} data"
+
+
+def _kinds(kinds: tuple[str, ...]) -> str:
+    return either([f"{'an' if k[:1] in 'aeiou' else 'a'} {k}" for k in kinds])
