@@ -33,7 +33,9 @@ def where(row: Row) -> str:
 def cells(row: Row) -> tuple[str, ...]:
     state = row.state + (f" ({row.wanted} asked)" if row.wanted else "")
     submitted = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.submitted))
-    return (str(row.id), Path(row.workflow).name, state, where(row), str(row.attempts), submitted, row.reason)
+    note = (row.reason if row.reason != row.state else "") or \
+        (f"recorded as run {row.run_ids[-1]}" if row.run_ids else "")
+    return (str(row.id), Path(row.workflow).name, state, where(row), str(row.attempts), submitted, note)
 
 
 def refresh_slurm(path: Path) -> None:
@@ -64,6 +66,9 @@ class QueuePanel(QtWidgets.QWidget):
         self.slurm_asked = 0.0
         self.table = record_table("queue_table", COLUMNS, self)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
+        header = self.table.horizontalHeader()  # each column as wide as its text, the note the rest
+        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(len(COLUMNS) - 1, QtWidgets.QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(lambda: self.status.setText(""))
         self.status = QtWidgets.QLabel("", self)
         self.status.setObjectName("queue_status")
@@ -104,8 +109,9 @@ class QueuePanel(QtWidgets.QWidget):
         self.refresh()
 
     def poll(self) -> None:
-        if self.isVisible():
-            self.refresh()
+        if self.isVisible() and self.refresh() and self.status.text() and not self.status.text().startswith(
+                ("Select a run", "Not queued")):
+            self.status.setText("")  # a worker or the command line changed the queue: that line is old news
 
     def open_queue(self) -> Queue:
         """The queue of $NODEFLOW_HOME now (one connection, opened again when the home changes)."""
@@ -116,22 +122,25 @@ class QueuePanel(QtWidgets.QWidget):
             self.queue = Queue(path)
         return self.queue
 
-    def refresh(self) -> None:
+    def refresh(self) -> bool:
+        """Read the queue again; whether the table changed."""
         try:
             queue = self.open_queue()
             rows = queue.rows()
         except UserError as exc:
             self.status.setText(str(exc))
-            return
+            return False
         waiting = sum(1 for r in rows if r.state == "queued")
         self.note.setText(f"{len(rows)} run(s), {waiting} waiting for `nodeflow worker`" if rows else
                           "Empty: Run > Add to queue (Ctrl+Shift+Enter) adds the open workflow")
         self.note.setToolTip(str(queue.path))
         shown = [cells(r) for r in rows]
-        if shown != self.shown:
+        changed = shown != self.shown
+        if changed:
             self._fill(rows, shown)
         if any(r.target == "slurm" and r.state not in FINAL for r in rows):
             self._ask_slurm(queue.path)
+        return changed
 
     def _fill(self, rows: list[Row], shown: list[tuple[str, ...]]) -> None:
         chosen = self.selected()
@@ -143,7 +152,6 @@ class QueuePanel(QtWidgets.QWidget):
                 item = QtWidgets.QTableWidgetItem(text)
                 item.setToolTip(row.workflow if c == 1 else text)
                 self.table.setItem(r, c, item)
-        self.table.resizeColumnsToContents()
         if chosen is not None:
             self.select(chosen.id)  # the same run, wherever it moved; the line above the list stays
         self.table.blockSignals(False)

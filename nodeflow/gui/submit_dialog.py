@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 SHORTCUTS = ("Ctrl+Shift+Enter", "Ctrl+Shift+Return")  # the keypad's Enter and the main Return key
 LABELS = {"--partition": "Partition", "--time": "Time limit", "--gpus": "GPUs per node", "--nodes": "Nodes",
-          "--sbatch": "Extra sbatch options", "--setup": "Setup lines", "--device": "Device", "--to": "Slurm"}
+          "--sbatch": "Extra sbatch options", "--setup": "Setup lines", "--device": "Device"}
 DEFAULTS: dict[str, Any] = {"to": "local", "device": "", "partition": "", "time": "60", "gpus": 0, "nodes": 1,
                             "sbatch": [], "setup": []}
 
@@ -62,7 +62,7 @@ def submit(window: MainWindow, **options: Any) -> tuple[Row, str]:
 
 def one_line(exc: UserError) -> str:
     """The refusal as the command line prints it, each option named by its label in the dialog."""
-    text = str(exc)
+    text = str(exc).replace("field '--to': ", "")  # Slurm's own state: no field of the dialog
     for flag, label in LABELS.items():
         text = text.replace(f"field '{flag}'", label)
     return text
@@ -142,7 +142,8 @@ class SubmitDialog(QtWidgets.QDialog):
         self.partition.setPlaceholderText("the cluster's default")
         self.time = QtWidgets.QLineEdit(self.group)
         self.time.setPlaceholderText("MINUTES, HH:MM:SS or D-HH:MM:SS")
-        self.time.setToolTip("Each start of the job; it is warned 90 s before, saves and is requeued")
+        self.time.setToolTip("Of each start of the job, in minutes, or HH:MM:SS, or D-HH:MM:SS; the job is warned "
+                             "90 s before it, writes its interrupt checkpoint and is requeued")
         self.gpus = QtWidgets.QSpinBox(self.group)
         self.gpus.setRange(0, 64)
         self.nodes = QtWidgets.QSpinBox(self.group)
@@ -153,7 +154,8 @@ class SubmitDialog(QtWidgets.QDialog):
         self.setup.setPlaceholderText("shell lines run before the job, e.g.\nmodule load cuda\n"
                                       "source ~/venv/bin/activate")
         form = QtWidgets.QFormLayout(self.group)
-        for widget, name_, label in ((self.partition, "partition", "Partition:"), (self.time, "time", "Time limit:"),
+        for widget, name_, label in ((self.partition, "partition", "Partition:"),
+                                     (self.time, "time", "Time limit (minutes):"),
                                      (self.gpus, "gpus", "GPUs per node:"), (self.nodes, "nodes", "Nodes:"),
                                      (self.sbatch, "sbatch", "Extra sbatch options:"),
                                      (self.setup, "setup", "Setup lines:")):

@@ -14,7 +14,7 @@ from PySide6 import QtCore, QtGui, QtTest, QtWidgets
 
 from nodeflow.queue.store import Queue
 from tests.conftest import ROOT, WORKFLOWS
-from nodeflow.gui import editing
+from nodeflow.gui import editing, help_menu
 from tests.gui.conftest import answer_modal, node
 
 CTRL_SHIFT = QtCore.Qt.KeyboardModifier.ControlModifier | QtCore.Qt.KeyboardModifier.ShiftModifier
@@ -84,6 +84,7 @@ def test_ctrl_shift_enter_queues_the_open_workflow_and_the_queue_tab_shows_it(ma
     assert [(r.workflow, r.target, r.cwd) for r in queue.rows()] == [(str(path), "local", str(tmp_path))] * 2
     assert (home / "queue" / "runs" / "1" / "workflow.json").read_text() == path.read_text()
     queue.close()
+    assert ("Run", "Add to Queue", "Ctrl+Shift+Enter, Ctrl+Shift+Return") in help_menu.shortcuts(window)  # F1's sheet
 
 
 def test_the_buttons_reorder_cancel_pause_and_resume_in_the_store(make_window, tmp_path, home):
@@ -149,8 +150,8 @@ def test_unsaved_edits_are_saved_first_or_nothing_is_queued(qtbot, make_window, 
 def slurm_refusal() -> str:
     """What this machine says to a partition no cluster has: no Slurm commands, no cluster, or no such partition."""
     if shutil.which("sbatch") is None or shutil.which("scontrol") is None:
-        return "Slurm: sbatch and scontrol are not on PATH"
-    return "Slurm: Slurm did not answer|Partition: no partition 'no-such-partition' on this cluster"
+        return "sbatch and scontrol are not on PATH"
+    return "Slurm did not answer|Partition: no partition 'no-such-partition' on this cluster"
 
 
 def test_submit_to_slurm_is_refused_inline_and_the_settings_come_back(qtbot, make_window, tmp_path, home):
