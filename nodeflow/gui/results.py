@@ -3,8 +3,10 @@
 Evaluate shows its headline metrics, the Trainer its best and last values and checkpoint
 folder, Generate the start of the text it wrote, SegmentationOverlay its first overlay picture
 (scaled to fit). They are drawn under the node, or beside or above it where that covers another
-node, badge, result or link chip (view-only, like the badges: never an edit), and kept per node
-name, so the Properties panel can show the full table and a classifier's confusion matrix.
+node, badge, result or link chip (view-only, like the badges: never an edit), placed again after
+every change on the undo stack (a dragged node takes its result along, and no result stays on a node
+that moved next to it), and kept per node name, so the Properties panel can show the full table and
+a classifier's confusion matrix.
 """
 from __future__ import annotations
 
@@ -71,6 +73,20 @@ class Results:
     def __init__(self) -> None:
         self.by_node: dict[str, dict[str, Any]] = {}
         self.items: dict[str, QtWidgets.QGraphicsRectItem] = {}
+        self.stack: QtGui.QUndoStack | None = None  # the graph's undo stack, once a result is drawn
+
+    def follow(self, node: BaseNode) -> None:
+        """Place every result again after each change on the node's graph's undo stack (a move, too)."""
+        stack = node.graph.undo_stack() if node.graph is not None else None
+        if stack is not None and stack is not self.stack:
+            self.stack = stack
+            stack.indexChanged.connect(lambda *_: self.place_all())
+
+    def place_all(self) -> None:
+        """Each result where it covers nothing now, under its node where that is free."""
+        for block in self.items.values():
+            if block.scene() is not None and block.parentItem() is not None:
+                self._place(block.parentItem(), block)
 
     def clear(self) -> None:
         for item in self.items.values():
@@ -144,19 +160,20 @@ class Results:
         block.setToolTip(entry.get("text") or "\n".join(lines))
         block.setZValue(5)
         block.setData(1, RESULT)
-        self._place(node, block)
+        self._place(node.view, block)
         self.items[node.name()] = block
+        self.follow(node)
 
-    def _place(self, node: BaseNode, block: QtWidgets.QGraphicsRectItem) -> None:
+    def _place(self, view: QtWidgets.QGraphicsItem, block: QtWidgets.QGraphicsRectItem) -> None:
         """Under the node where that covers nothing else, else beside it, above its badge, or further down;
         a spot on screen before one off it."""
-        view, size = node.view, block.rect().size()
+        size = block.rect().size()
         body = view.boundingRect()
         spots = [QtCore.QPointF(0, body.height() + 4), QtCore.QPointF(body.width() + 8, 0),
                  QtCore.QPointF(-size.width() - 8, 0),
                  QtCore.QPointF(0, -BADGE_BAND - size.height() - 2)]
         spots += [QtCore.QPointF(0, body.height() + 4 + step * 14) for step in range(1, 30)]
-        taken, views = self._taken(node), view.scene().views() if view.scene() is not None else []
+        taken, views = self._taken(view), view.scene().views() if view.scene() is not None else []
         shown = views[0].mapToScene(views[0].viewport().rect()).boundingRect() if views else None
         for in_view in (True, False):  # a spot in the part of the canvas on screen first
             for spot in spots:
@@ -167,14 +184,15 @@ class Results:
                     return
         block.setPos(spots[0])
 
-    def _taken(self, node: BaseNode) -> list[QtCore.QRectF]:
+    @staticmethod
+    def _taken(view: QtWidgets.QGraphicsItem) -> list[QtCore.QRectF]:
         """Other nodes with their badges and results, the node's own body and badge, the links' chips."""
-        scene = node.view.scene()
+        scene = view.scene()
         if scene is None:
             return []
-        taken = [node.view.sceneBoundingRect().adjusted(0, -BADGE_BAND, 0, 0)]
+        taken = [view.sceneBoundingRect().adjusted(0, -BADGE_BAND, 0, 0)]
         for item in scene.items():
-            if isinstance(item, NodeItem) and item is not node.view:
+            if isinstance(item, NodeItem) and item is not view:
                 taken += footprints(item)
             elif item.parentItem() is None and isinstance(item, QtWidgets.QGraphicsRectItem) and item.data(0):
                 taken.append(item.sceneBoundingRect())  # a chip on a link (link_labels)
