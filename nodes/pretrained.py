@@ -45,6 +45,21 @@ def source_problem(params: Mapping[str, Any], base_dir: Path) -> tuple[str, str]
     return (field, why) if why else None
 
 
+def model_files(params: Mapping[str, Any], base_dir: Path) -> dict[str, Path]:
+    """The files of the model's folder (weights, config, tokenizer), named as the user sees them:
+    what a run with reuse compares (size, time, and a SHA-256 of those under 16 MiB), so a base
+    whose weights changed under the same name trains again. A hub id not yet cached has none."""
+    from nodeflow.pretrained.source import cached_snapshot, is_hub_id, local_folder
+
+    source = params["source"].strip()
+    folder = local_folder(source, base_dir) if source else None
+    if folder is None and source and is_hub_id(source):
+        folder = cached_snapshot(source, params["revision"])
+    if folder is None:
+        return {}
+    return {f"{source}/{p.name}": p for p in sorted(folder.iterdir()) if p.is_file()}
+
+
 def check(c: CheckInput) -> list[tuple[str, str]]:
     p, problems = c.params, []
     if p["lora_r"] and p["freeze"] == "first-layers":
@@ -96,7 +111,7 @@ def rebuild(config: Mapping[str, Any]) -> Any:
 MODEL = "Model"
 PRETRAINED = NodeSpec(
     type="model.pretrained", title="Pretrained", category="Models", run=run, check=check, rebuild=rebuild,
-    warning=lambda p: warn(p), sections=(MODEL, "Freezing", "LoRA"), collapsed=("LoRA",),
+    warning=lambda p: warn(p), reads=model_files, sections=(MODEL, "Freezing", "LoRA"), collapsed=("LoRA",),
     inputs=(PortSpec("dataset", "dataset", "Training data: sets the number of labels (optional)", optional=True,
                      tasks=(SEQUENCE_CLASSIFICATION, LANGUAGE_MODELLING, CLASSIFICATION)),),
     outputs=(PortSpec("model", "model", "The pretrained model, ready to fine-tune"),

@@ -2,7 +2,8 @@
 
 A node's parts: its type and code (declared version, the SHA-256 of the module that declares
 its `run`, NodeFlow's version), its params, the identity of every file and folder it reads
-(`file`/`dir` params: size and modification time of each file, and a SHA-256 of small files),
+(`file`/`dir` params and the files a `reads` hook names, such as a pretrained model's weights:
+size and modification time of each file, and a SHA-256 of small files),
 where it writes (`outfile`/`outdir` params, resolved), the run's device override, and the keys
 of the nodes its inputs come from. Two runs with equal keys would compute the same outputs.
 Standard library only.
@@ -76,9 +77,11 @@ def identity(path: Path) -> dict[str, Any] | None:
 
 
 def read_paths(spec: NodeSpec, params: Mapping[str, Any], base_dir: Path) -> dict[str, Path]:
-    """The files and folders the node reads, by param name (relative to the workflow file)."""
-    return {p.name: resolve_path(params[p.name], base_dir) for p in spec.params
-            if p.type in READS and params.get(p.name)}
+    """The files and folders the node reads, by param name (relative to the workflow file), and
+    those its `reads` hook names (a Pretrained node's model files)."""
+    found = {p.name: resolve_path(params[p.name], base_dir) for p in spec.params
+             if p.type in READS and params.get(p.name)}
+    return found | (spec.reads(params, base_dir) if spec.reads else {})
 
 
 def write_paths(spec: NodeSpec, params: Mapping[str, Any]) -> dict[str, Path]:

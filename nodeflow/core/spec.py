@@ -154,6 +154,9 @@ class NodeSpec:
     warning: Callable[[Mapping[str, Any]], str] | None = None  # what the user should know before running it
     empty_outputs: Callable[[Mapping[str, Any]], set[str]] | None = None  # outputs these params leave empty
     reuse: Reuse | None = None  # unchanged since its last run: its outputs come back from its files
+    # files it reads that no file/dir param names (a Pretrained node's model folder): (params, workflow
+    # folder) -> {name shown when it changes: path}; their identity is part of the node's cache key
+    reads: Callable[[Mapping[str, Any], Path], dict[str, Path]] | None = None
     sections: tuple[str, ...] = ()  # dialog sections, in order (params pick one with `group`)
     collapsed: tuple[str, ...] = ()  # sections shown closed until opened: the rarely changed ones
     extra: Mapping[str, Any] = field(default_factory=dict)
