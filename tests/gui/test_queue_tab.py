@@ -151,7 +151,8 @@ def slurm_refusal() -> str:
     """What this machine says to a partition no cluster has: no Slurm commands, no cluster, or no such partition."""
     if shutil.which("sbatch") is None or shutil.which("scontrol") is None:
         return "sbatch and scontrol are not on PATH"
-    return "Slurm did not answer|Partition: no partition 'no-such-partition' on this cluster"
+    return ("Slurm did not answer|could not ask Slurm for its partitions|"
+            "Partition: no partition 'no-such-partition' on this cluster")
 
 
 def test_submit_to_slurm_is_refused_inline_and_the_settings_come_back(qtbot, make_window, tmp_path, home):
