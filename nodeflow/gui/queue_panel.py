@@ -69,16 +69,16 @@ class QueuePanel(QtWidgets.QWidget):
         header = self.table.horizontalHeader()  # each column as wide as its text, the note the rest
         header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(len(COLUMNS) - 1, QtWidgets.QHeaderView.ResizeMode.Stretch)
-        self.table.itemSelectionChanged.connect(lambda: self.status.setText(""))
-        self.status = QtWidgets.QLabel("", self)
+        self.status = QtWidgets.QLabel("", self)  # what the last button did, or why nothing was done
         self.status.setObjectName("queue_status")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.table.itemSelectionChanged.connect(lambda: self.status.setText(""))
         buttons = QtWidgets.QHBoxLayout()
         self.buttons: dict[str, QtWidgets.QPushButton] = {}
         for name, text, slot, tip in (
-                ("up", "Move up", lambda: self.move(-1), "Run it earlier (queued or paused runs)"),
-                ("down", "Move down", lambda: self.move(1), "Run it later (queued or paused runs)"),
+                ("up", "Move up", lambda: self.move_by(-1), "Run it earlier (queued or paused runs)"),
+                ("down", "Move down", lambda: self.move_by(1), "Run it later (queued or paused runs)"),
                 ("cancel", "Cancel", lambda: self.do("cancel"), "A waiting run is cancelled; a running one "
                                                                 "stops at an interrupt checkpoint"),
                 ("pause", "Pause", lambda: self.do("pause"), "It waits until resumed; a running one stops at an "
@@ -192,7 +192,7 @@ class QueuePanel(QtWidgets.QWidget):
             self.status.setText(str(exc))
         self.refresh()
 
-    def move(self, step: int) -> None:
+    def move_by(self, step: int) -> None:
         row = self._chosen("move it")
         if row is None:
             return
