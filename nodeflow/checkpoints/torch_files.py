@@ -43,31 +43,35 @@ def atomic_save(payload: dict[str, Any], path: Path, compression: str = "none") 
     free = shutil.disk_usage(path.parent).free
     if free < needed:
         raise OSError(28, f"not enough free space ({free >> 20} MiB free, about {needed >> 20} MiB needed)")
-    lasting = cpu_storages(payload) if compression == "none" else None
+    found = storages(payload)
+    # CPU storages: memory torch.save writes from in place, which stays as it is while this runs
+    # (`payload` is held until atomic_write returns), so its SHA-256 may be finished during the fsync
+    lasting = {address: n for (device, address), n in found.items() if device == "cpu"}
+    size = sum(found.values()) + 512 * len(found) + (64 << 10)  # each record's zip headers, the pickle
     with without_zip_crc():
         return atomic_write(path, lambda handle: compress.save(payload, handle, compression), digest=True,
-                            lasting=lasting) or ""
+                            lasting=lasting if compression == "none" else None,
+                            size=size if compression == "none" else 0) or ""
 
 
-def cpu_storages(obj: Any, found: dict[int, int] | None = None) -> dict[int, int]:
-    """{address: bytes} of the CPU tensor storages in `obj`: memory torch.save writes from in place,
-    which stays as it is while the caller's save runs (`payload` is held until atomic_write returns),
-    so its SHA-256 may be finished while the file is fsynced (core.files.HashingWriter)."""
+def storages(obj: Any, found: dict[tuple[str, int], int] | None = None) -> dict[tuple[str, int], int]:
+    """{(device type, address): bytes} of the tensor storages in `obj`: what torch.save writes
+    (a storage once, however many tensors view it; all of it, however little they view)."""
     found = {} if found is None else found
     if isinstance(obj, torch.Tensor):
-        if obj.device.type == "cpu" and obj.layout == torch.strided:
+        if obj.layout == torch.strided:
             try:
                 storage = obj.untyped_storage()
             except (RuntimeError, NotImplementedError):  # a tensor subclass without plain storage
                 return found
             if storage.nbytes():
-                found[storage.data_ptr()] = storage.nbytes()
+                found[str(obj.device), storage.data_ptr()] = storage.nbytes()
     elif isinstance(obj, dict):
         for value in obj.values():
-            cpu_storages(value, found)
+            storages(value, found)
     elif isinstance(obj, (list, tuple)):
         for value in obj:
-            cpu_storages(value, found)
+            storages(value, found)
     return found
 
 

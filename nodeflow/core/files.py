@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], object], digest: bool = False,
-                 lasting: Mapping[int, int] | None = None) -> str | None:
+                 lasting: Mapping[int, int] | None = None, size: int = 0) -> str | None:
     """Call `write(handle)` on a temp file in `path`'s folder, fsync, rename over `path`, fsync the folder.
 
     A crash at any moment leaves either the old file or the new one under `path`, never
@@ -24,6 +24,7 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], object], digest: bool =
     With `digest`, returns the SHA-256 of the bytes written, hashed as they pass (no read-back).
     `lasting`: memory the caller keeps unchanged until this returns ({address: length}, see
     HashingWriter); bytes written straight from it are hashed while the fsync and rename wait.
+    `size`: about how many bytes `write` will write, reserved on disk first (preallocate).
 
     The file's mode is what `open()` would give: a new file gets 0o666 less the umask; a regular
     file it replaces keeps its own permission bits, so a checkpoint or export the user made
@@ -36,8 +37,11 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], object], digest: bool =
         if hasattr(os, "fchmod"):  # mkstemp makes the file 0o600 whatever the umask
             os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
+            reserved = size >= PREALLOCATE_FROM and preallocate(fd, size)
             hashing = HashingWriter(handle, lasting) if digest else None
             write(hashing or handle)  # type: ignore[arg-type]
+            if reserved:
+                handle.truncate()  # what the estimate reserved beyond the end is freed
             handle.flush()
             os.fsync(handle.fileno())
         old = _open_large(path)
@@ -204,25 +208,40 @@ class HashingWriter:
         return self.sha256.hexdigest()
 
 
-@cache
-def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
-    import ctypes  # only where a large save needs it
+PREALLOCATE_FROM = 16 << 20  # files expected this large get their blocks in one request first
 
-    try:
-        function = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError, TypeError):  # not Linux
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    return function
+
+def preallocate(fd: int, size: int) -> bool:
+    """Reserve `size` bytes of disk for the empty file `fd` in one request (Linux's fallocate);
+    True when it did. The writes then fill blocks already allocated instead of reserving them page
+    by page (ext4's delayed allocation). No emulation where the file system cannot (glibc's
+    posix_fallocate would write every block), and a refusal (a full disk) is left to the write
+    itself to report."""
+    function = _libc("fallocate", "int", "int", "int64", "int64")
+    return function is not None and function(fd, 0, 0, size) == 0
 
 
 def start_writeback(fd: int, offset: int, length: int) -> None:
     """Ask the kernel to start writing a byte range to disk without waiting for it (Linux's
     sync_file_range with SYNC_FILE_RANGE_WRITE; the fsync after still makes the file durable).
-    Elsewhere nothing: the fsync does it all. Python's os module has no such call, hence ctypes."""
-    function = _sync_file_range()
+    Elsewhere nothing: the fsync does it all."""
+    function = _libc("sync_file_range", "int", "int64", "int64", "uint")
     if function is not None:
         function(fd, offset, length, 2)
+
+
+@cache
+def _libc(name: str, *argtypes: str) -> Callable[..., int] | None:
+    """The C library's function `name` (ctypes: Python's os module has neither call), or None."""
+    import ctypes  # only where a large save needs it
+
+    try:
+        function = getattr(ctypes.CDLL(None, use_errno=True), name)
+    except (OSError, AttributeError, TypeError):  # not Linux
+        return None
+    function.argtypes = [getattr(ctypes, f"c_{kind}") for kind in argtypes]
+    function.restype = ctypes.c_int
+    return function
 
 
 def in_folder(folder: Path, write: Callable[[], None], attempts: int = 5) -> None:
