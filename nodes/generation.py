@@ -1,4 +1,5 @@
-"""Generate: text sampled from a trained language model, decoded with its data's tokenizer."""
+"""Generate: text sampled from a trained language model, decoded with its data's tokenizer (a
+Pretrained causal LM's data was tokenized with the model's own tokenizer: that decodes it)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -15,7 +16,8 @@ def run_generate(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str
 
     model, data = inputs["model"], inputs["dataset"]
     if not hasattr(model, "generate"):
-        raise DataError(Issue("the connected model cannot generate text (use a GPT or ModernTransformer)",
+        raise DataError(Issue("the connected model cannot generate text (use a GPT, a ModernTransformer or a "
+                              "Pretrained causal-lm model)",
                               field="model"))
     if "tokenizer" not in data.info:
         raise DataError(Issue(f"'{data.name}' has no tokenizer to decode with", field="dataset"))
@@ -37,7 +39,7 @@ def run_generate(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str
 
 GENERATE = NodeSpec(
     type="eval.generate", title="Generate", category="Evaluation", run=run_generate,
-    inputs=(PortSpec("model", "model", "A trained GPT or ModernTransformer"),
+    inputs=(PortSpec("model", "model", "A trained GPT, ModernTransformer or Pretrained causal-lm model"),
             PortSpec("dataset", "dataset", "The data it was trained on: its tokenizer decodes the tokens",
                      tasks=(LANGUAGE_MODELLING,))),
     description="Samples text from a trained language model and prints it (the same seed gives the same text).",

@@ -22,7 +22,7 @@ from nodeflow.pretrained import CLASSIFYING
 from nodeflow.pretrained.freezing import add_lora, freeze
 from nodeflow.pretrained.loading import load_model, load_processor
 from nodeflow.pretrained.source import Located, differs, identity, locate, relocate
-from nodeflow.pretrained.wrapper import PretrainedModel
+from nodeflow.pretrained.wrapper import PretrainedCausalLM, PretrainedModel
 
 TYPE = "model.pretrained"
 
@@ -121,7 +121,8 @@ def make(params: Mapping[str, Any], located: Located, fit: Fit, base: dict[str, 
                           train_head=task in CLASSIFYING)
         else:
             freeze(hf, params["freeze"], params["freeze_layers"])
-    model = PretrainedModel(hf, task, pad, _context(hf) if task == "causal-lm" else 0)
+    kind = PretrainedCausalLM if task == "causal-lm" else PretrainedModel  # a causal LM also generates text
+    model = kind(hf, task, pad, _context(hf) if task == "causal-lm" else 0)
     # saved with what trains even when frozen: only the seed makes them (model_state.trainable_state)
     model.nodeflow_new_keys = [k for k, t in model.state_dict(keep_vars=True).items() if id(t) in made]
     base = base or identity(located, params["revision"], task)
