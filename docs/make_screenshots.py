@@ -4,12 +4,14 @@
     xvfb-run -s "-screen 0 1920x1080x24" python docs/make_screenshots.py /tmp/shots-1080
 
 The window opens at the size the editor picks for that screen. On the digits example (a copy,
-in a temporary folder) the walk selects the Trainer, double-clicks it (the parameter dialog),
-presses Check, presses Run (the curves mid-run; the results on the nodes and Evaluate's
-confusion matrix at the end) and opens the Library; then it runs a one-epoch GPT on Tiny
-Shakespeare for a minute (the per-step curves). Every step is driven by Qt input
-events on the real widgets and photographed with ImageMagick's `import -window root`, so the
-pictures show the X screen itself: a window that outgrows the screen shows cut off. After
+in a temporary folder) the walk selects the Trainer, types a refused learning rate into the
+Properties panel, double-clicks the Trainer (the parameter dialog), double-clicks empty canvas
+(the node search), opens the Help menu and the Sweep dialog, presses Check, presses Run (the
+curves mid-run; the results on the nodes and Evaluate's confusion matrix at the end) and opens
+the Library; then it runs a one-epoch GPT on Tiny Shakespeare for a minute (the per-step curves).
+Every step is driven by Qt input events on the real widgets and photographed with ImageMagick's
+`import -window root`, so the pictures show the X screen itself: a window that outgrows the
+screen shows cut off. After
 each step the script prints the window's geometry against the screen's.
 """
 from __future__ import annotations
@@ -67,6 +69,73 @@ def select(window: object, name: str) -> None:
         print(f"a click on {name} left {selected or 'nothing'} selected")
 
 
+def empty_point(window: object) -> QtCore.QPoint:
+    """A point of the canvas with nothing on it, low in the view."""
+    viewer = window.graph.viewer()
+    rect = viewer.viewport().rect()
+    for y in range(rect.bottom() - 40, rect.top(), -20):
+        for x in range(40, rect.right() - 300, 40):  # room for the search beside it
+            if viewer.itemAt(QtCore.QPoint(x, y)) is None:
+                return QtCore.QPoint(x, y)
+    raise RuntimeError("no empty canvas in view")
+
+
+def photograph_modal(window: object, out: Path, name: str) -> None:
+    """Photograph the next modal dialog, then cancel it (queue this before what opens it)."""
+    tries = [0]
+
+    def take() -> None:
+        dialog = QtWidgets.QApplication.activeModalWidget()
+        if dialog is None:
+            tries[0] += 1
+            if tries[0] < 400:
+                QtCore.QTimer.singleShot(50, take)
+            else:
+                print(f"{name}: no dialog opened")
+            return
+        shoot(window, out, name)
+        dialog.reject()
+
+    QtCore.QTimer.singleShot(0, take)
+
+
+def open_menu(window: object, title: str) -> QtWidgets.QMenu:
+    """Click a title on the menu bar; its menu opens."""
+    bar = window.menuBar()
+    action = next(a for a in bar.actions() if a.text() == title)
+    QtTest.QTest.mouseClick(bar, LEFT, NONE, bar.actionGeometry(action).center())
+    QtTest.QTest.qWait(100)
+    return action.menu()
+
+
+def tour(window: object, out: Path) -> None:
+    """A refused value in the Properties panel, the node search, the Help menu, the Sweep dialog."""
+    field = window.properties.fields["lr"]
+    window.properties.ensureWidgetVisible(field.editor)
+    field.editor.setFocus()
+    field.editor.selectAll()
+    QtTest.QTest.keyClicks(field.editor, "fast")
+    QtTest.QTest.keyClick(field.editor, QtCore.Qt.Key.Key_Return)
+    shoot(window, out, "properties.png")
+    field.show(field.value)  # the node's own value back: the refused text was never applied
+
+    viewport = window.graph.viewer().viewport()
+    QtTest.QTest.mouseDClick(viewport, LEFT, NONE, empty_point(window))
+    popup = window.findChild(QtWidgets.QFrame, "node_search")
+    QtTest.QTest.keyClicks(popup.text, "ev")
+    shoot(window, out, "search.png")
+    popup.hide()
+
+    open_menu(window, "&Help")
+    shoot(window, out, "help-menu.png")
+    QtWidgets.QApplication.activePopupWidget().hide()
+
+    photograph_modal(window, out, "sweep-dialog.png")
+    run = open_menu(window, "&Run")
+    sweep = next(a for a in run.actions() if a.text().startswith("S&weep"))
+    QtTest.QTest.mouseClick(run, LEFT, NONE, run.actionGeometry(sweep).center())
+
+
 def close(window: object) -> None:
     abandon_tools(window)
     window.undo.setClean()
@@ -81,17 +150,11 @@ def walk(example: Path, out: Path) -> None:
     viewport = window.graph.viewer().viewport()
     QtTest.QTest.mouseClick(viewport, LEFT, NONE, node_point(window, "Trainer"))
     shoot(window, out, "editor.png")
-
-    def photograph_dialog() -> None:
-        dialog = QtWidgets.QApplication.activeModalWidget()
-        if dialog is None:
-            QtCore.QTimer.singleShot(50, photograph_dialog)
-            return
-        shoot(window, out, "trainer-dialog.png")
-        dialog.reject()
-
-    QtCore.QTimer.singleShot(0, photograph_dialog)
+    photograph_modal(window, out, "trainer-dialog.png")
     QtTest.QTest.mouseDClick(viewport, LEFT, NONE, node_point(window, "Trainer"))
+    tour(window, out)
+    if window.isWindowModified():
+        print("the tour left the workflow modified")
 
     ended: list[int] = []
     window.runs.process.ended.connect(lambda code, _: ended.append(code))
@@ -109,6 +172,12 @@ def walk(example: Path, out: Path) -> None:
     run_until(lambda: bool(ended), 600)
     window.graph.clear_selection()
     select(window, "Evaluate")
+    QtTest.QTest.qWait(200)  # the Properties panel laid out, then scrolled to Evaluate's confusion matrix
+    matrix = window.properties.findChild(QtWidgets.QLabel, "confusion_matrix")
+    if matrix is None:
+        print("no confusion matrix in the Properties panel")
+    else:
+        window.properties.ensureWidgetVisible(matrix, 0, 0)
     shoot(window, out, "results.png")
     panel = window.runs.panel.checkpoints
     window.runs.panel.tabs.setCurrentWidget(panel)
