@@ -16,9 +16,11 @@ For each size, alternating over repeats (median times):
 - ours async: what the training thread waits for with async_save (the Trainer's default):
               a CPU snapshot of the state and the hand-off to the background writer. The write
               itself is waited for outside the timing, before the next repeat.
-Prints each as a ratio against raw in the same run, ours sync against torch.save, and async against ours sync.
+Prints each as a ratio against raw in the same run, ours sync against torch.save (the ratio of the
+medians, then the quartiles of the ratio within each repeat: on a busy machine the spread says how far
+to trust it), and async against ours sync.
 
-    python benchmarks/checkpoint_save.py [--sizes 4 100 400] [--repeats 9]
+    python benchmarks/checkpoint_save.py [--sizes 4 100 400] [--repeats 9] [--ways torch.save "ours sync"]
 """
 from __future__ import annotations
 
@@ -61,6 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[4, 100, 400], help="state sizes in MB")
     parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--ways", nargs="+", help="only these rows (raw and the ratios' rows are always run)")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {args.repeats} alternating repeats, median seconds; ratio against raw")
     with tempfile.TemporaryDirectory(dir=".") as tmp:
@@ -94,6 +97,9 @@ def main() -> None:
             buffer = io.BytesIO()
             torch.save(payload, buffer)
             ways = ways_for(payload, buffer.getvalue())
+            if args.ways:
+                ways = {name: way for name, way in ways.items()
+                        if name in args.ways or name in ("raw", "torch.save", "ours sync")}
             times: dict[str, list[float]] = {name: [] for name in ways}
             step = torch.ones(1 << 22)
             for r in range(args.repeats):
@@ -109,10 +115,13 @@ def main() -> None:
                         if thread.name == RELEASE:
                             thread.join()
             median = {name: statistics.median(t) for name, t in times.items()}
+            paired = sorted(ours / plain for ours, plain in zip(times["ours sync"], times["torch.save"]))
+            quartiles = statistics.quantiles(paired, n=4) if len(paired) > 1 else paired * 3
             print(f"{size:>4} MB  " + "  ".join(f"{name} {median[name]:.3f}s ({median[name] / median['raw']:.2f}x)"
                                                 for name in ways)
                   + f"  ours/torch.save {median['ours sync'] / median['torch.save']:.2f}x"
-                  + f"  async/sync {median['ours async'] / median['ours sync']:.2f}x")
+                  + f" (per-repeat quartiles {quartiles[0]:.2f}/{quartiles[1]:.2f}/{quartiles[2]:.2f})"
+                  + (f"  async/sync {median['ours async'] / median['ours sync']:.2f}x" if "ours async" in ways else ""))
 
 
 if __name__ == "__main__":
