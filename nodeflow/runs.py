@@ -99,7 +99,7 @@ class RunRecorder:
         if kind == "run_start":
             self.record["started"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(event["time"]))
         elif kind == "fit_start" and event.get("checkpoint_dir"):
-            self.record["checkpoints"][node] = event["checkpoint_dir"]
+            self.record["checkpoints"][node] = os.path.abspath(event["checkpoint_dir"])  # the index is global
         elif kind == "epoch_end":
             curves = self.record["history"].setdefault(node, {})
             for key, value in event.get("metrics", {}).items():

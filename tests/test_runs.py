@@ -25,8 +25,8 @@ def test_two_runs_are_recorded_and_compared_side_by_side(tmp_path: Path, monkeyp
     first, second = records(tmp_path)
     assert first["status"] == second["status"] == "completed"
     assert second["changed"] == {"Trainer.epochs": [20, 2], "Trainer.lr": [0.001, 0.01]}
-    assert first["checkpoints"]["Trainer"] == "checkpoints/digits_cnn/run_1"
-    assert second["checkpoints"]["Trainer"] == "checkpoints/digits_cnn/run_2"
+    assert first["checkpoints"]["Trainer"] == str(tmp_path / "checkpoints/digits_cnn/run_1")  # from any folder
+    assert second["checkpoints"]["Trainer"] == str(tmp_path / "checkpoints/digits_cnn/run_2")
     assert len(second["history"]["Trainer"]["val_loss"]) == 2 and "accuracy" in second["metrics"]["Evaluate"]
     listing = run_cli("runs", "list", cwd=tmp_path).stdout
     assert first["id"] in listing and "Trainer.lr=0.01" in listing
@@ -37,7 +37,7 @@ def test_two_runs_are_recorded_and_compared_side_by_side(tmp_path: Path, monkeyp
     accuracy = [f"{r['metrics']['Evaluate']['accuracy']:.4f}" for r in (first, second)]
     assert lines["Evaluate.accuracy"] == accuracy
     show = run_cli("runs", "show", second["id"], cwd=tmp_path).stdout
-    assert "Trainer.lr: 0.001 -> 0.01" in show and "Trainer: checkpoints/digits_cnn/run_2" in show
+    assert "Trainer.lr: 0.001 -> 0.01" in show and f"Trainer: {tmp_path}/checkpoints/digits_cnn/run_2" in show
 
 
 def test_interrupted_and_killed_runs_say_so(tmp_path: Path, monkeypatch) -> None:

@@ -14,7 +14,9 @@ view), so a redraw costs about as much at 100,000 points as at 1,000 (benchmarks
 from __future__ import annotations
 
 import math
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -188,13 +190,15 @@ class CurvesCanvas(QtWidgets.QWidget):
         self.reset_axes()
         self.redraw()
 
-    def fit_started(self, event: dict[str, Any]) -> None:
+    def fit_started(self, event: dict[str, Any], run_dir: Path) -> None:
         """A fit_start: a run that continues another's folder draws that run's curves before its own
-        (as the Runs tab shows both): the earlier runs' points before this run's first step."""
+        (as the Runs tab shows both): the earlier runs' points before this run's first step. The run index
+        keeps absolute folders; the event's is as typed, relative to `run_dir`."""
         folder, node = event.get("checkpoint_dir"), event.get("node")
         self.earlier = {}
         if not folder:
             return
+        folder = os.path.abspath(run_dir / os.path.expanduser(folder))
         for record in load_runs():  # oldest first: a later run's points win
             if record.get("status") != "running" and (record.get("checkpoints") or {}).get(node) == folder:
                 curves = (record.get("steps") or {}).get(node) or {}

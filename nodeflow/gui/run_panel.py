@@ -147,7 +147,7 @@ class RunPanel(QtWidgets.QWidget):
             self.console_sink(e)
         if kind == "fit_start":
             self._fit_started = time.monotonic()
-            self.curves.fit_started(e)  # a continued run: its earlier part first
+            self.curves.fit_started(e, self.checkpoints.run_dir)  # a continued run: its earlier part first
         elif kind == "batch_progress":
             fraction, text = progress_text(e, self._fit_started, time.monotonic())
             self.progress.setValue(int(1000 * fraction))

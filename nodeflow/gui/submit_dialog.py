@@ -13,6 +13,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from nodeflow.core import UserError
 from nodeflow.queue.actions import enqueue
+from nodeflow.queue.commands import submit_args
 from nodeflow.queue.store import Row
 
 if TYPE_CHECKING:
@@ -52,9 +53,7 @@ def saved(window: MainWindow, parent: QtWidgets.QWidget) -> bool:
 
 def submit(window: MainWindow, **options: Any) -> tuple[Row, str]:
     """`nodeflow submit WORKFLOW` with `options` (its argument names), typed in the editor's run folder."""
-    from nodeflow.cli import build_parser
-
-    args = build_parser().parse_args(["submit", str(window.meta.path)])  # every other option at its default
+    args = submit_args(str(window.meta.path))
     for name, value in options.items():
         setattr(args, name, value)
     return enqueue(args, cwd=str(window.run_dir))

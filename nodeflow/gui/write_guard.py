@@ -74,6 +74,8 @@ def _ask_continue(parent: QtWidgets.QWidget, node: BaseNode, request: RunRequest
     if last is None:
         return []
     run = request.at(resolve_path(last, run_dir))
+    if run.path.is_relative_to(run_dir.resolve()):  # the index keeps absolute folders: shown as the user typed
+        last = str(run.path.relative_to(run_dir.resolve()))
     state = replace(request, resume="").at(run.path).in_the_way()  # as a fresh run meets it: whose run
     if state is None or not state.run_id:
         return []

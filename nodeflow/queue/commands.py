@@ -45,6 +45,13 @@ def add_parsers(sub: Any) -> None:
     w.add_argument("--drain", action="store_true", help="exit once no queued run is left for these devices")
 
 
+def submit_args(workflow: str) -> argparse.Namespace:
+    """`nodeflow submit WORKFLOW` with every other option at its default, as the command line would parse it."""
+    parser = argparse.ArgumentParser(prog="nodeflow")
+    add_parsers(parser.add_subparsers(dest="command", required=True))
+    return parser.parse_args(["submit", workflow])
+
+
 def run_submit(args: argparse.Namespace) -> int:
     from nodeflow.queue.actions import submit
 

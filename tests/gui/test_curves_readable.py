@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui, QtTest, QtWidgets
 
+from nodeflow.runs import RunRecorder
 from tests.gui.conftest import LEFT, answer_modal, small_workflow
 from tests.gui.test_node_fields import type_on_node
 from tests.gui.test_running import run_and_wait
@@ -65,6 +66,19 @@ def test_an_iteration_run_draws_its_constant_rate_and_labels_its_share_of_an_epo
     assert np.allclose(curves.smoothed.y, expected)
 
 
+def record_elsewhere(folder: Path, step: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A finished run of another workflow in another folder whose Trainer also wrote to a folder typed "ck"."""
+    folder.mkdir()
+    with monkeypatch.context() as here:
+        here.chdir(folder)
+        recorder = RunRecorder(lambda event: None, {"workflow": str(folder / "other.json")})
+        for event in ({"event": "run_start", "time": 0.0},
+                      {"event": "fit_start", "node": "Trainer", "checkpoint_dir": "ck"},
+                      {"event": "train_step", "node": "Trainer", "step": step, "loss": 9.0, "lr": 0.1},
+                      {"event": "run_end", "status": "completed", "time": 0.0}):
+            recorder(event)
+
+
 def test_a_continued_run_shows_its_earlier_part_and_another_workflow_starts_with_fresh_axes(
         qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
@@ -72,6 +86,7 @@ def test_a_continued_run_shows_its_earlier_part_and_another_workflow_starts_with
     panel = window.runs.panel
     assert run_and_wait(qtbot, window) == (0, "Run completed."), panel.console.toPlainText()
     first = [step for step, _ in panel.curves.step_points()]
+    record_elsewhere(tmp_path / "elsewhere", first[-1] - 0.5, monkeypatch)  # same words, another folder: not its past
     type_on_node(window, "Trainer", "epochs", "2")
 
     def go_on(box: QtWidgets.QWidget) -> None:
