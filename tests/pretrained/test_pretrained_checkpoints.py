@@ -13,6 +13,7 @@ import torch
 
 from nodeflow.checkpoints.manifest import read_entries, verify_file
 from tests.conftest import run_cli
+from tests.reliability.test_fuzz_workflows import cli
 from tests.pretrained.runs import SHIPPED, train_args, trained_run, workflow
 
 
@@ -70,26 +71,27 @@ def test_a_base_model_changed_or_gone_is_refused_in_one_line_and_the_run_stays_i
     weights["transformer.wte.weight"][0, 0] += 0.01  # one value of the base's token embedding
     save_file(weights, base / "model.safetensors", metadata={"format": "pt"})
 
+    # the refusals run in this process (a child would import torch and transformers again for each)
     changed = "the base model's weight file model.safetensors has changed"
-    done = run_cli("ckpt", "export", "ckpt/final_model.pt", "out", "--format", "hf", cwd=tmp_path)
-    assert done.returncode == 2 and done.stderr.splitlines() == [
+    code, _, err = cli("ckpt", "export", "ckpt/final_model.pt", "out", "--format", "hf", cwd=tmp_path)
+    assert code == 2 and err.splitlines() == [
         f"error: ckpt/final_model.pt: field 'source': {changed} in {base} since the checkpoint was saved"]
-    done = run_cli("run", str(path), *train_args("full"), "--set", "Trainer.epochs=2", "--resume", "auto",
+    code, _, err = cli("run", str(path), *train_args("full"), "--set", "Trainer.epochs=2", "--resume", "auto",
                    cwd=tmp_path)
-    assert done.returncode == 2 and done.stderr.splitlines() == [
+    assert code == 2 and err.splitlines() == [
         f"error: {path}: node 'Trainer' field 'resume': cannot resume: {changed} since the checkpoint was saved "
         "(the checkpoint holds only the trained parameters, which fit that base alone)"]
     # the base's files are part of the Pretrained node's reuse key: the Trainer would train again, and its
     # folder holds the last run, so nothing starts
-    done = run_cli("run", str(path), *train_args("full"), "--reuse", cwd=tmp_path)
-    assert done.returncode == 2 and done.stderr.startswith(f"error: {path}: node 'Trainer' field 'checkpoint_dir': "), \
-        done.stderr
-    assert "nothing was written" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    code, _, err = cli("run", str(path), *train_args("full"), "--reuse", cwd=tmp_path)
+    assert code == 2 and err.startswith(f"error: {path}: node 'Trainer' field 'checkpoint_dir': "), \
+        err
+    assert "nothing was written" in err and len(err.strip().splitlines()) == 1
     assert final.read_bytes() == saved
     assert all(verify_file(final.parent / n, e) is None for n, e in read_entries(final.parent).items())
 
     shutil.rmtree(base)
-    done = run_cli("ckpt", "export", "ckpt/final_model.pt", "out", "--format", "hf", cwd=tmp_path)
-    assert done.returncode == 2 and done.stderr.splitlines() == [
+    code, _, err = cli("ckpt", "export", "ckpt/final_model.pt", "out", "--format", "hf", cwd=tmp_path)
+    assert code == 2 and err.splitlines() == [
         f"error: ckpt/final_model.pt: field 'source': the base model's folder {base} is gone"]
     assert not (tmp_path / "out").exists()

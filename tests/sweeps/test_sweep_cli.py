@@ -82,7 +82,7 @@ def test_each_trial_is_a_recorded_run_with_its_own_verified_checkpoints(done: di
         assert (trial_dir / "final_model.pt").is_file() and (trial_dir / "checkpoint_epoch_2.pt").is_file()
         assert cli.main(["ckpt", "verify", str(trial_dir)]) == 0
         record = records[trial.number]
-        assert record["status"] == "completed" and record["checkpoints"] == {"Trainer": str(trial_dir)}
+        assert record["status"] == "completed" and record["checkpoints"] == {"Trainer": str(folder / trial_dir)}
         assert record["id"] == attrs(trial)["run_id"]
         assert record["metrics"]["Trainer"]["val_loss"] == pytest.approx(trial.value)
         ran = json.loads(record["workflow_text"])["nodes"]["trainer"]["params"]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tests.reliability.test_fuzz_workflows import cli
 
-CASES = 200
+CASES = 100
 SEED = int.from_bytes(os.urandom(4), "little") if os.environ.get("NODEFLOW_FUZZ_RANDOM") else 20261206
 Edit = Callable[[sqlite3.Connection, random.Random, Path], None]
 

@@ -9,6 +9,7 @@ import yaml
 
 from nodeflow.checkpoints.manifest import read_entries, verify_file
 from tests.conftest import WORKFLOWS, run_cli
+from tests.reliability.test_fuzz_workflows import cli
 
 WORKFLOW = str(WORKFLOWS / "wine_mlp.json")
 SMALL = ["--set", "Trainer.epochs=4", "--set", "Trainer.save_every_n_epochs=2"]
@@ -142,10 +143,10 @@ def test_bad_checkpoint_yaml_names_file_line_and_key(tmp_path: Path) -> None:
         "checkpoint:\n  enabled: yes please\n": "c.yaml:2: field 'checkpoint.enabled': must be true or false",
         "checkpoint:\n  enabled: true\n  monitor: val_acc\n": "c.yaml:3: field 'checkpoint.monitor': must be one of",
     }
-    for text, expected in cases.items():
+    for text, expected in cases.items():  # in this process: each is refused before anything runs
         (tmp_path / "c.yaml").write_text(text)
-        done = run_cli("run", WORKFLOW, "--checkpoint-config", "c.yaml", cwd=tmp_path)
-        assert done.returncode == 2 and expected in done.stderr, (text, done.stderr)
+        code, _, err = cli("run", WORKFLOW, "--checkpoint-config", "c.yaml", cwd=tmp_path)
+        assert code == 2 and expected in err, (text, err)
         assert not (tmp_path / "pwned").exists() and not (tmp_path / "experiments").exists()
 
 

@@ -27,7 +27,9 @@ TINY = {  # examples too big for CI at their full size: the same graph, smaller
     "shapes_clip": ["ShapeCaptions.samples=300"],
     "phantom_unet": ["Phantoms.samples=24", "UNet.channels=8,16"],
     "resnet20": ["Shapes.samples=200"],
+    "finetune_gpt2_lora": ["Generate.max_new_tokens=20"],
 }
+SHORT_TEXT = {"shakespeare_gpt": 100_000, "finetune_gpt2_lora": 20_000}  # characters of the play they read
 HISTORY = {  # the per-model metrics keys each family adds to metrics.train / metrics.val / the top level
     "shakespeare_gpt": ({"loss", "perplexity", "accuracy", "time"}, {"loss", "perplexity", "accuracy", "time"},
                         {"generation_samples", "learning_rate"}),
@@ -42,8 +44,8 @@ HISTORY = {  # the per-model metrics keys each family adds to metrics.train / me
 def test_example_runs_headless_and_writes_loadable_checkpoints(path: Path, tmp_path: Path) -> None:
     trainer = next(n.name for n in load_workflow(path).nodes.values() if n.type == "train.trainer")
     tiny = [arg for setting in TINY.get(path.stem, []) for arg in ("--set", setting)]
-    if path.stem == "shakespeare_gpt":  # the first 100,000 characters: the whole play is 50 s of CPU a run
-        text = (WORKFLOWS / "data" / "tinyshakespeare.txt").read_text(encoding="utf-8")[:100_000]
+    if path.stem in SHORT_TEXT:  # the start of the play: the whole of it is 50 s of CPU a run
+        text = (WORKFLOWS / "data" / "tinyshakespeare.txt").read_text(encoding="utf-8")[:SHORT_TEXT[path.stem]]
         (tmp_path / "shakespeare.txt").write_text(text, encoding="utf-8")
         tiny += ["--set", f"Shakespeare.path={tmp_path / 'shakespeare.txt'}"]
     result = run_cli("run", str(path), "--events", "jsonl", "--set", f"{trainer}.epochs=2",
