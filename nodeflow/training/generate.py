@@ -26,9 +26,9 @@ def load_generator(path: str | Path, device: str = "cpu", trust: bool = False) -
 def sample(model: Any, tokenizer: Any, prompt: str, new_tokens: int, temperature: float = 0.8,
            top_k: int = 200, seed: int = 0) -> str:
     """The prompt and `new_tokens` sampled tokens after it, as text; the same seed gives the same text."""
-    ids = tokenizer.encode(prompt or "\n")
-    if not ids or 0 in ids:
-        unknown = sorted({c for c in prompt if 0 in tokenizer.encode(c)})
+    ids, pad = tokenizer.encode(prompt or "\n"), tokenizer.pad_id
+    if not ids or (pad is not None and pad in ids):  # padding stands for what the tokenizer never saw
+        unknown = sorted({c for c in prompt if pad in tokenizer.encode(c)})
         raise CheckpointError(Issue(f"the prompt has characters the model never saw in training: "
                                     f"{''.join(unknown)!r}", field="--prompt"))
     device = next(model.parameters()).device

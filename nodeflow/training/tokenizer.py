@@ -2,7 +2,8 @@
 
 Both serialise to JSON text, which travels inside every checkpoint's data description, so
 Predict and text generation decode without the source files (and torch.load's
-weights_only loader accepts it: it is a string). Id 0 is padding in both.
+weights_only loader accepts it: it is a string). Id 0 is padding in both; a pretrained model's
+tokenizer (kind "pretrained") keeps its own ids, where 0 is an ordinary token (GPT-2's "!").
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class CharTokenizer:
     """One id per character seen in the training text; unseen characters map to padding."""
 
     kind = "char"
+    pad_id: int | None = 0  # also what an unseen character becomes
 
     def __init__(self, chars: str):
         self.chars = chars
@@ -46,6 +48,7 @@ class BPETokenizer:
 
     def __init__(self, tokenizer: Any):
         self.tokenizer = tokenizer
+        self.pad_id: int | None = tokenizer.token_to_id(PAD)  # None: a pretrained model's, without one
 
     @classmethod
     def train(cls, text: str, vocab_size: int) -> BPETokenizer:
@@ -68,7 +71,7 @@ class BPETokenizer:
         return list(self.tokenizer.encode(text).ids)
 
     def decode(self, ids: Any) -> str:
-        return str(self.tokenizer.decode([int(i) for i in ids if int(i) != 0]))
+        return str(self.tokenizer.decode([int(i) for i in ids if int(i) != self.pad_id]))
 
     def to_json(self) -> str:
         return json.dumps({"kind": self.kind, "tokenizer": self.tokenizer.to_str()})

@@ -53,3 +53,26 @@ def test_a_pretrained_classifier_is_refused_by_generate(tmp_path: Path) -> None:
     code, out, err = cli("run", str(path), "--set", "Trainer.epochs=1", cwd=tmp_path)
     assert code == 2, out + err
     assert "node 'Generate' field 'model'" in err and "cannot generate text" in err, err
+
+
+def test_a_gpt2_whose_id_0_is_a_character_takes_it_in_the_prompt_and_keeps_it_in_the_text() -> None:
+    """GPT-2's id 0 is "!": only NodeFlow's own tokenizers pad with id 0 and map unseen characters to it."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    from nodeflow.training.generate import sample
+    from nodeflow.training.tokenizer import load_tokenizer
+    from nodes.gpt import GPT
+
+    backend = Tokenizer(models.BPE())  # byte-level, no special tokens: "!" (0x21) is the first id
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    backend.train_from_iterator(["Hi! Hi!"], trainers.BpeTrainer(
+        vocab_size=300, show_progress=False, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    assert backend.encode("!").ids == [0]
+    tokenizer = load_tokenizer(json.dumps({"kind": "pretrained", "tokenizer": backend.to_str()}))
+    assert tokenizer.decode(tokenizer.encode("Hi! Hi!")) == "Hi! Hi!"
+    torch.manual_seed(0)
+    model = GPT(tokenizer.vocab_size, 16, 1, 1, 8, 0.0, False).eval()
+    text = sample(model, tokenizer, "Hi!", 5, temperature=0.0)
+    assert text.startswith("Hi!"), text
