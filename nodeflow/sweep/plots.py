@@ -54,7 +54,12 @@ def history_figure(rows: list[dict[str, Any]], metric: str, direction: str) -> F
         last = max(r["trial"] for r in rows)  # the line runs on to the last trial, pruned or not
         ax.step(xs + [last], ys + [ys[-1]], where="post", color="tab:red", label="best so far")
     ax.set(xlabel="Trial", ylabel=metric, title="Optimisation history")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # trials are whole numbers
+    trials = [r["trial"] for r in done + pruned]
+    if trials:  # at least one whole trial either side in view, or the locator falls back to fractions
+        low, high = min(trials), max(trials)
+        pad = max(0.5, 0.05 * (high - low))
+        ax.set_xlim(low - pad, high + pad)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # trials are whole numbers
     ax.grid(True, alpha=0.3)
     if done or pruned:
         ax.legend()

@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from tests.gui.conftest import answer_modal, make_window  # noqa: F401 (make_window: a fixture)
-from tests.sweeps.conftest import small_workflow
+from tests.sweeps.conftest import load, small_workflow
+from tests.sweeps.test_sweep_plots import assert_whole, shown_x_labels
 
 from PySide6 import QtCore, QtTest, QtWidgets  # after the offscreen setup in tests.gui
 
 from nodeflow import cli
 from nodeflow.gui.sweep_panel import SweepPanel
+from nodeflow.sweep.plots import history_figure
+from nodeflow.sweep.recorded import read_study
 
 LEFT = QtCore.Qt.MouseButton.LeftButton
 RANGE = "choice:0.02,0.0001"
@@ -38,6 +41,8 @@ def test_a_second_sweep_adds_trials_and_lists_them_all(qtbot: Any, make_window: 
     window.setGeometry(screen.adjusted(10, 40, -10, -20))
     assert cli.main(["sweep", str(workflow), "--param", f"Trainer.lr={RANGE}", "--trials", "1",
                      "--pruner", "none"]) == 0  # an earlier sweep, from the command line
+    recorded = read_study(load(tmp_path), "wine")  # its history plot counts its one trial as 0, not 0.000
+    assert_whole(shown_x_labels(history_figure(list(recorded.rows), recorded.metric, recorded.direction)))
     window.activateWindow()
     QtTest.QTest.qWaitForWindowActive(window)
 

@@ -1,14 +1,39 @@
 """The optimisation history plot counts trials in whole numbers."""
 from __future__ import annotations
 
+import re
+from typing import Any
+
+import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from nodeflow.sweep.plots import history_figure
 
 
-def test_history_ticks_are_whole_trial_numbers() -> None:
-    rows = [{"trial": n, "state": "complete", "value": v} for n, v in enumerate((0.9, 0.5, 0.7))]
-    figure = history_figure(rows, "val_loss", "minimize")
+def shown_x_labels(figure: Figure) -> list[str]:
+    """The trial-axis tick labels drawn inside the plot's x range."""
     FigureCanvasAgg(figure).draw()
-    ticks = [t for t in figure.axes[0].get_xticks() if -0.5 <= t <= 2.5]
-    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    axes = figure.axes[0]
+    low, high = axes.get_xlim()
+    return [t.get_text().replace("\N{MINUS SIGN}", "-") for t in axes.get_xticklabels()
+            if low <= t.get_position()[0] <= high]
+
+
+def assert_whole(labels: list[str]) -> None:
+    assert labels and all(re.fullmatch(r"-?\d+", text) for text in labels), labels
+
+
+@pytest.mark.parametrize("values", [(0.9, 0.5, 0.7), (0.4,), (0.4, 0.3)])
+def test_history_ticks_are_whole_trial_numbers(values: tuple[float, ...]) -> None:
+    rows: list[dict[str, Any]] = [{"trial": n, "state": "complete", "value": v} for n, v in enumerate(values)]
+    labels = shown_x_labels(history_figure(rows, "val_loss", "minimize"))
+    assert_whole(labels)
+    assert "0" in labels  # the first trial's own number is on the axis
+
+
+def test_a_lone_pruned_trial_is_at_a_whole_trial_number() -> None:
+    rows: list[dict[str, Any]] = [{"trial": 3, "state": "pruned", "value": 0.7}]
+    labels = shown_x_labels(history_figure(rows, "val_loss", "minimize"))
+    assert_whole(labels)
+    assert "3" in labels
