@@ -72,9 +72,14 @@ class NodeSearch(QtWidgets.QFrame):
         self.text.setPlaceholderText("Search nodes…")
         self.list = QtWidgets.QListWidget(self)
         self.list.setObjectName("node_search_list")
+        self.empty = QtWidgets.QLabel(self)  # says why the list is empty, in its place
+        self.empty.setObjectName("node_search_empty")
+        self.empty.setWordWrap(True)
+        self.empty.hide()
+        self.none_text = ""
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        for widget in (self.title, self.text, self.list):
+        for widget in (self.title, self.text, self.list, self.empty):
             layout.addWidget(widget)
         self.resize(300, 320)
         self.text.textChanged.connect(self._filter)
@@ -83,8 +88,10 @@ class NodeSearch(QtWidgets.QFrame):
         self.list.itemActivated.connect(self._pick)
         self.list.itemClicked.connect(self._pick)
 
-    def open(self, title: str, options: list[Choice], at: QtCore.QPoint) -> None:
+    def open(self, title: str, options: list[Choice], at: QtCore.QPoint, none_text: str = "") -> None:
+        """Show `options` at the global point `at`; `none_text` says why when there are none."""
         self.title.setText(title)
+        self.none_text = none_text or "No node type fits here."
         self.list.clear()
         for choice in options:
             item = QtWidgets.QListWidgetItem(choice.text(), self.list)
@@ -92,9 +99,21 @@ class NodeSearch(QtWidgets.QFrame):
             item.setToolTip(f"{choice.spec.type}\n{choice.spec.description}")
         self.text.clear()
         self._filter("")
-        self.move(at)
+        self.text.setVisible(bool(options))
+        self._place(at, 320 if options else self.sizeHint().height())
         self.show()
-        self.text.setFocus()
+        (self.text if options else self).setFocus()  # with nothing to search, Escape still closes it
+
+    def _place(self, at: QtCore.QPoint, height: int) -> None:
+        """At `at`, moved up (above the point) or left as needed so that the whole popup, its list's
+        last entries and scroll bar included, is on the screen."""
+        screen = QtGui.QGuiApplication.screenAt(at) or self.screen()
+        area = screen.availableGeometry()
+        width, height = min(300, area.width()), min(height, area.height())
+        self.resize(width, height)
+        x = max(area.left(), min(at.x(), area.right() + 1 - width))
+        y = at.y() if at.y() + height <= area.bottom() + 1 else at.y() - height
+        self.move(x, max(area.top(), min(y, area.bottom() + 1 - height)))
 
     def shown(self) -> list[str]:
         """The entries the search now lists."""
@@ -113,6 +132,12 @@ class NodeSearch(QtWidgets.QFrame):
                 hits.append(item)
         if hits:
             self.list.setCurrentItem(min(hits, key=lambda i: not i.text().lower().startswith(needle)))
+        if not self.list.count():
+            self.empty.setText(self.none_text)
+        elif not hits:
+            self.empty.setText(f"No node type matches \u201c{text.strip()}\u201d.")
+        self.list.setVisible(bool(hits))
+        self.empty.setVisible(not hits)
 
     def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
         """Up and Down in the search field move through the list."""
@@ -178,7 +203,7 @@ class CanvasSearch(QtCore.QObject):
         item = node.get_output(port) if direction == "out" else node.get_input(port)
         options = choices(self.graph, item.view) if item is not None else []
         where = self.graph.viewer().mapToGlobal(self.graph.viewer().mapFromScene(self.at))
-        self.popup.open(f"Link {node.name()}.{port} to a new node", options, where)
+        self.popup.open(f"Link {node.name()}.{port} to a new node", options, where, _none_text(node, port, direction))
 
     def _ring(self, start: PortItem) -> None:
         """Ring every port on the canvas the dragged link may be dropped on."""
@@ -224,3 +249,14 @@ class CanvasSearch(QtCore.QObject):
         self.start = None
         graph.viewer().ensureVisible(node.view)
         graph.viewer().setFocus()
+
+
+def _none_text(node: Any, port: str, direction: str) -> str:
+    """Why no node type is offered for a link dropped from `node`'s `port`."""
+    spec = spec_of(node)
+    ports = () if spec is None else (spec.outputs if direction == "out" else spec.inputs)
+    kind = next((p.type for p in ports if p.name == port), "")
+    if direction == "out":
+        return (f"No node type has an input that takes {node.name()}.{port}"
+                + (f" (a {kind} output)." if kind else "."))
+    return f"No node type has an output that can feed {node.name()}.{port}" + (f" (a {kind} input)." if kind else ".")

@@ -89,3 +89,50 @@ def test_a_double_click_on_empty_canvas_searches_every_node_type(qtbot: Any, mak
     assert not any(p.connected_ports() for p in added.input_ports())
     there = window.graph.viewer().mapToScene(point)
     assert QtCore.QLineF(QtCore.QPointF(*added.pos()), there).length() < 200
+
+
+def test_a_history_link_dropped_on_empty_canvas_says_nothing_takes_it(qtbot: Any, make_window: Any,
+                                                                       tmp_path: Path) -> None:
+    """No node type has a history input: the search says so in words instead of showing an empty list."""
+    window = make_window(small_workflow(tmp_path))
+    window.resize(1280, 720)
+    window.fit_view()
+    viewport = window.graph.viewer().viewport()
+    start, end = view_point(window, node(window, "Trainer").get_output("history").view), empty_point(window)
+    QtTest.QTest.mousePress(viewport, LEFT, NONE, start)
+    move(viewport, start, end)
+    QtTest.QTest.mouseRelease(viewport, LEFT, NONE, end)
+    popup = window.graph.search.popup
+    qtbot.waitUntil(popup.isVisible)
+    assert popup.shown() == [] and not popup.list.isVisible()
+    message = popup.findChild(QtWidgets.QLabel, "node_search_empty")
+    assert message.isVisible() and "No node type has an input that takes Trainer.history" in message.text()
+    assert message.geometry().bottom() <= popup.rect().bottom()  # the words are inside the popup
+    QtTest.QTest.keyClick(popup, QtCore.Qt.Key.Key_Escape)
+    assert not popup.isVisible() and "Trainer2" not in names(window)
+
+
+def test_the_search_opened_near_the_screen_bottom_shows_its_last_entry(qtbot: Any, make_window: Any,
+                                                                       tmp_path: Path) -> None:
+    """A double-click low on the screen: the popup is moved up onto the screen, so its list scrolls to the end."""
+    window = make_window(small_workflow(tmp_path))
+    window.resize(1000, 600)
+    window.fit_view()
+    viewport = window.graph.viewer().viewport()
+    point = empty_point(window)
+    screen = window.screen().availableGeometry()
+    window.move(window.x(), window.y() + screen.bottom() - 40 - viewport.mapToGlobal(point).y())
+    QtWidgets.QApplication.processEvents()
+    assert screen.bottom() - 60 < viewport.mapToGlobal(point).y() <= screen.bottom()
+    QtTest.QTest.mouseDClick(viewport, LEFT, NONE, point)
+    popup = window.graph.search.popup
+    qtbot.waitUntil(popup.isVisible)
+    assert screen.contains(popup.frameGeometry()), (popup.frameGeometry(), screen)
+    for _ in range(popup.list.count()):
+        QtTest.QTest.keyClick(popup.text, QtCore.Qt.Key.Key_Down)
+    last = popup.list.item(popup.list.count() - 1)
+    assert popup.list.currentItem() is last
+    shown = popup.list.visualItemRect(last)
+    assert popup.list.viewport().rect().contains(shown)
+    on_screen = QtCore.QRect(popup.list.viewport().mapToGlobal(shown.topLeft()), shown.size())
+    assert screen.contains(on_screen), (on_screen, screen)  # the user can see it
