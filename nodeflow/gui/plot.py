@@ -92,6 +92,13 @@ class EpochAxis(pg.AxisItem):
         return super().tickStrings([v / per for v in values], scale, spacing / per)
 
 
+def keyed_title(title: str, keys: tuple[tuple[str, tuple[int, int, int]], ...]) -> str:
+    """A small panel's title with its legend in it ("Accuracy  ● train  ● val"): a legend inside so
+    small a plot would cover its lines."""
+    return title + "".join(f"&nbsp;&nbsp;<span style='color:#{r:02x}{g:02x}{b:02x}'>\u25cf {name}</span>"
+                           for name, (r, g, b) in keys)
+
+
 def _plot(layout: pg.GraphicsLayoutWidget, row: int, col: int, title: str, **kwargs: Any) -> pg.PlotItem:
     plot = layout.addPlot(row=row, col=col, title=f"<span style='font-size:9pt'>{title}</span>", **kwargs)
     plot.showGrid(x=True, y=True)
@@ -130,7 +137,9 @@ class CurvesCanvas(QtWidgets.QWidget):
         self.loss.getAxis("left").setStyle(maxTickLevel=1)  # a log axis labels 0.2, 0.5 at this level
         self.loss.setLabel("bottom", "step")
         self.loss.setLabel("top", "epoch")
-        self.accuracy = _plot(self.view, 0, 1, "Accuracy", axisItems={"bottom": StepAxis()})
+        accuracy_keys = (("train_accuracy", BLUE), ("val_accuracy", ORANGE))
+        title = keyed_title("Accuracy", tuple((key.split("_")[0], color) for key, color in accuracy_keys))
+        self.accuracy = _plot(self.view, 0, 1, title, axisItems={"bottom": StepAxis()})
         self.lr = _plot(self.view, 1, 1, "Learning rate", axisItems={"bottom": StepAxis()})
         for small in (self.accuracy, self.lr):
             small.setXLink(self.loss)
@@ -141,11 +150,9 @@ class CurvesCanvas(QtWidgets.QWidget):
         self.smooth = self._line(self.loss, BLUE, "train (smoothed)", "subsample", width=2)
         self.val = self.loss.plot([], [], pen=None, symbol="o", symbolSize=6, symbolBrush=ORANGE,
                                   symbolPen=None, name="val")
-        self.accuracy.addLegend(offset=(-10, 10), labelTextSize="8pt")
         self.accuracy_lines = {key: self.accuracy.plot([], [], pen=pg.mkPen(color, width=1.5), symbol="o",
-                                                       symbolSize=5, symbolBrush=color, symbolPen=None,
-                                                       name=key.split("_")[0])
-                               for key, color in (("train_accuracy", BLUE), ("val_accuracy", ORANGE))}
+                                                       symbolSize=5, symbolBrush=color, symbolPen=None)
+                               for key, color in accuracy_keys}  # the legend is in the title, over the plot
         self.lr_line = self._line(self.lr, GREEN, None, "peak", width=1.5)
         # a faint line at zero under the rate: the panel's range then spans 0 to the rate, so a
         # constant rate is a line at the top, not a flat line lost in a range of its own width

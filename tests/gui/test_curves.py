@@ -93,3 +93,41 @@ def test_the_log_scale_toggle_and_a_redraw_timer_not_a_redraw_per_event(qtbot: A
     QtTest.QTest.mouseClick(curves.log_scale, LEFT)
     assert not curves.loss.getAxis("left").logMode
     qtbot.waitUntil(lambda: curves.loss.viewRange()[1][1] > 9, timeout=5000)
+
+
+def keys_of(plot: Any) -> list[Any]:
+    """The text items inside `plot` (a pyqtgraph PlotItem) that name its lines: its legend, wherever it is."""
+    import pyqtgraph as pg
+
+    def inside(item: Any) -> bool:
+        while item is not None and item is not plot:
+            item = item.parentItem()
+        return item is plot
+
+    return [item for item in plot.scene().items() if isinstance(item, pg.LabelItem) and inside(item)
+            and ("train" in item.text or "val" in item.text)]
+
+
+def test_the_accuracy_legend_does_not_cover_its_curves(qtbot: Any) -> None:
+    """Accuracy rising to the top right, where a legend inside the panel sat over the lines."""
+    curves = CurvesCanvas()
+    qtbot.addWidget(curves)
+    curves.resize(1250, 260)  # the Curves tab at 1280x720
+    curves.show()
+    for epoch in range(1, 6):
+        for step in range(epoch * 20 - 19, epoch * 20 + 1):
+            curves.add_step({"step": step, "epoch": step / 20, "loss": 2 / (1 + step / 20), "lr": 0.001})
+        curves.add_epoch({"epoch": epoch, "step": epoch * 20, "metrics": {
+            "train_accuracy": 0.5 + 0.09 * epoch, "val_accuracy": 0.55 + 0.08 * epoch, "val_loss": 1 / epoch}})
+    qtbot.waitUntil(lambda: all(line.getData()[0] is not None and len(line.getData()[0]) == 5
+                                for line in curves.accuracy_lines.values()))
+    plot = curves.accuracy
+    qtbot.waitUntil(lambda: plot.viewRange()[0][1] >= 100 and plot.viewRange()[1][1] >= 0.95)
+    keys = keys_of(plot)
+    assert any("train" in k.text for k in keys) and any("val" in k.text for k in keys)  # the lines are named
+    for line in curves.accuracy_lines.values():
+        for x, y in zip(*line.getData()):
+            point = plot.vb.mapViewToScene(QtCore.QPointF(x, y))
+            dot = QtCore.QRectF(point.x() - 3, point.y() - 3, 6, 6)
+            covering = [k.text for k in keys if k.sceneBoundingRect().intersects(dot)]
+            assert not covering, (x, y, covering)
