@@ -18,6 +18,7 @@ from torch import nn
 from nodeflow.core.errors import DataError, Issue
 from nodeflow.core.spec import CheckInput, ParamSpec
 from nodeflow.core.tasks import LANGUAGE_MODELLING
+from nodeflow.training.sampling import Sampler
 from nodes.model_node import model_node
 
 
@@ -65,29 +66,6 @@ def gpt2_init(model: nn.Module, layers: int) -> None:
             nn.init.normal_(param, 0.0, std)
         elif name.endswith(".bias"):
             nn.init.zeros_(param)
-
-
-class Sampler:
-    """`generate` for language models with a `block_size` whose forward gives next-token logits."""
-
-    block_size: int
-
-    @torch.no_grad()
-    def generate(self, ids: torch.Tensor, new_tokens: int, temperature: float = 1.0, top_k: int = 0,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """Append `new_tokens` sampled tokens to each row of `ids` (greedy at temperature 0)."""
-        for _ in range(new_tokens):
-            logits = self(ids[:, -self.block_size:])[:, -1, :].float()  # type: ignore[operator]
-            if temperature <= 0:
-                following = logits.argmax(dim=-1, keepdim=True)
-            else:
-                logits = logits / temperature
-                if top_k:
-                    floor = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]
-                    logits = logits.masked_fill(logits < floor, -math.inf)
-                following = torch.multinomial(logits.softmax(dim=-1), 1, generator=generator)
-            ids = torch.cat([ids, following], dim=1)
-        return ids
 
 
 class GPT(Sampler, nn.Module):

@@ -18,7 +18,8 @@ from nodeflow.core.errors import DataError, Issue
 from nodeflow.core.spec import CheckInput, ParamSpec
 from nodeflow.core.tasks import LANGUAGE_MODELLING
 from nodes.model_node import model_node
-from nodes.gpt import Sampler, gpt2_init
+from nodeflow.training.sampling import Sampler
+from nodes.gpt import gpt2_init
 
 
 def rope_tables(steps: int, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:

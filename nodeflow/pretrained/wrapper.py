@@ -8,11 +8,12 @@ next tokens (logits at t predict the token at t+1, so no shift is needed). Maske
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 from torch import nn
+
+from nodeflow.training.sampling import Sampler
 
 
 class PretrainedModel(nn.Module):
@@ -45,25 +46,6 @@ class PretrainedModel(nn.Module):
         return get_base() if callable(get_base) else self.hf
 
 
-class PretrainedCausalLM(PretrainedModel):
+class PretrainedCausalLM(Sampler, PretrainedModel):
     """A causal-LM PretrainedModel, which also samples text as NodeFlow's GPT does (Generate, the
     Trainer's generation samples): `generate(ids, new_tokens, temperature, top_k, generator)`."""
-
-    @torch.no_grad()
-    def generate(self, ids: torch.Tensor, new_tokens: int, temperature: float = 1.0, top_k: int = 0,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """Append `new_tokens` sampled tokens to each row of `ids` (greedy at temperature 0); the input
-        is cut to the model's context from the left."""
-        for _ in range(new_tokens):
-            window = ids[:, -self.block_size:] if self.block_size else ids
-            logits = self(window)[:, -1, :].float()
-            if temperature <= 0:
-                following = logits.argmax(dim=-1, keepdim=True)
-            else:
-                logits = logits / temperature
-                if top_k:
-                    floor = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]
-                    logits = logits.masked_fill(logits < floor, -math.inf)
-                following = torch.multinomial(logits.softmax(dim=-1), 1, generator=generator)
-            ids = torch.cat([ids, following], dim=1)
-        return ids
