@@ -108,6 +108,8 @@ class Results:
             entry["best"] = (event.get("monitor"), event.get("best"), event.get("best_epoch"))
         elif kind == "result":
             entry.update({k: event[k] for k in ("summary", "text", "image") if event.get(k)})
+        elif kind == "reused":  # a Trainer not trained again: the result of the training it reuses
+            entry.update({k: event[k] for k in ("folder", "last", "best") if k in event}, reused=True)
         elif kind == "layers":  # from a Check: the model's per-layer table and the built model's size
             entry["layers"] = event["layers"]
             total = event.get("parameters")  # the table lists two levels deep: its rows miss what sits above
@@ -120,7 +122,8 @@ class Results:
 
     @staticmethod
     def lines_of(entry: dict[str, Any]) -> list[str]:
-        lines = list(entry.get("lines", []))
+        lines = ["reused: the last run's result"] if entry.get("reused") else []
+        lines += entry.get("lines", [])
         if "best" in entry and entry["best"][1] is not None:
             monitor, best, epoch = entry["best"]
             lines.append(f"best {monitor} {best:.4g} (epoch {epoch})")

@@ -22,6 +22,7 @@ from nodeflow.gui.graph import params_of, spec_of
 from nodeflow.gui.link_labels import LinkLabels
 from nodeflow.gui.graph_checks import before_planning
 from nodeflow.gui.results import Results
+from nodeflow.gui.reused_results import reused_result, trained_entry
 from nodeflow.gui.run_panel import RunPanel
 from nodeflow.gui.runner import RunProcess, run_tool
 from nodeflow.gui.write_guard import confirm_writes
@@ -41,7 +42,9 @@ class RunControl(QtCore.QObject):
         self.process.event.connect(self._event)
         self.process.output.connect(self.panel.print)
         self.process.ended.connect(self._ended)
+        self.process.exited.connect(self._exited)
         self.last_folders: dict[str, str] = {}  # Trainer name -> checkpoint folder the last run used
+        self.trained: dict[str, dict[str, Any]] = {}  # checkpoint folder -> the result its training showed
         self.panel.validate_button.clicked.connect(self.validate)
         self.panel.run_button.clicked.connect(lambda: self.run())  # not clicked(bool) as `until`
         self.panel.check_button.clicked.connect(self.check)
@@ -70,7 +73,7 @@ class RunControl(QtCore.QObject):
         """Forget everything shown about the previous graph (a new or opened file)."""
         self.clear_marks()
         self.panel.reset()
-        self.last_folders = {}
+        self.last_folders, self.trained = {}, {}
         self.show_checkpoints_of(None)
 
     def clear_marks(self) -> None:
@@ -240,6 +243,11 @@ class RunControl(QtCore.QObject):
         elif kind == "node_reused" and node:
             where = e.get("from", "")
             set_badge(node, "reused", f"unchanged since the last run; {e.get('what', '')} from {where}".strip())
+            shown = reused_result(self.trained, node.name(), where, self.window.run_dir) if where else None
+            if shown and not self.dry_run:
+                self.results.take(node, {"event": "reused", **shown})
+        if kind == "fit_end" and node and not self.dry_run:  # what this training showed, for when it is reused
+            self.trained.update(trained_entry(self.results.by_node.get(node.name(), {}), self.window.run_dir))
         elif kind == "error" and node:
             set_badge(node, "failed", e.get("message", ""))
             if e.get("untrusted_code"):
@@ -279,10 +287,18 @@ class RunControl(QtCore.QObject):
         if self.untrusted is not None:
             QtCore.QTimer.singleShot(0, self._ask_trust)  # after this run has fully ended
 
+    def _exited(self) -> None:
+        """The child of a run already shown as ended has exited: its run record is now complete."""
+        self.panel.checkpoints.refresh()
+        if self.panel.tabs.currentWidget() is self.panel.runs:
+            self.panel.runs.refresh()
+
     def close_allowed(self, then: str = "close") -> bool:
         """Before the window closes or shows another workflow (`then`: what follows, in words): a running
-        child is stopped cleanly (after asking), never orphaned nor left marking another graph."""
+        child is stopped cleanly (after asking), never orphaned nor left marking another graph; one whose
+        run has ended is given the time to finish writing its record."""
         if not self.process.running():
+            self.process.wait(CLOSE_WAIT_MS)
             return True
         buttons = QtWidgets.QMessageBox.StandardButton
         box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Question, "A run is in progress",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import torch
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtTest, QtWidgets
 
 from nodeflow.gui.badges import badge_of
 from tests.conftest import run_cli
@@ -32,15 +32,27 @@ def test_run_from_the_editor_writes_periodic_best_and_final_while_the_plot_fills
     window = make_window(path)
     node(window, "Trainer").set_property("nf_param_epochs", 3)  # an unsaved edit: it runs, the file stays as it was
     seen: list[tuple[int, set[str], int]] = []
+    panel = window.runs.panel
+    at_end: list[tuple[bool, bool, str]] = []  # what the panel shows once "Run completed" is printed
+
+    def after_run_end() -> None:  # the next turn of the event loop: what the user sees, and a press on Stop
+        at_end.append((panel.run_button.isEnabled(), panel.stop_button.isEnabled(), panel.status.text()))
+        QtTest.QTest.mouseClick(panel.stop_button, QtCore.Qt.MouseButton.LeftButton)
 
     def on_event(e: dict[str, Any]) -> None:
         if e["event"] == "epoch_end":
             files = {p.name for p in (tmp_path / "ck").glob("*.pt")}
             seen.append((e["epoch"], files, len(window.runs.panel.curves.points("train_loss"))))
+        if e["event"] == "run_end":
+            QtCore.QTimer.singleShot(0, after_run_end)
 
     window.runs.process.event.connect(on_event)
     code, summary = run_and_wait(qtbot, window)
+    qtbot.waitUntil(lambda: not window.runs.process.alive(), timeout=RUN_TIMEOUT_MS)  # the child has exited
     assert (code, summary) == (0, "Run completed."), window.runs.panel.console.toPlainText()
+    # finished as soon as the runner said so, though its child was still exiting; Stop then does nothing
+    assert at_end == [(True, False, "Run completed.")]
+    assert "force" not in panel.console.toPlainText() and panel.status.text() == "Run completed."
     assert window.isWindowModified() and path.read_bytes() == saved  # only Save writes the workflow file
     files = {p.name for p in (tmp_path / "ck").glob("*.pt")}
     assert files == {"checkpoint_epoch_1.pt", "checkpoint_epoch_2.pt", "checkpoint_epoch_3.pt", "best_model.pt",
@@ -59,6 +71,18 @@ def test_run_from_the_editor_writes_periodic_best_and_final_while_the_plot_fills
     assert console.count("Run completed") == 1  # the runner says it; the editor does not say it again
     assert torch.load(tmp_path / "ck" / "final_model.pt")["epoch"] == 3
     qtbot.waitUntil(lambda: window.runs.panel.checkpoints.table.rowCount() == 5, timeout=60000)
+    # Run again unchanged: the Trainer is reused and shows the result of the training it reuses, marked
+    trained = window.runs.results.text_of("Trainer")
+    assert "best val_loss" in trained and "last val_loss" in trained and trained.endswith("→ ck")
+    assert run_and_wait(qtbot, window)[0] == 0 and badge_of(node(window, "Trainer")) == "reused"
+    assert window.runs.results.text_of("Trainer") == "reused: the last run's result\n" + trained
+    # so does a new editor, from the run index: that training's final metrics and its folder
+    again = make_window(path)
+    node(again, "Trainer").set_property("nf_param_epochs", 3)  # the graph the first window ran
+    assert run_and_wait(qtbot, again)[0] == 0 and badge_of(node(again, "Trainer")) == "reused"
+    shown = again.runs.results.text_of("Trainer").splitlines()
+    assert shown[0] == "reused: the last run's result" and shown[-1] == "→ ck"
+    assert shown[1].startswith("last val_loss ") and shown[1] in trained.splitlines()
 
 
 def test_a_file_saved_by_the_editor_runs_headless_unchanged(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
