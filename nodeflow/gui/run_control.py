@@ -21,6 +21,7 @@ from nodeflow.gui.convert import flow_nodes
 from nodeflow.gui.graph import params_of, spec_of
 from nodeflow.gui.link_labels import LinkLabels
 from nodeflow.gui.graph_checks import before_planning
+from nodeflow.gui.help_menu import FIRST_STEPS, OPENED_STEPS
 from nodeflow.gui.results import Results
 from nodeflow.gui.reused_results import reused_result, trained_entry
 from nodeflow.gui.run_panel import RunPanel
@@ -282,6 +283,8 @@ class RunControl(QtCore.QObject):
         if self.dry_run:  # a Check is no run: "Check passed.", "The check failed.", "Check stopped."
             summary = "Check passed." if code == 0 else summary.replace("Run ", "Check ").replace("run ", "check ")
         self.panel.run_ended(code, summary)
+        if code == 0 and self.window.banner.text.text() in (FIRST_STEPS, OPENED_STEPS):
+            self.window.banner.hide()  # "New here? Press Run": done, the hint has served
         if code not in (0, 130):
             self.window.statusBar().showMessage(summary, 10000)
         if self.untrusted is not None:

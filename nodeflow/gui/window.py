@@ -22,6 +22,7 @@ from nodeflow.gui.runner import abandon_tools
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "workflows"
 MAX_RECENT = 8
+RUN_PAGE_MIN_HEIGHT = 120  # the least height a run dock tab asks for, whatever its page holds
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -65,11 +66,26 @@ class MainWindow(QtWidgets.QMainWindow):
         self._wire()
         self._menus()
         self.resize(*fitting_size(self))
+        for page in (self.runs.panel.tabs.widget(i) for i in range(self.runs.panel.tabs.count())):
+            # a tab's tallest page (Checkpoints: its buttons, table and library) must not set the dock's
+            # least height: the canvas keeps most of a small screen, a page the dock squeezes scrolls or clips
+            page.setMinimumHeight(min(page.minimumSizeHint().height(), RUN_PAGE_MIN_HEIGHT))
+        self.docks_sized = False  # the docks' first sizes are set once the window is shown
+        self._title()
+        self._graph_changed()
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:
+        """The docks' first sizes, set once the window's layout is live (before, the run dock kept the
+        height its pages asked for): the run dock a third of the height at most, the canvas the rest."""
+        super().showEvent(event)
+        if not self.docks_sized:
+            self.docks_sized = True
+            QtCore.QTimer.singleShot(0, self._size_docks)
+
+    def _size_docks(self) -> None:
         docks = [self.findChild(QtWidgets.QDockWidget, f"dock_{n}") for n in ("nodes", "properties", "run")]
         self.resizeDocks(docks[:2], [220, 300], QtCore.Qt.Orientation.Horizontal)
         self.resizeDocks(docks[2:], [min(300, self.height() // 3)], QtCore.Qt.Orientation.Vertical)
-        self._title()
-        self._graph_changed()
 
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
         super().resizeEvent(event)
