@@ -244,7 +244,8 @@ class RunControl(QtCore.QObject):
         elif kind == "node_reused" and node:
             where = e.get("from", "")
             set_badge(node, "reused", f"unchanged since the last run; {e.get('what', '')} from {where}".strip())
-            shown = reused_result(self.trained, node.name(), where, self.window.run_dir) if where else None
+            trains = (spec := spec_of(node)) is not None and spec.trains and e.get("what") == "model"
+            shown = reused_result(self.trained, node.name(), where, self.window.run_dir) if trains else None
             if shown and not self.dry_run:
                 self.results.take(node, {"event": "reused", **shown})
         if kind == "fit_end" and node and not self.dry_run:  # what this training showed, for when it is reused

@@ -85,7 +85,19 @@ class MainWindow(QtWidgets.QMainWindow):
     def _size_docks(self) -> None:
         docks = [self.findChild(QtWidgets.QDockWidget, f"dock_{n}") for n in ("nodes", "properties", "run")]
         self.resizeDocks(docks[:2], [220, 300], QtCore.Qt.Orientation.Horizontal)
-        self.resizeDocks(docks[2:], [min(300, self.height() // 3)], QtCore.Qt.Orientation.Vertical)
+        self._fit_run_tab(min(300, self.height() // 3))
+        self.runs.panel.tabs.currentChanged.connect(lambda *_: self._fit_run_tab())
+
+    def _fit_run_tab(self, wanted: int = 0) -> None:
+        """The run dock at `wanted` height (0: as it is), or taller where its tab needs more (Checkpoints:
+        six rows of its tables); the canvas gets the rest."""
+        dock, page = self.findChild(QtWidgets.QDockWidget, "dock_run"), self.runs.panel.tabs.currentWidget()
+        if dock is None or page is None:
+            return
+        needs = dock.height() - page.height() + page.minimumSizeHint().height()
+        height = max(wanted or dock.height(), needs)
+        if height != dock.height():
+            self.resizeDocks([dock], [height], QtCore.Qt.Orientation.Vertical)
 
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
         super().resizeEvent(event)

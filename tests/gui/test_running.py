@@ -76,6 +76,7 @@ def test_run_from_the_editor_writes_periodic_best_and_final_while_the_plot_fills
     assert "best val_loss" in trained and "last val_loss" in trained and trained.endswith("→ ck")
     assert run_and_wait(qtbot, window)[0] == 0 and badge_of(node(window, "Trainer")) == "reused"
     assert window.runs.results.text_of("Trainer") == "reused: the last run's result\n" + trained
+    assert window.runs.results.text_of("Evaluate").startswith("accuracy") and not window.runs.results.text_of("Split")
     # so does a new editor, from the run index: that training's final metrics and its folder
     again = make_window(path)
     node(again, "Trainer").set_property("nf_param_epochs", 3)  # the graph the first window ran
