@@ -118,6 +118,11 @@ def _plot(layout: pg.GraphicsLayoutWidget, row: int, col: int, title: str, **kwa
 class CurvesCanvas(QtWidgets.QWidget):
     """Loss per step (raw, smoothed, validation), accuracy at epoch ends, learning rate."""
 
+    READABLE_HEIGHT = 280  # the run dock grows to this when the tab is shown: below it the panels are lines
+
+    def minimumSizeHint(self) -> QtCore.QSize:
+        return QtCore.QSize(super().minimumSizeHint().width(), self.READABLE_HEIGHT)
+
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("curves")

@@ -32,6 +32,7 @@ def make_window(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         settings = QtCore.QSettings(str(tmp_path / f"settings{len(made)}.ini"), QtCore.QSettings.Format.IniFormat)
         window = MainWindow(default_registry(), settings, tmp_path)
         window.show()
+        QtCore.QCoreApplication.processEvents()  # as it first appears: its docks sized once it is shown
         if workflow is not None:
             assert window.open_path(workflow), window.banner.text.text()
         made.append(window)
