@@ -89,7 +89,25 @@ def after_load(loop: TrainingLoop, fresh: Fresh, saved: Mapping[str, Any]) -> li
             if own.get("steps") != vars(function).get("steps"):
                 lines.append(f"schedule length {vars(function).get('steps')} -> {own.get('steps')} steps")
             vars(function).update(own)
+    if lines:
+        _rate_now(loop)
     return lines
+
+
+def _rate_now(loop: TrainingLoop) -> None:
+    """Each group's rate where the changed schedule puts it now. A cosine schedule steps from the rate it
+    holds: one that had ended at 0, stretched over more epochs, would have stayed at 0."""
+    scheduler = loop.scheduler
+    if hasattr(scheduler, "_get_closed_form_lr"):  # CosineAnnealingLR, StepLR: the rate at last_epoch
+        rates = list(scheduler._get_closed_form_lr())
+    elif hasattr(scheduler, "lr_lambdas"):  # LambdaLR (warmup_cosine)
+        rates = [base * f(scheduler.last_epoch) for base, f in zip(scheduler.base_lrs, scheduler.lr_lambdas,
+                                                                     strict=True)]
+    else:
+        return
+    for group, rate in zip(loop.optimizer.param_groups, rates, strict=True):
+        group["lr"] = rate
+    scheduler._last_lr = list(rates)
 
 
 def _shown(value: Any) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -45,6 +46,9 @@ def test_more_epochs_stretch_the_schedule_to_the_new_end(trained: Path, tmp_path
     out, final = resumed(trained, tmp_path, "--set", "Trainer.epochs=4")
     assert final["scheduler_state_dict"]["T_max"] == 4  # cosine over the 4 epochs now asked for, not 2
     assert "schedule T_max 2 -> 4" in out
+    rates = [json.loads((tmp_path / "ck" / "history" / f"epoch_{n}.json").read_text())["learning_rate"]
+             for n in (3, 4)]  # where a 4-epoch cosine is: the 2-epoch one had ended at 0
+    assert rates == pytest.approx([0.001 * (1 + math.cos(math.pi * e / 4)) / 2 for e in (2, 3)])
 
 
 def test_an_unchanged_resume_applies_nothing(trained: Path, tmp_path: Path) -> None:
