@@ -96,7 +96,8 @@ def test_kill_9_of_one_rank_fails_the_job_cleanly_and_resume_auto_completes_it_e
     os.kill(victim, signal.SIGKILL)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1
-    lines = [line for line in err.splitlines() if line.strip()]
+    # torchrun's agent stops the surviving rank with SIGTERM, which it may announce before the error line
+    lines = [line for line in err.splitlines() if line.strip() and line != "Stopping after the current batch..."]
     assert lines == ["error: rank 1 was killed by SIGKILL; every rank stopped. `--resume auto` continues from the "
                      "last checkpoint"], err
     assert not (tmp_path / "run" / "final_model.pt").exists()
