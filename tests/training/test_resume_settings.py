@@ -42,6 +42,18 @@ def test_a_changed_learning_rate_is_applied_printed_and_recorded(trained: Path, 
     assert json.loads((tmp_path / "ck" / "hyperparameters.json").read_text())["lr"] == 0.002
 
 
+def test_a_changed_learning_rate_trains_the_resumed_epochs_without_a_schedule(tmp_path: Path) -> None:
+    """No scheduler recomputes the rate here: the restored optimizer itself must take the new one."""
+    plain = ["--set", "Trainer.lr=0.001", "--set", "Trainer.checkpoint_dir=ck"]
+    assert run_cli("run", WINE, *plain, "--set", "Trainer.epochs=1", cwd=tmp_path).returncode == 0
+    done = run_cli("run", WINE, *plain, "--set", "Trainer.epochs=2", "--set", "Trainer.lr=0.002",
+                   "--resume", "auto", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "ck" / "history" / "epoch_2.json").read_text())["learning_rate"] == 0.002
+    final = torch.load(tmp_path / "ck" / "final_model.pt", weights_only=False)
+    assert {g["lr"] for g in final["optimizer_state_dict"]["param_groups"]} == {0.002}
+
+
 def test_more_epochs_stretch_the_schedule_to_the_new_end(trained: Path, tmp_path: Path) -> None:
     out, final = resumed(trained, tmp_path, "--set", "Trainer.epochs=4")
     assert final["scheduler_state_dict"]["T_max"] == 4  # cosine over the 4 epochs now asked for, not 2
