@@ -109,12 +109,9 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
         callbacks.append(Checkpoints(run, emit, snapshot, ctx.workflow_text, settings["device"], writes=lead))
     callbacks.insert(0, ProgressEvents(emit, str(run.checkpoints if run else "")))
     loop = TrainingLoop(model, train, val, config, callbacks, ctx.should_stop, ctx.log)
-    if named is not None:
-        resume_from(ctx, loop, named, checkpoint or read_resume(named, model, snapshot), snapshot)
-    elif run is not None and request.searches:
-        path = distributed.on_rank0(lambda: run.resume_file(ctx.log))
-        if path is not None:
-            resume_from(ctx, loop, path, read_resume(path, model, snapshot), snapshot)
+    path = named if run is None or not request.searches else distributed.on_rank0(lambda: run.resume_file(ctx.log))
+    if path is not None:
+        resume_from(ctx, loop, path, checkpoint or read_resume(path, model, snapshot), snapshot)
     state = loop.fit()
     distributed.barrier()  # the other ranks wait for rank 0's last file
     emit("fit_end", epochs=state.epoch, best=state.best, best_epoch=state.best_epoch, monitor=state.monitor,
