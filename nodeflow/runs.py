@@ -102,6 +102,8 @@ class RunRecorder:
             self.record["checkpoints"][node] = os.path.abspath(event["checkpoint_dir"])  # the index is global
         elif kind == "epoch_end":
             curves = self.record["history"].setdefault(node, {})
+            if isinstance(event.get("epoch"), int):  # a resumed run's curves start at its first new epoch
+                self.record.setdefault("first_epoch", {}).setdefault(node, event["epoch"])
             for key, value in event.get("metrics", {}).items():
                 curves.setdefault(key, []).append(value)
             self.record["metrics"][node] = dict(event.get("metrics", {}))

@@ -155,10 +155,11 @@ class RunsPanel(QtWidgets.QWidget):
             axes.xaxis.set_major_locator(MaxNLocator(integer=True))
             for record in records:
                 for node, curves in (record.get("history") or {}).items():
+                    first = (record.get("first_epoch") or {}).get(node, 1)
                     for key in (f"train_{kind}", f"val_{kind}"):
                         values = curves.get(key) or []
                         if values:
-                            axes.plot(range(1, len(values) + 1), values, marker="o", markersize=3,
+                            axes.plot(range(first, first + len(values)), values, marker="o", markersize=3,
                                       linestyle="-" if key.startswith("val") else "--",
                                       label=f"{record['id'][-4:]} {node} {key.split('_')[0]}")
             if axes.lines:

@@ -99,3 +99,20 @@ def test_the_window_tells_the_runs_tab_which_file_is_open(recorded: dict[str, Pa
     assert column(panel.runs, "folder") == [where(recorded["one"])] * 2
     assert window.open_path(recorded["two"])
     assert column(panel.runs, "folder") == [where(recorded["two"])]
+
+
+def test_a_resumed_run_plots_its_epochs_by_their_numbers(tmp_path: Path, qtbot: Any,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run continued after epoch 1 of 3 trained epochs 2 and 3: its curves stand there, not at 1 and 2."""
+    monkeypatch.setenv("NODEFLOW_HOME", str(tmp_path / "home"))
+    workflow = small_workflow(tmp_path, epochs=1, checkpoint_dir="ck")
+    assert run_cli("run", str(workflow), cwd=tmp_path).returncode == 0
+    done = run_cli("run", str(workflow), "--set", "Trainer.epochs=3", "--resume", "auto", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    widget = RunsPanel()
+    qtbot.addWidget(widget)
+    widget.resize(1200, 400)
+    widget.show()
+    widget.set_workflow(workflow)
+    click_row(widget, 0)  # the newest run first: the resumed one
+    assert [list(line.get_xdata()) for line in widget.axes["loss"].lines] == [[2, 3], [2, 3]]
