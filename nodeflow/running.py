@@ -136,6 +136,7 @@ def _execute(prepared: RunPlan, sink: Sink, trial: Any) -> Any:
     options, workflow, registry = prepared.options, prepared.workflow, prepared.registry
     where = Path(options.as_path) if options.as_path else prepared.source
     describe: Any = None
+    run_id = ""
     if RANK != 0:  # torchrun's other ranks: rank 0 prints and records
         sink = _quiet
     elif options.dry_run:  # not a run: nothing recorded
@@ -147,6 +148,7 @@ def _execute(prepared: RunPlan, sink: Sink, trial: Any) -> Any:
                                   "workflow_hash": hashlib.sha256(text.encode()).hexdigest(),
                                   "changed": changed_params(dumps(_as_saved(saved, registry)), text),
                                   **(trial.marks if trial else {})})
+        run_id = sink.record["id"]
         sink = trial.tap(sink) if trial else sink
     cache, steps = None, None
     if RANK == 0 and not options.dry_run and trial is None:  # every run records what it did; --reuse reads it
@@ -157,7 +159,7 @@ def _execute(prepared: RunPlan, sink: Sink, trial: Any) -> Any:
                                                 if steps is None or steps[n].action in (RUN, AGAIN)})
     stop = trial.stop if trial else threading.Event()
     executor = Executor(registry, sink, device_override=options.device, stop=stop, dry_run=options.dry_run,
-                        describe=describe, cache=cache, steps=steps)
+                        describe=describe, cache=cache, steps=steps, run_id=run_id)
     with _stop_on_signals(stop):
         return executor.run(workflow, prepared.steps)
 

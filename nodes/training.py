@@ -103,7 +103,7 @@ def run_trainer(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str,
         workflow_hash = hashlib.sha256(ctx.workflow_text.encode()).hexdigest()
         dataset = train.name.split("/")[0] or "data"
         run = distributed.on_rank0(lambda: request.named(model_name(model), dataset, time.strftime(
-            "%Y%m%d_%H%M%S")).claim(workflow_hash, ctx.log))
+            "%Y%m%d_%H%M%S")).claim(workflow_hash, ctx.log, ctx.run_id))
         if lead:
             emit = HistoryFiles(run, ctx.emit, snapshot, ctx.workflow_text)
         callbacks.append(Checkpoints(run, emit, snapshot, ctx.workflow_text, settings["device"], writes=lead))

@@ -56,11 +56,12 @@ def folder_problem(folder: Path, continuing: bool, overwrite: bool, layout: Layo
 
 
 def claim(folder: Path, continuing: bool, overwrite: bool, workflow_hash: str,
-          layout: Layout = Layout()) -> tuple[str, Path | None]:
+          layout: Layout = Layout(), run_id: str = "") -> tuple[str, Path | None]:
     """Make the run folder `folder` this run's before anything is written there (`continuing`: the
     run resumes the run there).
 
-    Returns the run id and, when earlier files were moved aside, where they went.
+    Returns the run id (a continued run keeps its own; a new one takes `run_id`, the run index's, when
+    given) and, when earlier files were moved aside, where they went.
     """
     check_links(folder, layout)
     state, checkpoints = state_of(folder, layout), layout.checkpoint_folder(folder)
@@ -74,7 +75,7 @@ def claim(folder: Path, continuing: bool, overwrite: bool, workflow_hash: str,
             if is_run_temp(stale.name, layout.checkpoint_patterns):
                 stale.unlink(missing_ok=True)
     run = dict((manifest_doc(checkpoints) or {}).get("run") or {}) if moved is None else {}
-    run.setdefault("id", state.run_id if continuing and state.run_id else new_run_id())
+    run.setdefault("id", state.run_id if continuing and state.run_id else run_id or new_run_id())
     run.setdefault("started", time.strftime("%Y-%m-%dT%H:%M:%S"))
     run["workflow_hash"] = workflow_hash
     try:

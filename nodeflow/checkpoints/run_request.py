@@ -205,10 +205,11 @@ class RunFolder:
         """Why the run may not write here as asked (a link, another run, foreign files), or None."""
         return run_folder.folder_problem(self.path, self.continues(), self.request.overwrite, self.request.layout)
 
-    def claim(self, workflow_hash: str, log: Log) -> RunFolder:
-        """This folder made the run's before anything is written (earlier files moved aside with overwrite)."""
+    def claim(self, workflow_hash: str, log: Log, run_id: str = "") -> RunFolder:
+        """This folder made the run's before anything is written (earlier files moved aside with overwrite);
+        a new run there takes `run_id` (the run index's) when given."""
         run_id, moved = run_folder.claim(self.path, self.continues(), self.request.overwrite, workflow_hash,
-                                         self.request.layout)
+                                         self.request.layout, run_id)
         if moved is not None:
             log(f"moved the earlier files in {self.path} to {moved} (overwrite)")
         return replace(self, run_id=run_id, workflow_hash=workflow_hash)

@@ -35,6 +35,7 @@ class Context:
     _stop: threading.Event
     _metrics: dict[str, Any] = field(default_factory=dict)
     dry_run: bool = False  # one batch through the graph, nothing written (`run --dry-run`)
+    run_id: str = ""  # the run's id in the run index ("" when it is not recorded)
 
     def emit(self, event: str, **fields: Any) -> None:
         self._sink({"event": event, "time": time.time(), "node": self.node_name, **fields})
@@ -69,7 +70,7 @@ class Executor:
     def __init__(self, registry: Registry, sink: EventSink, *, device_override: str | None = None,
                  stop: threading.Event | None = None, dry_run: bool = False,
                  describe: Callable[[Any], str] | None = None, cache: NodeCache | None = None,
-                 steps: Mapping[str, Step] | None = None):
+                 steps: Mapping[str, Step] | None = None, run_id: str = ""):
         self.registry = registry
         self.sink = sink
         self.device_override = device_override
@@ -78,6 +79,7 @@ class Executor:
         self.describe = describe  # outputs -> a few words each, emitted as `node_outputs` (dry runs)
         self.cache = cache
         self.steps = steps if cache is not None else None
+        self.run_id = run_id
 
     def _emit(self, event: str, **fields: Any) -> None:
         self.sink({"event": event, "time": time.time(), **fields})
@@ -97,7 +99,7 @@ class Executor:
             inputs = {port: outputs[src].get(src_port) for port, (src, src_port) in wiring if src in outputs}
             results: list[dict[str, Any]] = []
             ctx = Context(node_id, node.name, workflow.base_dir, self.device_override, text, self._sink_for(results),
-                          self.stop, metrics, self.dry_run)
+                          self.stop, metrics, self.dry_run, self.run_id)
             params = plan.params[node_id]
             step = steps.get(node_id)
             reused = partial(self._reused, node_id, spec, step, ctx, inputs, params, metrics) if step else None

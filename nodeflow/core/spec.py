@@ -96,6 +96,7 @@ class RunContext(Protocol):
     device_override: str | None
     workflow_text: str
     dry_run: bool  # one batch through the graph, nothing written
+    run_id: str  # the run's id in the run index, which a Trainer's new run folder takes ("" when not recorded)
 
     def emit(self, event: str, **fields: Any) -> None: ...
 

@@ -2,6 +2,7 @@
 workflow columns; two real runs, selected together, show overlaid curves and what differs."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -116,3 +117,5 @@ def test_a_resumed_run_plots_its_epochs_by_their_numbers(tmp_path: Path, qtbot: 
     widget.set_workflow(workflow)
     click_row(widget, 0)  # the newest run first: the resumed one
     assert [list(line.get_xdata()) for line in widget.axes["loss"].lines] == [[2, 3], [2, 3]]
+    folder_run = json.loads((tmp_path / "ck" / "manifest.json").read_text())["run"]["id"]
+    assert column(widget, "run")[1] == folder_run  # what a used-folder prompt names is the row the run has here
