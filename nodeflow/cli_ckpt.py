@@ -47,7 +47,8 @@ def add_parser(sub: Any) -> None:
     export.add_argument("--force", action="store_true", help="replace DEST even when NodeFlow did not write it")
     export.add_argument("--trust", action="store_true", help="onnx, torchscript: allow pickled objects and "
                         "rebuilding a model from your own Python code (PythonModel)")
-    prune = ckpt.add_parser("prune", help="keep the newest N periodic checkpoints (never best, final or tagged keep)")
+    prune = ckpt.add_parser("prune", help="keep N periodic checkpoints: a periodic best among them, then the "
+                                          "newest (never best, final or tagged keep)")
     prune.add_argument("folder")
     prune.add_argument("--keep", type=int, required=True)
     ckpt.add_parser("delete", help="remove one checkpoint file and its manifest entry").add_argument("file")

@@ -199,10 +199,7 @@ class CheckpointManager:
         """Keep max_checkpoints files: the best among them, then the newest others (files tagged
         `keep` come on top). The file just saved always stays, so max_checkpoints=1 keeps the best
         and, while it is not the best, the latest."""
-        entries = read_entries(self.folder)
-        best = sum(1 for e in entries.values() if e.get("kind") == "periodic" and e.get("is_best")
-                   and KEEP not in (e.get("tags") or []))
-        prune_periodic(self.folder, max(1, self.config.max_checkpoints - best))
+        prune_periodic(self.folder, self.config.max_checkpoints)
 
     def save_file(self, name: str, payload: dict[str, Any], kind: str, info: dict[str, Any] | None = None,
                   tags: list[str] | None = None, description: str = "", best: bool | None = None,

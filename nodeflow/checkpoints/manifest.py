@@ -311,19 +311,24 @@ def commit_entry(folder: Path, name: str, entry: dict[str, Any]) -> None:
 
 
 def prune_periodic(folder: Path, keep: int, run_id: str = "", best_by: str = "") -> list[str]:
-    """Delete all but the newest `keep` periodic checkpoints (never best, final, interrupt,
-    the current best, or a file tagged `keep`); with `best_by` ("min" or "max") all but the `keep`
-    with the best monitored value (top-k; a file without a value ranks last).
+    """Keep `keep` periodic checkpoints: a periodic file marked best (the checkpoint API's, whose
+    best has no file of its own) counts among them and stays, the newest others fill the rest, and
+    `keep` ≥ 1 keeps one of them at least (the file just saved). Never deleted: best, final and
+    interrupt files, and files tagged `keep` (not counted). With `best_by` ("min" or "max") the
+    others kept are those with the best monitored value instead (top-k; a file without a value
+    ranks last).
 
     With `run_id`, only that run's files count (entries saved before run ids count as the
     folder's run). Their manifest entries go first, so a crash midway never leaves an
     entry without its file; every file and backup is checked before anything changes.
     """
     def doomed(entries: Entries) -> list[str]:
-        periodic = sorted((_rank(e, best_by), e.get("step", 0), e.get("epoch", 0), n) for n, e in entries.items()
-                          if e.get("kind") == "periodic" and not e.get("is_best") and KEEP not in (e.get("tags") or [])
-                          and (not run_id or e.get("run_id", run_id) in (run_id, "")))
-        names = [name for *_, name in periodic[:max(0, len(periodic) - keep)]]
+        counted = [(n, e) for n, e in entries.items() if e.get("kind") == "periodic"
+                   and KEEP not in (e.get("tags") or []) and (not run_id or e.get("run_id", run_id) in (run_id, ""))]
+        periodic = sorted((_rank(e, best_by), e.get("step", 0), e.get("epoch", 0), n) for n, e in counted
+                          if not e.get("is_best"))
+        others = max(keep - (len(counted) - len(periodic)), min(keep, 1))
+        names = [name for *_, name in periodic[:max(0, len(periodic) - others)]]
         check_targets(folder, names)
         for name in names:
             del entries[name]

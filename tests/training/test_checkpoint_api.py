@@ -141,6 +141,12 @@ def test_save_interval_best_only_and_retention_keep_the_best(tmp_path: Path) -> 
     assert kept == [saved[1], saved[7]]  # max_checkpoints=2 files: the best (epoch 2) and the newest
     assert sorted(p.name for p in (m.folder / "backups").iterdir()) == [saved[1] + ".pt"]
 
+    m = manager(tmp_path / "c", save_interval=2, max_checkpoints=0, monitor_mode="max")
+    saved = save(m, net(), [0.1, 0.9, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])  # all four kept
+    done = run_cli("ckpt", "prune", str(m.folder), "--keep", "2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr  # --keep 2 counts as max_checkpoints=2 does: best and newest
+    assert [meta.checkpoint_id for meta in m.list_checkpoints()] == [saved[1], saved[7]]
+
 
 def test_a_flipped_byte_falls_back_to_the_backup_and_restore_backup_puts_it_back(tmp_path: Path) -> None:
     m = manager(tmp_path)
