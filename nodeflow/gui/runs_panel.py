@@ -9,6 +9,7 @@ from typing import Any
 
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from PySide6 import QtCore, QtWidgets
 
@@ -42,7 +43,8 @@ class RunsPanel(QtWidgets.QWidget):
         self.figure = Figure(figsize=(5, 2.4))
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setObjectName("runs_curves")
-        self.figure.subplots_adjust(left=0.06, right=0.98, bottom=0.2, top=0.86, wspace=0.22)
+        self.canvas.setMinimumHeight(190)  # the run dock grows to it when the tab is shown (at 120 px: slivers)
+        self.figure.subplots_adjust(left=0.06, right=0.84, bottom=0.21, top=0.88, wspace=0.22)  # legend: right
         grid = self.figure.add_gridspec(1, 3, width_ratios=(2, 1, 1))
         self.step_axes = self.figure.add_subplot(grid[0])  # loss by step, from the records' train_step points
         self.axes = {"loss": self.figure.add_subplot(grid[1]), "accuracy": self.figure.add_subplot(grid[2])}
@@ -145,7 +147,11 @@ class RunsPanel(QtWidgets.QWidget):
         self.diff.resizeColumnsToContents()
 
     def _plot(self, records: list[dict[str, Any]]) -> None:
-        self._plot_steps(records)
+        """The selected runs' curves, a colour per run and Trainer in every panel, named once in a
+        legend beside the panels (inside one, it sat over the lines)."""
+        colors = {(r["id"], node): f"C{i % 10}" for i, (r, node) in enumerate(
+            (r, node) for r in records for node in {**(r.get("steps") or {}), **(r.get("history") or {})})}
+        self._plot_steps(records, colors)
         for kind, axes in self.axes.items():
             axes.clear()
             axes.set_title(f"{kind.capitalize()} by epoch", fontsize=9)
@@ -161,12 +167,17 @@ class RunsPanel(QtWidgets.QWidget):
                         if values:
                             axes.plot(range(first, first + len(values)), values, marker="o", markersize=3,
                                       linestyle="-" if key.startswith("val") else "--",
-                                      label=f"{record['id'][-4:]} {node} {key.split('_')[0]}")
-            if axes.lines:
-                axes.legend(fontsize=6)
+                                      color=colors[record["id"], node])
+        for legend in list(self.figure.legends):
+            legend.remove()
+        if colors:
+            handles = [Line2D([], [], color=color, label=f"{run[-4:]} {node}") for (run, node), color in colors.items()]
+            handles += [Line2D([], [], color="grey", linestyle=style, label=kind)
+                        for style, kind in (("-", "val"), ("--", "train"))]
+            self.figure.legend(handles=handles, loc="center right", fontsize=6, frameon=False)
         self.canvas.draw_idle()
 
-    def _plot_steps(self, records: list[dict[str, Any]]) -> None:
+    def _plot_steps(self, records: list[dict[str, Any]], colors: dict[tuple[str, str], str]) -> None:
         """Each run's training loss by step, a line per Trainer, its validation loss as points in that colour."""
         axes = self.step_axes
         axes.clear()
@@ -179,12 +190,11 @@ class RunsPanel(QtWidgets.QWidget):
                 if not isinstance(curves, dict) or not curves.get("train_loss"):
                     continue
                 steps, losses = zip(*curves["train_loss"])
-                line, = axes.plot(steps, losses, linewidth=1, label=f"{record['id'][-4:]} {node}")
+                axes.plot(steps, losses, linewidth=1, color=colors[record["id"], node],
+                          label=f"{record['id'][-4:]} {node}")
                 if curves.get("val_loss"):
                     at, values = zip(*curves["val_loss"])
-                    axes.plot(at, values, "o", markersize=3, color=line.get_color())
-        if axes.lines:
-            axes.legend(fontsize=6)
-        elif records:
+                    axes.plot(at, values, "o", markersize=3, color=colors[record["id"], node])
+        if not axes.lines and records:
             axes.text(0.5, 0.5, "runs recorded before per-step curves\nhave none", ha="center", va="center",
                       fontsize=7, color="grey", transform=axes.transAxes)

@@ -86,6 +86,13 @@ def test_two_runs_side_by_side(panel: RunsPanel, recorded: dict[str, Path]) -> N
     assert rows["Evaluate.accuracy"][0] != "-" and rows["Evaluate.accuracy"][1] != "-"
     loss = panel.axes["loss"]
     assert len(loss.lines) == 4 and all(len(line.get_xdata()) == 2 for line in loss.lines)  # 2 runs x train/val
+    panel.canvas.draw()
+    legend, = panel.figure.legends  # one legend names the runs for every panel, beside them, over no line
+    named = [text.get_text() for text in legend.get_texts()]
+    assert {r["id"][-4:] + " Trainer" for r in panel.selected()} <= set(named) and {"train", "val"} <= set(named)
+    box = legend.get_window_extent()
+    for axes in (panel.step_axes, *panel.axes.values()):
+        assert axes.get_legend() is None and not box.overlaps(axes.get_window_extent()), axes.get_title()
     chosen = {r["id"] for r in panel.selected()}
     panel.findChild(QtWidgets.QPushButton, "runs_refresh").click()
     assert {r["id"] for r in panel.selected()} == chosen  # a refresh keeps the selection on the same runs
