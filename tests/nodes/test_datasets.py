@@ -20,6 +20,7 @@ class Ctx:
     node_id = node_name = "node"
     device_override = None
     dry_run = False
+    run_id = ""
 
     def __init__(self, base: Path):
         self.base_dir = base
