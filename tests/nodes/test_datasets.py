@@ -118,6 +118,33 @@ def test_split_is_stratified_seeded_and_disjoint() -> None:
     assert torch.equal(again["test"].x, parts["test"].x)
 
 
+def test_split_draws_the_parts_scikit_learn_draws() -> None:
+    """A workflow made before the Split drew its own parts trains on the same samples: every case
+    (stratified or not, uneven classes, ties, multi-label rows, several seeds) equals train_test_split."""
+    from sklearn.model_selection import train_test_split
+
+    from nodes.split import _split_off
+
+    rng = np.random.default_rng(0)
+    for n, fraction, classes, seed in [(178, 0.15, 3, 0), (178, 0.15 / 0.85, 3, 0), (300, 0.2, 3, 7), (53, 0.3, 4, 1),
+                                       (1797, 0.15, 10, 3), (40, 0.5, 2, 2), (97, 0.11, 5, 11), (12, 0.25, 3, 5)]:
+        index = np.sort(rng.choice(n * 2, size=n, replace=False))
+        labels = np.zeros(n * 2, dtype=np.int64)
+        labels[index] = rng.integers(0, classes, size=n)
+        labels[index[:classes * 2]] = np.repeat(np.arange(classes), 2)  # every class at least twice
+        for stratify in (labels, None):
+            keep, out = train_test_split(index, test_size=fraction, random_state=seed,
+                                         stratify=stratify[index] if stratify is not None else None)
+            ours = _split_off(index, stratify, fraction, seed)
+            assert [ours[0].tolist(), ours[1].tolist()] == [sorted(keep.tolist()), sorted(out.tolist())]
+    rows = rng.integers(0, 2, size=(60, 3))
+    keep, out = train_test_split(np.arange(60), test_size=0.2, random_state=4, stratify=rows)
+    ours = _split_off(np.arange(60), rows, 0.2, 4)
+    assert [ours[0].tolist(), ours[1].tolist()] == [sorted(keep.tolist()), sorted(out.tolist())]
+    with pytest.raises(DataError, match="cannot split: the least populated classes have only 1 member"):
+        _split_off(np.arange(5), np.array([0, 0, 1, 1, 2]), 0.4, 0)
+
+
 def test_split_fractions_must_leave_training_data() -> None:
     params = SPLIT.defaults() | {"val_fraction": 0.5, "test_fraction": 0.5}
     assert SPLIT.check(CheckInput(params, frozenset(), Path("."))) == [
