@@ -118,6 +118,17 @@ def test_split_is_stratified_seeded_and_disjoint() -> None:
     assert torch.equal(again["test"].x, parts["test"].x)
 
 
+def test_digits_are_scikit_learns_digits() -> None:
+    from sklearn import datasets
+
+    from nodes.datasets import load_digits
+
+    images, target = load_digits()
+    expected = datasets.load_digits()
+    assert np.array_equal(images, expected.images) and np.array_equal(target, expected.target)
+    assert images.dtype == expected.images.dtype and images.shape == (1797, 8, 8)
+
+
 def test_split_draws_the_parts_scikit_learn_draws() -> None:
     """A workflow made before the Split drew its own parts trains on the same samples: every case
     (stratified or not, uneven classes, ties, multi-label rows, several seeds) equals train_test_split."""
