@@ -32,7 +32,7 @@ def _split_off(index: np.ndarray, labels: np.ndarray | None, fraction: float,
     hint = " (or set stratify to false)" if labels is not None else ""
     if n_keep <= 0:
         raise DataError(Issue(f"cannot split: {len(index)} samples leave none to keep after taking {fraction:g} "
-                              f"of them{hint}", field="stratify"))
+                              "of them", field="val_fraction"))
     if labels is None:
         order = rng.permutation(len(index))
         return np.sort(index[order[n_out:]]), np.sort(index[order[:n_out]])

@@ -154,6 +154,8 @@ def test_split_draws_the_parts_scikit_learn_draws() -> None:
     assert [ours[0].tolist(), ours[1].tolist()] == [sorted(keep.tolist()), sorted(out.tolist())]
     with pytest.raises(DataError, match="cannot split: the least populated classes have only 1 member"):
         _split_off(np.arange(5), np.array([0, 0, 1, 1, 2]), 0.4, 0)
+    with pytest.raises(DataError, match="cannot split: 3 samples leave none to keep after taking 0.9 of them"):
+        _split_off(np.arange(3), None, 0.9, 0)
 
 
 def test_split_fractions_must_leave_training_data() -> None:
