@@ -18,6 +18,13 @@ from tests.gui.test_running import run_and_wait
 CTRL, NO_MODIFIER = QtCore.Qt.KeyboardModifier.ControlModifier, QtCore.Qt.KeyboardModifier.NoModifier
 
 
+def handed(line: Any) -> list[float]:
+    """The x values a pyqtgraph line was last given (getData is what the view shows: clipped to
+    the view range and downsampled, so a point beyond a range not yet widened is missing)."""
+    xs = line.getOriginalDataset()[0]
+    return [] if xs is None else list(xs)
+
+
 def test_step_points_show_during_the_first_epoch_and_the_runs_tab_overlays_two_runs(
         qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # one torch thread in the child: on a busy 2-core machine two threads spin against each other
@@ -34,8 +41,7 @@ def test_step_points_show_during_the_first_epoch_and_the_runs_tab_overlays_two_r
             QtTest.QTest.mouseClick(panel.tabs.tabBar(), LEFT, NO_MODIFIER,
                                     panel.tabs.tabBar().tabRect(panel.tabs.indexOf(curves)).center())
         elif e["event"] == "train_step" and not first_ends:
-            xs = curves.raw.getData()[0]
-            drawn[:] = [] if xs is None else list(xs)
+            drawn[:] = handed(curves.raw)
         elif e["event"] == "epoch_end" and not first_ends:
             first_ends.append(e["step"])
 
@@ -43,16 +49,13 @@ def test_step_points_show_during_the_first_epoch_and_the_runs_tab_overlays_two_r
     assert run_and_wait(qtbot, window) == (0, "Run completed."), panel.console.toPlainText()
     first_end = first_ends[0]
     assert drawn and min(drawn) < first_end and max(drawn) <= first_end  # drawn while the first epoch ran
-    qtbot.waitUntil(lambda: len(curves.raw.getData()[0]) == len(curves.step_points()), timeout=5000)
+    qtbot.waitUntil(lambda: len(handed(curves.raw)) == len(curves.step_points()), timeout=5000)
     steps = [s for s, _ in curves.step_points()]
     assert steps == sorted(steps) and steps[-1] == 2 * first_end and len(curves.smoothed.x) == len(steps)
-    def val_steps() -> list[float]:  # the last epoch_end is drawn on the redraw timer, after the last step
-        xs = curves.val.getData()[0]
-        return [] if xs is None else list(xs)
-
-    qtbot.waitUntil(lambda: val_steps() == [first_end, 2 * first_end], timeout=5000)  # validation at each epoch's end
+    # validation at each epoch's end; the last one is drawn on the redraw timer, after the last step
+    qtbot.waitUntil(lambda: handed(curves.val) == [first_end, 2 * first_end], timeout=5000)
     assert curves.top_axis.steps_per_epoch == first_end  # the top axis counts epochs
-    assert len(curves.lr_line.getData()[0]) == len(steps)
+    assert handed(curves.lr_line) == steps  # a rate at every step
 
     node(window, "Trainer").set_property("nf_param_lr", 0.02)
     node(window, "Trainer").set_property("nf_param_epochs", 1)
@@ -86,9 +89,8 @@ def test_the_log_scale_toggle_and_a_redraw_timer_not_a_redraw_per_event(qtbot: A
     qtbot.wait(REDRAW_MS + 50)  # quiet since the (empty) redraw on show
     for step in range(1, 501):  # loss from 10 down to 0.01
         curves.add_step({"step": step, "epoch": step / 100, "loss": 10 ** (1 - 3 * step / 500), "lr": 0.001})
-    assert len(curves.raw.getData()[0]) == 1  # the first point drew at once, the others wait for the timer
-    qtbot.waitUntil(lambda: curves.raw.getData()[0] is not None and len(curves.raw.getData()[0]) == 500,
-                    timeout=5000)
+    assert len(handed(curves.raw)) == 1  # the first point drew at once, the others wait for the timer
+    qtbot.waitUntil(lambda: len(handed(curves.raw)) == 500, timeout=5000)
     qtbot.waitUntil(lambda: curves.loss.viewRange()[1][1] > 9, timeout=5000)  # linear: the top near 10
     QtTest.QTest.mouseClick(curves.log_scale, LEFT)
     assert curves.loss.getAxis("left").logMode
@@ -123,8 +125,7 @@ def test_the_accuracy_legend_does_not_cover_its_curves(qtbot: Any) -> None:
             curves.add_step({"step": step, "epoch": step / 20, "loss": 2 / (1 + step / 20), "lr": 0.001})
         curves.add_epoch({"epoch": epoch, "step": epoch * 20, "metrics": {
             "train_accuracy": 0.5 + 0.09 * epoch, "val_accuracy": 0.55 + 0.08 * epoch, "val_loss": 1 / epoch}})
-    qtbot.waitUntil(lambda: all(line.getData()[0] is not None and len(line.getData()[0]) == 5
-                                for line in curves.accuracy_lines.values()))
+    qtbot.waitUntil(lambda: all(len(handed(line)) == 5 for line in curves.accuracy_lines.values()))
     plot = curves.accuracy
     qtbot.waitUntil(lambda: plot.viewRange()[0][1] >= 100 and plot.viewRange()[1][1] >= 0.95)
     keys = keys_of(plot)
