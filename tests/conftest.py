@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from filelock import FileLock
 
+from tests.warm_child import run_main
+
 # One torch thread per process: the suite runs in two worker processes (pytest-xdist) on two cores,
 # and each spawns training children; two threads each made them contend (a digits epoch took 50-100 s
 # instead of 3 s on a busy two-core machine). Set before any test imports torch; children inherit it.
@@ -28,9 +30,13 @@ def bare_env() -> dict[str, str]:
             "NODEFLOW_HOME": os.environ["NODEFLOW_HOME"]}
 
 
-def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """`python main.py ARGS` in a child process, as a user would type it."""
+def run_cli(*args: str, cwd: Path, timeout: float = 300, fresh: bool = False) -> subprocess.CompletedProcess[str]:
+    """`python main.py ARGS` in a child process, as a user would type it. The child is forked from a
+    warm one that has imported torch and NodeFlow (tests/warm_child.py); `fresh` starts a new interpreter,
+    for what happens at start-up."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    if not fresh:
+        return run_main([os.fspath(a) for a in args], cwd, env, timeout)
     return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 

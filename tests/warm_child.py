@@ -1,0 +1,72 @@
+"""`python main.py ARGS` in a child process that starts warm.
+
+Each CLI call of the suite used to start a fresh interpreter that imported torch, the optimizers'
+torch._dynamo and our packages again: 2-3 s of every call, over 200 calls. Here each pytest worker
+keeps one fork server (multiprocessing's "forkserver", a fresh interpreter that imported those modules
+once, before any test code ran), and each call is a child forked from it: its own process, with the
+call's working directory, environment, arguments and stdout/stderr, running main.py as `python main.py`
+does, exit code included. What a fresh interpreter would do differently is only what these modules do
+when imported; tests of start-up itself (imports, sys.path, environment read at start) start a real
+interpreter with `subprocess` instead.
+"""
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import runpy
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+# what every run imports; nothing here reads the environment or the working directory when imported
+PRELOAD = ["torch", "torch._dynamo", "torch.optim", "numpy", "nodeflow.cli", "nodes"]
+_context: Any = None
+
+
+def _stream(fd: int, path: str) -> io.TextIOWrapper:
+    target = os.open(path, os.O_WRONLY)
+    os.dup2(target, fd)
+    os.close(target)
+    # unbuffered, as the suite's children ran (PYTHONUNBUFFERED): each write reaches the file in order
+    return io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding="utf-8", errors="backslashreplace",
+                            write_through=True)
+
+
+def _main(argv: list[str], cwd: str, env: dict[str, str], out: str, err: str) -> None:
+    """In the forked child: become `python main.py ARGV` started in CWD with ENV."""
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    sys.stdout, sys.stderr = _stream(1, out), _stream(2, err)
+    script = str(ROOT / "main.py")
+    sys.argv = [script, *argv]
+    # as `python main.py`: the script's folder first, never the working directory
+    sys.path[:] = [str(ROOT), *(p for p in sys.path if p not in ("", ".", str(ROOT)))]
+    runpy.run_path(script, run_name="__main__")
+
+
+def run_main(args: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """What `subprocess.run([python, main.py, *args], cwd=cwd, env=env, capture_output=True, text=True,
+    timeout=timeout)` returns, from a warm child."""
+    global _context
+    if _context is None:
+        _context = multiprocessing.get_context("forkserver")
+        _context.set_forkserver_preload(PRELOAD)
+    with tempfile.TemporaryDirectory(prefix="nodeflow-cli-") as folder:
+        out, err = Path(folder, "stdout"), Path(folder, "stderr")
+        out.touch()
+        err.touch()
+        child = _context.Process(target=_main, args=(args, str(cwd), env, str(out), str(err)))
+        child.start()
+        child.join(timeout)
+        if child.exitcode is None:
+            child.kill()
+            child.join()
+            raise subprocess.TimeoutExpired(["main.py", *args], timeout, out.read_text(), err.read_text())
+        code = child.exitcode
+        return subprocess.CompletedProcess(["main.py", *args], code, out.read_text(errors="backslashreplace"),
+                                           err.read_text(errors="backslashreplace"))
