@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Sequence
 from contextlib import nullcontext, redirect_stdout
 from dataclasses import fields
+from functools import lru_cache
 from typing import Any
 
 from nodeflow import cli_ckpt, runs_commands
@@ -35,7 +36,10 @@ from nodeflow.sweep import commands as sweep_commands
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+@lru_cache(maxsize=1)
 def build_parser() -> argparse.ArgumentParser:
+    """Built once per process: argparse looks up its message translations on disk for every argument,
+    about 10 ms a build, which a library or test calling `main` many times paid on each call."""
     parser = argparse.ArgumentParser(prog="nodeflow", description="Run NodeFlow workflows headless.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a workflow file")

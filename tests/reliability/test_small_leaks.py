@@ -32,7 +32,8 @@ def csv_workflow(folder: Path, path: str) -> str:
 def test_a_csv_path_to_the_environment_is_refused_without_printing_it(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NODEFLOW_TEST_SECRET", "hunter2-do-not-print")
-    done = run_cli("validate", csv_workflow(tmp_path, "/proc/self/environ"), cwd=tmp_path)
+    # a fresh interpreter: /proc/self/environ is the environment a process was started with
+    done = run_cli("validate", csv_workflow(tmp_path, "/proc/self/environ"), cwd=tmp_path, fresh=True)
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
     assert "not a header of column names" in done.stderr and "hunter2" not in done.stderr + done.stdout
 
