@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from filelock import FileLock
 
-from tests.warm_child import run_main
+from tests.warm_child import Started, run_main
 
 # One torch thread per process: the suite runs in two worker processes (pytest-xdist) on two cores,
 # and each spawns training children; two threads each made them contend (a digits epoch took 50-100 s
@@ -39,6 +39,13 @@ def run_cli(*args: str, cwd: Path, timeout: float = 300, fresh: bool = False) ->
         return run_main([os.fspath(a) for a in args], cwd, env, timeout)
     return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def start_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Started:
+    """`python main.py ARGS` started as with subprocess.Popen (stdout and stderr piped, text), from the
+    warm interpreter run_cli uses: for tests that read the output while the run goes on, signal or kill it."""
+    env = env or {**os.environ, "PYTHONPATH": str(ROOT)}
+    return Started([os.fspath(a) for a in args], cwd, env)
 
 
 def events(stdout: str) -> list[dict[str, Any]]:

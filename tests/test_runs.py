@@ -4,11 +4,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, WORKFLOWS, run_cli
+from tests.conftest import ROOT, WORKFLOWS, run_cli, start_cli
 
 DIGITS = str(WORKFLOWS / "digits_cnn.json")
 
@@ -44,9 +42,7 @@ def test_interrupted_and_killed_runs_say_so(tmp_path: Path, monkeypatch) -> None
     monkeypatch.setenv("NODEFLOW_HOME", str(tmp_path / "home"))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for sig in (signal.SIGINT, signal.SIGKILL):
-        proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "run", DIGITS, "--events", "jsonl",
-                                 "--set", "Trainer.epochs=200"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, text=True)
+        proc = start_cli("run", DIGITS, "--events", "jsonl", "--set", "Trainer.epochs=200", cwd=tmp_path, env=env)
         for line in proc.stdout:
             if '"epoch_end"' in line:
                 break

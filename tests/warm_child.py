@@ -17,7 +17,10 @@ import os
 import runpy
 import subprocess
 import sys
+import signal
 import tempfile
+import threading
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +30,21 @@ PRELOAD = ["torch", "torch._dynamo", "torch.optim", "numpy", "nodeflow.cli", "no
 _context: Any = None
 
 
-def _stream(fd: int, path: str) -> io.TextIOWrapper:
-    target = os.open(path, os.O_WRONLY)
-    os.dup2(target, fd)
-    os.close(target)
+def _stream(fd: int, target: str | Connection) -> io.TextIOWrapper:
+    """fd 1 or 2 of the child onto a file (by path) or the write end of a pipe."""
+    if isinstance(target, str):
+        opened = os.open(target, os.O_WRONLY)
+        os.dup2(opened, fd)
+        os.close(opened)
+    else:
+        os.dup2(target.fileno(), fd)
+        target.close()
     # unbuffered, as the suite's children ran (PYTHONUNBUFFERED): each write reaches the file in order
     return io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding="utf-8", errors="backslashreplace",
                             write_through=True)
 
 
-def _main(argv: list[str], cwd: str, env: dict[str, str], out: str, err: str) -> None:
+def _main(argv: list[str], cwd: str, env: dict[str, str], out: str | Connection, err: str | Connection) -> None:
     """In the forked child: become `python main.py ARGV` started in CWD with ENV."""
     os.environ.clear()
     os.environ.update(env)
@@ -49,18 +57,22 @@ def _main(argv: list[str], cwd: str, env: dict[str, str], out: str, err: str) ->
     runpy.run_path(script, run_name="__main__")
 
 
-def run_main(args: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
-    """What `subprocess.run([python, main.py, *args], cwd=cwd, env=env, capture_output=True, text=True,
-    timeout=timeout)` returns, from a warm child."""
+def _server() -> Any:
     global _context
     if _context is None:
         _context = multiprocessing.get_context("forkserver")
         _context.set_forkserver_preload(PRELOAD)
+    return _context
+
+
+def run_main(args: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """What `subprocess.run([python, main.py, *args], cwd=cwd, env=env, capture_output=True, text=True,
+    timeout=timeout)` returns, from a warm child."""
     with tempfile.TemporaryDirectory(prefix="nodeflow-cli-") as folder:
         out, err = Path(folder, "stdout"), Path(folder, "stderr")
         out.touch()
         err.touch()
-        child = _context.Process(target=_main, args=(args, str(cwd), env, str(out), str(err)))
+        child = _server().Process(target=_main, args=(args, str(cwd), env, str(out), str(err)))
         child.start()
         child.join(timeout)
         if child.exitcode is None:
@@ -70,3 +82,51 @@ def run_main(args: list[str], cwd: Path, env: dict[str, str], timeout: float) ->
         code = child.exitcode
         return subprocess.CompletedProcess(["main.py", *args], code, out.read_text(errors="backslashreplace"),
                                            err.read_text(errors="backslashreplace"))
+
+
+class Started:
+    """`subprocess.Popen([python, main.py, *args], cwd=cwd, env=env, stdout=PIPE, stderr=PIPE, text=True)`
+    from a warm child: read `stdout` line by line while it runs; kill, signal, poll, wait, communicate."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+        pipes = [multiprocessing.Pipe(duplex=False) for _ in range(2)]  # (read end, write end) each
+        self._child = _server().Process(target=_main, args=(args, str(cwd), env, pipes[0][1], pipes[1][1]))
+        self._child.start()
+        self.pid = self._child.pid
+        self.stdout, self.stderr = (os.fdopen(os.dup(read.fileno()), encoding="utf-8", errors="backslashreplace")
+                                    for read, _ in pipes)
+        for read, write in pipes:
+            read.close()
+            write.close()
+
+    @property
+    def returncode(self) -> int | None:
+        return self._child.exitcode
+
+    def poll(self) -> int | None:
+        return self._child.exitcode
+
+    def send_signal(self, number: int) -> None:
+        if self._child.exitcode is None:
+            os.kill(self.pid, number)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._child.join(timeout)
+        if self._child.exitcode is None:
+            raise subprocess.TimeoutExpired(self.pid, timeout or 0)
+        return self._child.exitcode
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """The rest of stdout and stderr (read together, so neither pipe fills), once the child ended."""
+        read: dict[str, str] = {}
+        readers = [threading.Thread(target=lambda name=name, f=f: read.__setitem__(name, f.read()), daemon=True)
+                   for name, f in (("out", self.stdout), ("err", self.stderr))]
+        for reader in readers:
+            reader.start()
+        self.wait(timeout)
+        for reader in readers:
+            reader.join(timeout)
+        return read.get("out", ""), read.get("err", "")

@@ -4,14 +4,12 @@ from __future__ import annotations
 import hashlib
 import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.conftest import ROOT, WORKFLOWS, bare_env, events, run_cli
+from tests.conftest import WORKFLOWS, bare_env, events, run_cli, start_cli
 
 DIGITS = str(WORKFLOWS / "digits_cnn.json")
 
@@ -104,11 +102,8 @@ def test_bad_data_found_at_run_time_names_node_and_field(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_a_stop_signal_finishes_the_batch_saves_a_checkpoint_and_exits_130(tmp_path: Path, sig: int) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "main.py"), "run", DIGITS, "--events", "jsonl",
-         "--set", "Trainer.epochs=500", "--set", "Trainer.checkpoint_dir=ck"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=bare_env())
+    proc = start_cli("run", DIGITS, "--events", "jsonl", "--set", "Trainer.epochs=500",
+                     "--set", "Trainer.checkpoint_dir=ck", cwd=tmp_path, env=bare_env())
     lines = []
     for line in proc.stdout:
         lines.append(line)

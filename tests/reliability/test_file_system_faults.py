@@ -11,15 +11,14 @@ import pytest
 import torch
 
 from nodeflow.checkpoints.manifest import read_entries, verify_file
-from tests.conftest import ROOT, WORKFLOWS, bare_env, events
+from tests.conftest import ROOT, WORKFLOWS, bare_env, events, start_cli
 
 RUN = [sys.executable, str(ROOT / "main.py"), "run", str(WORKFLOWS / "digits_cnn.json"), "--events", "jsonl",
        "--set", "Trainer.save_every_n_epochs=1", "--set", "Trainer.batch_size=8", "--set", "Trainer.checkpoint_dir=ck"]
 
 
 def test_checkpoint_dir_removed_during_a_run_is_recreated(tmp_path: Path) -> None:
-    proc = subprocess.Popen([*RUN, "--set", "Trainer.epochs=4"], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=bare_env())
+    proc = start_cli(*RUN[2:], "--set", "Trainer.epochs=4", cwd=tmp_path, env=bare_env())
     for line in proc.stdout:  # epoch 1's checkpoint is on disk: remove the folder under the running run
         if '"checkpoint_saved"' in line and '"epoch": 1,' in line:
             break

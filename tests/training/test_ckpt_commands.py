@@ -3,11 +3,8 @@ retention keeps best and final, a disk that fills up mid-run leaves earlier chec
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from nodeflow.checkpoints.manifest import read_entries, verify_file
-from tests.conftest import ROOT, WORKFLOWS, build_once, events, run_cli
+from tests.conftest import WORKFLOWS, build_once, events, run_cli, start_cli
 
 DIGITS = str(WORKFLOWS / "digits_cnn.json")
 
@@ -105,10 +102,8 @@ def test_a_disk_that_fills_up_mid_run_stops_it_and_leaves_earlier_checkpoints_va
     refuses them (a file-size limit put on the running process: no privileges or mounts needed;
     a checkpoint here is about 220 KB, so the next save fails inside torch.save)."""
     resource = pytest.importorskip("resource")  # POSIX; CI and every Linux and macOS machine have it
-    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "run", DIGITS, "--set", "Trainer.epochs=8",
-                             "--set", "Trainer.save_every_n_epochs=1", "--set", "Trainer.checkpoint_dir=ck",
-                             "--events", "jsonl"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = start_cli("run", DIGITS, "--set", "Trainer.epochs=8", "--set", "Trainer.save_every_n_epochs=1",
+                     "--set", "Trainer.checkpoint_dir=ck", "--events", "jsonl", cwd=tmp_path)
     for line in proc.stdout:
         event = json.loads(line) if line.startswith("{") else {}
         if event.get("event") == "checkpoint_saved" and event.get("epoch") == 2:

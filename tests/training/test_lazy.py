@@ -1,9 +1,6 @@
 """Lazy data through DataLoader workers: the same weights for any worker count, and exact resume."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +10,7 @@ from nodeflow.training.loop import TrainConfig, TrainingLoop
 from nodes.augment import AUGMENT
 from nodes.image_data import IMAGE_FOLDER
 from nodes.models import CNN
-from tests.conftest import ROOT, WORKFLOWS, run_cli
+from tests.conftest import WORKFLOWS, run_cli, start_cli
 from tests.nodes.test_datasets import run
 from tests.training.test_resume import assert_same_final, interrupt_inside_epoch_2, uninterrupted
 
@@ -47,9 +44,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_ctrl_c_mid_epoch_with_workers_then_resume_is_bit_identical(reference: Path, tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), *SHAPES, "--set", "Trainer.checkpoint_dir=run",
-                             "--events", "jsonl"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = start_cli(*SHAPES, "--set", "Trainer.checkpoint_dir=run", "--events", "jsonl", cwd=tmp_path)
     interrupt_inside_epoch_2(proc)
     proc.communicate(timeout=120)
     interrupted = torch.load(tmp_path / "run" / "checkpoint_interrupted.pt")

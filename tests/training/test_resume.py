@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from nodeflow.checkpoints.manifest import read_entries, verify_file
-from tests.conftest import ROOT, WORKFLOWS, build_once, run_cli
+from tests.conftest import ROOT, WORKFLOWS, build_once, run_cli, start_cli
+from tests.warm_child import Started
 
 # batch 2: 629 batches an epoch (about 0.7 s on one quiet core), so the throttled batch_progress events
 # (every 0.25 s) always include some inside an epoch for the Ctrl-C tests to act on
@@ -22,14 +23,11 @@ ARGS = ["run", str(WORKFLOWS / "digits_cnn.json"), "--set", "Trainer.epochs=3", 
         "Trainer.save_every_n_epochs=1", "--set", "Trainer.batch_size=2", "--set", "CNN.dropout=0.3"]
 
 
-def start(folder: str, cwd: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *ARGS, "--set",
-                             f"Trainer.checkpoint_dir={folder}", "--events", "jsonl", *extra],
-                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+def start(folder: str, cwd: Path, *extra: str) -> Started:
+    return start_cli(*ARGS, "--set", f"Trainer.checkpoint_dir={folder}", "--events", "jsonl", *extra, cwd=cwd)
 
 
-def kill_after(proc: subprocess.Popen[str], marker: str, count: int, after: str = "") -> None:
+def kill_after(proc: Started, marker: str, count: int, after: str = "") -> None:
     """kill -9 once `marker` was printed `count` times (counting only after the first `after`)."""
     seen, armed = 0, not after
     for line in proc.stdout:
@@ -41,7 +39,7 @@ def kill_after(proc: subprocess.Popen[str], marker: str, count: int, after: str 
     proc.wait()
 
 
-def interrupt_inside_epoch_2(proc: subprocess.Popen[str]) -> None:
+def interrupt_inside_epoch_2(proc: Started | subprocess.Popen[str]) -> None:
     """Ctrl-C inside an epoch from the second on, once one of its batches trained (between epochs the run
     would stop with no batch more, and nothing mid-epoch would be resumed)."""
     for line in proc.stdout:
