@@ -14,7 +14,7 @@ import torch
 
 from nodeflow import restore_model
 from nodeflow.checkpoints.manifest import read_entries, verify_file
-from tests.conftest import ROOT, WORKFLOWS, build_once, run_cli
+from tests.conftest import ROOT, WORKFLOWS, build_once, run_cli, start_cli
 
 WINE = ["run", str(WORKFLOWS / "wine_mlp.json"), "--set", "Trainer.epochs=6", "--set", "Trainer.save_every_n_epochs=2"]
 DIGITS = ["run", str(WORKFLOWS / "digits_cnn.json"), "--set", "Trainer.epochs=4", "--set",
@@ -81,9 +81,8 @@ def test_kill_9_of_one_rank_fails_the_job_cleanly_and_resume_auto_completes_it_e
     reference = run_cli(*DIGITS, "--nproc", "2", "--set", "Trainer.checkpoint_dir=ref", cwd=tmp_path)
     assert reference.returncode == 0, reference.stderr
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), *DIGITS, "--nproc", "2", "--events", "jsonl",
-                             "--set", "Trainer.checkpoint_dir=run"], cwd=tmp_path, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = start_cli(*DIGITS, "--nproc", "2", "--events", "jsonl", "--set", "Trainer.checkpoint_dir=run",
+                     cwd=tmp_path, env=env)
     saved = False
     for line in proc.stdout:  # epoch 1 is saved and rank 0 trains epoch 2: kill rank 1 there
         saved = saved or '"checkpoint_saved"' in line
@@ -114,9 +113,8 @@ def test_kill_9_of_one_rank_fails_the_job_cleanly_and_resume_auto_completes_it_e
 def test_stop_reaches_every_rank_and_rank_0_writes_the_interrupt_checkpoint(tmp_path: Path) -> None:
     """The editor's Stop (SIGTERM to `run --nproc`): all ranks stop at the same step, one set of lines."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), *DIGITS, "--set", "Trainer.epochs=200",
-                             "--nproc", "2", "--events", "jsonl", "--set", "Trainer.checkpoint_dir=run"],
-                            cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = start_cli(*DIGITS, "--set", "Trainer.epochs=200", "--nproc", "2", "--events", "jsonl",
+                     "--set", "Trainer.checkpoint_dir=run", cwd=tmp_path, env=env)
     for line in proc.stdout:
         if '"checkpoint_saved"' in line:
             break
