@@ -41,8 +41,9 @@ def _check(record: Any) -> None:
     for field in TEXT_FIELDS:
         if record.get(field) is not None and not isinstance(record[field], str):
             raise ValueError(f"{field}: not text")
-    if record.get("seconds") is not None and not _number(record["seconds"]):
-        raise ValueError("seconds: not a number")
+    for field in ("seconds", "created"):
+        if record.get(field) is not None and not _number(record[field]):
+            raise ValueError(f"{field}: not a number")
     for node, metrics in _by_node(record, "metrics").items():
         if not all(isinstance(k, str) and (_scalar(v) or isinstance(v, (list, dict))) for k, v in metrics.items()):
             raise ValueError(f"metrics.{node}: not metric values")

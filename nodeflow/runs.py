@@ -87,8 +87,8 @@ class RunRecorder:
 
     def __init__(self, sink: Sink, record: dict[str, Any]):
         self.sink = sink
-        self.record = {"id": new_id(), "status": "running", "pid": os.getpid(), "metrics": {},
-                       "checkpoints": {}, "history": {}, **record}
+        self.record = {"id": new_id(), "created": time.time(), "status": "running", "pid": os.getpid(),
+                       "metrics": {}, "checkpoints": {}, "history": {}, **record}
         self.path = index_dir() / f"{self.record['id']}.json"
         self.failed = False
         self.written = 0.0  # time.monotonic() of the last write
@@ -141,7 +141,9 @@ class RunRecorder:
 
 
 def load_runs(skipped: list[str] | None = None) -> list[dict[str, Any]]:
-    """Every readable record, oldest first; a run whose process is gone while 'running' shows as 'died'.
+    """Every readable record, oldest first (by the time each started, to the microsecond: runs started in
+    the same second are not ordered by their ids' random part); a run whose process is gone while
+    'running' shows as 'died'.
 
     A file that is not a run record (unreadable, not JSON, a field of the wrong type) is left out,
     with one line naming the file and field added to `skipped`."""
@@ -156,7 +158,19 @@ def load_runs(skipped: list[str] | None = None) -> list[dict[str, Any]]:
         if record.get("status") == "running" and not _alive(record.get("pid")):
             record["status"] = "died"
         runs.append(record)
-    return runs
+    return sorted(runs, key=_started)
+
+
+def _started(record: dict[str, Any]) -> tuple[float, str]:
+    """When a run started: its record's `created` time; a record without one (written by an older
+    NodeFlow), the second its id names."""
+    created = record.get("created")
+    if isinstance(created, (int, float)):
+        return float(created), record["id"]
+    try:
+        return time.mktime(time.strptime(record["id"][:15], "%Y%m%d-%H%M%S")), record["id"]
+    except ValueError:
+        return 0.0, record["id"]
 
 
 def _alive(pid: Any) -> bool:

@@ -59,3 +59,21 @@ def test_an_unknown_run_is_one_line_and_an_unwritable_index_never_stops_a_run(tm
     missing = run_cli("runs", "show", "nope", cwd=tmp_path)
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
     assert "'nope' is not a recorded run" in missing.stderr
+
+
+def test_runs_started_in_the_same_second_are_listed_in_the_order_they_started(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("NODEFLOW_HOME", str(tmp_path / "home"))
+    for epochs in (1, 2, 3):
+        done = run_cli("run", str(WORKFLOWS / "wine_mlp.json"), "--set", f"Trainer.epochs={epochs}",
+                       "--set", "Trainer.checkpoint_dir=", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    index = tmp_path / "home" / "runs"
+    started = sorted(index.glob("*.json"), key=lambda p: json.loads(p.read_text())["created"])
+    for path, random_part in zip(started, ("ffff", "8888", "0000")):  # one second; the random parts reversed
+        record = json.loads(path.read_text())
+        record["id"] = f"20261207-120000-{random_part}"
+        path.unlink()
+        (index / f"{record['id']}.json").write_text(json.dumps(record))
+    assert [len(r["history"]["Trainer"]["val_loss"]) for r in records(tmp_path)] == [1, 2, 3]
+    newest = run_cli("runs", "show", "20261207-120000-0000", cwd=tmp_path).stdout
+    assert "Trainer.epochs: 40 -> 3" in newest
