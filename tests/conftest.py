@@ -6,14 +6,14 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from filelock import FileLock
 
-from tests.warm_child import Started, run_main
+from tests.warm_child import Started, kill_leftovers, run_main
 
 # One torch thread per process: the suite runs in two worker processes (pytest-xdist) on two cores,
 # and each spawns training children; two threads each made them contend (a digits epoch took 50-100 s
@@ -76,6 +76,13 @@ def run_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("nodeflow_home")
     os.environ["NODEFLOW_HOME"] = str(home)
     return home / "runs"
+
+
+@pytest.fixture(autouse=True)
+def no_child_left() -> Iterator[None]:
+    """After each test, kill any child it started with start_cli and left running."""
+    yield
+    kill_leftovers()
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+STARTED: list[Started] = []  # children start_cli started: a test that fails midway may leave one running
 # what every run imports; nothing here reads the environment or the working directory when imported
 PRELOAD = ["torch", "torch._dynamo", "torch.optim", "numpy", "nodeflow.cli", "nodes"]
 _context: Any = None
@@ -92,6 +93,7 @@ class Started:
         pipes = [multiprocessing.Pipe(duplex=False) for _ in range(2)]  # (read end, write end) each
         self._child = _server().Process(target=_main, args=(args, str(cwd), env, pipes[0][1], pipes[1][1]))
         self._child.start()
+        STARTED.append(self)
         self.pid = self._child.pid
         self.stdout, self.stderr = (os.fdopen(os.dup(read.fileno()), encoding="utf-8", errors="backslashreplace")
                                     for read, _ in pipes)
@@ -130,3 +132,12 @@ class Started:
         for reader in readers:
             reader.join(timeout)
         return read.get("out", ""), read.get("err", "")
+
+
+def kill_leftovers() -> None:
+    """Kill what a test started and left running, so that it neither runs into the next tests nor keeps
+    the worker from exiting (multiprocessing waits for its children at exit)."""
+    while STARTED:
+        child = STARTED.pop()
+        child.kill()
+        child.wait(30)
