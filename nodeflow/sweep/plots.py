@@ -52,7 +52,9 @@ def history_figure(rows: list[dict[str, Any]], metric: str, direction: str) -> F
         ys.append(best)
     if xs:
         last = max(r["trial"] for r in rows)  # the line runs on to the last trial, pruned or not
-        ax.step(xs + [last], ys + [ys[-1]], where="post", color="tab:red", label="best so far")
+        # a study whose only complete trial is its last: a short mark there, not a line of no length
+        line = (xs + [last], ys + [ys[-1]]) if last > xs[0] else ([xs[0] - 0.4, xs[0] + 0.4], ys * 2)
+        ax.step(*line, where="post", color="tab:red", label="best so far")
     ax.set(xlabel="Trial", ylabel=metric, title="Optimisation history")
     trials = [r["trial"] for r in done + pruned]
     if trials:  # at least one whole trial either side in view, or the locator falls back to fractions

@@ -37,3 +37,16 @@ def test_a_lone_pruned_trial_is_at_a_whole_trial_number() -> None:
     labels = shown_x_labels(history_figure(rows, "val_loss", "minimize"))
     assert_whole(labels)
     assert "3" in labels
+
+
+@pytest.mark.parametrize("states", [("complete",), ("pruned", "complete")])
+def test_the_best_so_far_line_is_seen_when_one_trial_completed_last(states: tuple[str, ...]) -> None:
+    rows: list[dict[str, Any]] = [{"trial": n, "state": s, "value": 0.5 + n} for n, s in enumerate(states)]
+    figure = history_figure(rows, "val_loss", "minimize")
+    FigureCanvasAgg(figure).draw()
+    axes = figure.axes[0]
+    best = [line for line in axes.lines if line.get_label() == "best so far"]
+    assert len(best) == 1 and "best so far" in [t.get_text() for t in axes.get_legend().get_texts()]
+    xs = best[0].get_xdata()
+    low, high = axes.get_xlim()
+    assert max(xs) - min(xs) >= 0.5 and low <= min(xs) and max(xs) <= high  # a visible length, inside the view
