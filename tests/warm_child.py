@@ -15,9 +15,9 @@ import io
 import multiprocessing
 import os
 import runpy
+import signal
 import subprocess
 import sys
-import signal
 import tempfile
 import threading
 from multiprocessing.connection import Connection
@@ -76,13 +76,14 @@ def run_main(args: list[str], cwd: Path, env: dict[str, str], timeout: float) ->
         child = _server().Process(target=_main, args=(args, str(cwd), env, str(out), str(err)))
         child.start()
         child.join(timeout)
-        if child.exitcode is None:
+        timed_out = child.exitcode is None
+        if timed_out:
             child.kill()
             child.join()
-            raise subprocess.TimeoutExpired(["main.py", *args], timeout, out.read_text(), err.read_text())
-        code = child.exitcode
-        return subprocess.CompletedProcess(["main.py", *args], code, out.read_text(errors="backslashreplace"),
-                                           err.read_text(errors="backslashreplace"))
+        streams = out.read_text(errors="backslashreplace"), err.read_text(errors="backslashreplace")
+        if timed_out:
+            raise subprocess.TimeoutExpired(["main.py", *args], timeout, *streams)
+        return subprocess.CompletedProcess(["main.py", *args], child.exitcode, *streams)
 
 
 class Started:

@@ -39,7 +39,7 @@ def kill_after(proc: Started, marker: str, count: int, after: str = "") -> None:
     proc.wait()
 
 
-def interrupt_inside_epoch_2(proc: Started | subprocess.Popen[str]) -> None:
+def interrupt_inside_epoch_2(proc: Started) -> None:
     """Ctrl-C inside an epoch from the second on, once one of its batches trained (between epochs the run
     would stop with no batch more, and nothing mid-epoch would be resumed)."""
     for line in proc.stdout:
